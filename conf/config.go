@@ -1,0 +1,374 @@
+// Package conf reads tern's HCL configuration (SPEC §2) into an immutable
+// effective configuration: every default filled in, every duration and size
+// parsed, inheritance from http to server to location resolved, and every
+// mistake reported as an HCL diagnostic with its file, line and column.
+//
+// Nothing in a *Config changes after Load returns it; the worker reads it
+// from its event loop without locks, and a reload builds a new one.
+package conf
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is the effective configuration of the main context.
+type Config struct {
+	// File is the absolute path of the main configuration file, or a
+	// bracketed pseudo-name such as "<serve>" for a configuration built in
+	// memory.
+	File string
+	// Prefix is the absolute directory that relative paths resolve against:
+	// -p, else the directory of File.
+	Prefix string
+
+	// WorkerProcesses is the number of workers; 0 means "auto" (one per CPU
+	// the master may run on). Default: auto.
+	WorkerProcesses int
+	// WorkerCPUAffinity says where each worker runs. Default: auto.
+	WorkerCPUAffinity Affinity
+	// WorkerConnections caps the open connections of one worker, listening
+	// sockets excluded. Default: 1024.
+	WorkerConnections int
+	// WorkerRlimitNofile is the RLIMIT_NOFILE a worker sets for itself;
+	// 0 leaves it as inherited. Default: 0.
+	WorkerRlimitNofile uint64
+	// WorkerShutdownTimeout bounds a gracefully stopping worker's life;
+	// 0 waits for every connection. Default: 0.
+	WorkerShutdownTimeout time.Duration
+	// AcceptMutex selects the shared accept lock (true) or EPOLLEXCLUSIVE
+	// wake-ups (false). Default: true.
+	AcceptMutex bool
+	// AcceptMutexDelay caps how long a worker without the accept lock
+	// waits before trying it again. Default: 500ms.
+	AcceptMutexDelay time.Duration
+	// PID is the absolute path of the pid file, or "" for none (tern serve).
+	// Default: PREFIX/logs/tern.pid.
+	PID string
+	// ErrorLog is an absolute path or "stderr". Default: PREFIX/logs/error.log.
+	ErrorLog string
+	// ErrorLogLevel is the least severe level written. Default: notice,
+	// which tern maps to zerolog's info level (zerolog has no notice).
+	ErrorLogLevel zerolog.Level
+
+	// ThreadPools holds every thread pool by name; "default" is always
+	// present (32 threads, a queue of 65536) unless redefined.
+	ThreadPools map[string]*ThreadPool
+
+	// HTTP is the http block, or nil when the file has none.
+	HTTP *HTTP
+
+	// Sources maps the absolute path (or pseudo-name) of every file the
+	// configuration was read from to its text: the snapshot that a worker
+	// or an upgraded binary decodes instead of re-reading the disk.
+	Sources map[string][]byte
+}
+
+// AffinityMode is how workers are pinned to CPUs.
+type AffinityMode int8
+
+const (
+	// AffinityAuto pins worker i to the i-th CPU the master may run on,
+	// wrapping around.
+	AffinityAuto AffinityMode = iota
+	// AffinityOff leaves workers unpinned.
+	AffinityOff
+	// AffinityList pins worker i to CPUs[i] (the last list is reused when
+	// there are more workers than lists, as nginx).
+	AffinityList
+)
+
+// Affinity is worker_cpu_affinity.
+type Affinity struct {
+	Mode AffinityMode
+	// CPUs holds one list of CPU numbers per worker, for AffinityList.
+	CPUs [][]int
+}
+
+// ThreadPool is a thread_pool block.
+type ThreadPool struct {
+	Name string
+	// Threads is the number of pool threads. Default: 32.
+	Threads int
+	// MaxQueue bounds the tasks waiting for a thread; a task posted to a
+	// full queue fails (the request gets 500). Default: 65536.
+	MaxQueue int
+}
+
+// HTTP is the effective http block.
+type HTTP struct {
+	// Servers in the order they appear.
+	Servers []*Server
+	// Addrs lists every distinct listening address with the servers that
+	// listen on it, in the order the addresses first appear.
+	Addrs []*Addr
+	// MIME maps file extensions to media types: the built-in table, then
+	// included files, then types attributes, later entries winning.
+	MIME *MIME
+}
+
+// Addr is one listening address and the virtual servers on it.
+type Addr struct {
+	// Network is "tcp4" or "tcp6".
+	Network string
+	// Addr is the normalised host:port, e.g. "0.0.0.0:8080",
+	// "127.0.0.1:80", "[::1]:8080", "[::]:80".
+	Addr string
+	// ReusePort gives every worker a socket of its own (SO_REUSEPORT).
+	ReusePort bool
+	// Backlog is the listen(2) backlog. Default: 511, as nginx.
+	Backlog int
+	// Default is the server that answers a Host that no server_name
+	// matches: the one marked default_server, else the first.
+	Default *Server
+	// Servers listening on this address, in configuration order.
+	Servers []*Server
+
+	names serverNames
+}
+
+// Server is an effective server block.
+type Server struct {
+	// Names are the server_name entries as written.
+	Names []string
+	// Addrs are the addresses this server listens on.
+	Addrs []*Addr
+	// Root holds the server's own settings: what a request gets when no
+	// location matches. Its Modifier is ModNone.
+	Root *Location
+	// Locations in configuration order.
+	Locations []*Location
+
+	locs locationIndex
+}
+
+// Modifier is the kind of a location match.
+type Modifier int8
+
+const (
+	// ModNone marks a server's own settings (no location block).
+	ModNone Modifier = iota
+	// ModPrefix: location "/path/" — longest prefix wins.
+	ModPrefix
+	// ModExact: location "= /path" — the path alone.
+	ModExact
+	// ModPrefixNoRegex: location "^~ /path/" — a prefix that, when it is
+	// the longest match, skips the regular expressions.
+	ModPrefixNoRegex
+	// ModRegex: location "~ re" — case-sensitive, first match in order.
+	ModRegex
+	// ModRegexCaseless: location "~* re" — case-insensitive.
+	ModRegexCaseless
+)
+
+// Location is an effective location block: its match and every setting,
+// inherited from the server and http levels where it does not set its own.
+type Location struct {
+	// Name is the block label as written, e.g. "^~ /static/".
+	Name     string
+	Modifier Modifier
+	// Path is the prefix or exact path, or the regular expression's source.
+	Path  string
+	Regex *regexp.Regexp
+	// Server is the server this location belongs to.
+	Server *Server
+
+	Settings
+}
+
+// Settings are the directives that may appear at http, server and
+// location level; a Location carries the effective value of each.
+type Settings struct {
+	// Root is the absolute document root. Default: PREFIX/html.
+	Root string
+	// Alias replaces the location's prefix (absolute path; "" when unset).
+	Alias string
+	// Index files tried for a URI ending in "/". Default: ["index.html"].
+	Index []string
+	// Autoindex lists directories that have no index file. Default: false.
+	Autoindex bool
+	// AutoindexFormat is "html" or "json". Default: "html".
+	AutoindexFormat string
+	// TryFiles is try_files; nil when unset. The last entry is the
+	// fallback: "=CODE" or a URI.
+	TryFiles []Template
+	// ErrorPages maps a status to the page that replaces its body.
+	ErrorPages map[int]ErrorPage
+	// AddHeaders are sent on 200, 201, 204, 206, 301, 302, 303, 304, 307
+	// and 308 responses, sorted by name.
+	AddHeaders []Header
+	// Expires sets Expires and Cache-Control. Default: off.
+	Expires Expires
+	// Return, when non-nil, answers every request of the location.
+	Return *Return
+	// StubStatus serves nginx's stub_status text. Default: false.
+	StubStatus bool
+	// Metrics serves Prometheus text. Default: false.
+	Metrics bool
+
+	// DefaultType is the media type of an extension the table lacks.
+	// Default: "application/octet-stream".
+	DefaultType string
+	// Charset, when not "", is appended to text/* content types as
+	// "; charset=VALUE". Default: "" (off).
+	Charset string
+
+	// Sendfile sends file bodies with sendfile(2). Default: true.
+	Sendfile bool
+	// SendfileMaxChunk bounds one sendfile call so that a fast client
+	// cannot monopolise the loop. Default: 2 MiB.
+	SendfileMaxChunk int64
+	// AIO is the aio directive. Default: threads on the "default" pool.
+	AIO AIO
+	// TCPNopush holds back a response head until the body follows it.
+	// Default: true.
+	TCPNopush bool
+	// TCPNodelay disables Nagle on keep-alive connections. Default: true.
+	TCPNodelay bool
+
+	// KeepaliveTimeout closes an idle keep-alive connection; 0 disables
+	// keep-alive. Default: 75s.
+	KeepaliveTimeout time.Duration
+	// KeepaliveRequests is how many requests one connection may carry.
+	// Default: 1000.
+	KeepaliveRequests int
+	// ClientHeaderTimeout runs from a request's first byte to the end of
+	// its header. Default: 60s.
+	ClientHeaderTimeout time.Duration
+	// ClientBodyTimeout runs between two reads of a request body.
+	// Default: 60s.
+	ClientBodyTimeout time.Duration
+	// SendTimeout runs between two writes of a response. Default: 60s.
+	SendTimeout time.Duration
+	// ClientHeaderBufferSize is the buffer a request header is first read
+	// into. Default: 1 KiB.
+	ClientHeaderBufferSize int
+	// LargeClientHeaderBuffers bounds a request line and each header line
+	// (Size) and the whole header (Num × Size). Default: 4 × 8 KiB.
+	LargeClientHeaderBuffers Buffers
+	// ClientMaxBodySize is the largest request body accepted; 0 means no
+	// limit. Default: 1 MiB.
+	ClientMaxBodySize int64
+
+	// ServerTokens adds the version to the Server header and error pages.
+	// Default: true.
+	ServerTokens bool
+	// DisableSymlinks refuses (403) a path with a symlink in it.
+	// Default: false.
+	DisableSymlinks bool
+	// Etag sends ETag on file responses. Default: true.
+	Etag bool
+	// IfModifiedSince is how If-Modified-Since is compared. Default: exact.
+	IfModifiedSince IMSMode
+	// MaxRanges caps the ranges of one request; -1 is unlimited (the
+	// default, as nginx), 0 turns ranges off.
+	MaxRanges int
+	// GzipStatic serves FILE.gz to clients that accept gzip. Default: false.
+	GzipStatic bool
+	// Gzip compresses responses on the fly. Default: false.
+	Gzip bool
+	// GzipTypes are the media types Gzip compresses.
+	GzipTypes []string
+	// GzipMinLength is the smallest response Gzip compresses. Default: 20.
+	GzipMinLength int64
+	// GzipCompLevel is 1 (fastest) to 9 (smallest). Default: 1.
+	GzipCompLevel int
+
+	// AccessLog is an absolute path, "stdout", "stderr" or "" (off).
+	// Default: PREFIX/logs/access.log.
+	AccessLog string
+	// AccessLogFormat is "json" or "combined". Default: "json".
+	AccessLogFormat string
+	// OpenFileCache caches open descriptors and stat results; nil is off.
+	OpenFileCache *OpenFileCache
+}
+
+// AIOMode is the aio directive's mode.
+type AIOMode int8
+
+const (
+	// AIOOff sends and reads on the event loop's thread.
+	AIOOff AIOMode = iota
+	// AIOThreads sends file regions whose pages are not cached from a
+	// thread pool.
+	AIOThreads
+)
+
+// AIO is the aio directive: "off", "threads" or "threads=POOL".
+type AIO struct {
+	Mode AIOMode
+	// Pool names the thread pool; "default" when not given.
+	Pool string
+}
+
+// Buffers is large_client_header_buffers: "NUM SIZE".
+type Buffers struct {
+	Num  int
+	Size int
+}
+
+// IMSMode is if_modified_since.
+type IMSMode int8
+
+const (
+	// IMSExact answers 304 only when the date equals the file's mtime.
+	IMSExact IMSMode = iota
+	// IMSOff ignores If-Modified-Since.
+	IMSOff
+	// IMSBefore answers 304 when the file is not newer than the date
+	// (RFC 9110 §13.1.3).
+	IMSBefore
+)
+
+// ExpiresMode is the form of an expires value.
+type ExpiresMode int8
+
+const (
+	// ExpiresOff sends neither Expires nor Cache-Control.
+	ExpiresOff ExpiresMode = iota
+	// ExpiresEpoch sends "Thu, 01 Jan 1970 00:00:01 GMT" and no-cache.
+	ExpiresEpoch
+	// ExpiresMax sends "Thu, 31 Dec 2037 23:55:55 GMT" and
+	// max-age=315360000.
+	ExpiresMax
+	// ExpiresAfter sends now+After and max-age (no-cache when negative).
+	ExpiresAfter
+)
+
+// Expires is the expires directive.
+type Expires struct {
+	Mode  ExpiresMode
+	After time.Duration
+}
+
+// Header is one add_header entry.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// ErrorPage is one error_page entry.
+type ErrorPage struct {
+	// URI is where the request is redirected internally (it starts with
+	// "/") or, otherwise, the Location of a 302 (or Status) redirect.
+	URI Template
+	// Status, when not 0, replaces the response status ("=CODE").
+	Status int
+}
+
+// Return is the return directive: "CODE [TEXT|URL]".
+type Return struct {
+	Code int
+	// Text is the body, or for 301, 302, 303, 307 and 308 the Location.
+	Text Template
+}
+
+// OpenFileCache is open_file_cache = { max, inactive }.
+type OpenFileCache struct {
+	// Max is the number of entries kept.
+	Max int
+	// Inactive drops an entry not used for this long. Default: 60s.
+	Inactive time.Duration
+}
