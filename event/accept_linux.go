@@ -1,0 +1,162 @@
+//go:build linux
+
+package event
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Listener is a listening socket a worker accepts on. Its fd must be
+// non-blocking (the flag lives on the open file description, so it holds
+// in every process that inherited the socket).
+type Listener struct {
+	FD int
+	// Index is the caller's name for the socket: which configured address
+	// it serves.
+	Index int
+	// Exclusive registers the socket with EPOLLEXCLUSIVE, so that the
+	// kernel wakes one waiting worker per connection instead of all.
+	Exclusive bool
+
+	a       *Acceptor
+	enabled bool
+}
+
+// AcceptHandler receives what the Acceptor accepts.
+type AcceptHandler interface {
+	// Accepted hands over fd, a non-blocking close-on-exec socket
+	// accepted from l, and its peer address.
+	Accepted(l *Listener, fd int, peer *unix.RawSockaddrAny)
+	// AcceptError reports a failed accept4 other than EAGAIN.
+	AcceptError(l *Listener, err error)
+}
+
+// Acceptor accepts on a set of listening sockets until each says EAGAIN.
+// When the process runs out of descriptors (EMFILE, ENFILE), accepting
+// would fail again at once — a level-triggered listener would spin — so the
+// Acceptor takes its sockets out of the epoll set for a delay, as nginx.
+type Acceptor struct {
+	loop      *Loop
+	h         AcceptHandler
+	listeners []*Listener
+	// Backoff is how long accepting pauses after EMFILE/ENFILE (nginx
+	// uses accept_mutex_delay).
+	Backoff time.Duration
+
+	rsa    unix.RawSockaddrAny
+	paused bool
+	want   bool // Enable was called and Disable was not
+	resume Timer
+}
+
+// NewAcceptor creates an Acceptor that hands connections to h.
+func NewAcceptor(loop *Loop, h AcceptHandler) *Acceptor {
+	return &Acceptor{loop: loop, h: h, Backoff: 500 * time.Millisecond}
+}
+
+// Add adds a listening socket; it is polled once Enable is called.
+func (a *Acceptor) Add(l *Listener) {
+	l.a = a
+	a.listeners = append(a.listeners, l)
+	if a.want && !a.paused {
+		a.enable(l)
+	}
+}
+
+// Listeners returns the sockets added.
+func (a *Acceptor) Listeners() []*Listener { return a.listeners }
+
+// Enable puts every listening socket in the epoll set.
+func (a *Acceptor) Enable() error {
+	a.want = true
+	if a.paused {
+		return nil
+	}
+	for _, l := range a.listeners {
+		if err := a.enable(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Disable takes every listening socket out of the epoll set.
+func (a *Acceptor) Disable() {
+	a.want = false
+	for _, l := range a.listeners {
+		a.disable(l)
+	}
+}
+
+// Enabled reports whether the sockets are being polled.
+func (a *Acceptor) Enabled() bool { return a.want && !a.paused }
+
+func (a *Acceptor) enable(l *Listener) error {
+	if l.enabled {
+		return nil
+	}
+	// Level-triggered: a socket left with connections in its queue (the
+	// batch stopped early, or another worker took the lock) is reported
+	// again on the next wait.
+	ev := uint32(In)
+	if l.Exclusive {
+		ev |= Exclusive
+	}
+	if err := a.loop.Add(l.FD, ev, l); err != nil {
+		return err
+	}
+	l.enabled = true
+	return nil
+}
+
+func (a *Acceptor) disable(l *Listener) {
+	if !l.enabled {
+		return
+	}
+	a.loop.Del(l.FD)
+	l.enabled = false
+}
+
+// Event accepts until the queue is empty.
+func (l *Listener) Event(uint32) {
+	a := l.a
+	for l.enabled {
+		fd, err := accept4(l.FD, &a.rsa)
+		switch err {
+		case nil:
+			a.h.Accepted(l, fd, &a.rsa)
+			continue
+		case unix.EAGAIN:
+			return
+		case unix.EINTR, unix.ECONNABORTED:
+			continue // the peer gave up while queued; try the next one
+		case unix.EMFILE, unix.ENFILE:
+			a.h.AcceptError(l, os.NewSyscallError("accept4", err))
+			a.pause()
+			return
+		default:
+			a.h.AcceptError(l, os.NewSyscallError("accept4", err))
+			return
+		}
+	}
+}
+
+// pause stops polling the listeners for Backoff.
+func (a *Acceptor) pause() {
+	for _, l := range a.listeners {
+		a.disable(l)
+	}
+	a.paused = true
+	a.loop.SetTimer(&a.resume, a.Backoff, a)
+}
+
+// Timeout ends an EMFILE pause.
+func (a *Acceptor) Timeout() {
+	a.paused = false
+	if a.want {
+		a.Enable()
+	}
+}

@@ -1,0 +1,301 @@
+//go:build linux
+
+package event
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Epoll event bits, re-exported so that callers need not import x/sys.
+const (
+	In        = unix.EPOLLIN
+	Out       = unix.EPOLLOUT
+	RDHup     = unix.EPOLLRDHUP
+	Err       = unix.EPOLLERR
+	Hup       = unix.EPOLLHUP
+	ET        = unix.EPOLLET
+	Exclusive = unix.EPOLLEXCLUSIVE
+)
+
+const (
+	// maxEvents is how many ready fds one epoll_wait returns. Under load
+	// a bigger batch amortises the syscall over more connections; 512
+	// events are 6 KiB.
+	maxEvents = 512
+	// slotChunk fds share one chunk of the handler table, so that a
+	// worker with few connections holds a few KiB, not rlimit × 24 bytes.
+	slotChunk = 1024
+)
+
+// Handler receives the epoll events of one fd, on the loop goroutine.
+type Handler interface {
+	Event(events uint32)
+}
+
+// Poster is something queued with Post to run after the current batch.
+type Poster interface {
+	Posted()
+}
+
+// Ticker is called once per iteration, before the loop waits; it may cap
+// the wait with CapWait. The accept lock uses it.
+type Ticker interface {
+	Tick()
+}
+
+// Drainer is called on the loop goroutine after another goroutine called
+// Wake: it collects whatever that goroutine handed over.
+type Drainer interface {
+	Drain()
+}
+
+// slot is the handler registered for one fd. gen is stored in the epoll
+// event's data next to the fd, so an event for an fd that was closed and
+// reused since epoll_wait returned is recognised and dropped.
+type slot struct {
+	h   Handler
+	gen uint32
+}
+
+// Loop is one epoll event loop. Every method except Wake and Submit must be
+// called from the goroutine that runs Run; that goroutine owns the loop and
+// everything registered with it.
+type Loop struct {
+	epfd    int
+	events  []unix.EpollEvent
+	slots   [][]slot
+	nextGen uint32
+
+	timers  timerHeap
+	posted  []Poster
+	running []Poster
+	tickers []Ticker
+	waitCap int64 // ns; 0 = none, reset every iteration
+
+	start time.Time
+	now   int64     // ns since start, monotonic
+	wall  time.Time // wall clock at the same instant
+
+	wakeFD      int
+	wakePending atomic.Uint32
+	drainers    []Drainer
+	submitMu    sync.Mutex
+	submitted   []func()
+	submitting  []func()
+
+	stopped bool
+}
+
+// New creates a loop with its epoll set and wake-up eventfd.
+func New() (*Loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	l := &Loop{
+		epfd:    epfd,
+		events:  make([]unix.EpollEvent, maxEvents),
+		nextGen: 1,
+		start:   time.Now(),
+	}
+	l.wall = l.start
+	if err := l.initWake(); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	return l, nil
+}
+
+// Close releases the epoll set and the eventfd. The loop must not run.
+func (l *Loop) Close() error {
+	unix.Close(l.wakeFD)
+	return unix.Close(l.epfd)
+}
+
+// Now is the loop's clock in nanoseconds: monotonic, read once per
+// iteration after epoll_wait returns (nginx's cached time).
+func (l *Loop) Now() int64 { return l.now }
+
+// Wall is the wall-clock time read together with Now.
+func (l *Loop) Wall() time.Time { return l.wall }
+
+// UpdateTime re-reads the clock. The loop does it after every wait; a
+// handler that did something slow may call it too.
+func (l *Loop) UpdateTime() {
+	l.wall = time.Now()
+	l.now = int64(l.wall.Sub(l.start))
+}
+
+func (l *Loop) slotOf(fd int) *slot {
+	c := fd / slotChunk
+	if fd < 0 || c >= len(l.slots) || l.slots[c] == nil {
+		return nil
+	}
+	return &l.slots[c][fd%slotChunk]
+}
+
+func (l *Loop) newSlot(fd int) *slot {
+	c := fd / slotChunk
+	for c >= len(l.slots) {
+		l.slots = append(l.slots, nil)
+	}
+	if l.slots[c] == nil {
+		l.slots[c] = make([]slot, slotChunk)
+	}
+	return &l.slots[c][fd%slotChunk]
+}
+
+// Add registers fd with the given events (In, Out, ET, ...) and handler.
+func (l *Loop) Add(fd int, events uint32, h Handler) error {
+	s := l.newSlot(fd)
+	s.h = h
+	s.gen = l.nextGen
+	l.nextGen++
+	if l.nextGen == 0 {
+		l.nextGen = 1
+	}
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(s.gen)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		*s = slot{}
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Mod changes the events of a registered fd.
+func (l *Loop) Mod(fd int, events uint32) error {
+	s := l.slotOf(fd)
+	if s == nil || s.h == nil {
+		return os.NewSyscallError("epoll_ctl", unix.ENOENT)
+	}
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(s.gen)}
+	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev))
+}
+
+// Del removes fd from the epoll set; the fd stays open.
+func (l *Loop) Del(fd int) error {
+	l.Forget(fd)
+	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil))
+}
+
+// Forget drops fd's handler without an epoll_ctl: call it just before
+// closing fd, which removes it from the epoll set by itself. Events for
+// it still queued in this batch are then dropped as stale.
+func (l *Loop) Forget(fd int) {
+	if s := l.slotOf(fd); s != nil {
+		*s = slot{}
+	}
+}
+
+// SetTimer arms t to call h after d (rounded to the loop's clock).
+func (l *Loop) SetTimer(t *Timer, d time.Duration, h TimerHandler) {
+	if d < 0 {
+		d = 0
+	}
+	l.timers.set(t, l.now+int64(d)+1, h)
+}
+
+// StopTimer disarms t.
+func (l *Loop) StopTimer(t *Timer) { l.timers.stop(t) }
+
+// Post queues p to run after the current batch of events, before the next
+// wait, which then does not block. A Poster tracks whether it is queued.
+func (l *Loop) Post(p Poster) { l.posted = append(l.posted, p) }
+
+// AddTicker registers t to run once per iteration.
+func (l *Loop) AddTicker(t Ticker) { l.tickers = append(l.tickers, t) }
+
+// CapWait bounds the next wait to d; tickers call it.
+func (l *Loop) CapWait(d time.Duration) {
+	if d <= 0 {
+		d = 1
+	}
+	if l.waitCap == 0 || int64(d) < l.waitCap {
+		l.waitCap = int64(d)
+	}
+}
+
+// Stop makes Run return after the current iteration.
+func (l *Loop) Stop() { l.stopped = true }
+
+// Stopped reports whether Stop was called.
+func (l *Loop) Stopped() bool { return l.stopped }
+
+// Run waits for and dispatches events until Stop.
+func (l *Loop) Run() error {
+	l.UpdateTime()
+	for !l.stopped {
+		if err := l.RunOnce(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunOnce runs one iteration: tickers, wait, events, timers, posted.
+func (l *Loop) RunOnce() error {
+	l.waitCap = 0
+	for _, t := range l.tickers {
+		t.Tick()
+	}
+	n, err := epollWait(l.epfd, l.events, l.waitMillis())
+	l.UpdateTime()
+	if err != nil && err != unix.EINTR {
+		return os.NewSyscallError("epoll_wait", err)
+	}
+	for i := 0; i < n; i++ {
+		ev := &l.events[i]
+		s := l.slotOf(int(ev.Fd))
+		if s == nil || s.h == nil || s.gen != uint32(ev.Pad) {
+			continue // closed, or closed and reused, since the wait
+		}
+		s.h.Event(ev.Events)
+	}
+	l.timers.expire(l.now)
+	l.runPosted()
+	return nil
+}
+
+func (l *Loop) runPosted() {
+	// Swap so that what a posted handler posts runs next iteration (after
+	// a non-blocking wait), letting other connections in between: nginx's
+	// posted_next fairness for a fast client past sendfile_max_chunk.
+	l.running, l.posted = l.posted, l.running[:0]
+	for i, p := range l.running {
+		l.running[i] = nil
+		p.Posted()
+	}
+}
+
+// waitMillis is the epoll_wait timeout: 0 with posted work, else until the
+// next timer or wait cap, else forever (-1).
+func (l *Loop) waitMillis() int {
+	if len(l.posted) > 0 || l.stopped {
+		return 0
+	}
+	d := int64(-1)
+	if next := l.timers.next(); next != 0 {
+		d = next - l.now
+		if d < 0 {
+			d = 0
+		}
+	}
+	if l.waitCap > 0 && (d < 0 || l.waitCap < d) {
+		d = l.waitCap
+	}
+	if d < 0 {
+		return -1
+	}
+	// Round up: waking a little late costs nothing, waking early costs
+	// another iteration that finds nothing expired.
+	ms := (d + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+	if ms > 1<<30 {
+		ms = 1 << 30
+	}
+	return int(ms)
+}
