@@ -93,3 +93,20 @@ func accept4(fd int, rsa *unix.RawSockaddrAny) (int, error) {
 	}
 	return int(r), nil
 }
+
+// WritevMore writes iov like Writev, with MSG_MORE: the kernel holds a
+// partial segment back because more data (a sendfile) follows at once —
+// tcp_nopush without the two setsockopt calls of TCP_CORK.
+func WritevMore(fd int, iov []unix.Iovec) (int, error) {
+	if len(iov) == 0 {
+		return 0, nil
+	}
+	var msg unix.Msghdr
+	msg.Iov = &iov[0]
+	msg.SetIovlen(len(iov))
+	r, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_MORE|unix.MSG_NOSIGNAL)
+	if e != 0 {
+		return 0, errnoErr(e)
+	}
+	return int(r), nil
+}

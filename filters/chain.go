@@ -1,0 +1,156 @@
+package filters
+
+import "tern/conf"
+
+// Result is what a filter tells the chain, after nginx's return codes.
+type Result int8
+
+const (
+	// OK: go on with the next filter.
+	OK Result = iota
+	// Again: the response is not finished and waits for what Txn.Wait
+	// names; the owner resumes it with Resume.
+	Again
+	// Done: the whole response was sent.
+	Done
+	// Error: the connection is broken or the response cannot be sent;
+	// close the connection.
+	Error
+)
+
+func (r Result) String() string {
+	switch r {
+	case OK:
+		return "ok"
+	case Again:
+		return "again"
+	case Done:
+		return "done"
+	}
+	return "error"
+}
+
+// Wait is what a response that returned Again waits for.
+type Wait int8
+
+const (
+	// WaitNone: nothing; the response is done or not started.
+	WaitNone Wait = iota
+	// WaitWrite: the socket to become writable again (EPOLLOUT).
+	WaitWrite
+	// WaitPost: the next loop iteration. The write filter sent its
+	// sendfile_max_chunk and yields so that other connections get a turn.
+	WaitPost
+	// WaitThread: a thread-pool task to complete; its completion calls
+	// Owner.Resume.
+	WaitThread
+)
+
+// Filter is one step of the response chain. Header runs once per
+// response, in chain order; a filter changes the response's status,
+// headers or body and returns OK, or ends the chain early. The last filter
+// is the write filter, which returns Done, Again or Error; the chain
+// resumes it (Resumer) until it is Done.
+type Filter interface {
+	Header(t *Txn) Result
+}
+
+// Resumer is the filter that continues an unfinished response: the write
+// filter.
+type Resumer interface {
+	Resume(t *Txn) Result
+}
+
+// Owner is the connection a transaction belongs to; the write filter
+// calls Resume when a thread-pool task it waited for completes.
+type Owner interface {
+	Resume()
+}
+
+// Chain is the ordered filter chain of a worker; its last filter must be a
+// Resumer.
+type Chain []Filter
+
+// Run runs every filter's Header in order on a new response.
+func (c Chain) Run(t *Txn) Result {
+	for _, f := range c {
+		if r := f.Header(t); r != OK {
+			return r
+		}
+	}
+	return Done
+}
+
+// Resume continues a response that returned Again.
+func (c Chain) Resume(t *Txn) Result {
+	return c[len(c)-1].(Resumer).Resume(t)
+}
+
+// Txn is one request and its response as they go through the chain. A
+// worker keeps a pool of them: a connection borrows one while a request
+// is being served and gives it back when the response is finished, so an
+// idle keep-alive connection holds none.
+type Txn struct {
+	Req  Request
+	Resp Response
+	// Loc holds the settings that apply: the matched location's.
+	Loc *conf.Location
+	// Env is the worker's shared state.
+	Env *Env
+	// FD is the connection's socket.
+	FD int
+	// Owner resumes the connection after a thread-pool completion.
+	Owner Owner
+	// Send100 prepends "100 Continue" to the head: the client is waiting
+	// for it before it sends the body that will be discarded.
+	Send100 bool
+
+	// Head is the serialised response head.
+	Head []byte
+	// Buf is scratch space owned by the transaction: the decoded path,
+	// the file path, header values the filters compute.
+	Buf []byte
+
+	// Wait is what an Again waits for.
+	Wait Wait
+	// HeadLen is the size of the head, for bytes_sent in the access log.
+	HeadLen int
+	// Sent counts bytes written, head included.
+	Sent int64
+	// Err says why a response ended in Error, for the error log.
+	Err error
+
+	// write progress: the head sent so far, then the current segment and
+	// the bytes of it already sent.
+	headSent int
+	seg      int
+	segOff   int64
+	// task is the write filter's thread-pool task, kept with the Txn so
+	// that it is allocated once.
+	task any
+}
+
+// Reset prepares t for a new request, keeping its buffers.
+func (t *Txn) Reset() {
+	t.Req.Reset()
+	t.Resp.Reset()
+	t.Loc = nil
+	t.Send100 = false
+	t.Head = t.Head[:0]
+	t.Buf = t.Buf[:0]
+	t.Wait = WaitNone
+	t.HeadLen = 0
+	t.Sent = 0
+	t.Err = nil
+	t.headSent = 0
+	t.seg = 0
+	t.segOff = 0
+}
+
+// BodySent is how many body bytes went out.
+func (t *Txn) BodySent() int64 {
+	if n := t.Sent - int64(t.HeadLen); n > 0 {
+		return n
+	}
+	return 0
+}

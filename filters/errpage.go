@@ -1,0 +1,52 @@
+package filters
+
+import "strconv"
+
+// StatusHeaderTooLarge is nginx's internal 494: a request header line or
+// the whole header is over large_client_header_buffers. It goes out as 400
+// with its own page ("Request Header Or Cookie Too Large"), and the access
+// log shows 400.
+const StatusHeaderTooLarge = 494
+
+// errorPages[tokens][code] is the built-in page of each status from 300 up,
+// laid out as nginx's so that tools scraping them keep working.
+var errorPages [2]map[int][]byte
+
+func init() {
+	for i, sig := range [2]string{"tern", "tern/" + ServerVersion} {
+		pages := make(map[int][]byte)
+		for code, reason := range StatusText {
+			if code < 300 {
+				continue
+			}
+			title := strconv.Itoa(code) + " " + reason
+			pages[code] = page(title, "<center><h1>"+title+"</h1></center>\r\n", sig)
+		}
+		pages[StatusHeaderTooLarge] = page("400 Request Header Or Cookie Too Large",
+			"<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n", sig)
+		errorPages[i] = pages
+	}
+}
+
+func page(title, body, sig string) []byte {
+	return []byte("<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n" + body +
+		"<hr><center>" + sig + "</center>\r\n</body>\r\n</html>\r\n")
+}
+
+// ErrorPage returns the built-in page for status, with the version when
+// tokens is set; nil for a status without one.
+func ErrorPage(status int, tokens bool) []byte {
+	i := 0
+	if tokens {
+		i = 1
+	}
+	return errorPages[i][status]
+}
+
+// WireStatus is the status that goes out for an internal one.
+func WireStatus(status int) int {
+	if status == StatusHeaderTooLarge {
+		return 400
+	}
+	return status
+}

@@ -1,0 +1,171 @@
+package filters
+
+import (
+	"strconv"
+)
+
+// HeaderFilter serialises the response head into Txn.Head, in nginx's
+// order: status line, Server, Date, Content-Type, Content-Length,
+// Last-Modified, Location, Transfer-Encoding, Connection, Vary, then the
+// rest.
+type HeaderFilter struct{}
+
+var _ Filter = HeaderFilter{}
+
+const (
+	serverShort = "Server: tern\r\n"
+	continue100 = "HTTP/1.1 100 Continue\r\n\r\n"
+)
+
+// serverFull is the Server header with the version, built once
+// ServerVersion is final (after -ldflags -X, before main).
+var serverFull string
+
+// Header writes the head.
+func (HeaderFilter) Header(t *Txn) Result {
+	r := &t.Resp
+	h := t.Head[:0]
+	if t.Send100 {
+		h = append(h, continue100...)
+	}
+	h = appendStatusLine(h, r.Status)
+	if t.Loc == nil || t.Loc.ServerTokens {
+		h = append(h, serverFull...)
+	} else {
+		h = append(h, serverShort...)
+	}
+	h = append(h, "Date: "...)
+	h = append(h, t.Env.Date...)
+	h = append(h, "\r\n"...)
+	if r.ContentType != "" {
+		h = append(h, "Content-Type: "...)
+		h = append(h, r.ContentType...)
+		if r.Charset != "" {
+			h = append(h, "; charset="...)
+			h = append(h, r.Charset...)
+		}
+		h = append(h, "\r\n"...)
+	}
+	if r.ContentLength >= 0 && !noLengthStatus(r.Status) {
+		h = append(h, "Content-Length: "...)
+		h = strconv.AppendInt(h, r.ContentLength, 10)
+		h = append(h, "\r\n"...)
+	}
+	if r.LastModified != 0 {
+		h = append(h, "Last-Modified: "...)
+		h = AppendHTTPDate(h, r.LastModified)
+		h = append(h, "\r\n"...)
+	}
+	h = appendField(h, "Location", r.Location)
+	if r.ContentLength < 0 && t.Req.Version >= HTTP11 && !r.HeaderOnly && !noLengthStatus(r.Status) {
+		h = append(h, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if r.KeepAlive {
+		h = append(h, "Connection: keep-alive\r\n"...)
+	} else {
+		h = append(h, "Connection: close\r\n"...)
+	}
+	if r.Vary {
+		h = append(h, "Vary: Accept-Encoding\r\n"...)
+	}
+	if r.ContentEncoding != "" {
+		h = append(h, "Content-Encoding: "...)
+		h = append(h, r.ContentEncoding...)
+		h = append(h, "\r\n"...)
+	}
+	h = appendField(h, "ETag", r.ETag)
+	if r.AcceptRanges {
+		h = append(h, "Accept-Ranges: bytes\r\n"...)
+	}
+	h = appendField(h, "Content-Range", r.ContentRange)
+	if r.Allow != "" {
+		h = append(h, "Allow: "...)
+		h = append(h, r.Allow...)
+		h = append(h, "\r\n"...)
+	}
+	for i := range r.Headers {
+		h = appendField(h, r.Headers[i].Name, r.Headers[i].Value)
+	}
+	h = append(h, "\r\n"...)
+	t.Head = h
+	t.HeadLen = len(h)
+	return OK
+}
+
+func appendField(h []byte, name string, value []byte) []byte {
+	if value == nil {
+		return h
+	}
+	h = append(h, name...)
+	h = append(h, ": "...)
+	h = append(h, value...)
+	return append(h, "\r\n"...)
+}
+
+// noLengthStatus: 1xx and 204 responses carry no Content-Length (RFC 9110
+// §8.6), nor does a 304, whose length would be the selected
+// representation's and which nginx leaves out.
+func noLengthStatus(code int) bool {
+	return code < 200 || code == 204 || code == 304
+}
+
+func appendStatusLine(h []byte, code int) []byte {
+	if code >= 100 && code < len(statusLines) && statusLines[code] != "" {
+		return append(h, statusLines[code]...)
+	}
+	h = append(h, "HTTP/1.1 "...)
+	h = strconv.AppendInt(h, int64(code), 10)
+	return append(h, " \r\n"...)
+}
+
+// statusLines holds the whole status line of every code with a reason.
+var statusLines [600]string
+
+func init() {
+	serverFull = "Server: tern/" + ServerVersion + "\r\n"
+	for code, reason := range StatusText {
+		statusLines[code] = "HTTP/1.1 " + strconv.Itoa(code) + " " + reason + "\r\n"
+	}
+}
+
+// StatusText is the reason phrase of each status tern sends.
+var StatusText = map[int]string{
+	100: "Continue",
+	101: "Switching Protocols",
+	200: "OK",
+	201: "Created",
+	202: "Accepted",
+	204: "No Content",
+	206: "Partial Content",
+	301: "Moved Permanently",
+	302: "Moved Temporarily",
+	303: "See Other",
+	304: "Not Modified",
+	307: "Temporary Redirect",
+	308: "Permanent Redirect",
+	400: "Bad Request",
+	401: "Unauthorized",
+	402: "Payment Required",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Not Allowed",
+	406: "Not Acceptable",
+	408: "Request Time-out",
+	409: "Conflict",
+	410: "Gone",
+	411: "Length Required",
+	412: "Precondition Failed",
+	413: "Request Entity Too Large",
+	414: "Request-URI Too Large",
+	415: "Unsupported Media Type",
+	416: "Requested Range Not Satisfiable",
+	421: "Misdirected Request",
+	429: "Too Many Requests",
+	500: "Internal Server Error",
+	501: "Not Implemented",
+	502: "Bad Gateway",
+	503: "Service Temporarily Unavailable",
+	504: "Gateway Time-out",
+	505: "HTTP Version Not Supported",
+	507: "Insufficient Storage",
+}

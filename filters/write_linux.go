@@ -1,0 +1,194 @@
+//go:build linux
+
+package filters
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"tern/event"
+)
+
+const (
+	// iovMax bounds the iovecs of one writev: the head plus the memory
+	// segments of a multipart range response. UIO_MAXIOV is 1024.
+	iovMax = 64
+	// maxSendfile is the most one sendfile call sends on Linux since
+	// 2.6.16 (2 GiB minus a page); larger counts are silently cut.
+	maxSendfile = 0x7ffff000
+)
+
+// ErrTruncated is the error of a response whose file shrank while it was
+// being sent: sendfile returned 0 before the region's end.
+var ErrTruncated = errors.New("file was truncated while being sent")
+
+// WriteFilter ends the chain: it sends the head and memory segments with
+// one writev and file regions with sendfile, at most sendfile_max_chunk per
+// turn, and says what the response waits for when it cannot finish.
+type WriteFilter struct {
+	iov [iovMax]unix.Iovec
+}
+
+var (
+	_ Filter  = (*WriteFilter)(nil)
+	_ Resumer = (*WriteFilter)(nil)
+)
+
+// Header starts sending a response.
+func (w *WriteFilter) Header(t *Txn) Result { return w.Resume(t) }
+
+// Resume sends what is left of t, until done, EAGAIN, or the turn's
+// budget is spent.
+func (w *WriteFilter) Resume(t *Txn) Result {
+	t.Wait = WaitNone
+	budget := t.Loc.SendfileMaxChunk
+	if budget <= 0 || budget > maxSendfile {
+		budget = maxSendfile
+	}
+	segs := t.Resp.Body.Segs
+	if t.Resp.HeaderOnly {
+		segs = nil
+	}
+	for {
+		if r, more := w.writeMem(t, segs); !more {
+			return r
+		}
+		if t.seg >= len(segs) {
+			return Done
+		}
+		if budget <= 0 {
+			t.Wait = WaitPost
+			return Again
+		}
+		n, r := w.sendFile(t, &segs[t.seg], budget)
+		if r != OK {
+			return r
+		}
+		budget -= n
+	}
+}
+
+// writeMem writes the rest of the head and the memory segments up to the
+// next file segment. more is false when the caller must return r.
+func (w *WriteFilter) writeMem(t *Txn, segs []Segment) (r Result, more bool) {
+	n := 0
+	total := 0
+	if t.headSent < len(t.Head) {
+		n, total = w.add(n, total, t.Head[t.headSent:])
+	}
+	i, off := t.seg, t.segOff
+	for ; i < len(segs) && segs[i].File == nil && n < iovMax; i++ {
+		n, total = w.add(n, total, segs[i].Mem[off:])
+		off = 0
+	}
+	if n == 0 {
+		return OK, true
+	}
+	var written int
+	var err error
+	if i < len(segs) && segs[i].File != nil && t.Loc.TCPNopush {
+		written, err = event.WritevMore(t.FD, w.iov[:n])
+	} else {
+		written, err = event.Writev(t.FD, w.iov[:n])
+	}
+	if err != nil {
+		return w.failed(t, err, "writev"), false
+	}
+	t.Sent += int64(written)
+	t.advance(written)
+	if written < total {
+		// The socket buffer is full; an edge-triggered EPOLLOUT follows
+		// when the peer acknowledges enough of it.
+		t.Wait = WaitWrite
+		return Again, false
+	}
+	return OK, true
+}
+
+func (w *WriteFilter) add(n, total int, p []byte) (int, int) {
+	if len(p) == 0 {
+		return n, total
+	}
+	w.iov[n].Base = (*byte)(unsafe.Pointer(&p[0]))
+	w.iov[n].SetLen(len(p))
+	return n + 1, total + len(p)
+}
+
+// advance moves the write position n bytes past the head and memory
+// segments.
+func (t *Txn) advance(n int) {
+	if rest := len(t.Head) - t.headSent; rest > 0 {
+		if n < rest {
+			t.headSent += n
+			return
+		}
+		t.headSent = len(t.Head)
+		n -= rest
+	}
+	segs := t.Resp.Body.Segs
+	for n > 0 && t.seg < len(segs) {
+		rest := len(segs[t.seg].Mem) - int(t.segOff)
+		if n < rest {
+			t.segOff += int64(n)
+			return
+		}
+		n -= rest
+		t.seg++
+		t.segOff = 0
+	}
+	// A memory segment of length 0 never gets here: Body refuses them.
+}
+
+// sendFile sends up to budget bytes of a file segment from the loop's
+// thread.
+func (w *WriteFilter) sendFile(t *Txn, s *Segment, budget int64) (int64, Result) {
+	count := s.Len - t.segOff
+	if count > budget {
+		count = budget
+	}
+	off := s.Off + t.segOff
+	// sendfile may sleep on a page-cache miss, so it goes through
+	// Syscall (unix.Sendfile), which lets the runtime run the pool's
+	// goroutines meanwhile.
+	n, err := unix.Sendfile(t.FD, s.File.FD, &off, int(count))
+	t.Env.Stats.InlineSends++
+	if err != nil {
+		return 0, w.failed(t, err, "sendfile")
+	}
+	return w.sent(t, s, int64(n))
+}
+
+// sent accounts n bytes sent from file segment s.
+func (w *WriteFilter) sent(t *Txn, s *Segment, n int64) (int64, Result) {
+	if n <= 0 {
+		t.Err = fmt.Errorf("sendfile() reported that %q was truncated at %d: %w", s.File.Name, s.Off+t.segOff, ErrTruncated)
+		return 0, Error
+	}
+	t.Sent += n
+	t.segOff += n
+	if t.segOff == s.Len {
+		t.seg++
+		t.segOff = 0
+	}
+	// A short count without EAGAIN can happen (Linux ≥ 4.3 sendfile is
+	// interruptible); the loop calls again and gets EAGAIN if the socket
+	// really is full.
+	return n, OK
+}
+
+func (w *WriteFilter) failed(t *Txn, err error, call string) Result {
+	if err == unix.EAGAIN {
+		t.Wait = WaitWrite
+		return Again
+	}
+	if err == unix.EINTR {
+		t.Wait = WaitPost
+		return Again
+	}
+	t.Err = os.NewSyscallError(call, err)
+	return Error
+}
