@@ -63,7 +63,7 @@ func ParseHTTPDate(b []byte) (sec int64, ok bool) {
 }
 
 var dateLayouts = [...]string{
-	httpDate,                           // IMF-fixdate
-	"Monday, 02-Jan-06 15:04:05 GMT",   // obsolete RFC 850
-	"Mon Jan _2 15:04:05 2006",         // obsolete asctime
+	httpDate,                         // IMF-fixdate
+	"Monday, 02-Jan-06 15:04:05 GMT", // obsolete RFC 850
+	"Mon Jan _2 15:04:05 2006",       // obsolete asctime
 }

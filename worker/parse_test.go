@@ -29,16 +29,16 @@ func TestParseRequestStatuses(t *testing.T) {
 		{"GET / HTTP/1.0\r\n\r\n", parseDone},
 		{"\r\n\r\nGET / HTTP/1.0\r\n\r\n", parseDone},
 		{"GET / HTTP/1.1\nHost: a\n\n", parseDone},
-		{"GET / HTTP/1.1\r\n\r\n", 400},                      // 1.1 without Host
-		{"GET http://a/ HTTP/1.1\r\n\r\n", parseDone},        // absolute form carries the host
-		{"GET /\r\n\r\n", 400},                               // HTTP/0.9
-		{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},           //
-		{"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},           //
-		{"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505},           //
-		{"GET / HTTP/1\r\nHost: a\r\n\r\n", 400},             //
-		{"GET / http/1.1\r\nHost: a\r\n\r\n", 400},           // HTTP-name is case-sensitive
-		{"GET / HTTP/1.1.1\r\nHost: a\r\n\r\n", 400},         //
-		{"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},           // method not a token
+		{"GET / HTTP/1.1\r\n\r\n", 400},                        // 1.1 without Host
+		{"GET http://a/ HTTP/1.1\r\n\r\n", parseDone},          // absolute form carries the host
+		{"GET /\r\n\r\n", 400},                                 // HTTP/0.9
+		{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},             //
+		{"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},             //
+		{"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505},             //
+		{"GET / HTTP/1\r\nHost: a\r\n\r\n", 400},               //
+		{"GET / http/1.1\r\nHost: a\r\n\r\n", 400},             // HTTP-name is case-sensitive
+		{"GET / HTTP/1.1.1\r\nHost: a\r\n\r\n", 400},           //
+		{"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},             // method not a token
 		{strings.Repeat("A", 33) + " / HTTP/1.1\r\n\r\n", 400}, // method over 32
 		{strings.Repeat("A", 32) + " / HTTP/1.1\r\nHost: a\r\n\r\n", parseDone},
 		{"GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n", 400},  // control in target
@@ -46,20 +46,20 @@ func TestParseRequestStatuses(t *testing.T) {
 		{"GET a HTTP/1.1\r\nHost: a\r\n\r\n", 400},        // not origin form
 		{"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400}, //
 		{"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", parseDone},
-		{"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},                                 // space before colon
-		{"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400},                       // obs-fold
-		{"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400},                       //
-		{"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400},                       //
-		{"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", 400},                     // NUL in value
-		{"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400},                       // bare CR in value
-		{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},                       // duplicate Host
-		{"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},                                //
-		{"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n", 400},                               //
-		{"GET / HTTP/1.1\r\nHost: \r\n\r\n", 400},                                   //
-		{"GET / HTTP/1.1\r\nHost: a:x\r\n\r\n", 400},                                // bad port
-		{"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400},                               //
-		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400},            //
-		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},            //
+		{"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},                      // space before colon
+		{"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400},            // obs-fold
+		{"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400},            //
+		{"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400},            //
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", 400},          // NUL in value
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400},            // bare CR in value
+		{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},            // duplicate Host
+		{"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},                     //
+		{"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n", 400},                    //
+		{"GET / HTTP/1.1\r\nHost: \r\n\r\n", 400},                        //
+		{"GET / HTTP/1.1\r\nHost: a:x\r\n\r\n", 400},                     // bad port
+		{"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400},                    //
+		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400}, //
+		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400}, //
 		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
 		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 400},
 		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
