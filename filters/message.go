@@ -91,8 +91,9 @@ type File struct {
 	FD    int
 	Size  int64
 	MTime int64 // seconds since the epoch
-	// Name is the path, for error messages ("was truncated").
-	Name string
+	// Name is the path, for error messages ("was truncated"). It points
+	// into the request's or the cache's memory.
+	Name []byte
 	// Data holds the whole contents when the file is small and cached;
 	// a response then goes out with one writev, no sendfile.
 	Data []byte
@@ -112,6 +113,20 @@ func (s *Segment) Size() int64 {
 		return s.Len
 	}
 	return int64(len(s.Mem))
+}
+
+// InMemory reports whether the segment's bytes are in memory: a memory
+// segment, or a region of a file whose contents are cached.
+func (s *Segment) InMemory() bool {
+	return s.File == nil || s.File.Data != nil
+}
+
+// Bytes returns the bytes of an in-memory segment.
+func (s *Segment) Bytes() []byte {
+	if s.File == nil {
+		return s.Mem
+	}
+	return s.File.Data[s.Off : s.Off+s.Len]
 }
 
 // maxSegments is how many pieces a body holds without allocating: a file,

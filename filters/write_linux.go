@@ -81,8 +81,8 @@ func (w *WriteFilter) writeMem(t *Txn, segs []Segment) (r Result, more bool) {
 		n, total = w.add(n, total, t.Head[t.headSent:])
 	}
 	i, off := t.seg, t.segOff
-	for ; i < len(segs) && segs[i].File == nil && n < iovMax; i++ {
-		n, total = w.add(n, total, segs[i].Mem[off:])
+	for ; i < len(segs) && segs[i].InMemory() && n < iovMax; i++ {
+		n, total = w.add(n, total, segs[i].Bytes()[off:])
 		off = 0
 	}
 	if n == 0 {
@@ -90,7 +90,7 @@ func (w *WriteFilter) writeMem(t *Txn, segs []Segment) (r Result, more bool) {
 	}
 	var written int
 	var err error
-	if i < len(segs) && segs[i].File != nil && t.Loc.TCPNopush {
+	if i < len(segs) && !segs[i].InMemory() && t.Loc.TCPNopush {
 		written, err = event.WritevMore(t.FD, w.iov[:n])
 	} else {
 		written, err = event.Writev(t.FD, w.iov[:n])
@@ -131,7 +131,7 @@ func (t *Txn) advance(n int) {
 	}
 	segs := t.Resp.Body.Segs
 	for n > 0 && t.seg < len(segs) {
-		rest := len(segs[t.seg].Mem) - int(t.segOff)
+		rest := int(segs[t.seg].Size() - t.segOff)
 		if n < rest {
 			t.segOff += int64(n)
 			return

@@ -1,0 +1,59 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// signals maps -s names to what the master is sent.
+var signals = map[string]syscall.Signal{
+	"stop":   syscall.SIGTERM,
+	"quit":   syscall.SIGQUIT,
+	"reload": syscall.SIGHUP,
+	"reopen": syscall.SIGUSR1,
+}
+
+// signalMaster sends -s SIGNAL to the master named by the pid file.
+func signalMaster(o options, stderr io.Writer) int {
+	sig, ok := signals[o.signal]
+	if !ok {
+		fmt.Fprintf(stderr, "tern: invalid option: \"-s %s\" (stop, quit, reload, reopen)\n", o.signal)
+		return 1
+	}
+	cfg, code := load(o.file, o.prefix, stderr)
+	if cfg == nil {
+		return code
+	}
+	if cfg.PID == "" {
+		fmt.Fprintln(stderr, "tern: the configuration has no pid file (pid = \"off\")")
+		return 1
+	}
+	pid, err := readPID(cfg.PID)
+	if err != nil {
+		fmt.Fprintf(stderr, "tern: no running master: %v\n", err)
+		return 1
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		fmt.Fprintf(stderr, "tern: no running master: kill(%d, %s): %v\n", pid, o.signal, err)
+		return 1
+	}
+	return 0
+}
+
+func readPID(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("invalid pid file %s: %q", path, b)
+	}
+	return pid, nil
+}

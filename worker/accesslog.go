@@ -1,0 +1,149 @@
+package worker
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tern/filters"
+)
+
+// accessLog writes one line per finished request, in SPEC §6's JSON
+// (through zerolog, which encodes without allocating) or nginx's combined
+// format, into a LogWriter.
+type accessLog struct {
+	out *LogWriter
+	zl  zerolog.Logger
+	pid int
+	buf []byte // scratch for the combined line and field values
+	// clock strings, refreshed once a second
+	sec     int64
+	iso     []byte // 2026-11-23T06:55:00+00:00 ($time_iso8601)
+	local   []byte // 23/Nov/2026:06:55:00 +0000 ($time_local)
+	isoBuf  [32]byte
+	locaBuf [32]byte
+}
+
+func newAccessLog(out *LogWriter, pid int) *accessLog {
+	return &accessLog{out: out, zl: zerolog.New(out), pid: pid, buf: make([]byte, 0, 512)}
+}
+
+// entry is what one access-log line says.
+type entry struct {
+	peer     netip.AddrPort
+	rq       *request
+	connID   uint64
+	requests uint32
+	now      time.Time
+	elapsed  time.Duration
+	json     bool
+}
+
+func (a *accessLog) tick(now time.Time) {
+	if s := now.Unix(); s != a.sec || a.iso == nil {
+		a.sec = s
+		a.iso = now.AppendFormat(a.isoBuf[:0], "2006-01-02T15:04:05-07:00")
+		a.local = now.AppendFormat(a.locaBuf[:0], "02/Jan/2006:15:04:05 -0700")
+	}
+}
+
+func (a *accessLog) write(e *entry) {
+	a.tick(e.now)
+	if e.json {
+		a.writeJSON(e)
+	} else {
+		a.writeCombined(e)
+	}
+}
+
+func (a *accessLog) writeJSON(e *entry) {
+	rq := e.rq
+	r := &rq.Req
+	addr := e.peer.Addr().AppendTo(a.buf[:0])
+	ms := e.elapsed.Milliseconds()
+	rt := strconv.AppendInt(addr[len(addr):], ms/1000, 10)
+	rt = append(rt, '.')
+	rt = append(rt, byte('0'+ms%1000/100), byte('0'+ms%100/10), byte('0'+ms%10))
+	a.zl.Log().
+		Bytes("time", a.iso).
+		Bytes("remote_addr", addr).
+		Bytes("method", r.MethodName).
+		Bytes("uri", r.Target).
+		Str("protocol", protocol(r.Version)).
+		Int("status", rq.Resp.Status).
+		Int64("bytes_sent", rq.Sent).
+		Int64("body_bytes_sent", rq.BodySent()).
+		RawJSON("request_time", rt).
+		Bytes("host", rq.lowerHost()).
+		Bytes("referer", r.Referer).
+		Bytes("user_agent", r.UserAgent).
+		Int("pid", a.pid).
+		Uint64("connection", e.connID).
+		Uint32("connection_requests", e.requests).
+		Msg("")
+}
+
+// writeCombined writes nginx's combined format:
+// $remote_addr - $remote_user [$time_local] "$request" $status
+// $body_bytes_sent "$http_referer" "$http_user_agent"
+func (a *accessLog) writeCombined(e *entry) {
+	rq := e.rq
+	r := &rq.Req
+	b := e.peer.Addr().AppendTo(a.buf[:0])
+	b = append(b, " - - ["...)
+	b = append(b, a.local...)
+	b = append(b, "] \""...)
+	if len(r.MethodName) > 0 {
+		b = appendLogValue(b, r.MethodName)
+		b = append(b, ' ')
+		b = appendLogValue(b, r.Target)
+		b = append(b, ' ')
+		b = append(b, protocol(r.Version)...)
+	}
+	b = append(b, "\" "...)
+	b = strconv.AppendInt(b, int64(rq.Resp.Status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, rq.BodySent(), 10)
+	b = append(b, " \""...)
+	b = appendLogValue(b, orDash(r.Referer))
+	b = append(b, "\" \""...)
+	b = appendLogValue(b, orDash(r.UserAgent))
+	b = append(b, "\"\n"...)
+	a.buf = b[:0]
+	a.out.Write(b)
+}
+
+var dash = []byte("-")
+
+func orDash(v []byte) []byte {
+	if len(v) == 0 {
+		return dash
+	}
+	return v
+}
+
+// appendLogValue escapes '"', '\' and bytes outside printable ASCII as
+// \xHH, as nginx's log escaping, so a client cannot forge log lines.
+func appendLogValue(b, v []byte) []byte {
+	const hex = "0123456789ABCDEF"
+	for _, c := range v {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+func protocol(v filters.Version) string {
+	switch v {
+	case filters.HTTP10:
+		return "HTTP/1.0"
+	case filters.HTTP11:
+		return "HTTP/1.1"
+	}
+	return ""
+}

@@ -1,0 +1,302 @@
+//go:build linux
+
+package worker
+
+import (
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"tern/event"
+	"tern/filters"
+)
+
+// connState is where a connection is in its life.
+type connState uint8
+
+const (
+	// stIdle waits for the first byte of a request: a fresh connection,
+	// or a keep-alive one between requests. It holds no buffer and no
+	// request unless pipelined bytes are already buffered.
+	stIdle connState = iota
+	// stHead reads a request head.
+	stHead
+	// stWrite sends a response; it waits for what the Txn's Wait says.
+	stWrite
+	// stBody discards the rest of a request body after the response.
+	stBody
+	// stLinger has sent its last response and half-closed the socket; it
+	// reads and drops what the client still sends, so that closing does
+	// not reset the connection under the response (nginx's lingering
+	// close).
+	stLinger
+	stClosed
+)
+
+const (
+	// lingeringTimeout is how long a lingering close waits for more
+	// input; lingeringTime bounds the whole of it (nginx's defaults).
+	lingeringTimeout = 5 * time.Second
+	lingeringTime    = 30 * time.Second
+)
+
+// conn is one client connection. An idle one is this struct alone —
+// about 150 bytes with its epoll slot — and its fd: buffers and request
+// state are borrowed from the worker while a request is in progress.
+type conn struct {
+	event.Timer
+	w        *Worker
+	rq       *request
+	buf      *rbuf
+	idlePrev *conn
+	idleNext *conn
+	peer     netip.AddrPort
+	id       uint64
+	lingerBy int64 // loop time a lingering close ends
+	fd       int32
+	requests uint32
+	listener uint16
+	state    connState
+
+	readReady  bool // input may be waiting (edge-triggered: until EAGAIN or a short read)
+	writeReady bool // the socket may take more output
+	posted     bool
+	inIdle     bool
+}
+
+// Event takes the epoll events of the connection.
+func (c *conn) Event(ev uint32) {
+	if ev&(event.Err|event.Hup) != 0 {
+		// Let the next read or write find out what happened.
+		c.readReady, c.writeReady = true, true
+	}
+	if ev&event.Out != 0 {
+		c.writeReady = true
+	}
+	if ev&(event.In|event.RDHup) != 0 {
+		c.readReady = true
+	}
+	c.drive()
+}
+
+// Posted resumes a response that yielded after sendfile_max_chunk.
+func (c *conn) Posted() {
+	if !c.posted {
+		return
+	}
+	c.posted = false
+	if c.state == stWrite && c.rq.Wait == filters.WaitPost {
+		c.afterWrite(c.w.chain.Resume(&c.rq.Txn))
+		c.drive()
+	}
+}
+
+// Resume continues a response after its thread-pool task completed
+// (filters.Owner).
+func (c *conn) Resume() {
+	if c.state == stWrite && c.rq.Wait == filters.WaitThread {
+		c.afterWrite(c.w.chain.Resume(&c.rq.Txn))
+		c.drive()
+	}
+}
+
+// Timeout closes a connection whose timer expired: idle for
+// keepalive_timeout, a head slower than client_header_timeout, a body
+// slower than client_body_timeout, a client slower than send_timeout, or
+// a lingering close that is over.
+func (c *conn) Timeout() {
+	switch c.state {
+	case stHead:
+		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out reading request head")
+	case stWrite:
+		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out receiving response")
+	case stBody:
+		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out sending body")
+	}
+	c.close()
+}
+
+// drive advances the connection until it must wait for the network, a
+// timer or a thread. Handlers change state and return; only this loop
+// reads, so a pipeline of requests costs no recursion.
+func (c *conn) drive() {
+	for {
+		switch c.state {
+		case stClosed:
+			return
+		case stWrite:
+			if c.rq.Wait != filters.WaitWrite || !c.writeReady {
+				return
+			}
+			c.afterWrite(c.w.chain.Resume(&c.rq.Txn))
+		case stLinger:
+			if !c.readReady {
+				return
+			}
+			c.lingerRead()
+		default:
+			if c.step() {
+				continue
+			}
+			if !c.readReady {
+				c.releaseIdleBuf()
+				return
+			}
+			c.read()
+		}
+	}
+}
+
+// step acts on buffered input in the reading states. It reports whether
+// it made progress; false means it needs more input.
+func (c *conn) step() bool {
+	switch c.state {
+	case stIdle:
+		if c.buf == nil || c.buf.len() == 0 {
+			return false
+		}
+		c.beginRequest()
+		return true
+	case stHead:
+		return c.parseHead()
+	case stBody:
+		if c.buf == nil || c.buf.len() == 0 {
+			return false
+		}
+		if st := c.discardBuffered(); st != 0 {
+			c.close()
+			return true
+		}
+		if c.rq.bodyDone {
+			c.finishRequest()
+		}
+		return true
+	}
+	return false
+}
+
+// read reads once into the buffer.
+func (c *conn) read() {
+	if c.buf == nil {
+		c.buf = c.w.bufs.get(false)
+	}
+	b := c.buf
+	switch {
+	case b.start == b.end:
+		b.start, b.end = 0, 0
+	case b.end == len(b.b):
+		// step grows a head that fills the buffer before asking for
+		// input, so only consumed bytes can be in the way.
+		b.end = copy(b.b, b.b[b.start:b.end])
+		b.start = 0
+	}
+	n, err := event.Read(int(c.fd), b.b[b.end:])
+	switch {
+	case err == unix.EAGAIN:
+		c.readReady = false
+	case err != nil:
+		c.w.log.Debug().Uint64("conn", c.id).Err(err).Msg("read failed")
+		c.close()
+	case n == 0:
+		if c.state == stHead {
+			c.w.log.Info().Uint64("conn", c.id).Msg("client closed connection while sending request head")
+		}
+		c.close()
+	default:
+		if n < len(b.b)-b.end {
+			// A short read drained the socket; with edge-triggered
+			// epoll, more input brings a new event.
+			c.readReady = false
+		}
+		b.end += n
+	}
+}
+
+// releaseIdleBuf gives the buffer back when nothing is in it, so that an
+// idle connection holds none.
+func (c *conn) releaseIdleBuf() {
+	if c.buf != nil && c.buf.len() == 0 && c.state != stHead {
+		c.w.bufs.put(c.buf)
+		c.buf = nil
+	}
+}
+
+// beginRequest starts a request on the first buffered byte.
+func (c *conn) beginRequest() {
+	w := c.w
+	b := c.buf
+	if b.start > 0 {
+		// Move a pipelined request to the front, so the head has the
+		// whole buffer to grow into.
+		b.end = copy(b.b, b.b[b.start:b.end])
+		b.start = 0
+	}
+	w.idle.remove(c)
+	rq := w.getRequest()
+	c.rq = rq
+	rq.start = w.loop.Now()
+	def := &w.addrs[c.listener].Default.Root.Settings
+	rq.lim = headLimits{
+		line:    def.LargeClientHeaderBuffers.Size,
+		total:   def.LargeClientHeaderBuffers.Num * def.LargeClientHeaderBuffers.Size,
+		headers: maxHeaders,
+	}
+	c.state = stHead
+	// One timer from the first byte to the end of the head, not reset by
+	// each byte (SPEC §3): a slow-loris client cannot stretch it.
+	w.loop.SetTimer(&c.Timer, def.ClientHeaderTimeout, c)
+}
+
+// parseHead parses the buffered head and serves the request once it is
+// complete. It reports whether it made progress.
+func (c *conn) parseHead() bool {
+	rq := c.rq
+	b := c.buf
+	st := rq.p.parse(b.b[b.start:b.end], &rq.Req, &rq.lim)
+	if st == parseMore {
+		if b.end < len(b.b) {
+			return false
+		}
+		c.growBuffer()
+		return true
+	}
+	b.start += rq.p.pos
+	if st != parseDone {
+		c.w.log.Info().Uint64("conn", c.id).Int("status", st).Msg("client sent invalid request")
+		rq.Loc = c.w.addrs[c.listener].Default.Root
+		rq.setError(st)
+		rq.bodyDone = true
+		c.respond()
+		return true
+	}
+	c.serve()
+	return true
+}
+
+// growBuffer moves a head that filled the first buffer into a large one.
+// The head's fields point into the old buffer, so it is parsed again from
+// its start — this happens only to heads over client_header_buffer_size.
+func (c *conn) growBuffer() {
+	old := c.buf
+	nb := c.w.bufs.get(true)
+	if len(nb.b) <= len(old.b) {
+		// Already the large buffer: the parser's limits stop a head
+		// before it fills this, so this is a bug; refuse the request.
+		c.w.bufs.put(nb)
+		c.rq.Loc = c.w.addrs[c.listener].Default.Root
+		c.rq.setError(filters.StatusHeaderTooLarge)
+		c.rq.bodyDone = true
+		c.respond()
+		return
+	}
+	nb.end = copy(nb.b, old.b[old.start:old.end])
+	c.w.bufs.put(old)
+	c.buf = nb
+	c.rq.p.reset()
+	c.rq.Req.Reset()
+}
+
+// unsafePointer converts for the sockaddr casts.
+func unsafePointer(p *unix.RawSockaddrAny) unsafe.Pointer { return unsafe.Pointer(p) }

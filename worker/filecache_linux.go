@@ -1,0 +1,151 @@
+//go:build linux
+
+package worker
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tern/filters"
+)
+
+// The small-file cache keeps the contents and stat of hot small files in
+// memory, so that serving one costs a read of the request and a writev of
+// head and body: no open, no fstat, no sendfile, no close. An entry is
+// trusted for revalidateAfter; the first hit after that stats the path
+// and drops the entry if the inode, size or mtime changed, so a changed
+// file is never served stale for longer than that.
+const (
+	// smallFileMax is the largest file kept: bigger ones gain little over
+	// sendfile and would crowd out many small ones.
+	smallFileMax = 64 << 10
+	// cacheMaxBytes bounds the contents held by one worker.
+	cacheMaxBytes = 32 << 20
+	// cacheMaxEntries bounds the entries (and the map) of one worker.
+	cacheMaxEntries = 16384
+	// revalidateAfter is how long an entry is served without a stat.
+	revalidateAfter = int64(time.Second)
+)
+
+// cacheEntry is one cached file.
+type cacheEntry struct {
+	key  string
+	file filters.File // FD is -1: the contents are in Data
+	etag []byte
+	ino  uint64
+	dev  uint64
+	mtim unix.Timespec
+
+	checked    int64 // loop time of the last stat
+	prev, next *cacheEntry
+}
+
+// fileCache is a worker's small-file cache: a map for lookups and a list
+// in use order for eviction. It belongs to the loop goroutine.
+type fileCache struct {
+	m     map[string]*cacheEntry
+	lru   cacheEntry // sentinel: lru.next is the most recently used
+	bytes int64
+	st    unix.Stat_t
+}
+
+func newFileCache() *fileCache {
+	fc := &fileCache{m: make(map[string]*cacheEntry)}
+	fc.lru.next = &fc.lru
+	fc.lru.prev = &fc.lru
+	return fc
+}
+
+// lookup returns the entry for path (the file system path, NUL-terminated
+// in cpath), revalidating it when it is due. The map lookup with a
+// converted byte slice does not allocate.
+func (fc *fileCache) lookup(path, cpath []byte, now int64) *cacheEntry {
+	e := fc.m[string(path)]
+	if e == nil {
+		return nil
+	}
+	if now-e.checked >= revalidateAfter {
+		if statPath(cpath, &fc.st) != 0 || !e.same(&fc.st) {
+			fc.remove(e)
+			return nil
+		}
+		e.checked = now
+	}
+	fc.touch(e)
+	return e
+}
+
+func (e *cacheEntry) same(st *unix.Stat_t) bool {
+	return st.Ino == e.ino && st.Dev == e.dev && st.Size == e.file.Size &&
+		st.Mtim == e.mtim && st.Mode&unix.S_IFMT == unix.S_IFREG
+}
+
+// cacheable reports whether a file of this stat may be cached.
+func cacheable(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size <= smallFileMax
+}
+
+// add reads the open file fd (stat st) into a new entry for path. With
+// noWait it caches only what is already in the page cache. It returns nil
+// when the file could not be read whole without waiting.
+func (fc *fileCache) add(path []byte, fd int, st *unix.Stat_t, noWait bool, now int64) *cacheEntry {
+	data := make([]byte, st.Size)
+	if !readAll(fd, data, noWait) {
+		return nil
+	}
+	if old := fc.m[string(path)]; old != nil {
+		fc.remove(old)
+	}
+	key := string(path)
+	e := &cacheEntry{
+		key:     key,
+		ino:     st.Ino,
+		dev:     st.Dev,
+		mtim:    st.Mtim,
+		checked: now,
+		file: filters.File{
+			FD:    -1,
+			Size:  st.Size,
+			MTime: st.Mtim.Sec,
+			Name:  []byte(key),
+			Data:  data,
+		},
+	}
+	e.etag = appendETag(nil, st.Mtim.Sec, st.Size)
+	fc.m[key] = e
+	fc.bytes += st.Size
+	e.next = fc.lru.next
+	e.prev = &fc.lru
+	e.next.prev = e
+	fc.lru.next = e
+	for fc.bytes > cacheMaxBytes || len(fc.m) > cacheMaxEntries {
+		fc.remove(fc.lru.prev)
+	}
+	return e
+}
+
+func (fc *fileCache) touch(e *cacheEntry) {
+	if fc.lru.next == e {
+		return
+	}
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.next = fc.lru.next
+	e.prev = &fc.lru
+	e.next.prev = e
+	fc.lru.next = e
+}
+
+// remove drops e. A response still sending e's contents keeps them alive
+// through its own slice of Data.
+func (fc *fileCache) remove(e *cacheEntry) {
+	if e == &fc.lru {
+		return
+	}
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
+	delete(fc.m, e.key)
+	fc.bytes -= e.file.Size
+}

@@ -1,0 +1,223 @@
+package worker
+
+import (
+	"strconv"
+
+	"tern/conf"
+	"tern/filters"
+)
+
+// request is one request's state in the worker: the filters' transaction
+// plus what the worker needs to read the head and discard the body. A
+// worker keeps a free list of them; a connection holds one from the first
+// byte of a request until its response is sent and its body discarded.
+type request struct {
+	filters.Txn
+
+	p       parser
+	lim     headLimits
+	body    chunked
+	bodyMax int64 // client_max_body_size, 0 = no limit
+	// bodyLeft is the Content-Length still to discard; -1 while a chunked
+	// body is being discarded.
+	bodyLeft int64
+	bodyDone bool
+
+	// start is the loop time of the request's first byte (request_time).
+	start int64
+	// addr is the listening address the request came in on.
+	addr *conf.Addr
+	// file is the file a response is sent from, released when it is done.
+	file fileRef
+
+	// fixed buffers for values the handler computes, so that the hot
+	// path does not allocate and Txn.Buf (which holds Path) never moves.
+	etag     [40]byte
+	fpath    []byte // the file system path, NUL-terminated for open(2)
+	location []byte // a redirect's Location
+	host     [256]byte
+}
+
+func newRequest() *request {
+	rq := &request{
+		fpath:    make([]byte, 0, 256),
+		location: make([]byte, 0, 256),
+	}
+	rq.Txn.Buf = make([]byte, 0, 256)
+	rq.Txn.Head = make([]byte, 0, 512)
+	rq.reset()
+	return rq
+}
+
+func (rq *request) reset() {
+	rq.Txn.Reset()
+	rq.p.reset()
+	rq.body.reset()
+	rq.bodyMax = 0
+	rq.bodyLeft = 0
+	rq.bodyDone = false
+	rq.start = 0
+	rq.addr = nil
+	rq.file = fileRef{}
+	rq.fpath = rq.fpath[:0]
+	rq.location = rq.location[:0]
+}
+
+// lowerHost returns the request's host lower-cased, copying it only when
+// it has upper-case letters.
+func (rq *request) lowerHost() []byte {
+	h := rq.Req.Host
+	for i, c := range h {
+		if 'A' <= c && c <= 'Z' {
+			if len(h) > len(rq.host) {
+				return h[:0] // no server name is that long
+			}
+			b := rq.host[:len(h)]
+			copy(b, h[:i])
+			for j := i; j < len(h); j++ {
+				b[j] = lower(h[j])
+			}
+			return b
+		}
+	}
+	return h
+}
+
+// route picks the server and location and decodes the path. It returns 0
+// or the status to answer with.
+func (rq *request) route(addr *conf.Addr) int {
+	r := &rq.Req
+	rq.addr = addr
+	srv := addr.Default
+	if len(r.Host) > 0 {
+		srv = addr.Server(rq.lowerHost())
+	}
+	rq.Loc = srv.Root
+	if r.RawPath[0] != '/' { // "*"
+		if r.Method == filters.MethodOPTIONS {
+			return 405
+		}
+		return 400
+	}
+	path, st := normalizePath(rq.Buf[:0], r.RawPath)
+	if st != 0 {
+		return st
+	}
+	rq.Buf = path
+	r.Path = path
+	rq.Loc = srv.Location(path)
+	return 0
+}
+
+// keepAlive decides whether the connection outlives this response, as
+// nginx: the client must want it, the limits allow it, and the status is
+// not one after which the connection's state is doubtful.
+func (rq *request) keepAlive(requests int, quitting bool) bool {
+	loc := rq.Loc
+	if !rq.Req.KeepAlive || quitting || loc.KeepaliveTimeout <= 0 ||
+		requests+1 >= loc.KeepaliveRequests {
+		return false
+	}
+	switch rq.Resp.Status {
+	case 400, filters.StatusHeaderTooLarge, 413, 414, 500, 501, 505:
+		return false
+	}
+	// A body we would have to read to keep the framing, but refuse to
+	// read, ends the connection.
+	return !(rq.Req.HasBody() && rq.bodyMax > 0 && rq.Req.ContentLength > rq.bodyMax)
+}
+
+// setError makes the response the built-in page of status.
+func (rq *request) setError(status int) {
+	resp := &rq.Resp
+	resp.Status = filters.WireStatus(status)
+	resp.Body.Reset()
+	resp.ETag = nil
+	resp.LastModified = 0
+	resp.AcceptRanges = false
+	page := filters.ErrorPage(status, rq.Loc == nil || rq.Loc.ServerTokens)
+	if page == nil {
+		resp.ContentType = ""
+		resp.ContentLength = 0
+		return
+	}
+	resp.ContentType = "text/html"
+	resp.Charset = ""
+	resp.ContentLength = int64(len(page))
+	resp.Body.AddMem(page)
+	if status == 405 {
+		resp.Allow = "GET, HEAD"
+	}
+}
+
+// setRedirect answers 301 with the absolute URL of the request's path plus
+// "/", the query kept: the directory redirect of SPEC §3. The URL is
+// built as nginx's absolute_redirect: the request's host (else the
+// server's first name, else the local address) and the port unless 80.
+func (rq *request) setRedirect(addr *conf.Addr, localHost []byte) {
+	l := rq.location[:0]
+	l = append(l, "http://"...)
+	switch {
+	case len(rq.Req.Host) > 0:
+		l = append(l, rq.lowerHost()...)
+	case len(rq.Loc.Server.Names) > 0 && plainName(rq.Loc.Server.Names[0]):
+		l = append(l, rq.Loc.Server.Names[0]...)
+	default:
+		l = append(l, localHost...)
+	}
+	if port := addrPort(addr.Addr); port != "80" {
+		l = append(l, ':')
+		l = append(l, port...)
+	}
+	l = appendEscapedPath(l, rq.Req.Path)
+	l = append(l, '/')
+	if len(rq.Req.Args) > 0 {
+		l = append(l, '?')
+		l = append(l, rq.Req.Args...)
+	}
+	rq.location = l
+	rq.setError(301)
+	rq.Resp.Location = l
+}
+
+func plainName(n string) bool {
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c == '*' || c == '~' || c == '.' && i == 0 {
+			return false
+		}
+	}
+	return n != ""
+}
+
+func addrPort(hostport string) string {
+	for i := len(hostport) - 1; i >= 0; i-- {
+		if hostport[i] == ':' {
+			return hostport[i+1:]
+		}
+	}
+	return ""
+}
+
+// appendEscapedPath percent-encodes what a path may not carry as is:
+// controls, space, non-ASCII and the delimiters that would change its
+// meaning ("?", "#", "%").
+func appendEscapedPath(dst, path []byte) []byte {
+	const hex = "0123456789ABCDEF"
+	for _, c := range path {
+		if c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%' || c == '"' || c == '<' || c == '>' || c == '\\' {
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// appendETag appends nginx's strong ETag: "<mtime hex>-<size hex>".
+func appendETag(dst []byte, mtime, size int64) []byte {
+	dst = append(dst, '"')
+	dst = strconv.AppendInt(dst, mtime, 16)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, size, 16)
+	return append(dst, '"')
+}

@@ -1,0 +1,257 @@
+//go:build linux
+
+package worker
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tern/event"
+	"tern/filters"
+)
+
+// serve handles a request whose head is complete: route it, set up the
+// discarding of its body, build the response and start sending it.
+func (c *conn) serve() {
+	w := c.w
+	rq := c.rq
+	w.loop.StopTimer(&c.Timer)
+	w.env.Tick(w.loop.Wall())
+	st := rq.route(w.addrs[c.listener])
+	if st == 0 {
+		st = c.setupBody()
+	}
+	if st == 0 {
+		switch rq.Req.Method {
+		case filters.MethodGET, filters.MethodHEAD:
+			st = w.serveStatic(rq)
+		default:
+			// A static location answers GET and HEAD only (SPEC §3).
+			st = 405
+		}
+	}
+	if st != 0 {
+		rq.setError(st)
+	}
+	c.respond()
+}
+
+// setupBody checks the request body's size and discards what of it is
+// already buffered. It returns 0 or the status to answer with.
+func (c *conn) setupBody() int {
+	rq := c.rq
+	r := &rq.Req
+	if !r.HasBody() {
+		rq.bodyDone = true
+		return 0
+	}
+	rq.bodyMax = rq.Loc.ClientMaxBodySize
+	if rq.bodyMax > 0 && r.ContentLength > rq.bodyMax {
+		c.w.log.Error().Uint64("conn", c.id).Int64("length", r.ContentLength).Msg("client intended to send too large body")
+		return 413
+	}
+	rq.bodyLeft = r.ContentLength
+	if r.Chunked {
+		rq.bodyLeft = -1
+	}
+	if st := c.discardBuffered(); st != 0 {
+		return st
+	}
+	// The client waits for "100 Continue" before it sends the body that
+	// this response will make it discard.
+	rq.Send100 = r.Expect100 && !rq.bodyDone
+	return 0
+}
+
+// discardBuffered drops the body bytes in the buffer. It returns 0, or
+// 400/413 for a bad or too large chunked body.
+func (c *conn) discardBuffered() int {
+	rq := c.rq
+	b := c.buf
+	avail := b.b[b.start:b.end]
+	if rq.bodyLeft >= 0 {
+		n := int64(len(avail))
+		if n > rq.bodyLeft {
+			n = rq.bodyLeft
+		}
+		b.start += int(n)
+		rq.bodyLeft -= n
+		rq.bodyDone = rq.bodyLeft == 0
+		return 0
+	}
+	n, done, st := rq.body.feed(avail, rq.bodyMax)
+	b.start += n
+	rq.bodyDone = done
+	if st == 413 {
+		c.w.log.Error().Uint64("conn", c.id).Msg("client intended to send too large chunked body")
+	}
+	return st
+}
+
+// respond runs the filter chain on the response the request built.
+func (c *conn) respond() {
+	w := c.w
+	rq := c.rq
+	resp := &rq.Resp
+	resp.KeepAlive = rq.keepAlive(int(c.requests), w.quitting)
+	if rq.Req.Method == filters.MethodHEAD {
+		resp.HeaderOnly = true
+	}
+	rq.FD = int(c.fd)
+	rq.Owner = c
+	rq.Env = &w.env
+	c.state = stWrite
+	c.afterWrite(w.chain.Run(&rq.Txn))
+}
+
+// afterWrite acts on what the write filter said.
+func (c *conn) afterWrite(r filters.Result) {
+	rq := c.rq
+	switch r {
+	case filters.Done:
+		c.responseDone()
+	case filters.Again:
+		switch rq.Wait {
+		case filters.WaitWrite:
+			c.writeReady = false
+			// send_timeout runs between two writes that make progress.
+			c.w.loop.SetTimer(&c.Timer, rq.Loc.SendTimeout, c)
+		case filters.WaitPost:
+			if !c.posted {
+				c.posted = true
+				c.w.loop.Post(c)
+			}
+		case filters.WaitThread:
+			c.w.loop.StopTimer(&c.Timer)
+		}
+	default:
+		if rq.Err != nil {
+			c.w.log.Error().Uint64("conn", c.id).Err(rq.Err).Msg("sending response failed")
+		}
+		c.logAccess()
+		c.close()
+	}
+}
+
+// responseDone logs the request and moves on to discarding the rest of
+// its body, the next request, or closing.
+func (c *conn) responseDone() {
+	rq := c.rq
+	c.logAccess()
+	rq.file.release()
+	if rq.bodyDone {
+		c.finishRequest()
+		return
+	}
+	if !rq.Resp.KeepAlive {
+		c.lingerClose()
+		return
+	}
+	c.state = stBody
+	c.w.loop.SetTimer(&c.Timer, rq.Loc.ClientBodyTimeout, c)
+}
+
+// finishRequest ends a request whose response is sent and body read.
+func (c *conn) finishRequest() {
+	w := c.w
+	rq := c.rq
+	keep := rq.Resp.KeepAlive
+	loc := rq.Loc
+	c.rq = nil
+	w.putRequest(rq)
+	if !keep {
+		if (c.buf != nil && c.buf.len() > 0) || c.readReady {
+			c.lingerClose()
+		} else {
+			c.close()
+		}
+		return
+	}
+	c.requests++
+	c.state = stIdle
+	w.loop.SetTimer(&c.Timer, loc.KeepaliveTimeout, c)
+	w.idle.pushBack(c)
+}
+
+func (c *conn) logAccess() {
+	w := c.w
+	rq := c.rq
+	if rq.Loc == nil || rq.Loc.AccessLog == "" {
+		return
+	}
+	al := w.logs[rq.Loc.AccessLog]
+	if al == nil {
+		return
+	}
+	e := entry{
+		peer:     c.peer,
+		rq:       rq,
+		connID:   c.id,
+		requests: c.requests + 1,
+		now:      w.loop.Wall(),
+		elapsed:  time.Duration(w.loop.Now() - rq.start),
+		json:     rq.Loc.AccessLogFormat != "combined",
+	}
+	al.write(&e)
+}
+
+// lingerClose half-closes the connection after its last response and
+// drains input until the client closes too, or lingering time is up.
+func (c *conn) lingerClose() {
+	if c.rq != nil {
+		c.w.putRequest(c.rq)
+		c.rq = nil
+	}
+	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
+		c.close()
+		return
+	}
+	c.state = stLinger
+	c.lingerBy = c.w.loop.Now() + int64(lingeringTime)
+	c.w.loop.SetTimer(&c.Timer, lingeringTimeout, c)
+	c.readReady = true
+}
+
+// lingerRead drops what the client sends during a lingering close.
+func (c *conn) lingerRead() {
+	if c.buf == nil {
+		c.buf = c.w.bufs.get(false)
+	}
+	c.buf.start, c.buf.end = 0, 0
+	n, err := event.Read(int(c.fd), c.buf.b)
+	switch {
+	case err == unix.EAGAIN:
+		c.readReady = false
+		rest := time.Duration(c.lingerBy - c.w.loop.Now())
+		if rest > lingeringTimeout {
+			rest = lingeringTimeout
+		}
+		c.w.loop.SetTimer(&c.Timer, rest, c)
+	case err != nil || n == 0:
+		c.close()
+	}
+}
+
+// close closes the connection and gives back everything it holds.
+func (c *conn) close() {
+	if c.state == stClosed {
+		return
+	}
+	w := c.w
+	if c.rq != nil {
+		w.putRequest(c.rq)
+		c.rq = nil
+	}
+	if c.buf != nil {
+		w.bufs.put(c.buf)
+		c.buf = nil
+	}
+	w.idle.remove(c)
+	w.loop.StopTimer(&c.Timer)
+	w.loop.Forget(int(c.fd))
+	unix.Close(int(c.fd))
+	c.state = stClosed
+	c.posted = false
+	w.active--
+}

@@ -1,0 +1,307 @@
+//go:build linux
+
+// Package worker is a tern worker process: one epoll event loop serving
+// every connection on one goroutine locked to its OS thread, the HTTP/1.x
+// connection and request state machines, routing, the static handler and
+// the access log.
+package worker
+
+import (
+	"net/netip"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"tern/conf"
+	"tern/event"
+	"tern/filters"
+)
+
+// Listener is a listening socket handed to a worker and the configured
+// address it serves.
+type Listener struct {
+	FD   int
+	Addr *conf.Addr
+	// Exclusive registers it with EPOLLEXCLUSIVE (accept_mutex off).
+	Exclusive bool
+}
+
+// Worker serves HTTP on a set of listening sockets. Everything in it
+// belongs to the goroutine that calls Run, except the methods documented
+// as safe from other goroutines.
+type Worker struct {
+	cfg   *conf.Config
+	mime  *conf.MIME
+	loop  *event.Loop
+	acc   *event.Acceptor
+	addrs []*conf.Addr // by event.Listener.Index
+
+	conns    connTable
+	idle     connList // idle connections, least recently used first
+	active   int      // open client connections
+	maxConns int
+	seq      uint64 // connection serial numbers, for the access log
+
+	bufs  bufPool
+	free  []*request
+	chain filters.Chain
+	env   filters.Env
+	files *fileCache
+
+	log     zerolog.Logger
+	logs    map[string]*accessLog
+	writers []*LogWriter
+	pid     int
+
+	quitting     bool
+	shutdownTick event.Timer
+	lastWarn     int64
+}
+
+// New creates a worker for cfg on the given listening sockets. Errors go to
+// log.
+func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) {
+	loop, err := event.New()
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:      cfg,
+		mime:     cfg.HTTP.MIME,
+		loop:     loop,
+		maxConns: cfg.WorkerConnections,
+		files:    newFileCache(),
+		log:      log,
+		pid:      os.Getpid(),
+		logs:     make(map[string]*accessLog),
+	}
+	w.chain = filters.Chain{filters.HeaderFilter{}, &filters.WriteFilter{}}
+	w.bufs = newBufPool(cfg.HTTP)
+	w.acc = event.NewAcceptor(loop, w)
+	w.acc.Backoff = cfg.AcceptMutexDelay
+	for i, l := range lns {
+		w.addrs = append(w.addrs, l.Addr)
+		w.acc.Add(&event.Listener{FD: l.FD, Index: i, Exclusive: l.Exclusive})
+	}
+	if err := w.openAccessLogs(); err != nil {
+		w.closeLogs()
+		loop.Close()
+		return nil, err
+	}
+	w.env.Tick(time.Now())
+	return w, nil
+}
+
+// openAccessLogs opens every distinct access_log of the configuration.
+func (w *Worker) openAccessLogs() error {
+	open := func(s *conf.Settings) error {
+		if s.AccessLog == "" || w.logs[s.AccessLog] != nil {
+			return nil
+		}
+		lw, err := OpenLog(s.AccessLog)
+		if err != nil {
+			return err
+		}
+		w.writers = append(w.writers, lw)
+		w.logs[s.AccessLog] = newAccessLog(lw, w.pid)
+		return nil
+	}
+	for _, srv := range w.cfg.HTTP.Servers {
+		if err := open(&srv.Root.Settings); err != nil {
+			return err
+		}
+		for _, l := range srv.Locations {
+			if err := open(&l.Settings); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Worker) closeLogs() {
+	for _, lw := range w.writers {
+		lw.Close()
+	}
+}
+
+// ReopenLogs reopens every access log (USR1). Safe from any goroutine.
+func (w *Worker) ReopenLogs() {
+	for _, lw := range w.writers {
+		if err := lw.Reopen(); err != nil {
+			w.loop.Submit(func() { w.log.Error().Err(err).Msg("reopening access log failed") })
+		}
+	}
+}
+
+// Loop is the worker's event loop, for Submit and Wake from elsewhere.
+func (w *Worker) Loop() *event.Loop { return w.loop }
+
+// Run serves until Stop, or until Quit and the last connection closes.
+// It locks the calling goroutine to its OS thread for the loop's life.
+func (w *Worker) Run() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// A write to a socket the peer closed returns EPIPE instead of
+	// raising a signal, as nginx's SIG_IGN.
+	signal.Ignore(syscall.SIGPIPE)
+	if err := w.acc.Enable(); err != nil {
+		return err
+	}
+	var err error
+	for !w.loop.Stopped() {
+		if err = w.loop.RunOnce(); err != nil {
+			break
+		}
+		if w.quitting && w.active == 0 {
+			break
+		}
+	}
+	w.closeAll()
+	w.closeLogs()
+	w.loop.Close()
+	return err
+}
+
+// Stop closes every connection and makes Run return (TERM, INT). Call it
+// on the loop goroutine (through Loop().Submit from elsewhere).
+func (w *Worker) Stop() {
+	w.loop.Stop()
+}
+
+// Quit stops accepting, closes idle keep-alive connections and lets the
+// others finish their requests (QUIT); Run returns when none is left, or
+// after worker_shutdown_timeout. Call it on the loop goroutine.
+func (w *Worker) Quit() {
+	if w.quitting {
+		return
+	}
+	w.quitting = true
+	w.acc.Disable()
+	w.idle.each(func(c *conn) {
+		if c.requests > 0 {
+			c.close()
+			return
+		}
+		// A connection that has not sent a byte gets a short grace, not
+		// client_header_timeout: nginx would wait up to 60 s for it.
+		if rest := time.Duration(c.When() - w.loop.Now()); rest > quitGrace {
+			w.loop.SetTimer(&c.Timer, quitGrace, c)
+		}
+	})
+	if d := w.cfg.WorkerShutdownTimeout; d > 0 {
+		w.loop.SetTimer(&w.shutdownTick, d, shutdownTimeout{w})
+	}
+}
+
+// quitGrace is how long a connection that has not sent its first byte
+// may still do so after a graceful stop begins.
+const quitGrace = time.Second
+
+type shutdownTimeout struct{ w *Worker }
+
+// Timeout ends a graceful stop that took worker_shutdown_timeout.
+func (s shutdownTimeout) Timeout() {
+	s.w.log.Warn().Int("connections", s.w.active).Msg("worker_shutdown_timeout expired, closing connections")
+	s.w.loop.Stop()
+}
+
+// closeAll closes every client connection.
+func (w *Worker) closeAll() {
+	w.conns.each(func(c *conn) { c.close() })
+}
+
+// Accepted takes a new connection (event.AcceptHandler).
+func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) {
+	if w.active >= w.maxConns && !w.reuseIdle() {
+		if now := w.loop.Now(); now-w.lastWarn > int64(time.Second) {
+			w.lastWarn = now
+			w.log.Warn().Int("worker_connections", w.maxConns).Msg("worker_connections are not enough")
+		}
+		unix.Close(fd)
+		return
+	}
+	c := w.conns.slot(fd)
+	w.seq++
+	*c = conn{w: w, fd: int32(fd), listener: uint16(l.Index), id: w.seq, peer: peerAddr(peer)}
+	c.Timer = event.Timer{}
+	if err := w.loop.Add(fd, event.In|event.Out|event.RDHup|event.ET, c); err != nil {
+		w.log.Error().Err(err).Msg("registering a connection")
+		unix.Close(fd)
+		*c = conn{}
+		return
+	}
+	w.active++
+	settings := &w.addrs[l.Index].Default.Root.Settings
+	w.loop.SetTimer(&c.Timer, settings.ClientHeaderTimeout, c)
+	w.idle.pushBack(c)
+}
+
+// AcceptError logs a failed accept (event.AcceptHandler).
+func (w *Worker) AcceptError(l *event.Listener, err error) {
+	w.log.Error().Err(err).Str("listen", w.addrs[l.Index].Addr).Msg("accept failed")
+}
+
+// reuseIdle closes the least recently used idle connection to make room
+// for a new one, as nginx's ngx_drain_connections. It reports false when
+// none is idle.
+func (w *Worker) reuseIdle() bool {
+	c := w.idle.front()
+	if c == nil {
+		return false
+	}
+	c.close()
+	return true
+}
+
+// peerAddr converts the accept4 address.
+func peerAddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafePointer(rsa))
+		p := sa.Port>>8 | sa.Port<<8
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), p)
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafePointer(rsa))
+		p := sa.Port>>8 | sa.Port<<8
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), p)
+	}
+	return netip.AddrPort{}
+}
+
+// localHost is the connection's local address, for a redirect when the
+// request named no host.
+func (w *Worker) localHost(rq *request) []byte {
+	sa, err := unix.Getsockname(rq.FD)
+	if err != nil {
+		return []byte("localhost")
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr).AppendTo(nil)
+	case *unix.SockaddrInet6:
+		return append(netip.AddrFrom16(a.Addr).AppendTo([]byte("[")), ']')
+	}
+	return []byte("localhost")
+}
+
+// getRequest takes a request from the free list.
+func (w *Worker) getRequest() *request {
+	if n := len(w.free); n > 0 {
+		rq := w.free[n-1]
+		w.free = w.free[:n-1]
+		return rq
+	}
+	return newRequest()
+}
+
+func (w *Worker) putRequest(rq *request) {
+	rq.file.release()
+	rq.reset()
+	w.free = append(w.free, rq)
+}
