@@ -83,10 +83,10 @@ http {
 		{a8080, "www.example.co.uk", 5}, // the longest trailing wildcard
 		{a8080, "www.example", 9},       // a trailing wildcard needs a label after it
 		{a8080, "w12.example.net", 6},
-		{a8080, "api.anything", 6}, // regexes match case-insensitively
-		{a8080, "foo.net", 7},      // regexes in order
-		{a8080, "dot.test", 8},     // .dot.test is dot.test ...
-		{a8080, "a.dot.test", 8},   // ... and *.dot.test
+		{a8080, "api.anything", 6},  // regexes match case-insensitively
+		{a8080, "foo.net", 7},       // regexes in order
+		{a8080, "dot.test", 8},      // .dot.test is dot.test ...
+		{a8080, "a.dot.test", 8},    // ... and *.dot.test
 		{a8080, "www.foo.test", 10}, // a leading wildcard beats a trailing one
 		{a8080, "www.foo.net", 11},  // a trailing wildcard beats a regex
 		{a8080, "unknown.test", 9},  // default_server
