@@ -56,31 +56,41 @@ func (d *decoder) value(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, b
 	return v, true
 }
 
-// decode evaluates expr into target (a pointer to a Go value) with HCL's
-// conversions: "8" becomes the number 8, a number becomes a string.
-func (d *decoder) decode(expr hcl.Expression, ctx *hcl.EvalContext, target any) bool {
+// decode evaluates expr, part of the directive name, into target (a
+// pointer to a Go value) with HCL's conversions: "8" becomes the number 8,
+// a number becomes a string. A value of the wrong type is reported as an
+// invalid value of the directive, over the whole expression, like every
+// other bad value.
+func (d *decoder) decode(name string, expr hcl.Expression, ctx *hcl.EvalContext, target any) bool {
 	if _, ok := d.value(expr, ctx); !ok {
 		return false
 	}
 	diags := gohcl.DecodeExpression(expr, ctx, target)
+	for _, diag := range diags {
+		if diag.Summary == "Unsuitable value type" {
+			diag.Summary = "Invalid " + name
+			diag.Detail = strings.TrimPrefix(diag.Detail, "Unsuitable value: ")
+			diag.Subject, diag.Context = expr.Range().Ptr(), nil
+		}
+	}
 	d.diags = append(d.diags, diags...)
 	return !diags.HasErrors()
 }
 
 func (d *decoder) str(a *hcl.Attribute) (string, bool) {
 	var s string
-	return s, d.decode(a.Expr, nil, &s)
+	return s, d.decode(a.Name, a.Expr, nil, &s)
 }
 
 func (d *decoder) boolean(a *hcl.Attribute) (bool, bool) {
 	var b bool
-	return b, d.decode(a.Expr, nil, &b)
+	return b, d.decode(a.Name, a.Expr, nil, &b)
 }
 
 // integer decodes a whole number in [lo, hi].
 func (d *decoder) integer(a *hcl.Attribute, lo, hi int64) (int64, bool) {
 	var n int64
-	if !d.decode(a.Expr, nil, &n) {
+	if !d.decode(a.Name, a.Expr, nil, &n) {
 		return 0, false
 	}
 	return n, d.inRange(a, n, lo, hi)
@@ -204,13 +214,13 @@ func shortValue(v cty.Value) string {
 
 // stringList decodes either one string or a list of strings, with the
 // range of each element so that a bad element is pointed at exactly.
-func (d *decoder) stringList(expr hcl.Expression, ctx *hcl.EvalContext) ([]string, []hcl.Range, bool) {
+func (d *decoder) stringList(name string, expr hcl.Expression, ctx *hcl.EvalContext) ([]string, []hcl.Range, bool) {
 	elems, diags := hcl.ExprList(expr)
 	if diags.HasErrors() {
 		// Not a list constructor: a single string (or a mistake that
 		// the string decoding reports).
 		var s string
-		if !d.decode(expr, ctx, &s) {
+		if !d.decode(name, expr, ctx, &s) {
 			return nil, nil, false
 		}
 		return []string{s}, []hcl.Range{expr.Range()}, true
@@ -220,7 +230,7 @@ func (d *decoder) stringList(expr hcl.Expression, ctx *hcl.EvalContext) ([]strin
 	ranges := make([]hcl.Range, 0, len(elems))
 	for _, e := range elems {
 		var s string
-		if !d.decode(e, ctx, &s) {
+		if !d.decode(name, e, ctx, &s) {
 			ok = false
 			continue
 		}

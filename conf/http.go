@@ -79,7 +79,7 @@ func (d *decoder) httpBody(body hcl.Body, h *httpDraft, depth int) {
 // pattern's matches are sorted. A pattern that matches nothing is fine, a
 // missing plain file is not, as nginx.
 func (d *decoder) include(a *hcl.Attribute, h *httpDraft, depth int) {
-	patterns, ranges, ok := d.stringList(a.Expr, nil)
+	patterns, ranges, ok := d.stringList(a.Name, a.Expr, nil)
 	if !ok {
 		return
 	}
@@ -120,14 +120,14 @@ func decodeTypes(d *decoder, a *hcl.Attribute, t *target) {
 	}
 	for _, kv := range pairs {
 		var typ string
-		if !d.decode(kv.Key, nil, &typ) {
+		if !d.decode(a.Name, kv.Key, nil, &typ) {
 			continue
 		}
 		if !validMediaType(typ) {
 			d.invalid(a.Name, kv.Key.Range(), "%q is not a media type such as \"text/html\"", typ)
 			continue
 		}
-		exts, ranges, ok := d.stringList(kv.Value, nil)
+		exts, ranges, ok := d.stringList(a.Name, kv.Value, nil)
 		if !ok {
 			continue
 		}

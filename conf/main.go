@@ -118,7 +118,7 @@ const maxWorkers = 1024
 // decodeAffinity reads "auto", "off", one CPU list, or a list of CPU lists
 // (one per worker). See ParseCPUList for the syntax.
 func decodeAffinity(d *decoder, a *hcl.Attribute, t *target) {
-	lists, ranges, ok := d.stringList(a.Expr, nil)
+	lists, ranges, ok := d.stringList(a.Name, a.Expr, nil)
 	if !ok {
 		return
 	}

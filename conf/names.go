@@ -62,7 +62,7 @@ func parseServerName(s string) (serverName, error) {
 }
 
 func decodeServerName(d *decoder, a *hcl.Attribute, t *target) {
-	list, ranges, ok := d.stringList(a.Expr, nil)
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
 	if !ok {
 		return
 	}

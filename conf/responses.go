@@ -17,7 +17,7 @@ import (
 // fallback ("=CODE" or a URI), as nginx requires. An empty list unsets an
 // inherited try_files (nginx cannot say that).
 func decodeTryFiles(d *decoder, a *hcl.Attribute, t *target) {
-	list, ranges, ok := d.stringList(a.Expr, tmplCtx)
+	list, ranges, ok := d.stringList(a.Name, a.Expr, tmplCtx)
 	if !ok {
 		return
 	}
@@ -91,7 +91,7 @@ func decodeErrorPage(d *decoder, a *hcl.Attribute, t *target) {
 	ok := true
 	for _, kv := range pairs {
 		var key, val string
-		if !d.decode(kv.Key, nil, &key) || !d.decode(kv.Value, tmplCtx, &val) {
+		if !d.decode(a.Name, kv.Key, nil, &key) || !d.decode(a.Name, kv.Value, tmplCtx, &val) {
 			ok = false
 			continue
 		}
@@ -185,7 +185,7 @@ func decodeAddHeader(d *decoder, a *hcl.Attribute, t *target) {
 	ok := true
 	for _, kv := range pairs {
 		var h Header
-		if !d.decode(kv.Key, nil, &h.Name) || !d.decode(kv.Value, nil, &h.Value) {
+		if !d.decode(a.Name, kv.Key, nil, &h.Name) || !d.decode(a.Name, kv.Value, nil, &h.Value) {
 			ok = false
 			continue
 		}
@@ -260,7 +260,7 @@ func showExpires(s *Settings) string {
 // decodeReturn reads "CODE [TEXT|URL]".
 func decodeReturn(d *decoder, a *hcl.Attribute, t *target) {
 	var s string
-	if !d.decode(a.Expr, tmplCtx, &s) {
+	if !d.decode(a.Name, a.Expr, tmplCtx, &s) {
 		return
 	}
 	r, err := parseReturn(s)

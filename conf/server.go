@@ -71,7 +71,7 @@ func (d *decoder) decodeServer(b *hcl.Block, parent *Settings) *serverDraft {
 }
 
 func decodeListen(d *decoder, a *hcl.Attribute, t *target) {
-	list, ranges, ok := d.stringList(a.Expr, nil)
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
 	if !ok {
 		return
 	}

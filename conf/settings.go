@@ -89,7 +89,7 @@ func showAlias(s *Settings) string {
 // nonEmptyList decodes a string or list of strings none of which is
 // empty; an empty list is nil.
 func (d *decoder) nonEmptyList(a *hcl.Attribute) ([]string, bool) {
-	list, ranges, ok := d.stringList(a.Expr, nil)
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
 	if !ok {
 		return nil, false
 	}
@@ -126,7 +126,7 @@ func decodeDefaultType(d *decoder, a *hcl.Attribute, t *target) {
 }
 
 func decodeGzipTypes(d *decoder, a *hcl.Attribute, t *target) {
-	list, ranges, ok := d.stringList(a.Expr, nil)
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
 	if !ok {
 		return
 	}
@@ -301,7 +301,7 @@ func decodeOpenFileCache(d *decoder, a *hcl.Attribute, t *target) {
 	ok, hasMax := true, false
 	for _, kv := range pairs {
 		var key string
-		if !d.decode(kv.Key, nil, &key) {
+		if !d.decode(a.Name, kv.Key, nil, &key) {
 			ok = false
 			continue
 		}
