@@ -107,6 +107,10 @@ type HTTP struct {
 	// MIME maps file extensions to media types: the built-in table, then
 	// included files, then types attributes, later entries winning.
 	MIME *MIME
+
+	// settings are the http-level settings the servers inherit, kept for
+	// WriteHCL.
+	settings *Settings
 }
 
 // Addr is one listening address and the virtual servers on it.

@@ -1,0 +1,219 @@
+package conf
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Unsupported maps a directive name to the reason tern does not support it
+// yet. A directive or block of that name anywhere in a configuration is an
+// error "NAME is not supported yet: REASON" at its line, even when conf
+// knows how to decode it: a feature is listed here until the code that
+// honours it has landed, so that no configuration silently does nothing.
+// It is filled in by the packages that implement features, before any
+// configuration is loaded, and only read after that.
+var Unsupported = map[string]string{}
+
+// context is a set of places a directive may appear in.
+type context uint8
+
+const (
+	inMain context = 1 << iota
+	inThreadPool
+	inHTTP
+	inServer
+	inLocation
+
+	// inSettings is where the directives of Settings may appear; SPEC §2:
+	// every http-level directive may also appear in server and location.
+	inSettings = inHTTP | inServer | inLocation
+)
+
+// contextNames name the contexts in messages, in the order of the bits.
+var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location"}
+
+// String lists the contexts in c: "http, server, location".
+func (c context) String() string {
+	var names []string
+	for i, name := range contextNames {
+		if c&(1<<i) != 0 {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// target is what a directive decodes into: the fields that the context it
+// appears in has; the others are nil.
+type target struct {
+	cfg  *Config
+	pool *ThreadPool
+	http *httpDraft
+	srv  *serverDraft
+	loc  *Location
+	set  *Settings
+}
+
+// directive is one attribute of the configuration language: its name,
+// where it may appear, how its value is decoded and, for the Settings
+// directives, how tern -T writes it back.
+type directive struct {
+	name   string
+	ctx    context
+	decode func(d *decoder, a *hcl.Attribute, t *target)
+	// show returns the value in HCL syntax, for WriteHCL; nil for
+	// directives that WriteHCL writes by hand.
+	show func(s *Settings) string
+}
+
+// blockSpec is one block type of the language.
+type blockSpec struct {
+	name   string
+	labels []string
+	ctx    context
+}
+
+var blockSpecs = []blockSpec{
+	{"thread_pool", []string{"name"}, inMain},
+	{"http", nil, inMain},
+	{"server", nil, inHTTP},
+	{"location", []string{"match"}, inServer},
+}
+
+// The directive table, indexed by name, and the schema of each context,
+// built once from directiveTable.
+var (
+	directiveByName map[string]*directive
+	schemas         map[context]*hcl.BodySchema
+)
+
+func init() {
+	directiveByName = make(map[string]*directive, len(directiveTable))
+	for i := range directiveTable {
+		dir := &directiveTable[i]
+		if directiveByName[dir.name] != nil {
+			panic("conf: directive " + dir.name + " defined twice")
+		}
+		directiveByName[dir.name] = dir
+	}
+	schemas = make(map[context]*hcl.BodySchema)
+	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation} {
+		s := &hcl.BodySchema{}
+		for _, dir := range directiveTable {
+			if dir.ctx&ctx != 0 {
+				s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: dir.name})
+			}
+		}
+		for _, b := range blockSpecs {
+			if b.ctx&ctx != 0 {
+				s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: b.name, LabelNames: b.labels})
+			}
+		}
+		schemas[ctx] = s
+	}
+}
+
+// content returns what body holds for the context ctx. Unsupported
+// directives and known ones out of place are reported with a message of
+// their own first, and whatever is left unknown is reported by HCL
+// (with a "did you mean" suggestion).
+func (d *decoder) content(body hcl.Body, ctx context) *hcl.BodyContent {
+	content, diags := d.screen(body, ctx).Content(schemas[ctx])
+	d.diags = append(d.diags, diags...)
+	return content
+}
+
+// screen returns body without the attributes and blocks that refuse
+// reports. Bodies are native HCL syntax (conf parses nothing else), whose
+// items can be listed before a schema is applied.
+func (d *decoder) screen(body hcl.Body, ctx context) hcl.Body {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return body
+	}
+	kept := &hclsyntax.Body{
+		Attributes: make(hclsyntax.Attributes, len(sb.Attributes)),
+		SrcRange:   sb.SrcRange,
+		EndRange:   sb.EndRange,
+	}
+	for name, a := range sb.Attributes {
+		if !d.refuse(name, ctx, a.NameRange, false) {
+			kept.Attributes[name] = a
+		}
+	}
+	for _, b := range sb.Blocks {
+		if !d.refuse(b.Type, ctx, b.TypeRange, true) {
+			kept.Blocks = append(kept.Blocks, b)
+		}
+	}
+	return kept
+}
+
+// refuse reports name if it is unsupported, or known but not allowed in
+// ctx, and says whether it did.
+func (d *decoder) refuse(name string, ctx context, rng hcl.Range, block bool) bool {
+	if reason, ok := Unsupported[name]; ok {
+		d.errorf(rng, fmt.Sprintf("%s is not supported yet: %s", name, reason), "")
+		return true
+	}
+	var allowed context
+	if block {
+		i := slices.IndexFunc(blockSpecs, func(b blockSpec) bool { return b.name == name })
+		if i < 0 {
+			return false
+		}
+		allowed = blockSpecs[i].ctx
+	} else {
+		dir := directiveByName[name]
+		if dir == nil {
+			return false
+		}
+		allowed = dir.ctx
+	}
+	switch {
+	case allowed&ctx != 0:
+		return false
+	case block && name == "location" && ctx == inLocation:
+		d.errorf(rng, "Nested location blocks are not supported",
+			"tern's locations are flat: move this block up into the server block")
+	case block:
+		d.errorf(rng, fmt.Sprintf("A %s block is not allowed here", name),
+			"%s blocks belong in %s, not in %s", name, allowed, contextNames[ctxIndex(ctx)])
+	default:
+		d.errorf(rng, fmt.Sprintf("%s is not allowed here", name),
+			"%s may appear in %s, not in %s", name, allowed, contextNames[ctxIndex(ctx)])
+	}
+	return true
+}
+
+func ctxIndex(c context) int {
+	for i := range contextNames {
+		if c == 1<<i {
+			return i
+		}
+	}
+	return 0
+}
+
+// apply decodes attrs into t in the order they are written, so that
+// diagnostics and any order-dependent checks are deterministic.
+func (d *decoder) apply(attrs hcl.Attributes, t *target) {
+	for _, a := range sortedAttrs(attrs) {
+		directiveByName[a.Name].decode(d, a, t)
+	}
+}
+
+// sortedAttrs returns attrs in source order.
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	list := slices.Collect(maps.Values(attrs))
+	slices.SortFunc(list, func(a, b *hcl.Attribute) int {
+		return cmp.Or(cmp.Compare(a.Range.Filename, b.Range.Filename), cmp.Compare(a.Range.Start.Byte, b.Range.Start.Byte))
+	})
+	return list
+}

@@ -1,0 +1,213 @@
+package conf
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// decoder holds the state of one load: where file texts come from, what
+// was read, and every diagnostic so far.
+type decoder struct {
+	prefix string
+	// read returns the text of an absolute path; glob expands an
+	// absolute pattern into sorted paths.
+	read func(path string) ([]byte, error)
+	glob func(pattern string) ([]string, error)
+
+	parser    *hclparse.Parser
+	sources   map[string][]byte
+	fileOrder map[string]int
+	diags     hcl.Diagnostics
+	// pools are the thread pools defined so far, for aio.
+	pools map[string]*ThreadPool
+}
+
+func newDecoder(prefix string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *decoder {
+	return &decoder{
+		prefix:    prefix,
+		read:      read,
+		glob:      glob,
+		parser:    hclparse.NewParser(),
+		sources:   make(map[string][]byte),
+		fileOrder: make(map[string]int),
+	}
+}
+
+// Load reads the configuration file and the files it includes from disk.
+// Relative paths resolve against prefix, or, when prefix is "", against
+// the file's directory. An invalid configuration, or one that cannot be
+// read, is returned as an *Error.
+func Load(file, prefix string) (*Config, error) {
+	file, prefix, err := absPaths(file, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return newDecoder(prefix, os.ReadFile, diskGlob).run(file)
+}
+
+// LoadSnapshot decodes a configuration from texts already read, keyed by
+// absolute path (Config.Sources of an earlier Load), and never touches the
+// disk: include patterns are matched against the keys. A worker or an
+// upgraded binary decodes the master's snapshot this way and gets the same
+// configuration the master validated, even if the files changed since.
+func LoadSnapshot(file, prefix string, sources map[string][]byte) (*Config, error) {
+	if !isPseudoName(file) {
+		var err error
+		if file, prefix, err = absPaths(file, prefix); err != nil {
+			return nil, err
+		}
+	}
+	read := func(path string) ([]byte, error) {
+		if src, ok := sources[path]; ok {
+			return src, nil
+		}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+	}
+	glob := func(pattern string) ([]string, error) {
+		if _, err := filepath.Match(pattern, ""); err != nil {
+			return nil, err
+		}
+		var matches []string
+		for name := range sources {
+			if ok, _ := filepath.Match(pattern, name); ok {
+				matches = append(matches, name)
+			}
+		}
+		slices.Sort(matches)
+		return matches, nil
+	}
+	return newDecoder(prefix, read, glob).run(file)
+}
+
+// isPseudoName reports whether name is a bracketed name such as "<serve>"
+// rather than a path.
+func isPseudoName(name string) bool {
+	return strings.HasPrefix(name, "<") && strings.HasSuffix(name, ">")
+}
+
+// absPaths makes file and prefix absolute; prefix "" is file's directory.
+func absPaths(file, prefix string) (string, string, error) {
+	file, err := filepath.Abs(file)
+	if err != nil {
+		return "", "", err
+	}
+	if prefix == "" {
+		return file, filepath.Dir(file), nil
+	}
+	prefix, err = filepath.Abs(prefix)
+	return file, prefix, err
+}
+
+// diskGlob is filepath.Glob with its matches sorted as a whole, the order
+// LoadSnapshot uses too.
+func diskGlob(pattern string) ([]string, error) {
+	matches, err := filepath.Glob(pattern)
+	slices.Sort(matches)
+	return matches, err
+}
+
+// run decodes the main file and everything it includes.
+func (d *decoder) run(file string) (*Config, error) {
+	f := d.parse(file, nil)
+	if f == nil {
+		return nil, d.error()
+	}
+	cfg := d.decodeMain(f.Body)
+	if d.diags.HasErrors() {
+		return nil, d.error()
+	}
+	cfg.File, cfg.Prefix, cfg.Sources = file, d.prefix, d.sources
+	return cfg, nil
+}
+
+// parse reads and parses one file. from is the range of the include that
+// names it, nil for the main file. It returns nil when the file cannot be
+// read or has syntax errors, which it reports.
+func (d *decoder) parse(path string, from *hcl.Range) *hcl.File {
+	src, err := d.read(path)
+	if err != nil {
+		subject := from
+		if subject == nil {
+			subject = &hcl.Range{Filename: path}
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("%s: %w", pe.Path, pe.Err)
+		}
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read configuration file",
+			Detail:   err.Error(),
+			Subject:  subject,
+		})
+		return nil
+	}
+	if _, seen := d.fileOrder[path]; !seen {
+		d.fileOrder[path] = len(d.fileOrder)
+	}
+	d.sources[path] = src
+	f, diags := d.parser.ParseHCL(src, path)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return nil
+	}
+	return f
+}
+
+// error returns the diagnostics so far as an *Error.
+func (d *decoder) error() error {
+	sortDiags(d.diags, d.fileOrder)
+	return &Error{Diags: d.diags, Files: d.parser.Files()}
+}
+
+// Serve returns the configuration of "tern serve [-listen ADDR] [DIR]"
+// (SPEC §1): DIR (default ".") served on ADDR (default 127.0.0.1:8080;
+// "PORT", "HOST:PORT" and "[V6]:PORT" as in listen), worker_processes
+// auto, no pid file, both logs on standard error, every other directive
+// at its default. It is decoded from generated HCL through the same path
+// as a file, under the pseudo-name "<serve>", so that it obeys every rule
+// a file does; relative paths resolve against the current directory.
+func Serve(dir, listen string) (*Config, error) {
+	if dir == "" {
+		dir = "."
+	}
+	if listen == "" {
+		listen = "127.0.0.1:8080"
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	src := fmt.Appendf(nil, serveHCL, hclQuote(root), hclQuote(listen), hclQuote(root))
+	return LoadSnapshot(serveName, cwd, map[string][]byte{serveName: src})
+}
+
+// serveName is the pseudo-file of the Serve configuration.
+const serveName = "<serve>"
+
+const serveHCL = `# tern serve %s
+worker_processes = "auto"
+pid              = "off"
+error_log        = "stderr"
+
+http {
+  access_log = "stderr"
+
+  server {
+    listen = [%s]
+    root   = %s
+  }
+}
+`

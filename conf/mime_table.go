@@ -1,0 +1,148 @@
+package conf
+
+// builtinTypes is the table every configuration starts from: every entry
+// of nginx's conf/mime.types (with its choices, e.g. application/javascript
+// for .js and video/mp2t for .ts), then types that file lacks and browsers
+// and tools expect today. An included file or a types attribute may
+// override any of them.
+var builtinTypes = []struct {
+	typ  string
+	exts []string
+}{
+	// nginx conf/mime.types.
+	{"text/html", []string{"html", "htm", "shtml"}},
+	{"text/css", []string{"css"}},
+	{"text/xml", []string{"xml"}},
+	{"image/gif", []string{"gif"}},
+	{"image/jpeg", []string{"jpeg", "jpg"}},
+	{"application/javascript", []string{"js"}},
+	{"application/atom+xml", []string{"atom"}},
+	{"application/rss+xml", []string{"rss"}},
+
+	{"text/mathml", []string{"mml"}},
+	{"text/plain", []string{"txt"}},
+	{"text/vnd.sun.j2me.app-descriptor", []string{"jad"}},
+	{"text/vnd.wap.wml", []string{"wml"}},
+	{"text/x-component", []string{"htc"}},
+
+	{"image/avif", []string{"avif"}},
+	{"image/png", []string{"png"}},
+	{"image/svg+xml", []string{"svg", "svgz"}},
+	{"image/tiff", []string{"tif", "tiff"}},
+	{"image/vnd.wap.wbmp", []string{"wbmp"}},
+	{"image/webp", []string{"webp"}},
+	{"image/x-icon", []string{"ico"}},
+	{"image/x-jng", []string{"jng"}},
+	{"image/x-ms-bmp", []string{"bmp"}},
+
+	{"font/woff", []string{"woff"}},
+	{"font/woff2", []string{"woff2"}},
+
+	{"application/java-archive", []string{"jar", "war", "ear"}},
+	{"application/json", []string{"json"}},
+	{"application/mac-binhex40", []string{"hqx"}},
+	{"application/msword", []string{"doc"}},
+	{"application/pdf", []string{"pdf"}},
+	{"application/postscript", []string{"ps", "eps", "ai"}},
+	{"application/rtf", []string{"rtf"}},
+	{"application/vnd.apple.mpegurl", []string{"m3u8"}},
+	{"application/vnd.google-earth.kml+xml", []string{"kml"}},
+	{"application/vnd.google-earth.kmz", []string{"kmz"}},
+	{"application/vnd.ms-excel", []string{"xls"}},
+	{"application/vnd.ms-fontobject", []string{"eot"}},
+	{"application/vnd.ms-powerpoint", []string{"ppt"}},
+	{"application/vnd.oasis.opendocument.graphics", []string{"odg"}},
+	{"application/vnd.oasis.opendocument.presentation", []string{"odp"}},
+	{"application/vnd.oasis.opendocument.spreadsheet", []string{"ods"}},
+	{"application/vnd.oasis.opendocument.text", []string{"odt"}},
+	{"application/vnd.openxmlformats-officedocument.presentationml.presentation", []string{"pptx"}},
+	{"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", []string{"xlsx"}},
+	{"application/vnd.openxmlformats-officedocument.wordprocessingml.document", []string{"docx"}},
+	{"application/vnd.wap.wmlc", []string{"wmlc"}},
+	{"application/wasm", []string{"wasm"}},
+	{"application/x-7z-compressed", []string{"7z"}},
+	{"application/x-cocoa", []string{"cco"}},
+	{"application/x-java-archive-diff", []string{"jardiff"}},
+	{"application/x-java-jnlp-file", []string{"jnlp"}},
+	{"application/x-makeself", []string{"run"}},
+	{"application/x-perl", []string{"pl", "pm"}},
+	{"application/x-pilot", []string{"prc", "pdb"}},
+	{"application/x-rar-compressed", []string{"rar"}},
+	{"application/x-redhat-package-manager", []string{"rpm"}},
+	{"application/x-sea", []string{"sea"}},
+	{"application/x-shockwave-flash", []string{"swf"}},
+	{"application/x-stuffit", []string{"sit"}},
+	{"application/x-tcl", []string{"tcl", "tk"}},
+	{"application/x-x509-ca-cert", []string{"der", "pem", "crt"}},
+	{"application/x-xpinstall", []string{"xpi"}},
+	{"application/xhtml+xml", []string{"xhtml"}},
+	{"application/xspf+xml", []string{"xspf"}},
+	{"application/zip", []string{"zip"}},
+
+	{"application/octet-stream", []string{"bin", "exe", "dll", "deb", "dmg", "iso", "img", "msi", "msp", "msm"}},
+
+	{"audio/midi", []string{"mid", "midi", "kar"}},
+	{"audio/mpeg", []string{"mp3"}},
+	{"audio/ogg", []string{"ogg"}},
+	{"audio/x-m4a", []string{"m4a"}},
+	{"audio/x-realaudio", []string{"ra"}},
+
+	{"video/3gpp", []string{"3gpp", "3gp"}},
+	{"video/mp2t", []string{"ts"}},
+	{"video/mp4", []string{"mp4"}},
+	{"video/mpeg", []string{"mpeg", "mpg"}},
+	{"video/quicktime", []string{"mov"}},
+	{"video/webm", []string{"webm"}},
+	{"video/x-flv", []string{"flv"}},
+	{"video/x-m4v", []string{"m4v"}},
+	{"video/x-mng", []string{"mng"}},
+	{"video/x-ms-asf", []string{"asx", "asf"}},
+	{"video/x-ms-wmv", []string{"wmv"}},
+	{"video/x-msvideo", []string{"avi"}},
+
+	// Beyond nginx: web platform.
+	{"application/javascript", []string{"mjs", "cjs"}},
+	{"application/json", []string{"map"}},
+	{"application/manifest+json", []string{"webmanifest"}},
+	{"application/ld+json", []string{"jsonld"}},
+	{"application/epub+zip", []string{"epub"}},
+	{"application/dash+xml", []string{"mpd"}},
+	{"application/ogg", []string{"ogx"}},
+	{"text/vtt", []string{"vtt"}},
+	{"text/calendar", []string{"ics"}},
+	{"text/markdown", []string{"md", "markdown"}},
+	{"text/csv", []string{"csv"}},
+	{"application/yaml", []string{"yaml", "yml"}},
+	{"application/toml", []string{"toml"}},
+	{"application/sql", []string{"sql"}},
+	{"message/rfc822", []string{"eml"}},
+	{"model/gltf+json", []string{"gltf"}},
+	{"model/gltf-binary", []string{"glb"}},
+
+	// Beyond nginx: images and fonts.
+	{"image/apng", []string{"apng"}},
+	{"image/jxl", []string{"jxl"}},
+	{"image/heic", []string{"heic"}},
+	{"image/heif", []string{"heif"}},
+	{"font/otf", []string{"otf"}},
+	{"font/ttf", []string{"ttf"}},
+	{"font/collection", []string{"ttc"}},
+
+	// Beyond nginx: audio and video.
+	{"audio/opus", []string{"opus"}},
+	{"audio/flac", []string{"flac"}},
+	{"audio/wav", []string{"wav"}},
+	{"audio/aac", []string{"aac"}},
+	{"audio/webm", []string{"weba"}},
+	{"audio/ogg", []string{"oga"}},
+	{"video/ogg", []string{"ogv"}},
+	{"video/x-matroska", []string{"mkv"}},
+	{"video/iso.segment", []string{"m4s"}},
+
+	// Beyond nginx: archives and compressed files.
+	{"application/gzip", []string{"gz", "tgz"}},
+	{"application/x-bzip2", []string{"bz2"}},
+	{"application/x-xz", []string{"xz"}},
+	{"application/zstd", []string{"zst"}},
+	{"application/x-tar", []string{"tar"}},
+}

@@ -1,0 +1,273 @@
+package conf
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Listen defaults.
+const (
+	// defaultBacklog is nginx's NGX_LISTEN_BACKLOG on Linux.
+	defaultBacklog = 511
+	// defaultListen is where a server without listen listens. nginx uses
+	// *:80 when run as root and *:8000 otherwise; tern always uses *:80.
+	defaultListen = "0.0.0.0:80"
+)
+
+// serverDraft is a server while the http block is decoded: the Server and
+// what is needed to build the addresses after all servers are read.
+type serverDraft struct {
+	srv     *Server
+	listens []listenEntry
+	names   []serverName
+}
+
+// listenEntry is one entry of listen.
+type listenEntry struct {
+	network, addr string
+	defaultServer bool
+	reusePort     bool
+	backlog       int // 0 when not given
+	rng           hcl.Range
+}
+
+// hasOptions reports whether the entry sets the address's socket options.
+func (e *listenEntry) hasOptions() bool { return e.reusePort || e.backlog != 0 }
+
+// decodeServer decodes a server block: its settings over the http ones,
+// then its locations, which inherit the server's.
+func (d *decoder) decodeServer(b *hcl.Block, parent *Settings) *serverDraft {
+	sd := &serverDraft{srv: &Server{}}
+	srv := sd.srv
+	srv.Root = &Location{Modifier: ModNone, Server: srv, Settings: *parent}
+	content := d.content(b.Body, inServer)
+	d.apply(content.Attributes, &target{set: &srv.Root.Settings, srv: sd})
+	if _, ok := content.Attributes["listen"]; !ok {
+		e, _ := parseListen(defaultListen)
+		e.rng = b.DefRange
+		sd.listens = []listenEntry{e}
+	}
+	seen := make(map[string]hcl.Range)
+	for _, lb := range content.Blocks {
+		loc := d.decodeLocation(lb, srv)
+		if loc == nil {
+			continue
+		}
+		key := locationKey(loc)
+		if prev, dup := seen[key]; dup {
+			d.errorf(lb.LabelRanges[0], "Duplicate location",
+				"location %q matches the same as the one at %s", loc.Name, at(prev))
+			continue
+		}
+		seen[key] = lb.LabelRanges[0]
+		srv.Locations = append(srv.Locations, loc)
+	}
+	srv.locs = newLocationIndex(srv.Locations)
+	return sd
+}
+
+func decodeListen(d *decoder, a *hcl.Attribute, t *target) {
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
+	if !ok {
+		return
+	}
+	if len(list) == 0 {
+		d.invalid(a.Name, a.Expr.Range(), "a server needs at least one address; leave listen out for %s", defaultListen)
+		return
+	}
+	for i, s := range list {
+		e, err := parseListen(s)
+		if err != nil {
+			d.invalid(a.Name, ranges[i], "%q: %v", s, err)
+			continue
+		}
+		e.rng = ranges[i]
+		t.srv.listens = append(t.srv.listens, e)
+	}
+}
+
+// unsupportedListenOptions are nginx listen parameters tern does not
+// implement, named so that the message says so instead of "unknown".
+var unsupportedListenOptions = []string{
+	"ssl", "http2", "quic", "proxy_protocol", "deferred", "bind", "ipv6only",
+	"so_keepalive", "rcvbuf", "sndbuf", "fastopen", "accept_filter", "setfib", "default",
+}
+
+// parseListen reads "ADDR [default_server] [reuseport] [backlog=N]", where
+// ADDR is "PORT", "HOST:PORT", "[V6]:PORT" or a host alone (port 80, as
+// nginx). HOST is an IPv4 address, "*" or "localhost" (127.0.0.1):
+// resolving other names would make the configuration depend on DNS.
+func parseListen(s string) (listenEntry, error) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return listenEntry{}, fmt.Errorf("empty address")
+	}
+	e, err := parseListenAddr(fields[0])
+	if err != nil {
+		return e, err
+	}
+	for _, opt := range fields[1:] {
+		name, val, hasVal := strings.Cut(opt, "=")
+		switch {
+		case opt == "default_server":
+			e.defaultServer = true
+		case opt == "reuseport":
+			e.reusePort = true
+		case name == "backlog" && hasVal:
+			n, rest, err := leadingInt(val)
+			if err != nil || rest != "" || n < 1 || n > maxInt32 {
+				return e, fmt.Errorf("backlog=%s: the backlog must be a number of at least 1", val)
+			}
+			e.backlog = int(n)
+		case slices.Contains(unsupportedListenOptions, name):
+			return e, fmt.Errorf("the listen option %q is not supported", opt)
+		default:
+			return e, fmt.Errorf("unknown listen option %q (known: default_server, reuseport, backlog=N)", opt)
+		}
+	}
+	return e, nil
+}
+
+// parseListenAddr reads the address part of a listen entry and normalises
+// it: "8080" → 0.0.0.0:8080, "[::1]:8080" → [::1]:8080.
+func parseListenAddr(s string) (listenEntry, error) {
+	host, port := s, "80"
+	switch {
+	case isDigits(s):
+		host, port = "*", s
+	case strings.HasPrefix(s, "["):
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return listenEntry{}, fmt.Errorf("missing ] after an IPv6 address")
+		}
+		host = s[1:end]
+		if rest := s[end+1:]; rest != "" {
+			p, ok := strings.CutPrefix(rest, ":")
+			if !ok {
+				return listenEntry{}, fmt.Errorf("want [IPv6]:PORT")
+			}
+			port = p
+		}
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is6() {
+			return listenEntry{}, fmt.Errorf("%q is not an IPv6 address", host)
+		}
+	case strings.Count(s, ":") == 1:
+		host, port, _ = strings.Cut(s, ":")
+	case strings.Contains(s, ":"):
+		return listenEntry{}, fmt.Errorf("an IPv6 address must be in brackets: [ADDR]:PORT")
+	}
+	ip, err := listenIP(host)
+	if err != nil {
+		return listenEntry{}, err
+	}
+	p, rest, err := leadingInt(port)
+	if err != nil || rest != "" || p < 1 || p > 65535 {
+		return listenEntry{}, fmt.Errorf("%q is not a port between 1 and 65535", port)
+	}
+	ap := netip.AddrPortFrom(ip, uint16(p))
+	network := "tcp4"
+	if ip.Is6() {
+		network = "tcp6"
+	}
+	return listenEntry{network: network, addr: ap.String()}, nil
+}
+
+func listenIP(host string) (netip.Addr, error) {
+	switch host {
+	case "*", "":
+		return netip.IPv4Unspecified(), nil
+	case "localhost":
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return ip, fmt.Errorf("%q is not an IP address, \"*\" or \"localhost\" (tern does not resolve names)", host)
+	}
+	return ip, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// addrDraft is an address while the servers' listen entries are merged.
+type addrDraft struct {
+	addr      *Addr
+	defaultAt *hcl.Range   // the entry that said default_server
+	options   *listenEntry // the entry that set reuseport or backlog
+}
+
+// buildAddrs merges the listen entries of every server into the distinct
+// addresses, in the order they first appear. As nginx, an address has one
+// default server and one set of socket options; tern accepts the options
+// again in another server only when they are the same.
+func (d *decoder) buildAddrs(servers []*serverDraft) []*Addr {
+	var addrs []*Addr
+	byAddr := make(map[string]*addrDraft)
+	namesOf := make(map[*Server][]serverName, len(servers))
+	for _, sd := range servers {
+		namesOf[sd.srv] = sd.names
+		mine := make(map[string]hcl.Range)
+		for i := range sd.listens {
+			e := &sd.listens[i]
+			if prev, dup := mine[e.addr]; dup {
+				d.errorf(e.rng, "Duplicate listen address", "this server already listens on %s at %s", e.addr, at(prev))
+				continue
+			}
+			mine[e.addr] = e.rng
+			ad := byAddr[e.addr]
+			if ad == nil {
+				ad = &addrDraft{addr: &Addr{Network: e.network, Addr: e.addr, Backlog: defaultBacklog}}
+				byAddr[e.addr] = ad
+				addrs = append(addrs, ad.addr)
+			}
+			ad.addr.Servers = append(ad.addr.Servers, sd.srv)
+			sd.srv.Addrs = append(sd.srv.Addrs, ad.addr)
+			d.listenFlags(ad, e, sd.srv)
+		}
+	}
+	for _, a := range addrs {
+		if a.Default == nil {
+			a.Default = a.Servers[0]
+		}
+		a.names = newServerNames(a.Servers, namesOf)
+	}
+	return addrs
+}
+
+// listenFlags applies an entry's default_server and socket options to its
+// address, reporting a second default or conflicting options.
+func (d *decoder) listenFlags(ad *addrDraft, e *listenEntry, srv *Server) {
+	if e.defaultServer {
+		if ad.defaultAt != nil {
+			d.errorf(e.rng, "Duplicate default_server",
+				"%s already has a default server, at %s", e.addr, at(*ad.defaultAt))
+		} else {
+			ad.defaultAt, ad.addr.Default = &e.rng, srv
+		}
+	}
+	if !e.hasOptions() {
+		return
+	}
+	if o := ad.options; o != nil {
+		if o.reusePort != e.reusePort || o.backlog != e.backlog {
+			d.errorf(e.rng, "Conflicting listen options",
+				"%s has other reuseport/backlog options at %s; give them once, or the same everywhere", e.addr, at(o.rng))
+		}
+		return
+	}
+	ad.options = e
+	ad.addr.ReusePort = e.reusePort
+	if e.backlog != 0 {
+		ad.addr.Backlog = e.backlog
+	}
+}

@@ -1,0 +1,369 @@
+package conf
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// defaultGzipTypes is gzip_types when unset: the text-like types of the
+// SPEC §2 example. nginx's default is text/html alone; these are the
+// types worth compressing on a static site.
+var defaultGzipTypes = []string{"text/html", "text/css", "application/javascript", "application/json", "image/svg+xml", "text/plain"}
+
+// defaultOpenFileCacheInactive is open_file_cache's inactive when not
+// given, as nginx.
+const defaultOpenFileCacheInactive = 60 * time.Second
+
+// defaultSettings are the http-level Settings before the configuration
+// says anything (SPEC §2 and the field docs of Settings).
+func defaultSettings(prefix string) Settings {
+	return Settings{
+		Root:                     filepath.Join(prefix, "html"),
+		Index:                    []string{"index.html"},
+		AutoindexFormat:          "html",
+		DefaultType:              "application/octet-stream",
+		Sendfile:                 true,
+		SendfileMaxChunk:         2 << 20,
+		AIO:                      AIO{Mode: AIOThreads, Pool: defaultPool},
+		TCPNopush:                true,
+		TCPNodelay:               true,
+		KeepaliveTimeout:         75 * time.Second,
+		KeepaliveRequests:        1000,
+		ClientHeaderTimeout:      60 * time.Second,
+		ClientBodyTimeout:        60 * time.Second,
+		SendTimeout:              60 * time.Second,
+		ClientHeaderBufferSize:   1 << 10,
+		LargeClientHeaderBuffers: Buffers{Num: 4, Size: 8 << 10},
+		ClientMaxBodySize:        1 << 20,
+		ServerTokens:             true,
+		Etag:                     true,
+		IfModifiedSince:          IMSExact,
+		MaxRanges:                -1,
+		GzipTypes:                slices.Clone(defaultGzipTypes),
+		GzipMinLength:            20,
+		GzipCompLevel:            1,
+		AccessLog:                filepath.Join(prefix, "logs", "access.log"),
+		AccessLogFormat:          "json",
+	}
+}
+
+func decodeRoot(d *decoder, a *hcl.Attribute, t *target) {
+	if p, ok := d.path(a); ok {
+		t.set.Root = p
+	}
+}
+
+// decodeAlias keeps a trailing slash as written: the alias replaces the
+// location's prefix byte for byte, as nginx, so location "/images/" with
+// alias "/srv/img/" maps /images/a.png to /srv/img/a.png.
+func decodeAlias(d *decoder, a *hcl.Attribute, t *target) {
+	s, ok := d.str(a)
+	if !ok {
+		return
+	}
+	if s == "" {
+		d.invalid(a.Name, a.Expr.Range(), "the path must not be empty")
+		return
+	}
+	p := d.resolve(s)
+	if strings.HasSuffix(s, "/") && !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	t.set.Alias = p
+}
+
+func showAlias(s *Settings) string {
+	if s.Alias == "" {
+		return ""
+	}
+	return hclQuote(s.Alias)
+}
+
+// nonEmptyList decodes a string or list of strings none of which is
+// empty; an empty list is nil.
+func (d *decoder) nonEmptyList(a *hcl.Attribute) ([]string, bool) {
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
+	if !ok {
+		return nil, false
+	}
+	for i, s := range list {
+		if s == "" {
+			d.invalid(a.Name, ranges[i], "an entry must not be empty")
+			ok = false
+		}
+	}
+	if len(list) == 0 {
+		list = nil
+	}
+	return list, ok
+}
+
+// validMediaType accepts "type/subtype" with optional parameters: nginx
+// takes any string; tern refuses what cannot go into a header.
+func validMediaType(s string) bool {
+	typ, _, _ := strings.Cut(s, ";")
+	main, sub, ok := strings.Cut(strings.TrimSpace(typ), "/")
+	return ok && isToken(main) && isToken(sub) && validHeaderValue(s)
+}
+
+func decodeDefaultType(d *decoder, a *hcl.Attribute, t *target) {
+	s, ok := d.str(a)
+	if !ok {
+		return
+	}
+	if !validMediaType(s) {
+		d.invalid(a.Name, a.Expr.Range(), "%q is not a media type such as \"text/plain\"", s)
+		return
+	}
+	t.set.DefaultType = s
+}
+
+func decodeGzipTypes(d *decoder, a *hcl.Attribute, t *target) {
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
+	if !ok {
+		return
+	}
+	var types []string
+	for i, s := range list {
+		s = strings.ToLower(s)
+		if s != "*" && !validMediaType(s) {
+			d.invalid(a.Name, ranges[i], "%q is not a media type (or \"*\" for every type)", s)
+			continue
+		}
+		types = append(types, s)
+	}
+	t.set.GzipTypes = types
+}
+
+// decodeCharset: "off" is "" (no charset parameter), as nginx.
+func decodeCharset(d *decoder, a *hcl.Attribute, t *target) {
+	s, ok := d.str(a)
+	if !ok {
+		return
+	}
+	switch {
+	case s == "off":
+		t.set.Charset = ""
+	case isToken(s):
+		t.set.Charset = s
+	default:
+		d.invalid(a.Name, a.Expr.Range(), "%q is not a charset name such as \"utf-8\" (or \"off\")", s)
+	}
+}
+
+func showCharset(s *Settings) string {
+	if s.Charset == "" {
+		return hclQuote("off")
+	}
+	return hclQuote(s.Charset)
+}
+
+// defaultPool is the thread pool that always exists (nginx's implicit
+// "default": 32 threads, a queue of 65536).
+const defaultPool = "default"
+
+// decodeAIO reads "off", "threads" or "threads=POOL". The pool must be
+// defined (thread_pool blocks are decoded before http), as nginx checks.
+func decodeAIO(d *decoder, a *hcl.Attribute, t *target) {
+	s, ok := d.str(a)
+	if !ok {
+		return
+	}
+	name, pool, named := strings.Cut(s, "=")
+	switch {
+	case s == "off":
+		t.set.AIO = AIO{Mode: AIOOff}
+	case s == "threads":
+		t.set.AIO = AIO{Mode: AIOThreads, Pool: defaultPool}
+	case name == "threads" && named && pool != "":
+		if d.pools[pool] == nil {
+			d.invalid(a.Name, a.Expr.Range(), "unknown thread pool %q: define it with thread_pool %q { threads = N }", pool, pool)
+			return
+		}
+		t.set.AIO = AIO{Mode: AIOThreads, Pool: pool}
+	case s == "on":
+		d.invalid(a.Name, a.Expr.Range(), "POSIX aio (\"on\") is not supported: use \"threads\"")
+	default:
+		d.invalid(a.Name, a.Expr.Range(), "%q is not \"off\", \"threads\" or \"threads=POOL\"", s)
+	}
+}
+
+func showAIO(s *Settings) string {
+	if s.AIO.Mode == AIOOff {
+		return hclQuote("off")
+	}
+	return hclQuote("threads=" + s.AIO.Pool)
+}
+
+// decodeLargeBuffers reads "NUM SIZE", e.g. "4 8k".
+func decodeLargeBuffers(d *decoder, a *hcl.Attribute, t *target) {
+	s, ok := d.str(a)
+	if !ok {
+		return
+	}
+	b, err := parseBuffers(s)
+	if err != nil {
+		d.invalid(a.Name, a.Expr.Range(), "%q: %v", s, err)
+		return
+	}
+	t.set.LargeClientHeaderBuffers = b
+}
+
+func parseBuffers(s string) (Buffers, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return Buffers{}, fmt.Errorf("want a number and a size, e.g. \"4 8k\"")
+	}
+	num, rest, err := leadingInt(f[0])
+	if err != nil || rest != "" || num < 1 || num > 1024 {
+		return Buffers{}, fmt.Errorf("the number of buffers must be between 1 and 1024")
+	}
+	size, err := ParseSize(f[1])
+	if err != nil {
+		return Buffers{}, fmt.Errorf("bad size: %v", err)
+	}
+	if size < 1 || size > maxBufferSize {
+		return Buffers{}, fmt.Errorf("the buffer size must be between 1 and %s", FormatSize(maxBufferSize))
+	}
+	return Buffers{Num: int(num), Size: int(size)}, nil
+}
+
+func showLargeBuffers(s *Settings) string {
+	b := s.LargeClientHeaderBuffers
+	return hclQuote(strconv.Itoa(b.Num) + " " + FormatSize(int64(b.Size)))
+}
+
+// imsNames are if_modified_since's values, indexed by IMSMode.
+var imsNames = [...]string{IMSExact: "exact", IMSOff: "off", IMSBefore: "before"}
+
+func decodeIMS(d *decoder, a *hcl.Attribute, t *target) {
+	if s, ok := d.keyword(a, "off", "exact", "before"); ok {
+		t.set.IfModifiedSince = IMSMode(slices.Index(imsNames[:], s))
+	}
+}
+
+func showIMS(s *Settings) string { return hclQuote(imsNames[s.IfModifiedSince]) }
+
+// stdStreams are the log destinations that are not files.
+var stdStreams = []string{"stdout", "stderr"}
+
+// decodeAccessLog: "off" is "", "stdout" and "stderr" are kept as they
+// are, anything else is a path.
+func decodeAccessLog(d *decoder, a *hcl.Attribute, t *target) {
+	s, ok := d.str(a)
+	switch {
+	case !ok:
+	case s == "off":
+		t.set.AccessLog = ""
+	case slices.Contains(stdStreams, s):
+		t.set.AccessLog = s
+	default:
+		if p, ok := d.path(a); ok {
+			t.set.AccessLog = p
+		}
+	}
+}
+
+func showAccessLog(s *Settings) string {
+	if s.AccessLog == "" {
+		return hclQuote("off")
+	}
+	return hclQuote(s.AccessLog)
+}
+
+// decodeOpenFileCache reads { max = N, inactive = DURATION } or "off".
+func decodeOpenFileCache(d *decoder, a *hcl.Attribute, t *target) {
+	v, ok := d.value(a.Expr, nil)
+	if !ok {
+		return
+	}
+	if v.Type() == cty.String {
+		if v.AsString() != "off" {
+			d.invalid(a.Name, a.Expr.Range(), "want { max = N, inactive = \"60s\" } or \"off\", not %q", v.AsString())
+			return
+		}
+		t.set.OpenFileCache = nil
+		return
+	}
+	pairs, diags := hcl.ExprMap(a.Expr)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return
+	}
+	c := &OpenFileCache{Inactive: defaultOpenFileCacheInactive}
+	ok, hasMax := true, false
+	for _, kv := range pairs {
+		var key string
+		if !d.decode(a.Name, kv.Key, nil, &key) {
+			ok = false
+			continue
+		}
+		hasMax = hasMax || key == "max"
+		ok = d.openFileCacheField(c, key, kv) && ok
+	}
+	if ok && !hasMax {
+		d.invalid(a.Name, a.Expr.Range(), "max is required: the number of entries to keep")
+		return
+	}
+	if ok {
+		t.set.OpenFileCache = c
+	}
+}
+
+// openFileCacheField decodes one key of open_file_cache into c.
+func (d *decoder) openFileCacheField(c *OpenFileCache, key string, kv hcl.KeyValuePair) bool {
+	field := &hcl.Attribute{Name: "open_file_cache." + key, Expr: kv.Value, Range: kv.Value.Range()}
+	switch key {
+	case "max":
+		n, ok := d.integer(field, 1, maxInt32)
+		c.Max = int(n)
+		return ok
+	case "inactive":
+		v, ok := d.duration(field, time.Second)
+		c.Inactive = v
+		return ok
+	}
+	d.invalid("open_file_cache", kv.Key.Range(), "unknown key %q: only max and inactive are supported", key)
+	return false
+}
+
+func showOpenFileCache(s *Settings) string {
+	c := s.OpenFileCache
+	if c == nil {
+		return hclQuote("off")
+	}
+	return fmt.Sprintf("{ max = %d, inactive = %s }", c.Max, hclQuote(FormatDuration(c.Inactive)))
+}
+
+// isToken reports whether s is an RFC 9110 token (§5.6.2), which header
+// names, media type parts and charset names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue refuses control characters other than HTAB (RFC 9110
+// §5.5): a CR or LF in a configured value would split the response.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

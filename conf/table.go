@@ -1,0 +1,203 @@
+package conf
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Limits on values that end up in an int or in a kernel call.
+const (
+	// maxInt32 bounds counts and sizes the worker keeps in int fields or
+	// passes to the kernel as int (listen backlog, buffer sizes).
+	maxInt32 = math.MaxInt32
+	// maxBufferSize bounds a header buffer: one is allocated per busy
+	// connection, so a typo such as "8g" must not pass.
+	maxBufferSize = 64 << 20
+)
+
+// directiveTable lists every attribute of the language once. The Settings
+// directives (inSettings and narrower) are shared by http, server and
+// location: one decoder, one default (defaultSettings), one writer.
+var directiveTable = []directive{
+	// Main context (SPEC §2).
+	{name: "worker_processes", ctx: inMain, decode: decodeWorkerProcesses},
+	{name: "worker_cpu_affinity", ctx: inMain, decode: decodeAffinity},
+	{name: "worker_connections", ctx: inMain, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if n, ok := d.integer(a, 1, maxInt32); ok {
+			t.cfg.WorkerConnections = int(n)
+		}
+	}},
+	{name: "worker_rlimit_nofile", ctx: inMain, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if n, ok := d.integer(a, 0, math.MaxInt64); ok {
+			t.cfg.WorkerRlimitNofile = uint64(n)
+		}
+	}},
+	{name: "worker_shutdown_timeout", ctx: inMain, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if v, ok := d.duration(a, 0); ok {
+			t.cfg.WorkerShutdownTimeout = v
+		}
+	}},
+	{name: "accept_mutex", ctx: inMain, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if v, ok := d.boolean(a); ok {
+			t.cfg.AcceptMutex = v
+		}
+	}},
+	{name: "accept_mutex_delay", ctx: inMain, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		// 0 would make a worker without the lock spin on epoll_wait.
+		if v, ok := d.duration(a, time.Millisecond); ok {
+			t.cfg.AcceptMutexDelay = v
+		}
+	}},
+	{name: "pid", ctx: inMain, decode: decodePID},
+	{name: "error_log", ctx: inMain, decode: decodeErrorLog},
+	{name: "error_log_level", ctx: inMain, decode: decodeErrorLogLevel},
+
+	// Inside thread_pool "NAME" { }.
+	{name: "threads", ctx: inThreadPool, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if n, ok := d.integer(a, 1, maxThreads); ok {
+			t.pool.Threads = int(n)
+		}
+	}},
+	{name: "max_queue", ctx: inThreadPool, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if n, ok := d.integer(a, 0, maxInt32); ok {
+			t.pool.MaxQueue = int(n)
+		}
+	}},
+
+	// http only: there is one MIME table per configuration.
+	{name: "include", ctx: inHTTP, decode: func(*decoder, *hcl.Attribute, *target) {
+		// Read by httpBody before the other attributes.
+	}},
+	{name: "types", ctx: inHTTP, decode: decodeTypes},
+
+	// server only.
+	{name: "listen", ctx: inServer, decode: decodeListen},
+	{name: "server_name", ctx: inServer, decode: decodeServerName},
+
+	// Settings: paths and content.
+	{name: "root", ctx: inSettings, decode: decodeRoot, show: func(s *Settings) string { return hclQuote(s.Root) }},
+	{name: "alias", ctx: inLocation, decode: decodeAlias, show: showAlias},
+	{name: "index", ctx: inSettings, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if v, ok := d.nonEmptyList(a); ok {
+			t.set.Index = v
+		}
+	}, show: func(s *Settings) string { return hclList(s.Index) }},
+	flag("autoindex", func(s *Settings) *bool { return &s.Autoindex }),
+	choice("autoindex_format", func(s *Settings) *string { return &s.AutoindexFormat }, "html", "json"),
+	{name: "try_files", ctx: inServer | inLocation, decode: decodeTryFiles, show: showTryFiles},
+	{name: "error_page", ctx: inSettings, decode: decodeErrorPage, show: showErrorPages},
+	{name: "add_header", ctx: inSettings, decode: decodeAddHeader, show: showHeaders},
+	{name: "expires", ctx: inSettings, decode: decodeExpires, show: showExpires},
+	{name: "return", ctx: inServer | inLocation, decode: decodeReturn, show: showReturn},
+	{name: "stub_status", ctx: inServer | inLocation, decode: flagDecoder(func(s *Settings) *bool { return &s.StubStatus }),
+		show: func(s *Settings) string { return strconv.FormatBool(s.StubStatus) }},
+	{name: "metrics", ctx: inServer | inLocation, decode: flagDecoder(func(s *Settings) *bool { return &s.Metrics }),
+		show: func(s *Settings) string { return strconv.FormatBool(s.Metrics) }},
+	{name: "default_type", ctx: inSettings, decode: decodeDefaultType, show: func(s *Settings) string { return hclQuote(s.DefaultType) }},
+	{name: "charset", ctx: inSettings, decode: decodeCharset, show: showCharset},
+
+	// Settings: sending.
+	flag("sendfile", func(s *Settings) *bool { return &s.Sendfile }),
+	byteSize("sendfile_max_chunk", 0, math.MaxInt64, func(s *Settings) *int64 { return &s.SendfileMaxChunk }),
+	{name: "aio", ctx: inSettings, decode: decodeAIO, show: showAIO},
+	flag("tcp_nopush", func(s *Settings) *bool { return &s.TCPNopush }),
+	flag("tcp_nodelay", func(s *Settings) *bool { return &s.TCPNodelay }),
+
+	// Settings: connections and limits. A zero timeout would close a
+	// connection before it could send a byte; keepalive_timeout 0 is
+	// nginx's way to turn keep-alive off.
+	timeout("keepalive_timeout", 0, func(s *Settings) *time.Duration { return &s.KeepaliveTimeout }),
+	count("keepalive_requests", 0, maxInt32, func(s *Settings) *int { return &s.KeepaliveRequests }),
+	timeout("client_header_timeout", time.Millisecond, func(s *Settings) *time.Duration { return &s.ClientHeaderTimeout }),
+	timeout("client_body_timeout", time.Millisecond, func(s *Settings) *time.Duration { return &s.ClientBodyTimeout }),
+	timeout("send_timeout", time.Millisecond, func(s *Settings) *time.Duration { return &s.SendTimeout }),
+	{name: "client_header_buffer_size", ctx: inSettings, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if n, ok := d.size(a, 1, maxBufferSize); ok {
+			t.set.ClientHeaderBufferSize = int(n)
+		}
+	}, show: func(s *Settings) string { return hclQuote(FormatSize(int64(s.ClientHeaderBufferSize))) }},
+	{name: "large_client_header_buffers", ctx: inSettings, decode: decodeLargeBuffers, show: showLargeBuffers},
+	byteSize("client_max_body_size", 0, math.MaxInt64, func(s *Settings) *int64 { return &s.ClientMaxBodySize }),
+
+	// Settings: response headers and conditionals.
+	flag("server_tokens", func(s *Settings) *bool { return &s.ServerTokens }),
+	flag("disable_symlinks", func(s *Settings) *bool { return &s.DisableSymlinks }),
+	flag("etag", func(s *Settings) *bool { return &s.Etag }),
+	{name: "if_modified_since", ctx: inSettings, decode: decodeIMS, show: showIMS},
+	// -1, the default, is unlimited; nginx cannot say that, tern can, so
+	// that a location may lift a limit it inherits.
+	count("max_ranges", -1, maxInt32, func(s *Settings) *int { return &s.MaxRanges }),
+
+	// Settings: compression.
+	flag("gzip_static", func(s *Settings) *bool { return &s.GzipStatic }),
+	flag("gzip", func(s *Settings) *bool { return &s.Gzip }),
+	{name: "gzip_types", ctx: inSettings, decode: decodeGzipTypes, show: func(s *Settings) string { return hclList(s.GzipTypes) }},
+	byteSize("gzip_min_length", 0, math.MaxInt64, func(s *Settings) *int64 { return &s.GzipMinLength }),
+	count("gzip_comp_level", 1, 9, func(s *Settings) *int { return &s.GzipCompLevel }),
+
+	// Settings: logging and caching.
+	{name: "access_log", ctx: inSettings, decode: decodeAccessLog, show: showAccessLog},
+	choice("access_log_format", func(s *Settings) *string { return &s.AccessLogFormat }, "json", "combined"),
+	{name: "open_file_cache", ctx: inSettings, decode: decodeOpenFileCache, show: showOpenFileCache},
+}
+
+// flag is a boolean Settings directive.
+func flag(name string, field func(*Settings) *bool) directive {
+	return directive{name: name, ctx: inSettings, decode: flagDecoder(field),
+		show: func(s *Settings) string { return strconv.FormatBool(*field(s)) }}
+}
+
+func flagDecoder(field func(*Settings) *bool) func(*decoder, *hcl.Attribute, *target) {
+	return func(d *decoder, a *hcl.Attribute, t *target) {
+		if v, ok := d.boolean(a); ok {
+			*field(t.set) = v
+		}
+	}
+}
+
+// timeout is a Settings duration of at least lo.
+func timeout(name string, lo time.Duration, field func(*Settings) *time.Duration) directive {
+	return directive{name: name, ctx: inSettings,
+		decode: func(d *decoder, a *hcl.Attribute, t *target) {
+			if v, ok := d.duration(a, lo); ok {
+				*field(t.set) = v
+			}
+		},
+		show: func(s *Settings) string { return hclQuote(FormatDuration(*field(s))) }}
+}
+
+// byteSize is a Settings size in [lo, hi].
+func byteSize(name string, lo, hi int64, field func(*Settings) *int64) directive {
+	return directive{name: name, ctx: inSettings,
+		decode: func(d *decoder, a *hcl.Attribute, t *target) {
+			if v, ok := d.size(a, lo, hi); ok {
+				*field(t.set) = v
+			}
+		},
+		show: func(s *Settings) string { return hclQuote(FormatSize(*field(s))) }}
+}
+
+// count is a Settings integer in [lo, hi].
+func count(name string, lo, hi int64, field func(*Settings) *int) directive {
+	return directive{name: name, ctx: inSettings,
+		decode: func(d *decoder, a *hcl.Attribute, t *target) {
+			if v, ok := d.integer(a, lo, hi); ok {
+				*field(t.set) = int(v)
+			}
+		},
+		show: func(s *Settings) string { return strconv.Itoa(*field(s)) }}
+}
+
+// choice is a Settings keyword stored as its string.
+func choice(name string, field func(*Settings) *string, words ...string) directive {
+	return directive{name: name, ctx: inSettings,
+		decode: func(d *decoder, a *hcl.Attribute, t *target) {
+			if v, ok := d.keyword(a, words...); ok {
+				*field(t.set) = v
+			}
+		},
+		show: func(s *Settings) string { return hclQuote(*field(s)) }}
+}

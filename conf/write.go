@@ -1,0 +1,192 @@
+package conf
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// WriteHCL writes the effective configuration (tern -T) as HCL that Load
+// reads back to an equal Config: every default filled in, paths absolute,
+// durations and sizes in nginx units, the MIME table in full, included
+// files merged in. A server writes only the settings that differ from
+// http's, a location only those that differ from its server's.
+func (c *Config) WriteHCL(w io.Writer) error {
+	p := &printer{}
+	p.line(0, "# effective configuration of %s (prefix %s)", c.File, c.Prefix)
+	c.writeMain(p)
+	for _, name := range slices.Sorted(maps.Keys(c.ThreadPools)) {
+		tp := c.ThreadPools[name]
+		p.line(0, "")
+		p.line(0, "thread_pool %s {", hclQuote(name))
+		p.attr(1, "threads", strconv.Itoa(tp.Threads))
+		p.attr(1, "max_queue", strconv.Itoa(tp.MaxQueue))
+		p.line(0, "}")
+	}
+	if c.HTTP != nil {
+		p.line(0, "")
+		p.line(0, "http {")
+		c.HTTP.write(p)
+		p.line(0, "}")
+	}
+	_, err := io.WriteString(w, p.buf.String())
+	return err
+}
+
+func (c *Config) writeMain(p *printer) {
+	workers := hclQuote("auto")
+	if c.WorkerProcesses > 0 {
+		workers = strconv.Itoa(c.WorkerProcesses)
+	}
+	p.attr(0, "worker_processes", workers)
+	p.attr(0, "worker_cpu_affinity", showAffinity(c.WorkerCPUAffinity))
+	p.attr(0, "worker_connections", strconv.Itoa(c.WorkerConnections))
+	p.attr(0, "worker_rlimit_nofile", strconv.FormatUint(c.WorkerRlimitNofile, 10))
+	p.attr(0, "worker_shutdown_timeout", hclQuote(FormatDuration(c.WorkerShutdownTimeout)))
+	p.attr(0, "accept_mutex", strconv.FormatBool(c.AcceptMutex))
+	p.attr(0, "accept_mutex_delay", hclQuote(FormatDuration(c.AcceptMutexDelay)))
+	p.attr(0, "pid", hclQuote(cmp.Or(c.PID, "off")))
+	p.attr(0, "error_log", hclQuote(c.ErrorLog))
+	p.attr(0, "error_log_level", hclQuote(levelName(c.ErrorLogLevel)))
+}
+
+func showAffinity(a Affinity) string {
+	switch a.Mode {
+	case AffinityOff:
+		return hclQuote("off")
+	case AffinityList:
+		lists := make([]string, len(a.CPUs))
+		for i, cpus := range a.CPUs {
+			lists[i] = FormatCPUList(cpus)
+		}
+		return hclList(lists)
+	}
+	return hclQuote("auto")
+}
+
+func (h *HTTP) write(p *printer) {
+	types, exts := h.MIME.byType()
+	p.line(1, "types = {")
+	for _, typ := range types {
+		p.attr(2, hclQuote(typ), hclList(exts[typ]))
+	}
+	p.line(1, "}")
+	writeSettings(p, 1, inHTTP, h.settings, nil)
+	for _, srv := range h.Servers {
+		p.line(0, "")
+		p.line(1, "server {")
+		srv.write(p, h.settings)
+		p.line(1, "}")
+	}
+}
+
+func (s *Server) write(p *printer, parent *Settings) {
+	var listens []string
+	for _, a := range s.Addrs {
+		entry := a.Addr
+		if a.Default == s {
+			entry += " default_server"
+			if a.ReusePort {
+				entry += " reuseport"
+			}
+			entry += " backlog=" + strconv.Itoa(a.Backlog)
+		}
+		listens = append(listens, entry)
+	}
+	p.attr(2, "listen", hclList(listens))
+	if len(s.Names) > 0 {
+		p.attr(2, "server_name", hclList(s.Names))
+	}
+	writeSettings(p, 2, inServer, &s.Root.Settings, parent)
+	for _, l := range s.Locations {
+		p.line(0, "")
+		p.line(2, "location %s {", hclQuote(l.Name))
+		writeSettings(p, 3, inLocation, &l.Settings, &s.Root.Settings)
+		p.line(2, "}")
+	}
+}
+
+// writeSettings writes the Settings directives allowed in ctx whose value
+// differs from parent's (all of them when parent is nil).
+func writeSettings(p *printer, depth int, ctx context, s, parent *Settings) {
+	for _, dir := range directiveTable {
+		if dir.show == nil || dir.ctx&ctx == 0 {
+			continue
+		}
+		v := dir.show(s)
+		if v == "" || parent != nil && v == dir.show(parent) {
+			continue
+		}
+		p.attr(depth, dir.name, v)
+	}
+}
+
+// printer accumulates HCL text, two spaces an indentation level.
+type printer struct {
+	buf strings.Builder
+}
+
+func (p *printer) line(depth int, format string, args ...any) {
+	p.buf.WriteString(strings.Repeat("  ", depth))
+	fmt.Fprintf(&p.buf, format, args...)
+	p.buf.WriteByte('\n')
+}
+
+func (p *printer) attr(depth int, name, value string) {
+	p.line(depth, "%s = %s", name, value)
+}
+
+// hclQuote writes s as an HCL string literal: escapes for quotes,
+// backslashes and control characters, and "$${" / "%%{" so that HCL does
+// not read a template sequence.
+func hclQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < ' ' || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case (r == '$' || r == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(r)
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// hclList writes a list of strings.
+func hclList(list []string) string {
+	quoted := make([]string, len(list))
+	for i, s := range list {
+		quoted[i] = hclQuote(s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// hclObject writes an object with string keys and values, in order.
+func hclObject(pairs [][2]string) string {
+	if len(pairs) == 0 {
+		return "{}"
+	}
+	items := make([]string, len(pairs))
+	for i, kv := range pairs {
+		items[i] = hclQuote(kv[0]) + " = " + hclQuote(kv[1])
+	}
+	return "{ " + strings.Join(items, ", ") + " }"
+}
