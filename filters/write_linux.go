@@ -20,6 +20,9 @@ const (
 	// maxSendfile is the most one sendfile call sends on Linux since
 	// 2.6.16 (2 GiB minus a page); larger counts are silently cut.
 	maxSendfile = 0x7ffff000
+	// copyChunk is what one read+write moves with sendfile off (nginx's
+	// output_buffers are 2 × 32k).
+	copyChunk = 64 << 10
 )
 
 // ErrTruncated is the error of a response whose file shrank while it was
@@ -31,6 +34,10 @@ var ErrTruncated = errors.New("file was truncated while being sent")
 // turn, and says what the response waits for when it cannot finish.
 type WriteFilter struct {
 	iov [iovMax]unix.Iovec
+	// copyBuf carries file data when sendfile is off. A partial write
+	// does not keep the rest: the next turn reads it again from the
+	// file, which the read just brought into the page cache.
+	copyBuf []byte
 }
 
 var (
@@ -64,7 +71,14 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 			t.Wait = WaitPost
 			return Again
 		}
-		n, r := w.sendFile(t, &segs[t.seg], budget)
+		if segs[t.seg].InMemory() {
+			continue // writeMem stopped at iovMax
+		}
+		send := w.sendFile
+		if !t.Loc.Sendfile {
+			send = w.copyFile
+		}
+		n, r := send(t, &segs[t.seg], budget)
 		if r != OK {
 			return r
 		}
@@ -160,6 +174,35 @@ func (w *WriteFilter) sendFile(t *Txn, s *Segment, budget int64) (int64, Result)
 		return 0, w.failed(t, err, "sendfile")
 	}
 	return w.sent(t, s, int64(n))
+}
+
+// copyFile sends up to budget bytes of a file segment by pread and write,
+// for sendfile off.
+func (w *WriteFilter) copyFile(t *Txn, s *Segment, budget int64) (int64, Result) {
+	if w.copyBuf == nil {
+		w.copyBuf = make([]byte, copyChunk)
+	}
+	count := min(s.Len-t.segOff, budget, copyChunk)
+	n, err := unix.Pread(s.File.FD, w.copyBuf[:count], s.Off+t.segOff)
+	if err != nil {
+		t.Err = os.NewSyscallError("pread", err)
+		return 0, Error
+	}
+	if n == 0 {
+		return w.sent(t, s, 0)
+	}
+	m, err := event.Write(t.FD, w.copyBuf[:n])
+	if err != nil {
+		return 0, w.failed(t, err, "write")
+	}
+	if _, r := w.sent(t, s, int64(m)); r != OK {
+		return 0, r
+	}
+	if m < n {
+		t.Wait = WaitWrite
+		return int64(m), Again
+	}
+	return int64(m), OK
 }
 
 // sent accounts n bytes sent from file segment s.
