@@ -48,12 +48,18 @@ func fetchHash(t testing.TB, s *server, path string) (int, int64, string) {
 	if err != nil {
 		t.Fatalf("Content-Length %q", r.header("Content-Length"))
 	}
+	return r.status, n, hashN(t, c.br, n)
+}
+
+// hashN reads n bytes from r and returns their SHA-256.
+func hashN(t testing.TB, r io.Reader, n int64) string {
+	t.Helper()
 	h := sha256.New()
-	got, err := io.CopyN(h, c.br, n)
+	got, err := io.CopyN(h, r, n)
 	if err != nil {
 		t.Fatalf("body after %d of %d bytes: %v", got, n, err)
 	}
-	return r.status, n, hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func TestLargeFile(t *testing.T) {

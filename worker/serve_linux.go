@@ -156,7 +156,9 @@ func (c *conn) responseDone() {
 func (c *conn) finishRequest() {
 	w := c.w
 	rq := c.rq
-	keep := rq.Resp.KeepAlive
+	// A response that promised keep-alive before a graceful stop began
+	// still ends the connection: the worker is on its way out.
+	keep := rq.Resp.KeepAlive && !w.quitting
 	loc := rq.Loc
 	c.rq = nil
 	w.putRequest(rq)
