@@ -75,7 +75,7 @@ type Loop struct {
 	posted  []Poster
 	running []Poster
 	tickers []Ticker
-	waitCap int64 // ns; 0 = none, reset every iteration
+	waitCap int64 // ns; 0 = none, cleared by each wait
 
 	start time.Time
 	now   int64     // ns since start, monotonic
@@ -210,7 +210,8 @@ func (l *Loop) Post(p Poster) { l.posted = append(l.posted, p) }
 // AddTicker registers t to run once per iteration.
 func (l *Loop) AddTicker(t Ticker) { l.tickers = append(l.tickers, t) }
 
-// CapWait bounds the next wait to d; tickers call it.
+// CapWait bounds the next wait to d. Tickers call it; so may a handler,
+// or the loop's owner before RunOnce.
 func (l *Loop) CapWait(d time.Duration) {
 	if d <= 0 {
 		d = 1
@@ -239,11 +240,14 @@ func (l *Loop) Run() error {
 
 // RunOnce runs one iteration: tickers, wait, events, timers, posted.
 func (l *Loop) RunOnce() error {
-	l.waitCap = 0
 	for _, t := range l.tickers {
 		t.Tick()
 	}
-	n, err := epollWait(l.epfd, l.events, l.waitMillis())
+	// A cap set since the last wait (by a ticker, a handler, or the
+	// caller before RunOnce) bounds this wait only.
+	wait := l.waitMillis()
+	l.waitCap = 0
+	n, err := epollWait(l.epfd, l.events, wait)
 	l.UpdateTime()
 	if err != nil && err != unix.EINTR {
 		return os.NewSyscallError("epoll_wait", err)

@@ -40,15 +40,21 @@ func (l *Loop) Wake() {
 	if !l.wakePending.CompareAndSwap(0, 1) {
 		return // a wake-up is already on its way
 	}
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
 	for {
-		_, err := unix.Write(l.wakeFD, one[:])
+		// A raw write of a package-level value: unix.Write makes its
+		// buffer escape under the race detector.
+		_, err := Write(l.wakeFD, wakeOne[:])
 		if err != unix.EINTR {
 			return
 		}
 	}
 }
+
+// wakeOne is the 8-byte native-endian 1 an eventfd write adds.
+var wakeOne = func() (b [8]byte) {
+	binary.NativeEndian.PutUint64(b[:], 1)
+	return b
+}()
 
 // Submit runs f on the loop goroutine soon. Safe from any goroutine; meant
 // for rare work (signals, log reopening), as it allocates.
