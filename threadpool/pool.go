@@ -46,6 +46,7 @@ type QueueFullError struct {
 	Waiting int    // tasks waiting beyond the threads: always max_queue
 }
 
+// Error returns nginx's message for the overflow.
 func (e *QueueFullError) Error() string {
 	return fmt.Sprintf("thread pool %q queue overflow: %d tasks waiting", e.Pool, e.Waiting)
 }
@@ -63,7 +64,8 @@ type Stats struct {
 }
 
 // Pool is a bounded pool of goroutines for blocking work. See the package
-// comment for who may call what.
+// comment for who may call what. A panic in Run is not recovered: like a
+// panic on any goroutine it ends the worker process.
 type Pool struct {
 	name string
 	// limit is threads + max_queue: the most tasks that may be queued or
@@ -118,16 +120,21 @@ func New(name string, threads, maxQueue int, w Waker) *Pool {
 func (p *Pool) Name() string { return p.name }
 
 // Post queues t to run on a pool goroutine; its Done then runs on a later
-// Drain. Loop goroutine only; it never blocks.
+// Drain. Loop goroutine only; it never blocks. t must not be nil.
 //
 // The bound is nginx's max_queue: Post fails with ErrQueueFull (wrapped,
 // see QueueFullError) when threads+maxQueue tasks are already queued or
-// running, that is when maxQueue tasks wait beyond the idle goroutines.
-// Unlike nginx, a task counts only until its Run returns, and it stops
+// running — nginx's "waiting" (queued tasks minus idle threads) has
+// reached max_queue, since idle = threads − running. A task that an idle
+// goroutine can take at once therefore does not count against maxQueue,
+// and the count does not depend on how fast goroutines wake up. As in
+// nginx, a task counts until its Run returns; unlike nginx, it stops
 // counting before its completion is handed over, so a Done that posts
-// its task again always finds the slot free. After Close, Post fails
-// with ErrClosed. A task that embeds TaskState and is still in flight is
-// refused with ErrInFlight. A task refused gets no Done.
+// its task again always finds its slot free.
+//
+// After Close, Post fails with ErrClosed. A task that embeds TaskState
+// and is still in flight is refused with ErrInFlight. A refused task gets
+// no Done.
 func (p *Pool) Post(t Task) error {
 	if t == nil {
 		panic("threadpool: Post(nil)")
@@ -161,7 +168,8 @@ func (p *Pool) Post(t Task) error {
 }
 
 // Drain calls Done, on the calling goroutine, for every task whose Run has
-// returned since the last Drain, in the order the Runs returned. It is an
+// returned since the last Drain, in the order their goroutines handed them
+// over. It is an
 // event.Drainer: the loop calls it after a wake-up. Loop goroutine only.
 // Tasks that finish while Drain runs are left for the next wake-up, which
 // their goroutine has already asked for.
@@ -197,6 +205,9 @@ func (p *Pool) Drain() {
 // goroutine has called Wake after putting it there: the loop's next Drain
 // runs those Dones, on the loop goroutine, exactly once each. A loop that
 // will not run again calls Drain itself after Close.
+//
+// After Close returns the pool never calls Wake again, so the loop may be
+// closed then, not before.
 //
 // Close blocks for as long as the queued and running tasks take — on the
 // loop goroutine that is the worker's shutdown path, as nginx's
