@@ -197,14 +197,16 @@ func (p *Pool) Drain() {
 
 // Close stops the pool. Post fails with ErrClosed from then on. The pool
 // goroutines run every task already queued, then exit; Close returns when
-// all have exited, so no Run is running or will start after it returns,
-// and no goroutine of the pool is left.
+// every goroutine has finished its last task and is returning, so no Run
+// is running or will start after it returns, and none of the goroutines
+// is left behind (each has only its return left to run).
 //
-// Close does not call Done. Every task posted before Close has, when Close
-// returns, either had its Done already or is on the done list, and its
-// goroutine has called Wake after putting it there: the loop's next Drain
-// runs those Dones, on the loop goroutine, exactly once each. A loop that
-// will not run again calls Drain itself after Close.
+// Close does not call Done. When it returns, every task posted before it
+// has had its Run return and has been handed over to Drain, and its
+// goroutine has called Wake after handing it over: each Done has run
+// already, or runs (exactly once, on the loop goroutine) in a Drain in
+// progress or in the loop's next one. A loop that will not run again
+// calls Drain itself after Close.
 //
 // After Close returns the pool never calls Wake again, so the loop may be
 // closed then, not before.

@@ -236,6 +236,8 @@ func TestDoublePostKeepsQueueSound(t *testing.T) {
 }
 
 // poolGoroutines counts goroutines running Pool.worker, in every pool.
+// When Close returns, each has called its WaitGroup's Done and has only
+// its return left, so a test polls for them to be gone.
 func poolGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
@@ -291,9 +293,7 @@ func TestCloseRunsQueuedAndRunning(t *testing.T) {
 			t.Errorf("task %d: %d runs, %d dones, late %v", i, tasks[i].runs, tasks[i].dones, tasks[i].late)
 		}
 	}
-	if n := poolGoroutines(); n != 0 {
-		t.Errorf("%d pool goroutines left after Close", n)
-	}
+	waitFor(t, "pool goroutines to exit after Close", func() bool { return poolGoroutines() == 0 })
 	p.Close() // again: returns at once
 }
 
@@ -306,9 +306,7 @@ func TestCloseIdlePool(t *testing.T) {
 		return p.idle == 8
 	})
 	p.Close()
-	if n := poolGoroutines(); n != 0 {
-		t.Errorf("%d pool goroutines left after Close", n)
-	}
+	waitFor(t, "pool goroutines to exit after Close", func() bool { return poolGoroutines() == 0 })
 }
 
 func TestNewPanicsOnBadArguments(t *testing.T) {
