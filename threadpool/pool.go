@@ -129,8 +129,9 @@ func (p *Pool) Name() string { return p.name }
 // goroutine can take at once therefore does not count against maxQueue,
 // and the count does not depend on how fast goroutines wake up. As in
 // nginx, a task counts until its Run returns; unlike nginx, it stops
-// counting before its completion is handed over, so a Done that posts
-// its task again always finds its slot free.
+// counting in the same step that hands its completion over (nginx hands
+// over first and uncounts later), so a Done that posts its task again
+// always finds its slot free.
 //
 // After Close, Post fails with ErrClosed. A task that embeds TaskState
 // and is still in flight is refused with ErrInFlight. A refused task gets
@@ -249,8 +250,9 @@ func (p *Pool) worker() {
 
 // next hands prev (nil the first time) over for Drain and returns the next
 // task to run, waiting for one; nil once the pool is closed and its queue
-// empty. prev leaves the count that bounds Post before it becomes visible
-// to Drain, so that its Done can post again without a spurious overflow.
+// empty. prev leaves the count that bounds Post in the same critical
+// section that makes it visible to Drain, so that its Done can post again
+// without a spurious overflow.
 func (p *Pool) next(prev Task) Task {
 	p.mu.Lock()
 	if prev != nil {
