@@ -19,6 +19,7 @@ type LogWriter struct {
 
 	mu      sync.Mutex
 	cur     []byte
+	spare   [][]byte // written buffers, for reuse
 	pending [][]byte
 	npend   int
 	dropped uint64
@@ -66,6 +67,20 @@ func OpenLog(path string) (*LogWriter, error) {
 	return lw, nil
 }
 
+// maxSpare is how many written buffers are kept for reuse.
+const maxSpare = 4
+
+// newBuf returns an empty buffer, reusing a written one. Called with mu
+// held.
+func (lw *LogWriter) newBuf() []byte {
+	if n := len(lw.spare); n > 0 {
+		b := lw.spare[n-1]
+		lw.spare = lw.spare[:n-1]
+		return b
+	}
+	return make([]byte, 0, logBufSize)
+}
+
 func openAppend(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 }
@@ -86,7 +101,7 @@ func (lw *LogWriter) Write(p []byte) (int, error) {
 		}
 		lw.pending = append(lw.pending, lw.cur)
 		lw.npend += len(lw.cur)
-		lw.cur = make([]byte, 0, logBufSize)
+		lw.cur = lw.newBuf()
 		select {
 		case lw.kick <- struct{}{}:
 		default:
@@ -126,7 +141,7 @@ func (lw *LogWriter) flush(all bool) bool {
 	lw.npend = 0
 	if all && len(lw.cur) > 0 {
 		batches = append(batches, lw.cur)
-		lw.cur = make([]byte, 0, logBufSize)
+		lw.cur = lw.newBuf()
 	}
 	dropped := lw.dropped
 	lw.dropped = 0
@@ -136,6 +151,13 @@ func (lw *LogWriter) flush(all bool) bool {
 	for _, b := range batches {
 		f.Write(b)
 	}
+	lw.mu.Lock()
+	for _, b := range batches {
+		if len(lw.spare) < maxSpare {
+			lw.spare = append(lw.spare, b[:0])
+		}
+	}
+	lw.mu.Unlock()
 	if dropped > 0 {
 		fmt.Fprintf(f, "{\"level\":\"warn\",\"message\":\"log writer dropped %d lines while the disk was stalled\"}\n", dropped)
 	}

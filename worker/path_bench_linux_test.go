@@ -25,7 +25,7 @@ type pathRig struct {
 	resp   []byte
 }
 
-func newPathRig(tb testing.TB, extra string) *pathRig {
+func newPathRig(tb testing.TB, accessLog string) *pathRig {
 	tb.Helper()
 	dir := tb.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "1k.txt"), bytes.Repeat([]byte("x"), 1024), 0o644); err != nil {
@@ -35,8 +35,8 @@ func newPathRig(tb testing.TB, extra string) *pathRig {
 pid = "off"
 error_log = "stderr"
 http {
-  access_log = "off"
-  ` + extra + `
+  access_log = "` + accessLog + `"
+  keepalive_requests = 1000000000
   server {
     listen = ["127.0.0.1:1"]
     root = "` + dir + `"
@@ -87,7 +87,7 @@ func (r *pathRig) roundTrip(tb testing.TB, req []byte, n int) int {
 			tb.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("no response after 5s (%d bytes)", got)
+			tb.Fatalf("no response after 5s (%d of %d bytes): %q", got, n, r.resp[:got])
 		}
 	}
 	return got
@@ -98,7 +98,7 @@ var benchReq = []byte("GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nUser-Agent: wr
 // TestCachedRequestAllocs: a keep-alive request for a cached small file
 // allocates nothing (STYLE 7).
 func TestCachedRequestAllocs(t *testing.T) {
-	rig := newPathRig(t, "")
+	rig := newPathRig(t, "off")
 	n := rig.roundTrip(t, benchReq, 0)
 	if !bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 200 OK\r\n")) {
 		t.Fatalf("response %q", rig.resp[:n])
@@ -112,7 +112,7 @@ func TestCachedRequestAllocs(t *testing.T) {
 // BenchmarkCachedRequest measures the request path of a cached 1 KiB
 // keep-alive request; the client's write and read are in the loop too.
 func BenchmarkCachedRequest(b *testing.B) {
-	rig := newPathRig(b, "")
+	rig := newPathRig(b, "off")
 	n := rig.roundTrip(b, benchReq, 0)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -123,7 +123,7 @@ func BenchmarkCachedRequest(b *testing.B) {
 
 // BenchmarkCachedRequestJSONLog is the same with the JSON access log on.
 func BenchmarkCachedRequestJSONLog(b *testing.B) {
-	rig := newPathRig(b, `access_log = "`+filepath.Join(b.TempDir(), "access.log")+`"`)
+	rig := newPathRig(b, filepath.Join(b.TempDir(), "access.log"))
 	n := rig.roundTrip(b, benchReq, 0)
 	b.ReportAllocs()
 	b.ResetTimer()
