@@ -53,7 +53,11 @@ func (HeaderFilter) Header(t *Txn) Result {
 	}
 	if r.LastModified != 0 {
 		h = append(h, "Last-Modified: "...)
-		h = AppendHTTPDate(h, r.LastModified)
+		if r.LastModifiedText != nil {
+			h = append(h, r.LastModifiedText...)
+		} else {
+			h = AppendHTTPDate(h, r.LastModified)
+		}
 		h = append(h, "\r\n"...)
 	}
 	h = appendField(h, "Location", r.Location)

@@ -182,6 +182,9 @@ type Response struct {
 	ContentLength int64
 	// LastModified is in seconds since the epoch; 0 sends none.
 	LastModified int64
+	// LastModifiedText, when set, is LastModified already formatted (a
+	// cached file's), saving the formatting per response.
+	LastModifiedText []byte
 	// ETag is the entity tag with its quotes, nil for none.
 	ETag []byte
 	// Location is sent as is.
@@ -222,6 +225,7 @@ func (r *Response) Reset() {
 	r.Charset = ""
 	r.ContentLength = -1
 	r.LastModified = 0
+	r.LastModifiedText = nil
 	r.ETag = nil
 	r.Location = nil
 	r.ContentEncoding = ""

@@ -235,3 +235,10 @@ func (w *WriteFilter) failed(t *Txn, err error, call string) Result {
 	t.Err = os.NewSyscallError(call, err)
 	return Error
 }
+
+// NewChain returns a worker's filter chain, in nginx's order: the filters
+// that change the response, then header serialisation, then the write
+// filter.
+func NewChain() Chain {
+	return Chain{HeaderFilter{}, &WriteFilter{}}
+}

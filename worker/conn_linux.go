@@ -111,6 +111,12 @@ func (c *conn) Timeout() {
 	case stHead:
 		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out reading request head")
 	case stWrite:
+		if c.rq.Wait != filters.WaitWrite {
+			// A keep-alive or header deadline left over from before
+			// the response: only send_timeout applies now, and only
+			// while waiting for the socket.
+			return
+		}
 		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out receiving response")
 	case stBody:
 		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out sending body")
@@ -244,9 +250,9 @@ func (c *conn) beginRequest() {
 		headers: maxHeaders,
 	}
 	c.state = stHead
-	// One timer from the first byte to the end of the head, not reset by
-	// each byte (SPEC §3): a slow-loris client cannot stretch it.
-	w.loop.SetTimer(&c.Timer, def.ClientHeaderTimeout, c)
+	// No header timer yet: most heads arrive whole in one read, and the
+	// keep-alive timer still pending is later than any deadline this
+	// request can need before parseHead arms one.
 }
 
 // parseHead parses the buffered head and serves the request once it is
@@ -256,6 +262,14 @@ func (c *conn) parseHead() bool {
 	b := c.buf
 	st := rq.p.parse(b.b[b.start:b.end], &rq.Req, &rq.lim)
 	if st == parseMore {
+		if !rq.headTimer {
+			// One timer from the head's first byte to its end, not
+			// reset by each byte (SPEC §3): a slow-loris client
+			// cannot stretch it.
+			rq.headTimer = true
+			def := &c.w.addrs[c.listener].Default.Root.Settings
+			c.w.loop.SetTimer(&c.Timer, def.ClientHeaderTimeout-time.Duration(c.w.loop.Now()-rq.start), c)
+		}
 		if b.end < len(b.b) {
 			return false
 		}

@@ -30,9 +30,10 @@ const (
 
 // cacheEntry is one cached file.
 type cacheEntry struct {
-	key  string
-	file filters.File // FD is -1: the contents are in Data
-	etag []byte
+	key     string
+	file    filters.File // FD is -1: the contents are in Data
+	etag    []byte
+	lastMod []byte // Last-Modified, formatted once
 	ino  uint64
 	dev  uint64
 	mtim unix.Timespec
@@ -113,6 +114,7 @@ func (fc *fileCache) add(path []byte, fd int, st *unix.Stat_t, noWait bool, now 
 		},
 	}
 	e.etag = appendETag(nil, st.Mtim.Sec, st.Size)
+	e.lastMod = filters.AppendHTTPDate(nil, st.Mtim.Sec)
 	fc.m[key] = e
 	fc.bytes += st.Size
 	e.next = fc.lru.next

@@ -27,6 +27,8 @@ type request struct {
 	start int64
 	// addr is the listening address the request came in on.
 	addr *conf.Addr
+	// headTimer is set once client_header_timeout is armed.
+	headTimer bool
 	// file is the file a response is sent from, released when it is done.
 	file fileRef
 
@@ -58,6 +60,7 @@ func (rq *request) reset() {
 	rq.bodyDone = false
 	rq.start = 0
 	rq.addr = nil
+	rq.headTimer = false
 	rq.file = fileRef{}
 	rq.fpath = rq.fpath[:0]
 	rq.location = rq.location[:0]
@@ -134,6 +137,7 @@ func (rq *request) setError(status int) {
 	resp.Body.Reset()
 	resp.ETag = nil
 	resp.LastModified = 0
+	resp.LastModifiedText = nil
 	resp.AcceptRanges = false
 	page := filters.ErrorPage(status, rq.Loc == nil || rq.Loc.ServerTokens)
 	if page == nil {

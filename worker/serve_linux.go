@@ -16,7 +16,6 @@ import (
 func (c *conn) serve() {
 	w := c.w
 	rq := c.rq
-	w.loop.StopTimer(&c.Timer)
 	w.env.Tick(w.loop.Wall())
 	st := rq.route(w.addrs[c.listener])
 	if st == 0 {

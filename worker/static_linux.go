@@ -130,6 +130,7 @@ func (w *Worker) serveIndex(rq *request) int {
 // fromEntry answers with a cached file.
 func (w *Worker) fromEntry(rq *request, e *cacheEntry) {
 	w.fileResponse(rq, &e.file, e.etag)
+	rq.Resp.LastModifiedText = e.lastMod
 }
 
 // fileResponse fills a 200 response for f.

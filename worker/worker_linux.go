@@ -80,7 +80,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 		pid:      os.Getpid(),
 		logs:     make(map[string]*accessLog),
 	}
-	w.chain = filters.Chain{filters.HeaderFilter{}, &filters.WriteFilter{}}
+	w.chain = filters.NewChain()
 	w.bufs = newBufPool(cfg.HTTP)
 	w.acc = event.NewAcceptor(loop, w)
 	w.acc.Backoff = cfg.AcceptMutexDelay
