@@ -26,6 +26,9 @@ type decoder struct {
 	sources   map[string][]byte
 	fileOrder map[string]int
 	diags     hcl.Diagnostics
+	// reading is the chain of files being decoded, the main file first,
+	// to refuse an include of a file that is already on it.
+	reading []string
 	// pools are the thread pools defined so far, for aio.
 	pools map[string]*ThreadPool
 }
@@ -120,6 +123,7 @@ func (d *decoder) run(file string) (*Config, error) {
 	if f == nil {
 		return nil, d.error()
 	}
+	d.reading = []string{file}
 	cfg := d.decodeMain(f.Body)
 	if d.diags.HasErrors() {
 		return nil, d.error()
