@@ -34,6 +34,11 @@ func FuzzDecode(f *testing.F) {
 			if !errors.As(err, &e) || len(e.Diags) == 0 {
 				t.Fatalf("error %v (%T) is not an *Error with diagnostics", err, err)
 			}
+			for _, d := range e.Diags {
+				if d.Subject == nil || d.Subject.Filename == "" {
+					t.Fatalf("diagnostic %q has no subject", d.Summary)
+				}
+			}
 			e.WriteText(io.Discard)
 			return
 		}

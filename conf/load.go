@@ -119,11 +119,11 @@ func diskGlob(pattern string) ([]string, error) {
 
 // run decodes the main file and everything it includes.
 func (d *decoder) run(file string) (*Config, error) {
+	d.reading = []string{file}
 	f := d.parse(file, nil)
 	if f == nil {
 		return nil, d.error()
 	}
-	d.reading = []string{file}
 	cfg := d.decodeMain(f.Body)
 	if d.diags.HasErrors() {
 		return nil, d.error()
@@ -166,8 +166,15 @@ func (d *decoder) parse(path string, from *hcl.Range) *hcl.File {
 	return f
 }
 
-// error returns the diagnostics so far as an *Error.
+// error returns the diagnostics so far as an *Error. A diagnostic without
+// a subject (none is known to come from HCL) is given the main file, so
+// that every one names a file.
 func (d *decoder) error() error {
+	for _, diag := range d.diags {
+		if diag.Subject == nil && len(d.reading) > 0 {
+			diag.Subject = &hcl.Range{Filename: d.reading[0]}
+		}
+	}
 	sortDiags(d.diags, d.fileOrder)
 	return &Error{Diags: d.diags, Files: d.parser.Files()}
 }
