@@ -5,6 +5,23 @@
 //
 // Nothing in a *Config changes after Load returns it; the worker reads it
 // from its event loop without locks, and a reload builds a new one.
+//
+// The language follows nginx's directive names and semantics. Where tern
+// deliberately differs:
+//
+//   - types and include are http-level only: there is one MIME table.
+//   - alias is refused in regular expression locations (tern has no
+//     captures); named locations (@name) and nested locations are refused.
+//   - Regular expressions are Go's RE2, not PCRE.
+//   - listen takes IP addresses, "*" and "localhost", never other names,
+//     and a server without listen listens on 0.0.0.0:80 whoever runs it.
+//     The same reuseport/backlog options may be repeated in several
+//     servers (nginx refuses any repetition); different ones are an error.
+//   - worker_cpu_affinity takes CPU lists ("0-3"), not bitmasks.
+//   - An empty list or map unsets what a level inherits (try_files = [],
+//     add_header = {}); max_ranges = -1 is unlimited.
+//   - error_log cannot be "off"; error_page has no bare "=".
+//   - A directive listed in Unsupported is an error wherever it appears.
 package conf
 
 import (
