@@ -5,6 +5,23 @@
 //
 // Nothing in a *Config changes after Load returns it; the worker reads it
 // from its event loop without locks, and a reload builds a new one.
+//
+// The language follows nginx's directive names and semantics. Where tern
+// deliberately differs:
+//
+//   - types and include are http-level only: there is one MIME table.
+//   - alias is refused in regular expression locations (tern has no
+//     captures); named locations (@name) and nested locations are refused.
+//   - Regular expressions are Go's RE2, not PCRE.
+//   - listen takes IP addresses, "*" and "localhost", never other names,
+//     and a server without listen listens on 0.0.0.0:80 whoever runs it.
+//     The same reuseport/backlog options may be repeated in several
+//     servers (nginx refuses any repetition); different ones are an error.
+//   - worker_cpu_affinity takes CPU lists ("0-3"), not bitmasks.
+//   - An empty list or map unsets what a level inherits (try_files = [],
+//     add_header = {}); max_ranges = -1 is unlimited.
+//   - error_log cannot be "off"; error_page has no bare "=".
+//   - A directive listed in Unsupported is an error wherever it appears.
 package conf
 
 import (
@@ -82,13 +99,17 @@ const (
 
 // Affinity is worker_cpu_affinity.
 type Affinity struct {
+	// Mode is auto, off or an explicit list.
 	Mode AffinityMode
-	// CPUs holds one list of CPU numbers per worker, for AffinityList.
+	// CPUs holds one list of CPU numbers per worker, for AffinityList,
+	// each sorted without duplicates. The configuration writes a list as
+	// in taskset -c ("0-3,8"); see ParseCPUList.
 	CPUs [][]int
 }
 
 // ThreadPool is a thread_pool block.
 type ThreadPool struct {
+	// Name is the block label; aio = "threads=NAME" refers to it.
 	Name string
 	// Threads is the number of pool threads. Default: 32.
 	Threads int
@@ -135,7 +156,9 @@ type Addr struct {
 
 // Server is an effective server block.
 type Server struct {
-	// Names are the server_name entries as written.
+	// Names are the server_name entries as written, lowercased except
+	// for regular expressions ("~..."), which keep their case and match
+	// case-insensitively.
 	Names []string
 	// Addrs are the addresses this server listens on.
 	Addrs []*Addr
@@ -171,10 +194,13 @@ const (
 // inherited from the server and http levels where it does not set its own.
 type Location struct {
 	// Name is the block label as written, e.g. "^~ /static/".
-	Name     string
+	Name string
+	// Modifier is the kind of match; ModNone for a server's Root.
 	Modifier Modifier
 	// Path is the prefix or exact path, or the regular expression's source.
-	Path  string
+	Path string
+	// Regex is the compiled expression of a ModRegex or ModRegexCaseless
+	// location (Go RE2 syntax, not PCRE), nil otherwise.
 	Regex *regexp.Regexp
 	// Server is the server this location belongs to.
 	Server *Server
@@ -273,7 +299,9 @@ type Settings struct {
 	GzipStatic bool
 	// Gzip compresses responses on the fly. Default: false.
 	Gzip bool
-	// GzipTypes are the media types Gzip compresses.
+	// GzipTypes are the media types Gzip compresses, lowercased; "*" is
+	// every type. Default: text/html, text/css, application/javascript,
+	// application/json, image/svg+xml and text/plain.
 	GzipTypes []string
 	// GzipMinLength is the smallest response Gzip compresses. Default: 20.
 	GzipMinLength int64
@@ -302,6 +330,7 @@ const (
 
 // AIO is the aio directive: "off", "threads" or "threads=POOL".
 type AIO struct {
+	// Mode is off or threads.
 	Mode AIOMode
 	// Pool names the thread pool; "default" when not given.
 	Pool string
@@ -309,7 +338,9 @@ type AIO struct {
 
 // Buffers is large_client_header_buffers: "NUM SIZE".
 type Buffers struct {
-	Num  int
+	// Num is how many buffers one request header may use.
+	Num int
+	// Size is the size of each buffer in bytes.
 	Size int
 }
 
@@ -343,13 +374,17 @@ const (
 
 // Expires is the expires directive.
 type Expires struct {
-	Mode  ExpiresMode
+	// Mode is the form of the value.
+	Mode ExpiresMode
+	// After is the time from now, for ExpiresAfter; it may be negative.
 	After time.Duration
 }
 
 // Header is one add_header entry.
 type Header struct {
-	Name  string
+	// Name is the header name as written.
+	Name string
+	// Value is sent as is.
 	Value string
 }
 
@@ -364,6 +399,8 @@ type ErrorPage struct {
 
 // Return is the return directive: "CODE [TEXT|URL]".
 type Return struct {
+	// Code is the status, 100 to 599; 444 closes the connection without
+	// a response, as nginx.
 	Code int
 	// Text is the body, or for 301, 302, 303, 307 and 308 the Location.
 	Text Template

@@ -178,8 +178,10 @@ func TestDiagnostics(t *testing.T) {
 			want: []string{"/etc/tern/bad.hcl:2,12: Missing expression"}},
 		{src: "http {\n  include = [\"inc.hcl\"]\n  gzip = true\n}", extra: []string{"/etc/tern/inc.hcl", "gzip = false\nlisten = [\"80\"]\n"},
 			want: []string{"3,3: Duplicate gzip", "/etc/tern/inc.hcl:2,1: listen is not allowed here"}},
-		{src: "http {\n  include = \"self.hcl\"\n}", extra: []string{"/etc/tern/self.hcl", "include = \"self.hcl\""},
+		{src: "http {\n  include = \"self.hcl\"\n}", extra: []string{"/etc/tern/self.hcl", "include = \"self.hcl\"\n"},
 			want: []string{"/etc/tern/self.hcl:1,11: Invalid include"}},
+		{src: "http {\n  include = \"a.hcl\"\n}", extra: []string{"/etc/tern/a.hcl", "include = \"b.hcl\"", "/etc/tern/b.hcl", "include = \"*.hcl\""},
+			want: []string{"/etc/tern/b.hcl:1,11: Invalid include", "/etc/tern/b.hcl:1,11: Invalid include", "/etc/tern/b.hcl:1,11: Invalid include"}},
 		{src: "http {\n  include = [\"[\"]\n}", want: []string{"2,14: Invalid include"}},
 
 		// Several mistakes are all reported, in file order.
@@ -251,5 +253,18 @@ func TestErrorTextMissingFile(t *testing.T) {
 	want := "/nowhere/tern.hcl: Cannot read configuration file: /nowhere/tern.hcl: file does not exist\n"
 	if got := errText(err); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestIncludeDepth(t *testing.T) {
+	// A chain of distinct files, each including the next.
+	var extra []string
+	for i := 1; i <= maxIncludeDepth+1; i++ {
+		extra = append(extra, "/etc/tern/f"+itoa(i)+".hcl", "include = \"f"+itoa(i+1)+".hcl\"\n")
+	}
+	_, err := loadText("http {\n  include = \"f1.hcl\"\n}\n", extra...)
+	want := []string{"/etc/tern/f" + itoa(maxIncludeDepth) + ".hcl:1,11: Invalid include"}
+	if got := headlines(t, err); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -14,10 +14,9 @@ import (
 // Unsupported maps a directive name to the reason tern does not support it
 // yet. A directive or block of that name anywhere in a configuration is an
 // error "NAME is not supported yet: REASON" at its line, even when conf
-// knows how to decode it: a feature is listed here until the code that
+// knows how to decode it: a directive is listed here until the code that
 // honours it has landed, so that no configuration silently does nothing.
-// It is filled in by the packages that implement features, before any
-// configuration is loaded, and only read after that.
+// Loads only read it; change it before the first Load (an init function).
 var Unsupported = map[string]string{}
 
 // context is a set of places a directive may appear in.
@@ -56,7 +55,6 @@ type target struct {
 	pool *ThreadPool
 	http *httpDraft
 	srv  *serverDraft
-	loc  *Location
 	set  *Settings
 }
 

@@ -1,13 +1,15 @@
 package conf
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
 
-// maxIncludeDepth bounds include nesting, which is how a file that
-// includes itself is caught.
+// maxIncludeDepth bounds include nesting. A file that includes itself is
+// caught before that, but the bound keeps a deep chain of distinct files,
+// each matching several others by a glob, from multiplying without end.
 const maxIncludeDepth = 8
 
 // httpDraft collects the http level while the http block and the files it
@@ -102,8 +104,14 @@ func (d *decoder) include(a *hcl.Attribute, h *httpDraft, depth int) {
 			}
 		}
 		for _, f := range files {
+			if slices.Contains(d.reading, f) {
+				d.invalid(a.Name, ranges[i], "%s is already being read (%s): includes must not loop", f, strings.Join(d.reading, " → "))
+				continue
+			}
 			if file := d.parse(f, ranges[i].Ptr()); file != nil {
+				d.reading = append(d.reading, f)
 				d.httpBody(file.Body, h, depth+1)
+				d.reading = d.reading[:len(d.reading)-1]
 			}
 		}
 	}

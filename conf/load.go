@@ -26,6 +26,9 @@ type decoder struct {
 	sources   map[string][]byte
 	fileOrder map[string]int
 	diags     hcl.Diagnostics
+	// reading is the chain of files being decoded, the main file first,
+	// to refuse an include of a file that is already on it.
+	reading []string
 	// pools are the thread pools defined so far, for aio.
 	pools map[string]*ThreadPool
 }
@@ -116,6 +119,7 @@ func diskGlob(pattern string) ([]string, error) {
 
 // run decodes the main file and everything it includes.
 func (d *decoder) run(file string) (*Config, error) {
+	d.reading = []string{file}
 	f := d.parse(file, nil)
 	if f == nil {
 		return nil, d.error()
@@ -162,8 +166,15 @@ func (d *decoder) parse(path string, from *hcl.Range) *hcl.File {
 	return f
 }
 
-// error returns the diagnostics so far as an *Error.
+// error returns the diagnostics so far as an *Error. A diagnostic without
+// a subject (none is known to come from HCL) is given the main file, so
+// that every one names a file.
 func (d *decoder) error() error {
+	for _, diag := range d.diags {
+		if diag.Subject == nil && len(d.reading) > 0 {
+			diag.Subject = &hcl.Range{Filename: d.reading[0]}
+		}
+	}
 	sortDiags(d.diags, d.fileOrder)
 	return &Error{Diags: d.diags, Files: d.parser.Files()}
 }

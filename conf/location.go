@@ -32,7 +32,7 @@ func (d *decoder) decodeLocation(b *hcl.Block, srv *Server) *Location {
 		d.errorf(b.LabelRanges[0], "Invalid location", "%q: bad regular expression (Go RE2 syntax): %v", label, err)
 		return nil
 	}
-	d.apply(content.Attributes, &target{set: &loc.Settings, loc: loc})
+	d.apply(content.Attributes, &target{set: &loc.Settings})
 	if a := content.Attributes["alias"]; a != nil {
 		switch {
 		case content.Attributes["root"] != nil:

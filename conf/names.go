@@ -44,8 +44,10 @@ func parseServerName(s string) (serverName, error) {
 		return serverName{kind: nameRegex, key: s, re: re}, nil
 	}
 	name := strings.ToLower(s)
-	if i := strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == '/' || r == ':' || r >= 0x7f }); i >= 0 {
-		return serverName{}, fmt.Errorf("a name must not contain %q (no ports, paths or spaces)", name[i:i+1])
+	for _, r := range name {
+		if r <= ' ' || r == '/' || r == ':' || r >= 0x7f {
+			return serverName{}, fmt.Errorf("a name must not contain %q: no ports, paths, spaces or non-ASCII (use punycode)", r)
+		}
 	}
 	stars := strings.Count(name, "*")
 	switch {

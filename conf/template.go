@@ -146,6 +146,15 @@ func (t Template) HasVars() bool {
 	return false
 }
 
+// Code returns the status of a try_files fallback written "=CODE"
+// (validated at load time), and whether t is one.
+func (t Template) Code() (int, bool) {
+	if len(t.raw) != 4 || t.raw[0] != '=' {
+		return 0, false
+	}
+	return statusCode(t.raw[1:], 100, 599)
+}
+
 // Append appends t with its variables expanded by vars to dst. It
 // allocates only when dst must grow.
 func (t Template) Append(dst []byte, vars Vars) []byte {

@@ -93,3 +93,22 @@ func TestVarString(t *testing.T) {
 		t.Errorf("Var(100).String() = %q", got)
 	}
 }
+
+func TestTemplateCode(t *testing.T) {
+	tests := []struct {
+		in   string
+		code int
+		ok   bool
+	}{
+		{"=404", 404, true}, {"=200", 200, true}, {"/404.html", 0, false}, {"=4040", 0, false}, {"=99", 0, false}, {"", 0, false},
+	}
+	for i, tt := range tests {
+		tpl, err := ParseTemplate(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, ok := tpl.Code(); code != tt.code || ok != tt.ok {
+			t.Errorf("%d: %q.Code() = %d, %v; want %d, %v", i, tt.in, code, ok, tt.code, tt.ok)
+		}
+	}
+}

@@ -214,7 +214,8 @@ const maxCPU = 1023
 //
 // nginx writes worker_cpu_affinity as bitmasks ("0101"); tern does not
 // accept them, because "10" would read as CPU 10 in one syntax and CPU 1 in
-// the other.
+// the other. A number with a leading zero, as a padded mask has, is
+// refused so that a mask copied from nginx is not misread.
 func ParseCPUList(s string) ([]int, error) {
 	if s == "" {
 		return nil, errEmpty
@@ -259,6 +260,11 @@ func cpuNumber(s string) (int, error) {
 	n, rest, err := leadingInt(s)
 	if err != nil || rest != "" {
 		return 0, fmt.Errorf("%q is not a CPU number", s)
+	}
+	if len(s) > 1 && s[0] == '0' {
+		// Most likely an nginx bitmask such as "0101"; read as a list
+		// it would pin to CPU 101.
+		return 0, fmt.Errorf("%q has a leading zero: nginx bitmasks are not accepted, write CPU lists such as \"0,2\"", s)
 	}
 	if n > maxCPU {
 		return 0, fmt.Errorf("CPU %d is beyond the largest, %d", n, maxCPU)

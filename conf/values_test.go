@@ -168,6 +168,8 @@ func TestParseCPUList(t *testing.T) {
 		{in: "0,", err: "not a CPU number"},
 		{in: "0-", err: "not a CPU number"},
 		{in: "-1", err: "not a CPU number"},
+		{in: "0101", err: "bitmasks are not accepted"},
+		{in: "0-03", err: "leading zero"},
 	}
 	for i, tt := range tests {
 		got, err := ParseCPUList(tt.in)
