@@ -12,11 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
-
-	"tern/conf"
-	"tern/event"
 )
 
 // evict drops path's pages from the page cache and reports whether they
@@ -40,46 +36,10 @@ func evict(t testing.TB, path string) bool {
 	return cs.Cache == 0
 }
 
-// aioRig is a worker with the given config text over a socketpair.
-type aioRig struct {
-	w      *Worker
-	client int
-	dir    string
-}
-
-func newAIORig(t *testing.T, cfgText string) *aioRig {
-	t.Helper()
-	dir := t.TempDir()
-	main := filepath.Join(dir, "tern.hcl")
-	text := bytes.ReplaceAll([]byte(cfgText), []byte("{{ROOT}}"), []byte(dir))
-	cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: text})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := New(cfg, []Listener{{FD: -1, Addr: cfg.HTTP.Addrs[0]}}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rsa unix.RawSockaddrAny
-	w.Accepted(&event.Listener{FD: -1, Index: 0}, fds[0], &rsa)
-	r := &aioRig{w: w, client: fds[1], dir: dir}
-	t.Cleanup(func() {
-		unix.Close(fds[1])
-		stopPools(w.env.Pools)
-		w.closeAll()
-		w.loop.Close()
-	})
-	return r
-}
-
 // fetch sends req and collects the response until the connection closes
 // or the whole response (by its Content-Length) came, reading slowly when
 // slow is set, so that the socket fills (partial sends).
-func (r *aioRig) fetch(t *testing.T, req string, slow bool) []byte {
+func (r *rig) fetch(t *testing.T, req string, slow bool) []byte {
 	t.Helper()
 	if req != "" {
 		if _, err := unix.Write(r.client, []byte(req)); err != nil {
@@ -174,7 +134,7 @@ func splitResponse(t *testing.T, resp []byte) (head string, body []byte) {
 func TestColdFileThroughPool(t *testing.T) {
 	for _, mode := range []string{"sendfile = true", "sendfile = false"} {
 		t.Run(mode, func(t *testing.T) {
-			r := newAIORig(t, strings.Replace(aioConfig, "access_log = \"off\"", "access_log = \"off\"\n  "+mode, 1))
+			r := newRig(t, strings.Replace(aioConfig, "access_log = \"off\"", "access_log = \"off\"\n  "+mode, 1))
 			data := writeRandom(t, filepath.Join(r.dir, "cold.bin"), 2<<20)
 			if !evict(t, filepath.Join(r.dir, "cold.bin")) {
 				t.Skip("the page cache kept the file despite FADV_DONTNEED")
@@ -210,7 +170,7 @@ func (b *blocker) Done() {}
 // TestFullQueueAnswers500: with every pool thread busy and no queue, a
 // cold file gets 500 and the connection goes on.
 func TestFullQueueAnswers500(t *testing.T) {
-	r := newAIORig(t, strings.Replace(aioConfig, "threads   = 2", "threads   = 1", 1))
+	r := newRig(t, strings.Replace(aioConfig, "threads   = 2", "threads   = 1", 1))
 	writeRandom(t, filepath.Join(r.dir, "cold.bin"), 1<<20)
 	if !evict(t, filepath.Join(r.dir, "cold.bin")) {
 		t.Skip("the page cache kept the file despite FADV_DONTNEED")
@@ -229,7 +189,7 @@ func TestFullQueueAnswers500(t *testing.T) {
 // TestTruncatedMidSend: a file that shrinks while it is being sent ends
 // the connection instead of hanging or sending garbage.
 func TestTruncatedMidSend(t *testing.T) {
-	r := newAIORig(t, aioConfig)
+	r := newRig(t, aioConfig)
 	path := filepath.Join(r.dir, "shrink.bin")
 	data := writeRandom(t, path, 4<<20)
 	if _, err := unix.Write(r.client, []byte("GET /shrink.bin HTTP/1.1\r\nHost: a\r\n\r\n")); err != nil {
