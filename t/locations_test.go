@@ -217,6 +217,7 @@ func waitLog(t *testing.T, s *server, want string) {
 	}
 	t.Errorf("access log lacks %s: %s", want, log)
 }
+
 // TestServerReturn: a server-level return answers before any location's.
 func TestServerReturn(t *testing.T) {
 	s := newServer(t, handlersConfig("", `
@@ -261,8 +262,8 @@ func TestAliasAndRoot(t *testing.T) {
 		{raw: get1("/dl/"), status: 200, headers: []string{"Content-Type: text/plain"}, body: "=start"},
 		{raw: get1("/dl/only/"), status: 200, body: "=only index"}, // the second index name
 		{raw: get1("/dl/none/"), status: 403},
-		{raw: get1("/dl/gone/"), status: 404}, // the directory itself is missing
-		{raw: get1("/ta.png"), status: 200, body: "=PNG"}, // "/t" + "a.png", as nginx
+		{raw: get1("/dl/gone/"), status: 404},                     // the directory itself is missing
+		{raw: get1("/ta.png"), status: 200, body: "=PNG"},         // "/t" + "a.png", as nginx
 		{raw: get1("/t../secret.txt"), status: 400, closed: true}, // nginx would serve ../secret.txt
 		{raw: get1("/t..%2fsecret.txt"), status: 400, closed: true},
 		{raw: get1("/one"), status: 200, body: "=PNG"},
