@@ -236,6 +236,11 @@ func (w *Worker) errorPage(rq *request, status int, page conf.ErrorPage) int {
 	if resp.Location == nil {
 		resp.Location = location
 	}
+	if status == 405 {
+		// RFC 9110 §15.5.6: a 405 must list the allowed methods
+		// (nginx sends no Allow at all).
+		resp.Allow = "GET, HEAD"
+	}
 	if status != 200 {
 		// nginx's header filter drops Last-Modified but for 200, 206
 		// and 304, and the range filter only ranges a 200.
