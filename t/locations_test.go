@@ -333,3 +333,38 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestIndex: index as nginx's module: the first existing name is an
+// internal redirect (the location is chosen again, arguments kept), a
+// name starting with "/" is a redirect at once, loops end in 500.
+func TestIndex(t *testing.T) {
+	s := newServer(t, handlersConfig("", `
+    location "/re/"     { index = ["/target.html"] }
+    location "/loop/"   { index = ["/loop/"] }
+    location "/many/"   { index = ["a.html", "b.html", "c.html"] }
+    location "/args/"   { index = ["/show-args"] }
+    location "= /show-args" { return = "200 $uri|$args" }
+    location "/reeval/" { index = ["index.htm"] }
+    location "~ \\.htm$" { return = "200 htm $uri" }
+`))
+	s.file("target.html", "target")
+	s.file("many/b.html", "b")
+	s.file("many/c.html", "c")
+	s.file("reeval/index.htm", "")
+	s.file("dirindex/index.html/x", "")
+	s.file("file/x.txt", "")
+	s.start()
+	runHCases(t, s, []hcase{
+		{raw: get1("/re/"), status: 200, body: "=target"},
+		{raw: get1("/re/nonexistent/"), status: 200, body: "=target"}, // not even checked
+		{raw: get1("/loop/"), status: 500, closed: true},
+		{raw: get1("/many/"), status: 200, body: "=b"},
+		{raw: get1("/args/?x=1&y"), status: 200, body: "=/show-args|x=1&y"},
+		{raw: get1("/reeval/"), status: 200, body: "=htm /reeval/index.htm"},
+		// An index name that is a directory still redirects (nginx
+		// tests only that it exists), and the directory gets its 301.
+		{raw: get1("/dirindex/"), status: 301, headers: []string{"Location: http://localhost:{{PORT}}/dirindex/index.html/"}},
+		{raw: get1("/file/x.txt/"), status: 404},
+		{raw: req("HEAD", "/re/"), status: 200, headers: []string{"Content-Length: 6"}, body: "="},
+	})
+}
