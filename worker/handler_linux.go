@@ -3,7 +3,7 @@
 package worker
 
 import (
-	"bytes"
+	"golang.org/x/sys/unix"
 
 	"tern/conf"
 	"tern/filters"
@@ -128,8 +128,8 @@ func (w *Worker) tryFiles(rq *request) int {
 		if dirOnly {
 			name = name[:len(name)-1]
 		}
-		if st := w.tryEntry(rq, name, dirOnly); st != statusRedirect {
-			return st
+		if w.tryEntry(rq, name, dirOnly) {
+			return 0
 		}
 	}
 	fb := tries[last]
@@ -141,16 +141,17 @@ func (w *Worker) tryFiles(rq *request) int {
 	return w.redirect(rq, path, args)
 }
 
-// tryEntry tests one try_files entry; it returns 0 when it matched and the
-// URI is set, statusRedirect (here: "not this one") to go on.
-func (w *Worker) tryEntry(rq *request, name []byte, dirOnly bool) int {
+// tryEntry tests one try_files entry, name (expanded), and reports
+// whether it matched; the URI is then set to it. An entry that would
+// leave the root does not match (nginx neither cleans nor checks it).
+func (w *Worker) tryEntry(rq *request, name []byte, dirOnly bool) bool {
 	clean, ok := cleanURI(rq.tryBuf[:0], name)
 	rq.tryBuf = clean
 	if !ok {
-		return statusRedirect
+		return false
 	}
 	uri := clean
-	if prefix := aliasPrefix(rq.Loc); prefix != "" && !bytes.HasPrefix(clean, []byte(prefix)) {
+	if prefix := aliasPrefix(rq.Loc); prefix != "" && !hasPrefix(clean, prefix) {
 		// nginx: an entry that does not start with the location's
 		// prefix is taken relative to the alias, and the URI becomes
 		// the prefix followed by it.
@@ -163,16 +164,19 @@ func (w *Worker) tryEntry(rq *request, name []byte, dirOnly bool) int {
 	}
 	n, st := w.mapPath(rq, uri)
 	if st != 0 {
-		return statusRedirect
+		return false
 	}
+	// nginx treats every failure as "not found" here (logging those
+	// other than ENOENT, ENOTDIR and ENAMETOOLONG).
 	isDir, errno := w.probe(rq, n)
-	if errno != 0 || isDir != dirOnly {
-		return statusRedirect
+	switch errno {
+	case 0:
+		return isDir == dirOnly && rq.setURI(uri, rq.Req.Args)
+	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
+	default:
+		w.logOpenError(rq.fpath[:n], errno)
 	}
-	if !rq.setURI(uri, rq.Req.Args) {
-		return statusRedirect
-	}
-	return 0
+	return false
 }
 
 // special is nginx's ngx_http_special_response_handler: the response for
