@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"strings"
 	"testing"
 
 	"tern/filters"
@@ -65,4 +66,18 @@ func TestAliasClimbs(t *testing.T) {
 			t.Errorf("%d: %q+%q: %v, want %v", i, c.alias, c.rest, got, c.want)
 		}
 	}
+}
+
+// FuzzAcceptsGzip: the Accept-Encoding parser never panics, and never
+// accepts a value that does not name gzip.
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"gzip", "br, gzip;q=0.5", "gzip;q=0", "gzip;q=", ";;,,", "GZIP ; Q=1.000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := acceptsGzip([]byte(s))
+		if got && !strings.Contains(strings.ToLower(s), "gzip") {
+			t.Fatalf("%q accepted without gzip", s)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"tern/conf"
@@ -130,4 +131,30 @@ http {
 	if n := testing.AllocsPerRun(100, func() { rq.exp = tpl.Append(rq.exp[:0], rq) }); n != 0 {
 		t.Fatalf("%v allocations per expansion", n)
 	}
+}
+
+// FuzzCleanURI: whatever a template expands to, the cleaned URI starts
+// with "/", has no empty, "." or ".." segment, and is stable.
+func FuzzCleanURI(f *testing.F) {
+	for _, s := range []string{"/a/../b", "../../x", "a//b/./c/", "/%2e%2e/", "", "/.../..", "/a/..b/.."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := cleanURI(nil, []byte(s))
+		if !ok {
+			return
+		}
+		if len(got) == 0 || got[0] != '/' {
+			t.Fatalf("%q → %q: no leading /", s, got)
+		}
+		segs := strings.Split(string(got[1:]), "/")
+		for i, seg := range segs {
+			if seg == "." || seg == ".." || seg == "" && i != len(segs)-1 {
+				t.Fatalf("%q → %q: segment %q", s, got, seg)
+			}
+		}
+		if again, ok := cleanURI(nil, got); !ok || string(again) != string(got) {
+			t.Fatalf("%q → %q → %q", s, got, again)
+		}
+	})
 }
