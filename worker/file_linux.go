@@ -26,17 +26,51 @@ var atFDCWD = unix.AT_FDCWD
 // openPath opens path (NUL-terminated). With noSymlinks, a symlink in any
 // component fails with ELOOP (openat2 RESOLVE_NO_SYMLINKS, Linux ≥ 5.6).
 func openPath(path []byte, noSymlinks bool) (int, syscall.Errno) {
-	p := uintptr(unsafe.Pointer(&path[0]))
 	if noSymlinks {
-		how := unix.OpenHow{Flags: openFlags, Resolve: unix.RESOLVE_NO_SYMLINKS}
-		r, _, e := unix.Syscall6(unix.SYS_OPENAT2, uintptr(atFDCWD), p,
-			uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
-		if e != 0 {
-			return -1, e
-		}
-		return int(r), 0
+		return openHow(path, openFlags)
 	}
-	r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), p, openFlags, 0, 0, 0)
+	r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])), openFlags, 0, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), 0
+}
+
+// openHow opens path (NUL-terminated) with flags, refusing symlinks in
+// any component with ELOOP (openat2 RESOLVE_NO_SYMLINKS, Linux ≥ 5.6).
+func openHow(path []byte, flags uint64) (int, syscall.Errno) {
+	how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_NO_SYMLINKS}
+	r, _, e := unix.Syscall6(unix.SYS_OPENAT2, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])),
+		uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), 0
+}
+
+// statFile stats path (NUL-terminated), following symlinks; with
+// noSymlinks, a symlink in any component fails with ELOOP, as in
+// openPath (an O_PATH descriptor: no permission on the file needed).
+func statFile(path []byte, noSymlinks bool, st *unix.Stat_t) syscall.Errno {
+	if !noSymlinks {
+		return statPath(path, st)
+	}
+	fd, e := openHow(path, unix.O_PATH|unix.O_CLOEXEC)
+	if e != 0 {
+		return e
+	}
+	e = fstat(fd, st)
+	closeFD(fd)
+	return e
+}
+
+// openDir opens the directory path (NUL-terminated) for reading.
+func openDir(path []byte, noSymlinks bool) (int, syscall.Errno) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if noSymlinks {
+		return openHow(path, flags)
+	}
+	r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])), flags, 0, 0, 0)
 	if e != 0 {
 		return -1, e
 	}

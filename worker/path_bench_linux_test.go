@@ -60,6 +60,12 @@ func newRig(tb testing.TB, cfgText string) *rig {
 // newPathRig is a rig serving a 1 KiB file for as many keep-alive
 // requests as a benchmark makes.
 func newPathRig(tb testing.TB, accessLog string) *rig {
+	return newPathRigWith(tb, accessLog, "")
+}
+
+// newPathRigWith is newPathRig with extra lines in the server block; the
+// root also has d/index.html (1 KiB) and big.bin (1 MiB).
+func newPathRigWith(tb testing.TB, accessLog, server string) *rig {
 	r := newRig(tb, `
 pid = "off"
 error_log = "stderr"
@@ -69,11 +75,15 @@ http {
   server {
     listen = ["127.0.0.1:1"]
     root = "{{ROOT}}"
+`+server+`
   }
 }
 `)
-	if err := os.WriteFile(filepath.Join(r.dir, "1k.txt"), bytes.Repeat([]byte("x"), 1024), 0o644); err != nil {
-		tb.Fatal(err)
+	for name, size := range map[string]int{"1k.txt": 1024, "d/index.html": 1024, "big.bin": 1 << 20} {
+		os.MkdirAll(filepath.Dir(filepath.Join(r.dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(r.dir, name), bytes.Repeat([]byte("x"), size), 0o644); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return r
 }
@@ -117,6 +127,39 @@ func TestCachedRequestAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, benchReq, n) })
 	if allocs != 0 {
 		t.Fatalf("%v allocations per cached request", allocs)
+	}
+}
+
+// TestRedirectedRequestAllocs: an index hit (an internal redirect) and a
+// try_files hit allocate nothing either, once the request's buffers have
+// grown; nor does a file sent from open_file_cache.
+func TestRedirectedRequestAllocs(t *testing.T) {
+	cases := []struct {
+		name, server, req string
+	}{
+		{"index", "", "GET /d/ HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+		{"try_files", `location "/t/" {
+      try_files = ["/nothing", "$uri", "/d/index.html", "=404"]
+    }`, "GET /t/x HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+		{"error_page", `error_page = { "404" = "/1k.txt" }`, "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+		{"return", `location "/r" {
+      return = "301 /elsewhere$uri?$args"
+    }`, "GET /r?a=b HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+		{"open_file_cache", `open_file_cache = { max = 10 }`, "HEAD /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newPathRigWith(t, "off", c.server)
+			req := []byte(c.req)
+			n := rig.roundTrip(t, req, 0)
+			if !bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 ")) || bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 5")) {
+				t.Fatalf("response %q", rig.resp[:n])
+			}
+			allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, req, n) })
+			if allocs != 0 {
+				t.Fatalf("%v allocations per request", allocs)
+			}
+		})
 	}
 }
 

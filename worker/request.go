@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"net/netip"
 	"strconv"
 
 	"tern/conf"
@@ -31,19 +32,47 @@ type request struct {
 	headTimer bool
 	// file is the file a response is sent from, released when it is done.
 	file fileRef
+	// peer is the client's address ($remote_addr).
+	peer netip.AddrPort
+
+	// Internal redirects (index, try_files, error_page), as nginx's
+	// ngx_http_internal_redirect: redirects counts them, errorPaged is
+	// set once an error_page was used (recursive_error_pages off), and
+	// closeAfter once a status that ends the connection (400, 413, 414,
+	// 500, 501) went through the error path, even if an error_page
+	// replaced it.
+	redirects  int8
+	errorPaged bool
+	closeAfter bool
+	// uriCur says which of uriBuf holds Req.Path and Req.Args after a URI
+	// change, -1 while they point into Txn.Buf and the read buffer; the
+	// next change writes the other one, so the old URI stays readable
+	// while the new one is built from it.
+	uriCur int8
+	uriBuf [2][]byte
 
 	// fixed buffers for values the handler computes, so that the hot
 	// path does not allocate and Txn.Buf (which holds Path) never moves.
 	etag     [40]byte
 	fpath    []byte // the file system path, NUL-terminated for open(2)
 	location []byte // a redirect's Location
+	exp      []byte // a template being expanded
+	tryBuf   []byte // a try_files entry, cleaned
+	text     []byte // a body built in memory: return's text, autoindex
 	host     [256]byte
 }
+
+// textKeep is the largest text buffer a request keeps for the next one:
+// a huge directory listing should not pin its memory in the free list.
+const textKeep = 64 << 10
 
 func newRequest() *request {
 	rq := &request{
 		fpath:    make([]byte, 0, 256),
 		location: make([]byte, 0, 256),
+		exp:      make([]byte, 0, 256),
+		tryBuf:   make([]byte, 0, 256),
+		uriBuf:   [2][]byte{make([]byte, 0, 256), make([]byte, 0, 256)},
 	}
 	rq.Txn.Buf = make([]byte, 0, 256)
 	rq.Txn.Head = make([]byte, 0, 512)
@@ -62,8 +91,19 @@ func (rq *request) reset() {
 	rq.addr = nil
 	rq.headTimer = false
 	rq.file = fileRef{}
+	rq.peer = netip.AddrPort{}
+	rq.redirects = 0
+	rq.errorPaged = false
+	rq.closeAfter = false
+	rq.uriCur = -1
 	rq.fpath = rq.fpath[:0]
 	rq.location = rq.location[:0]
+	rq.exp = rq.exp[:0]
+	rq.tryBuf = rq.tryBuf[:0]
+	if cap(rq.text) > textKeep {
+		rq.text = nil
+	}
+	rq.text = rq.text[:0]
 }
 
 // lowerHost returns the request's host lower-cased, copying it only when
@@ -118,7 +158,7 @@ func (rq *request) route(addr *conf.Addr) int {
 func (rq *request) keepAlive(requests int, quitting bool) bool {
 	loc := rq.Loc
 	if !rq.Req.KeepAlive || quitting || loc.KeepaliveTimeout <= 0 ||
-		requests+1 >= loc.KeepaliveRequests {
+		requests+1 >= loc.KeepaliveRequests || rq.closeAfter {
 		return false
 	}
 	switch rq.Resp.Status {
@@ -139,6 +179,7 @@ func (rq *request) setError(status int) {
 	resp.LastModified = 0
 	resp.LastModifiedText = nil
 	resp.AcceptRanges = false
+	resp.ContentEncoding = ""
 	page := filters.ErrorPage(status, rq.Loc == nil || rq.Loc.ServerTokens)
 	if page == nil {
 		resp.ContentType = ""
@@ -154,34 +195,62 @@ func (rq *request) setError(status int) {
 	}
 }
 
-// setRedirect answers 301 with the absolute URL of the request's path plus
-// "/", the query kept: the directory redirect of SPEC §3. The URL is
-// built as nginx's absolute_redirect: the request's host (else the
-// server's first name, else the local address) and the port unless 80.
-func (rq *request) setRedirect(addr *conf.Addr, localHost []byte) {
-	l := rq.location[:0]
-	l = append(l, "http://"...)
-	switch {
-	case len(rq.Req.Host) > 0:
-		l = append(l, rq.lowerHost()...)
-	case len(rq.Loc.Server.Names) > 0 && plainName(rq.Loc.Server.Names[0]):
-		l = append(l, rq.Loc.Server.Names[0]...)
-	default:
-		l = append(l, localHost...)
-	}
-	if port := addrPort(addr.Addr); port != "80" {
-		l = append(l, ':')
-		l = append(l, port...)
-	}
+// dirRedirect sets Location to the absolute URL of the request's path
+// plus "/", the query kept, and returns 301: the directory redirect of
+// SPEC §3 and nginx's static module.
+func (rq *request) dirRedirect() int {
+	l := rq.exp[:0]
 	l = appendEscapedPath(l, rq.Req.Path)
 	l = append(l, '/')
 	if len(rq.Req.Args) > 0 {
 		l = append(l, '?')
 		l = append(l, rq.Req.Args...)
 	}
+	rq.exp = l
+	rq.setLocation(l)
+	return 301
+}
+
+// setLocation sets the Location header to loc, made absolute as nginx's
+// absolute_redirect when it starts with "/": the request's host (else the
+// server's first name, else the local address — nginx would use the local
+// address, server_name_in_redirect being off) and the port unless 80.
+// Controls, spaces and non-ASCII bytes are percent-encoded: a value built
+// from $uri must not split the header (nginx sends them raw).
+func (rq *request) setLocation(loc []byte) {
+	l := rq.location[:0]
+	if len(loc) > 0 && loc[0] == '/' {
+		l = append(l, "http://"...)
+		switch {
+		case len(rq.Req.Host) > 0:
+			l = append(l, rq.lowerHost()...)
+		case len(rq.Loc.Server.Names) > 0 && plainName(rq.Loc.Server.Names[0]):
+			l = append(l, rq.Loc.Server.Names[0]...)
+		default:
+			l = appendLocalAddr(l, rq.FD)
+		}
+		if port := addrPort(rq.addr.Addr); port != "80" {
+			l = append(l, ':')
+			l = append(l, port...)
+		}
+	}
+	l = appendHeaderSafe(l, loc)
 	rq.location = l
-	rq.setError(301)
 	rq.Resp.Location = l
+}
+
+// appendHeaderSafe appends v with the bytes a header value must not carry
+// as such percent-encoded: controls, space, DEL and non-ASCII.
+func appendHeaderSafe(dst, v []byte) []byte {
+	const hex = "0123456789ABCDEF"
+	for _, c := range v {
+		if c <= ' ' || c >= 0x7f {
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 func plainName(n string) bool {

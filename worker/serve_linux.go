@@ -14,28 +14,51 @@ import (
 )
 
 // serve handles a request whose head is complete: route it, set up the
-// discarding of its body, build the response and start sending it.
+// discarding of its body, run the phases (handler_linux.go) that build the
+// response, and start sending it.
 func (c *conn) serve() {
 	w := c.w
 	rq := c.rq
 	w.env.Tick(w.loop.Wall())
+	rq.FD = int(c.fd)
+	rq.peer = c.peer
 	st := rq.route(w.addrs[c.listener])
 	if st == 0 {
 		st = c.setupBody()
 	}
 	if st == 0 {
-		switch rq.Req.Method {
-		case filters.MethodGET, filters.MethodHEAD:
-			st = w.serveStatic(rq)
-		default:
-			// A static location answers GET and HEAD only (SPEC §3).
-			st = 405
-		}
+		st = w.handle(rq)
 	}
-	if st != 0 {
-		rq.setError(st)
+	if st > 0 {
+		st = w.special(rq, st)
+	}
+	if st == statusClose {
+		// return 444: nginx closes the connection without a response,
+		// and logs 444.
+		rq.Resp.Status = 444
+		c.logAccess()
+		c.close()
+		return
 	}
 	c.respond()
+}
+
+// content is nginx's content phase: the handler that builds the response
+// for the request's location. It returns 0 when the response is built, an
+// HTTP status, or statusRedirect after an internal redirect. A new
+// handler is one more case.
+func (w *Worker) content(rq *request) int {
+	switch path := rq.Req.Path; {
+	case rq.Req.Method != filters.MethodGET && rq.Req.Method != filters.MethodHEAD:
+		// A static location answers GET and HEAD only (SPEC §3), before
+		// looking at the file system: nginx's static module gives 404
+		// to a POST for a missing file and 405 for an existing one.
+		return 405
+	case path[len(path)-1] == '/':
+		return w.serveDirectory(rq)
+	default:
+		return w.serveStatic(rq)
+	}
 }
 
 // setupBody checks the request body's size and discards what of it is

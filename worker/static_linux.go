@@ -13,147 +13,397 @@ import (
 	"tern/filters"
 )
 
-// fileRef is the open file a response is sent from when it is not in the
-// small-file cache; the request owns its descriptor.
+// The content handlers of a static location, in nginx's order
+// (NGINX-NOTES §6): for a URI ending in "/", index then autoindex then
+// 403; for any other, gzip_static then static.
+
+// handlerState is the per-worker state of the content handlers; it
+// belongs to the loop goroutine.
+type handlerState struct {
+	// ofcs holds one open_file_cache per distinct setting, made on first
+	// use: locations that inherit a setting share its cache, as nginx's.
+	ofcs map[*conf.OpenFileCache]*openFileCache
+	// st is scratch for stat calls: it would escape to the heap as a
+	// local passed to a raw syscall.
+	st unix.Stat_t
+	// sa is scratch for getsockname.
+	sa unix.RawSockaddrAny
+	// ents is autoindex's scratch list of entries.
+	ents []dirEntry
+	// covered lists, per listening socket on a wildcard address, the
+	// indexes in Worker.addrs of the specific addresses on its port
+	// that have no socket of their own (see Bound).
+	covered [][]int
+}
+
+// fileRef is what a request holds of the file its response is sent
+// from: a descriptor of its own, a reference to an open_file_cache
+// entry, or nothing (the small-file cache's contents are memory).
 type fileRef struct {
 	file filters.File
 	own  bool
+	ent  *ofcEntry
 }
 
 func (f *fileRef) release() {
 	if f.own {
 		closeFD(f.file.FD)
 	}
+	if f.ent != nil {
+		f.ent.release()
+	}
 	*f = fileRef{}
 }
 
-// serveStatic answers GET and HEAD from the file system: it maps the path
-// to a file under root or alias, serves an index for a directory path,
-// redirects a directory named without its slash, and fills the response.
-// It returns 0 when the response is ready, else the error status.
-func (w *Worker) serveStatic(rq *request) int {
-	loc := rq.Loc
-	path := rq.Req.Path
-	fp := rq.fpath[:0]
-	if loc.Alias != "" && loc.Modifier != conf.ModRegex && loc.Modifier != conf.ModRegexCaseless &&
-		bytes.HasPrefix(path, []byte(loc.Path)) {
-		// alias replaces the location's prefix (nginx): "/i/" alias
-		// "/srv/img/" maps "/i/a.png" to "/srv/img/a.png".
-		fp = append(fp, loc.Alias...)
-		fp = append(fp, path[len(loc.Path):]...)
-	} else {
-		fp = append(fp, loc.Root...)
-		fp = append(fp, path...)
-	}
-	rq.fpath = fp
-	if path[len(path)-1] == '/' {
-		return w.serveIndex(rq)
-	}
-	st, _ := w.serveFile(rq, len(fp), false)
-	return st
+// found is what lookup says of a path. The request holds the file
+// (rq.file) until it releases it.
+type found struct {
+	mode    uint32        // S_IFMT bits
+	file    *filters.File // nil unless mode is S_IFREG
+	etag    []byte
+	lastMod []byte // formatted Last-Modified, nil to format it
 }
 
-// serveFile serves rq.fpath[:n]. found is false when the file does not
-// exist (or, for an index, is a directory), so that the index search goes
-// on with the next name.
-func (w *Worker) serveFile(rq *request, n int, index bool) (status int, found bool) {
+// openCache returns the open_file_cache of loc, nil when it is off.
+func (w *Worker) openCache(loc *conf.Location) *openFileCache {
+	c := loc.OpenFileCache
+	if c == nil {
+		return nil
+	}
+	if oc := w.hs.ofcs[c]; oc != nil {
+		return oc
+	}
+	if w.hs.ofcs == nil {
+		w.hs.ofcs = make(map[*conf.OpenFileCache]*openFileCache)
+	}
+	oc := newOpenFileCache(c, w.loop)
+	w.hs.ofcs[c] = oc
+	return oc
+}
+
+// aliasPrefix is the part of the URI that loc's alias replaces, "" when
+// loc has no alias (conf refuses alias in regex locations).
+func aliasPrefix(loc *conf.Location) string {
+	if loc.Alias == "" {
+		return ""
+	}
+	switch loc.Modifier {
+	case conf.ModPrefix, conf.ModPrefixNoRegex, conf.ModExact:
+		return loc.Path
+	}
+	return ""
+}
+
+// mapPath sets rq.fpath to the file system path of uri, as nginx's
+// ngx_http_map_uri_to_path: root + uri, or with alias the alias followed
+// by what of uri comes after the location's prefix ("/i/" alias
+// "/srv/img/" maps "/i/a.png" to "/srv/img/a.png"). It returns the path's
+// length, or 400 for an alias mapping that would climb out of the alias.
+func (w *Worker) mapPath(rq *request, uri []byte) (int, int) {
+	loc := rq.Loc
+	fp := rq.fpath[:0]
+	if prefix := aliasPrefix(loc); prefix != "" && hasPrefix(uri, prefix) {
+		rest := uri[len(prefix):]
+		if aliasClimbs(loc.Alias, rest) {
+			w.log.Error().Bytes("uri", uri).Str("alias", loc.Alias).Msg("path leaves the alias")
+			return 0, 400
+		}
+		fp = append(fp, loc.Alias...)
+		fp = append(fp, rest...)
+	} else {
+		fp = append(fp, loc.Root...)
+		fp = append(fp, uri...)
+	}
+	rq.fpath = fp
+	return len(fp), 0
+}
+
+// hasPrefix is bytes.HasPrefix for a string prefix, without converting it.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
+}
+
+// aliasClimbs reports whether alias+rest has a ".." segment where the two
+// meet. The URI has no dot segments, but "location /i { alias /srv/img/; }"
+// maps "/i../x" to "/srv/img/../x": nginx serves that (a known
+// misconfiguration trap); tern refuses it.
+func aliasClimbs(alias string, rest []byte) bool {
+	head := alias[strings.LastIndexByte(alias, '/')+1:]
+	seg := rest
+	if i := bytes.IndexByte(rest, '/'); i >= 0 {
+		seg = rest[:i]
+	}
+	if len(head)+len(seg) != 2 {
+		return false
+	}
+	return (head == "" || head == "." || head == "..") && (len(seg) == 0 || seg[0] == '.') &&
+		(len(seg) < 2 || seg[1] == '.')
+}
+
+// lookup finds rq.fpath[:n] in the small-file cache, in open_file_cache,
+// or by opening it, and fills f. The request holds what it found
+// (rq.file) until it releases it.
+func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
+	rq.file.release()
 	loc := rq.Loc
 	rq.fpath = append(rq.fpath[:n], 0)
 	path, cpath := rq.fpath[:n], rq.fpath
 	now := w.loop.Now()
-	if !loc.DisableSymlinks {
+	noSym := loc.DisableSymlinks
+	// The small-file cache does not know how a path was resolved: it
+	// is not used where symlinks are refused.
+	if !noSym {
 		if e := w.files.lookup(path, cpath, now); e != nil {
-			w.fromEntry(rq, e)
-			return 0, true
+			*f = found{mode: unix.S_IFREG, file: &e.file, etag: e.etag, lastMod: e.lastMod}
+			return 0
 		}
 	}
-	fd, errno := openPath(cpath, loc.DisableSymlinks)
+	oc := w.openCache(loc)
+	if oc != nil {
+		if e := oc.get(path, cpath, noSym, now); e != nil {
+			w.fromOpenCache(rq, e, f)
+			return 0
+		}
+	}
+	fd, errno := openPath(cpath, noSym)
 	if errno != 0 {
-		w.logOpenError(rq, path, errno)
-		return statusOfErrno(errno), errno != unix.ENOENT && errno != unix.ENOTDIR
+		return errno
 	}
-	var st unix.Stat_t
-	if e := fstat(fd, &st); e != 0 {
+	st := &w.hs.st
+	if e := fstat(fd, st); e != 0 {
 		closeFD(fd)
-		return 500, true
+		return e
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFREG:
-	case unix.S_IFDIR:
-		closeFD(fd)
-		if index {
-			return 404, false
-		}
-		rq.setRedirect(rq.addr, w.localHost(rq))
-		return 0, true
-	default:
-		closeFD(fd)
-		w.log.Error().Bytes("path", path).Msg("not a regular file")
-		return 404, true
+	if oc != nil {
+		w.fromOpenCache(rq, oc.add(path, fd, st, noSym, now), f)
+		return 0
 	}
-	if cacheable(&st) && !loc.DisableSymlinks {
-		if e := w.files.add(path, fd, &st, loc.AIO.Mode == conf.AIOThreads, now); e != nil {
+	mode := st.Mode & unix.S_IFMT
+	if mode != unix.S_IFREG {
+		closeFD(fd)
+		*f = found{mode: mode}
+		return 0
+	}
+	if cacheable(st) && !noSym {
+		if e := w.files.add(path, fd, st, loc.AIO.Mode == conf.AIOThreads, now); e != nil {
 			closeFD(fd)
-			w.fromEntry(rq, e)
-			return 0, true
+			*f = found{mode: unix.S_IFREG, file: &e.file, etag: e.etag, lastMod: e.lastMod}
+			return 0
 		}
 	}
-	rq.file = fileRef{
-		file: filters.File{FD: fd, Size: st.Size, MTime: st.Mtim.Sec, Name: path},
-		own:  true,
-	}
-	w.fileResponse(rq, &rq.file.file, appendETag(rq.etag[:0], st.Mtim.Sec, st.Size))
-	return 0, true
+	rq.file = fileRef{file: filters.File{FD: fd, Size: st.Size, MTime: st.Mtim.Sec, Name: path}, own: true}
+	*f = found{mode: unix.S_IFREG, file: &rq.file.file, etag: appendETag(rq.etag[:0], st.Mtim.Sec, st.Size)}
+	return 0
 }
 
-// serveIndex tries the location's index files in rq.fpath, a directory
-// path ending in "/".
-func (w *Worker) serveIndex(rq *request) int {
-	dir := len(rq.fpath)
-	for _, name := range rq.Loc.Index {
-		rq.fpath = append(rq.fpath[:dir], name...)
-		if st, found := w.serveFile(rq, len(rq.fpath), true); found {
+// fromOpenCache takes a reference to an open_file_cache entry. A small
+// regular file also goes into the small-file cache, read from the cached
+// descriptor.
+func (w *Worker) fromOpenCache(rq *request, e *ofcEntry, f *found) {
+	*f = found{mode: e.mode}
+	if e.mode != unix.S_IFREG {
+		return
+	}
+	if e.file.Size <= smallFileMax && !e.noSymlinks {
+		st := &w.hs.st
+		st.Mode, st.Size, st.Ino, st.Dev, st.Mtim = e.mode, e.file.Size, e.ino, e.dev, e.mtim
+		if c := w.files.add(rq.fpath[:len(rq.fpath)-1], e.file.FD, st, rq.Loc.AIO.Mode == conf.AIOThreads, e.checked); c != nil {
+			*f = found{mode: unix.S_IFREG, file: &c.file, etag: c.etag, lastMod: c.lastMod}
+			return
+		}
+	}
+	e.refs++
+	rq.file = fileRef{ent: e}
+	*f = found{mode: unix.S_IFREG, file: &e.file, etag: e.etag, lastMod: e.lastMod}
+}
+
+// probe reports whether rq.fpath[:n] exists and is a directory, as
+// try_files and index test a path: a stat, or a lookup in the caches.
+func (w *Worker) probe(rq *request, n int) (bool, syscall.Errno) {
+	loc := rq.Loc
+	if w.openCache(loc) != nil {
+		var f found
+		errno := w.lookup(rq, n, &f)
+		rq.file.release()
+		return f.mode == unix.S_IFDIR, errno
+	}
+	rq.fpath = append(rq.fpath[:n], 0)
+	if !loc.DisableSymlinks && w.files.lookup(rq.fpath[:n], rq.fpath, w.loop.Now()) != nil {
+		return false, 0
+	}
+	st := &w.hs.st
+	if errno := statFile(rq.fpath, loc.DisableSymlinks, st); errno != 0 {
+		return false, errno
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR, 0
+}
+
+// serveStatic answers a URI that does not end in "/": FILE.gz when
+// gzip_static allows it, else the file; a directory gets the 301 to its
+// name with "/".
+func (w *Worker) serveStatic(rq *request) int {
+	n, st := w.mapPath(rq, rq.Req.Path)
+	if st != 0 {
+		return st
+	}
+	if rq.Loc.GzipStatic {
+		if st, served := w.gzipStatic(rq, n); served {
 			return st
 		}
 	}
-	// No index file: 404 if the directory itself is missing, else 403
-	// ("directory index is forbidden") until autoindex serves it.
-	rq.fpath = append(rq.fpath[:dir], 0)
-	var st unix.Stat_t
-	if e := statPath(rq.fpath, &st); e != 0 || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return 404
+	var f found
+	if errno := w.lookup(rq, n, &f); errno != 0 {
+		w.logOpenError(rq.fpath[:n], errno)
+		return statusOfErrno(errno)
+	}
+	switch f.mode {
+	case unix.S_IFREG:
+		w.fileResponse(rq, &f)
+		return 0
+	case unix.S_IFDIR:
+		return rq.dirRedirect()
+	}
+	w.log.Error().Bytes("path", rq.fpath[:n]).Msg("not a regular file")
+	return 404
+}
+
+// gzipStatic is nginx's gzip_static on (ngx_http_gzip_static_module):
+// FILE.gz, when it exists and the client accepts gzip, goes out with
+// Content-Encoding: gzip, the type of FILE, and the length, ETag and
+// Last-Modified of FILE.gz; ranges apply to it. Once FILE.gz exists the
+// response varies with Accept-Encoding whichever is sent, so it gets
+// Vary (nginx, with gzip_vary on, which SPEC makes the rule). served is
+// false when the plain file is to be served instead.
+func (w *Worker) gzipStatic(rq *request, n int) (status int, served bool) {
+	accept := gzipOK(&rq.Req)
+	rq.fpath = append(rq.fpath[:n], ".gz"...)
+	var f found
+	switch errno := w.lookup(rq, n+3, &f); errno {
+	case 0:
+	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
+		return 0, false
+	default:
+		w.logOpenError(rq.fpath[:n+3], errno)
+		return 0, false
+	}
+	rq.Resp.Vary = true
+	switch {
+	case !accept || f.mode == unix.S_IFDIR:
+		rq.file.release()
+		return 0, false
+	case f.mode != unix.S_IFREG:
+		w.log.Error().Bytes("path", rq.fpath[:n+3]).Msg("not a regular file")
+		return 404, true
+	}
+	w.fileResponse(rq, &f)
+	rq.Resp.ContentEncoding = "gzip"
+	return 0, true
+}
+
+// serveDirectory answers a URI ending in "/" as nginx's index module,
+// then autoindex, then the 403 of the content phase: the first index
+// name that exists (whatever it is, as nginx) is an internal redirect
+// to URI+name; a name starting with "/" is a redirect to it at once.
+func (w *Worker) serveDirectory(rq *request) int {
+	loc := rq.Loc
+	dir, st := w.mapPath(rq, rq.Req.Path)
+	if st != 0 {
+		return st
+	}
+	dirTested := false
+	for _, name := range loc.Index {
+		if name == "" {
+			continue
+		}
+		if name[0] == '/' {
+			rq.exp = append(rq.exp[:0], name...)
+			return w.redirect(rq, rq.exp, rq.Req.Args)
+		}
+		rq.fpath = append(rq.fpath[:dir], name...)
+		_, errno := w.probe(rq, len(rq.fpath))
+		switch errno {
+		case 0:
+			rq.exp = append(append(rq.exp[:0], rq.Req.Path...), name...)
+			return w.redirect(rq, rq.exp, rq.Req.Args)
+		case unix.ENOENT:
+			// nginx checks the directory itself once: a missing one
+			// is a 404 whatever the index names.
+			if !dirTested {
+				if st := w.testDir(rq, dir); st != 0 {
+					return st
+				}
+				dirTested = true
+			}
+			continue
+		}
+		w.logOpenError(rq.fpath[:len(rq.fpath)-1], errno)
+		return indexStatus(errno)
+	}
+	if loc.Autoindex {
+		return w.autoindex(rq, dir)
+	}
+	if !dirTested {
+		if st := w.testDir(rq, dir); st != 0 {
+			return st
+		}
 	}
 	w.log.Error().Bytes("path", rq.fpath[:dir]).Msg("directory index is forbidden")
 	return 403
 }
 
-// fromEntry answers with a cached file.
-func (w *Worker) fromEntry(rq *request, e *cacheEntry) {
-	w.fileResponse(rq, &e.file, e.etag)
-	rq.Resp.LastModifiedText = e.lastMod
-}
-
-// fileResponse fills a 200 response for f.
-func (w *Worker) fileResponse(rq *request, f *filters.File, etag []byte) {
-	resp := &rq.Resp
-	loc := rq.Loc
-	resp.Status = 200
-	resp.ContentLength = f.Size
-	resp.LastModified = f.MTime
-	resp.AcceptRanges = true
-	if loc.Etag {
-		resp.ETag = etag
+// indexStatus maps a failed index probe as nginx's index module: a
+// refused symlink or no permission 403, not a directory or a name too
+// long 404, anything else 500.
+func indexStatus(errno syscall.Errno) int {
+	switch errno {
+	case unix.ELOOP, unix.EMLINK, unix.EACCES, unix.EPERM:
+		return 403
+	case unix.ENOTDIR, unix.ENAMETOOLONG:
+		return 404
 	}
-	w.setContentType(rq, f.Name)
-	resp.Body.AddFile(f, 0, f.Size)
+	return 500
 }
 
-// setContentType looks the extension of name's last segment up in the
-// MIME table, as nginx (case-insensitive; default_type otherwise).
-func (w *Worker) setContentType(rq *request, name []byte) {
+// testDir checks that the directory rq.fpath[:dir] exists (nginx's
+// ngx_http_index_test_dir): it returns 0, or 404, 403 or 500.
+func (w *Worker) testDir(rq *request, dir int) int {
+	isDir, errno := w.probe(rq, dir)
+	switch {
+	case errno == unix.ENOENT || errno == unix.ENOTDIR:
+		w.logOpenError(rq.fpath[:dir], errno)
+		return 404
+	case errno != 0:
+		w.logOpenError(rq.fpath[:dir], errno)
+		return indexStatus(errno)
+	case !isDir:
+		return 404
+	}
+	return 0
+}
+
+// fileResponse fills a 200 response for the file f found.
+func (w *Worker) fileResponse(rq *request, f *found) {
+	resp := &rq.Resp
+	file := f.file
+	resp.Status = 200
+	resp.ContentLength = file.Size
+	resp.LastModified = file.MTime
+	resp.LastModifiedText = f.lastMod
+	resp.AcceptRanges = true
+	if rq.Loc.Etag {
+		resp.ETag = f.etag
+	}
+	w.setContentType(rq, rq.Req.Path)
+	resp.Body.AddFile(file, 0, file.Size)
+}
+
+// setContentType types the response by the extension of the last segment
+// of the URI, as nginx (r->exten): looked up case-insensitively in the
+// MIME table, else default_type.
+func (w *Worker) setContentType(rq *request, uri []byte) {
 	loc := rq.Loc
 	t := loc.DefaultType
-	if ext := extension(name); len(ext) > 0 {
+	if ext := extension(uri); len(ext) > 0 {
 		if mt, ok := w.mime.Lookup(ext); ok {
 			t = mt
 		}
@@ -177,7 +427,8 @@ func extension(name []byte) []byte {
 	return nil
 }
 
-func (w *Worker) logOpenError(rq *request, path []byte, errno syscall.Errno) {
-	// nginx logs every failed open at error level (log_not_found on).
+// logOpenError logs a failed open or stat; nginx logs every one at
+// error level (log_not_found on).
+func (w *Worker) logOpenError(path []byte, errno syscall.Errno) {
 	w.log.Error().Bytes("path", path).Str("error", errno.Error()).Msg("open() failed")
 }

@@ -52,6 +52,7 @@ type Worker struct {
 	chain filters.Chain
 	env   filters.Env
 	files *fileCache
+	hs    handlerState
 
 	log     zerolog.Logger
 	logs    map[string]*accessLog
@@ -88,6 +89,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 		w.addrs = append(w.addrs, l.Addr)
 		w.acc.Add(&event.Listener{FD: l.FD, Index: i, Exclusive: l.Exclusive})
 	}
+	w.coverSpecific()
 	if err := w.openAccessLogs(); err != nil {
 		w.closeLogs()
 		loop.Close()
@@ -232,7 +234,7 @@ func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) 
 	}
 	c := w.conns.slot(fd)
 	w.seq++
-	*c = conn{w: w, fd: int32(fd), listener: uint16(l.Index), id: w.seq, peer: peerAddr(peer)}
+	*c = conn{w: w, fd: int32(fd), listener: uint16(w.connAddr(l.Index, fd)), id: w.seq, peer: peerAddr(peer)}
 	c.Timer = event.Timer{}
 	if err := w.loop.Add(fd, event.In|event.Out|event.RDHup|event.ET, c); err != nil {
 		w.log.Error().Err(err).Msg("registering a connection")
@@ -241,7 +243,7 @@ func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) 
 		return
 	}
 	w.active++
-	settings := &w.addrs[l.Index].Default.Root.Settings
+	settings := &w.addrs[c.listener].Default.Root.Settings
 	w.loop.SetTimer(&c.Timer, settings.ClientHeaderTimeout, c)
 	w.idle.pushBack(c)
 }
@@ -276,22 +278,6 @@ func peerAddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), p)
 	}
 	return netip.AddrPort{}
-}
-
-// localHost is the connection's local address, for a redirect when the
-// request named no host.
-func (w *Worker) localHost(rq *request) []byte {
-	sa, err := unix.Getsockname(rq.FD)
-	if err != nil {
-		return []byte("localhost")
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(a.Addr).AppendTo(nil)
-	case *unix.SockaddrInet6:
-		return append(netip.AddrFrom16(a.Addr).AppendTo([]byte("[")), ']')
-	}
-	return []byte("localhost")
 }
 
 // getRequest takes a request from the free list.

@@ -29,7 +29,7 @@ func start(cfg *conf.Config, stderr io.Writer) int {
 	log := zerolog.New(errw).Level(cfg.ErrorLogLevel).With().Timestamp().Int("pid", os.Getpid()).Logger()
 
 	var lns []worker.Listener
-	for _, a := range cfg.HTTP.Addrs {
+	for _, a := range worker.Bound(cfg.HTTP.Addrs) {
 		fd, err := master.Listen(a)
 		if err != nil {
 			fmt.Fprintln(stderr, "tern:", err)

@@ -1,0 +1,222 @@
+//go:build linux
+
+package worker
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tern/conf"
+	"tern/event"
+	"tern/filters"
+)
+
+// open_file_cache keeps open descriptors and stat results of files of any
+// size, and the stat results of directories, so that a hot file costs no
+// open, fstat or close (nginx's ngx_open_file_cache). The small-file
+// cache stays in front of it for the contents of small files.
+//
+// As nginx, an entry unused for inactive is closed, and the least
+// recently used one goes when max are held. Where tern differs:
+//
+//   - An entry is revalidated (a stat of its path) on the first use one
+//     second after the last check, so that a changed file — inode, size
+//     or mtime — is never served stale for more than revalidateAfter;
+//     nginx trusts an entry for open_file_cache_valid (60 s by default).
+//   - Failed lookups are not cached: nginx caches them only with
+//     open_file_cache_errors on, off by default, and tern has no such
+//     directive, so a file that appears is served at once.
+//   - open_file_cache_min_uses is 1: every opened file is cached.
+//   - Entries unused for inactive are also closed by a timer, not only
+//     when the cache is next used, so that the descriptor of a deleted
+//     file does not pin its disk space in an idle worker.
+//
+// A descriptor may be in use by responses still sending from it (on the
+// loop, or from a thread-pool thread) when its entry is dropped; each
+// response holds a reference, and the descriptor is closed when the
+// last one is released.
+
+// ofcEntry is one cached path.
+type ofcEntry struct {
+	key  string
+	file filters.File // FD is -1 for a directory
+	mode uint32       // S_IFMT bits
+	ino  uint64
+	dev  uint64
+	mtim unix.Timespec
+	// noSymlinks: opened with disable_symlinks, so that a location that
+	// follows symlinks never serves it to one that refuses them.
+	noSymlinks bool
+	etag       []byte
+	lastMod    []byte
+
+	checked int64 // loop time of the last stat
+	used    int64 // loop time of the last use
+	refs    int32 // responses sending from file.FD
+	dead    bool  // dropped: close the descriptor on the last release
+	prev    *ofcEntry
+	next    *ofcEntry
+}
+
+// release gives back a response's reference.
+func (e *ofcEntry) release() {
+	e.refs--
+	if e.refs == 0 && e.dead {
+		e.close()
+	}
+}
+
+func (e *ofcEntry) close() {
+	if e.file.FD >= 0 {
+		closeFD(e.file.FD)
+		e.file.FD = -1
+	}
+}
+
+// openFileCache is the cache of one open_file_cache setting: locations
+// that inherit it share it, as in nginx. It belongs to the loop
+// goroutine.
+type openFileCache struct {
+	m        map[string]*ofcEntry
+	lru      ofcEntry // sentinel: lru.next is the most recently used
+	max      int
+	inactive int64
+	st       unix.Stat_t
+
+	loop  *event.Loop // nil in tests: no sweeping timer
+	timer event.Timer
+}
+
+func newOpenFileCache(c *conf.OpenFileCache, loop *event.Loop) *openFileCache {
+	oc := &openFileCache{
+		m:        make(map[string]*ofcEntry),
+		max:      c.Max,
+		inactive: int64(c.Inactive),
+		loop:     loop,
+	}
+	oc.lru.next = &oc.lru
+	oc.lru.prev = &oc.lru
+	return oc
+}
+
+// get returns the entry for path (NUL-terminated in cpath), revalidated
+// when it is due, or nil.
+func (oc *openFileCache) get(path, cpath []byte, noSymlinks bool, now int64) *ofcEntry {
+	e := oc.m[string(path)]
+	if e == nil {
+		return nil
+	}
+	if e.noSymlinks != noSymlinks {
+		oc.remove(e)
+		return nil
+	}
+	if now-e.checked >= revalidateAfter {
+		if statFile(cpath, noSymlinks, &oc.st) != 0 || !e.same(&oc.st) {
+			oc.remove(e)
+			return nil
+		}
+		e.checked = now
+	}
+	e.used = now
+	oc.touch(e)
+	return e
+}
+
+func (e *ofcEntry) same(st *unix.Stat_t) bool {
+	return st.Ino == e.ino && st.Dev == e.dev && st.Size == e.file.Size &&
+		st.Mtim == e.mtim && st.Mode&unix.S_IFMT == e.mode
+}
+
+// add caches the open file fd (stat st) as path and takes over fd: a
+// directory's is closed at once, as nginx keeps none.
+func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bool, now int64) *ofcEntry {
+	if old := oc.m[string(path)]; old != nil {
+		oc.remove(old)
+	}
+	key := string(path)
+	e := &ofcEntry{
+		key:        key,
+		mode:       st.Mode & unix.S_IFMT,
+		ino:        st.Ino,
+		dev:        st.Dev,
+		mtim:       st.Mtim,
+		noSymlinks: noSymlinks,
+		checked:    now,
+		used:       now,
+		file:       filters.File{FD: fd, Size: st.Size, MTime: st.Mtim.Sec, Name: []byte(key)},
+	}
+	if e.mode == unix.S_IFREG {
+		e.etag = appendETag(nil, st.Mtim.Sec, st.Size)
+		e.lastMod = filters.AppendHTTPDate(nil, st.Mtim.Sec)
+	} else {
+		closeFD(fd)
+		e.file.FD = -1
+	}
+	oc.m[key] = e
+	e.next = oc.lru.next
+	e.prev = &oc.lru
+	e.next.prev = e
+	oc.lru.next = e
+	for len(oc.m) > oc.max {
+		oc.remove(oc.lru.prev)
+	}
+	oc.expire(now, 2)
+	if oc.loop != nil && !oc.timer.Armed() {
+		oc.loop.SetTimer(&oc.timer, time.Duration(oc.inactive), oc)
+	}
+	return e
+}
+
+// expire drops up to n entries unused for inactive, least recent first,
+// as nginx's ngx_expire_old_cached_files does on each use (n < 0: all).
+func (oc *openFileCache) expire(now int64, n int) {
+	for ; n != 0; n-- {
+		e := oc.lru.prev
+		if e == &oc.lru || now-e.used < oc.inactive {
+			return
+		}
+		oc.remove(e)
+	}
+}
+
+// Timeout closes the entries that went unused for inactive, and comes
+// back while any are left.
+func (oc *openFileCache) Timeout() {
+	now := oc.loop.Now()
+	oc.expire(now, -1)
+	if e := oc.lru.prev; e != &oc.lru {
+		oc.loop.SetTimer(&oc.timer, time.Duration(e.used+oc.inactive-now), oc)
+	}
+}
+
+func (oc *openFileCache) touch(e *ofcEntry) {
+	if oc.lru.next == e {
+		return
+	}
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.next = oc.lru.next
+	e.prev = &oc.lru
+	e.next.prev = e
+	oc.lru.next = e
+}
+
+// remove drops e; its descriptor is closed now, or when the last
+// response sending from it is done.
+func (oc *openFileCache) remove(e *ofcEntry) {
+	if e == &oc.lru {
+		return
+	}
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
+	delete(oc.m, e.key)
+	e.dead = true
+	if e.refs == 0 {
+		e.close()
+	}
+}
+
+// len is the number of entries, for tests.
+func (oc *openFileCache) len() int { return len(oc.m) }

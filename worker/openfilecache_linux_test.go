@@ -1,0 +1,175 @@
+//go:build linux
+
+package worker
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tern/conf"
+)
+
+// ofcRig opens files into an open_file_cache driven by a fake clock.
+type ofcRig struct {
+	t   *testing.T
+	dir string
+	oc  *openFileCache
+}
+
+func newOFCRig(t *testing.T, max int, inactive time.Duration) *ofcRig {
+	return &ofcRig{t: t, dir: t.TempDir(), oc: newOpenFileCache(&conf.OpenFileCache{Max: max, Inactive: inactive}, nil)}
+}
+
+func (r *ofcRig) write(name, content string) []byte {
+	p := filepath.Join(r.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	return []byte(p)
+}
+
+// get looks path up at now, opening and adding it on a miss.
+func (r *ofcRig) get(path []byte, now int64) (e *ofcEntry, hit bool) {
+	cpath := append(append([]byte(nil), path...), 0)
+	if e := r.oc.get(path, cpath, false, now); e != nil {
+		return e, true
+	}
+	fd, errno := openPath(cpath, false)
+	if errno != 0 {
+		return nil, false
+	}
+	var st unix.Stat_t
+	if fstat(fd, &st) != 0 {
+		r.t.Fatal("fstat")
+	}
+	return r.oc.add(path, fd, &st, false, now), false
+}
+
+func fdOpen(fd int) bool {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	return err == nil
+}
+
+const sec = int64(time.Second)
+
+func TestOpenFileCacheHitAndLRU(t *testing.T) {
+	r := newOFCRig(t, 2, time.Minute)
+	a, b, c := r.write("a", "aaa"), r.write("b", "bb"), r.write("c", "c")
+	ea, _ := r.get(a, 0)
+	if _, hit := r.get(a, 1); !hit {
+		t.Fatal("second get missed")
+	}
+	eb, _ := r.get(b, 2)
+	r.get(a, 3) // a is now the most recent: b goes first
+	r.get(c, 4)
+	if r.oc.len() != 2 {
+		t.Fatalf("%d entries, max 2", r.oc.len())
+	}
+	if _, hit := r.get(a, 5); !hit {
+		t.Fatal("a was evicted; b was the least recently used")
+	}
+	if !eb.dead || fdOpen(eb.file.FD) && eb.file.FD != -1 {
+		t.Fatal("evicted b kept its descriptor")
+	}
+	if ea.dead || !fdOpen(ea.file.FD) {
+		t.Fatal("a closed")
+	}
+}
+
+func TestOpenFileCacheRevalidation(t *testing.T) {
+	r := newOFCRig(t, 10, time.Minute)
+	p := r.write("f", "one")
+	e1, _ := r.get(p, 0)
+	r.write("f.new", "two!")
+	if err := os.Rename(filepath.Join(r.dir, "f.new"), string(p)); err != nil {
+		t.Fatal(err)
+	}
+	// Within a second the old entry is trusted...
+	if e, hit := r.get(p, sec-1); !hit || e != e1 {
+		t.Fatal("revalidated before a second passed")
+	}
+	// ...after it, the stat sees a new inode and size.
+	e2, hit := r.get(p, sec)
+	if hit || e2 == e1 || e2.file.Size != 4 {
+		t.Fatalf("stale entry after 1s: hit=%v size=%d", hit, e2.file.Size)
+	}
+	// An unchanged file is kept, and checked again a second later.
+	if e, hit := r.get(p, 2*sec); !hit || e != e2 || e.checked != 2*sec {
+		t.Fatal("unchanged file dropped")
+	}
+	// A deleted file goes.
+	os.Remove(string(p))
+	if e, _ := r.get(p, 3*sec+1); e != nil {
+		t.Fatal("deleted file still served")
+	}
+	// A changed mtime alone is a change.
+	q := r.write("g", "same")
+	r.get(q, 0)
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(string(q), later, later)
+	if _, hit := r.get(q, sec); hit {
+		t.Fatal("mtime change missed")
+	}
+}
+
+func TestOpenFileCacheInactive(t *testing.T) {
+	r := newOFCRig(t, 10, 20*time.Second)
+	a, b := r.write("a", "a"), r.write("b", "b")
+	ea, _ := r.get(a, 0)
+	r.get(b, 15*sec)
+	r.oc.expire(20*sec, -1)
+	if !ea.dead || r.oc.len() != 1 {
+		t.Fatalf("a not expired after 20s unused (%d left)", r.oc.len())
+	}
+	r.oc.expire(40*sec, -1)
+	if r.oc.len() != 0 {
+		t.Fatal("b not expired")
+	}
+	// Adding expires at most two old entries, as nginx.
+	for i, n := range []string{"c", "d", "e"} {
+		r.get(r.write(n, n), int64(i))
+	}
+	r.get(a, 100*sec)
+	if r.oc.len() != 2 {
+		t.Fatalf("%d entries after an add expiring two of three", r.oc.len())
+	}
+}
+
+// TestOpenFileCacheRefs: a dropped entry's descriptor stays open while a
+// response still sends from it.
+func TestOpenFileCacheRefs(t *testing.T) {
+	r := newOFCRig(t, 1, time.Minute)
+	a, b := r.write("a", "a"), r.write("b", "b")
+	ea, _ := r.get(a, 0)
+	ea.refs++ // a response takes it
+	fd := ea.file.FD
+	r.get(b, 1) // max 1: a is evicted
+	if !ea.dead || !fdOpen(fd) {
+		t.Fatal("descriptor closed under a response")
+	}
+	ea.release()
+	if fdOpen(fd) || ea.file.FD != -1 {
+		t.Fatal("descriptor not closed on the last release")
+	}
+}
+
+func TestOpenFileCacheDirsAndSymlinks(t *testing.T) {
+	r := newOFCRig(t, 10, time.Minute)
+	d := filepath.Join(r.dir, "sub")
+	os.Mkdir(d, 0o755)
+	e, _ := r.get([]byte(d), 0)
+	if e.mode != unix.S_IFDIR || e.file.FD != -1 {
+		t.Fatalf("directory entry: mode %o fd %d", e.mode, e.file.FD)
+	}
+	// An entry made without disable_symlinks is not used with it.
+	p := r.write("f", "x")
+	r.get(p, 0)
+	cpath := append(append([]byte(nil), p...), 0)
+	if r.oc.get(p, cpath, true, 1) != nil {
+		t.Fatal("entry crossed disable_symlinks")
+	}
+}
