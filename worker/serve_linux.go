@@ -23,7 +23,9 @@ func (c *conn) serve() {
 	if st == 0 {
 		st = c.setupBody()
 	}
-	if st == 0 {
+	if st == 0 && rq.Loc.StubStatus {
+		st = w.serveStubStatus(rq)
+	} else if st == 0 {
 		switch rq.Req.Method {
 		case filters.MethodGET, filters.MethodHEAD:
 			st = w.serveStatic(rq)
@@ -102,7 +104,7 @@ func (c *conn) respond() {
 	rq.FD = int(c.fd)
 	rq.Owner = c
 	rq.Env = &w.env
-	c.state = stWrite
+	c.setState(stWrite)
 	c.afterWrite(w.chain.Run(&rq.Txn))
 }
 
@@ -164,7 +166,7 @@ func (c *conn) responseDone() {
 		c.lingerClose()
 		return
 	}
-	c.state = stBody
+	c.setState(stBody)
 	c.w.loop.SetTimer(&c.Timer, rq.Loc.ClientBodyTimeout, c)
 }
 
@@ -187,7 +189,7 @@ func (c *conn) finishRequest() {
 		return
 	}
 	c.requests++
-	c.state = stIdle
+	c.setState(stIdle)
 	w.loop.SetTimer(&c.Timer, loc.KeepaliveTimeout, c)
 	w.idle.pushBack(c)
 }
@@ -195,6 +197,7 @@ func (c *conn) finishRequest() {
 func (c *conn) logAccess() {
 	w := c.w
 	rq := c.rq
+	w.requestDone(rq)
 	if rq.Loc == nil || rq.Loc.AccessLog == "" {
 		return
 	}
@@ -225,7 +228,7 @@ func (c *conn) lingerClose() {
 		c.close()
 		return
 	}
-	c.state = stLinger
+	c.setState(stLinger)
 	c.lingerBy = c.w.loop.Now() + int64(lingeringTime)
 	c.w.loop.SetTimer(&c.Timer, lingeringTimeout, c)
 	c.readReady = true
@@ -275,7 +278,7 @@ func (c *conn) close() {
 	w.loop.StopTimer(&c.Timer)
 	w.loop.Forget(int(c.fd))
 	unix.Close(int(c.fd))
-	c.state = stClosed
+	c.setState(stClosed)
 	c.posted = false
 	c.closing = false
 	w.active--
