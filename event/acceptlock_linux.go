@@ -63,11 +63,25 @@ func (l AcceptLock) Holder() int { return int(atomic.LoadUint32(l.word)) }
 // So at most one process sleeps on the shared sockets and a connection
 // wakes one worker, not all of them (the thundering herd). Listeners a
 // worker owns alone (reuseport) are never taken out of its set.
+//
+// Where tern differs: nginx's mutex does not balance. The busiest worker
+// loops most often, so it tries the lock most often, and holds it while it
+// sleeps, while an idle one tries every accept_mutex_delay; on a box
+// where the workers are not saturated one of them takes nearly every
+// connection (measured: 99% of them with two workers). So a worker also
+// compares its open connections with the other competing workers'
+// (shared counters): one ahead by more than balanceMargin stops trying
+// and lets the others take new connections, and one behind retries every
+// behindRetry instead of every Delay, so the lock is never left
+// untaken for long. Only workers that tried within staleAfter count, so a
+// hung or exiting worker cannot make the others stop accepting.
 type AcceptMutex struct {
 	lock AcceptLock
 	pid  int
 	acc  *Acceptor
 	loop *Loop
+	shm  *Shared
+	slot int
 	// Delay is accept_mutex_delay: how long a worker without the lock
 	// waits at most before trying again.
 	Delay time.Duration
@@ -78,8 +92,9 @@ type AcceptMutex struct {
 
 // NewAcceptMutex makes acc's shared listeners follow lock on loop, for
 // the worker pid. Call it before the loop runs.
-func NewAcceptMutex(loop *Loop, acc *Acceptor, lock AcceptLock, pid int, delay time.Duration) *AcceptMutex {
-	m := &AcceptMutex{lock: lock, pid: pid, acc: acc, loop: loop, Delay: delay}
+// Its counters are shm's slot.
+func NewAcceptMutex(loop *Loop, acc *Acceptor, shm *Shared, slot, pid int, delay time.Duration) *AcceptMutex {
+	m := &AcceptMutex{lock: shm.AcceptLock(), pid: pid, acc: acc, loop: loop, shm: shm, slot: slot, Delay: delay}
 	acc.mutex = m
 	loop.mutex = m
 	loop.AddTicker(m)
@@ -99,13 +114,67 @@ func (m *AcceptMutex) Tick() {
 		m.loop.CapWait(m.Delay)
 		return
 	}
+	ahead, behind := m.balance()
+	if ahead {
+		// Let a less busy worker take the next connections.
+		m.acc.disableShared()
+		m.loop.CapWait(m.Delay)
+		return
+	}
 	if m.lock.TryLock(m.pid) {
 		m.held = true
 		m.acc.enableShared()
 		return
 	}
 	m.acc.disableShared()
+	if behind {
+		m.loop.CapWait(behindRetry)
+		return
+	}
 	m.loop.CapWait(m.Delay)
+}
+
+const (
+	// behindRetry is how often a worker with fewer connections than
+	// another tries the lock.
+	behindRetry = time.Millisecond
+	// staleAfter: a worker that has not tried the lock for this long
+	// does not count in the balance (hung, stopped, or trying only
+	// every Delay because it is not behind).
+	staleAfter = 20 * time.Millisecond
+)
+
+// balanceMargin is how many more open connections than another worker
+// make a worker "ahead": 2, plus 1/8 of the larger count.
+func balanceMargin(a, b uint64) uint64 { return 2 + max(a, b)/8 }
+
+// balance records this try in the worker's slot and compares its open
+// connections with those of the workers that tried recently.
+func (m *AcceptMutex) balance() (ahead, behind bool) {
+	now := uint64(m.loop.Wall().UnixNano())
+	me := m.shm.Slot(m.slot)
+	atomic.StoreUint64(&me.TryAt, now)
+	mine := atomic.LoadUint64(&me.Active)
+	n := int(atomic.LoadUint64(&m.shm.header().InUse))
+	for i := 0; i < n && i < MaxSlots; i++ {
+		if i == m.slot {
+			continue
+		}
+		o := m.shm.Slot(i)
+		at := atomic.LoadUint64(&o.TryAt)
+		if at == 0 || now-at > uint64(staleAfter) && at < now {
+			continue
+		}
+		theirs := atomic.LoadUint64(&o.Active)
+		margin := balanceMargin(mine, theirs)
+		if mine > theirs+margin {
+			ahead = true
+		}
+		if theirs > mine+margin {
+			behind = true
+		}
+	}
+	return ahead, behind
 }
 
 // Held reports whether this worker holds the lock (between a successful
@@ -124,6 +193,7 @@ func (m *AcceptMutex) release() {
 // Stop releases the lock and stops competing: a worker that quits.
 func (m *AcceptMutex) Stop() {
 	m.stopped = true
+	atomic.StoreUint64(&m.shm.Slot(m.slot).TryAt, 0)
 	m.release()
 	m.acc.disableShared()
 }

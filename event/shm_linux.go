@@ -106,6 +106,10 @@ type Counters struct {
 	// Active - Reading - Writing: idle keep-alive connections, fresh ones
 	// that have not sent a byte, and lingering closes.
 	Writing uint64
+	// TryAt is when the worker last tried the accept lock (wall clock,
+	// ns), 0 when it does not compete: the balance rule of AcceptMutex
+	// counts only workers that are alive and trying (gauge).
+	TryAt uint64
 	// Accepts counts accepted connections.
 	Accepts uint64
 	// Handled counts accepted connections that were served, not closed
@@ -128,8 +132,12 @@ type Counters struct {
 	Hist [len(HistBounds) + 1]uint64
 }
 
-// counterFields is how many uint64 fields Counters has.
-const counterFields = int(unsafe.Sizeof(Counters{}) / 8)
+// counterFields is how many uint64 fields Counters has; tryAtField is
+// TryAt's index among them.
+const (
+	counterFields = int(unsafe.Sizeof(Counters{}) / 8)
+	tryAtField    = int(unsafe.Offsetof(Counters{}.TryAt) / 8)
+)
 
 // Compile-time check: a Counters fits its slot.
 var _ [SlotSize - unsafe.Sizeof(Counters{})]byte
@@ -235,6 +243,7 @@ func (s *Shared) Vacate(i int) {
 	atomic.StoreUint64(&c.Active, 0)
 	atomic.StoreUint64(&c.Reading, 0)
 	atomic.StoreUint64(&c.Writing, 0)
+	atomic.StoreUint64(&c.TryAt, 0)
 	atomic.StoreUint64(&c.PID, 0)
 }
 
@@ -260,8 +269,8 @@ func (c *Counters) fields() *[counterFields]uint64 {
 func (c *Counters) add(o *Counters) {
 	dst, src := c.fields(), o.fields()
 	for i := range dst {
-		if i == 0 {
-			continue // PID
+		if i == 0 || i == tryAtField {
+			continue // not counters
 		}
 		dst[i] += atomic.LoadUint64(&src[i])
 	}

@@ -22,7 +22,7 @@ func (w *Worker) UseShared(sh *event.Shared, slot int, mutex bool) {
 	w.shm = sh
 	w.stats = sh.Slot(slot)
 	if mutex {
-		w.mutex = event.NewAcceptMutex(w.loop, w.acc, sh.AcceptLock(), w.pid, w.cfg.AcceptMutexDelay)
+		w.mutex = event.NewAcceptMutex(w.loop, w.acc, sh, slot, w.pid, w.cfg.AcceptMutexDelay)
 	}
 }
 
