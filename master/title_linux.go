@@ -25,14 +25,18 @@ import (
 // whichever thread writes it (a worker runs /proc/self/exe, so it would
 // be "exe").
 
-// title is the argv memory, found before anything else ran.
-var title []byte
+// title is the argv memory (and environ's after it), found before
+// anything else ran; argvLen is argv's part of it.
+var (
+	title   []byte
+	argvLen int
+)
 
 func init() {
 	if len(os.Args) == 0 {
 		return
 	}
-	title = argvMemory()
+	title, argvLen = argvMemory()
 	// os.Args point into that memory (the runtime does not copy them):
 	// give the program copies, so that a title never changes them.
 	args := make([]string, len(os.Args))
@@ -43,25 +47,27 @@ func init() {
 }
 
 // argvMemory returns the writable memory of argv, and of environ after it
-// when the kernel's /proc/self/stat shows that environ follows at once.
-func argvMemory() []byte {
+// when the kernel's /proc/self/stat shows that environ follows at once,
+// and the length of argv's part.
+func argvMemory() ([]byte, int) {
 	base := unsafe.StringData(os.Args[0])
 	if base == nil {
-		return nil
+		return nil, 0
 	}
 	// argv strings are contiguous, each NUL-terminated.
 	n := 0
 	for _, a := range os.Args {
 		if unsafe.StringData(a) != (*byte)(unsafe.Add(unsafe.Pointer(base), n)) && a != "" {
-			return nil // not the kernel's layout: leave it alone
+			return nil, 0 // not the kernel's layout: leave it alone
 		}
 		n += len(a) + 1
 	}
+	argv := n
 	if argStart, argEnd, envStart, envEnd, ok := procStatAreas(); ok &&
 		argStart == uintptr(unsafe.Pointer(base)) && argEnd == argStart+uintptr(n) && envStart == argEnd && envEnd > envStart {
 		n = int(envEnd - argStart)
 	}
-	return unsafe.Slice(base, n)
+	return unsafe.Slice(base, n), argv
 }
 
 // procStatAreas reads arg_start, arg_end, env_start and env_end, fields
@@ -101,7 +107,14 @@ func SetTitle(t string) {
 		return
 	}
 	n := copy(title, t)
-	clear(title[n:])
+	// Clear the rest of argv; environ is overwritten only as far as a
+	// long title needs (/proc/PID/environ keeps the rest).
+	if n < len(title) {
+		title[n] = 0
+	}
+	if n < argvLen {
+		clear(title[n:argvLen])
+	}
 	if n == len(title) {
 		title[n-1] = 0
 	}
