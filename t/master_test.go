@@ -66,7 +66,14 @@ func TestWorkerTitlesAndPinning(t *testing.T) {
 			t.Errorf("worker %d threads on %v, want one CPU for all", pid, lists)
 		}
 		cpus = append(cpus, lists...)
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) != "tern" {
+		// The worker names itself as it starts: give it a moment.
+		var comm []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if comm, _ = os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "tern" {
+				break
+			}
+		}
+		if strings.TrimSpace(string(comm)) != "tern" {
 			t.Errorf("worker %d comm %q", pid, comm)
 		}
 	}
