@@ -296,6 +296,9 @@ func TestKillWorker(t *testing.T) {
 			}
 			pid := before[try%len(before)]
 			stopSignal(t, pid, syscall.SIGSTOP)
+			// kill returns before the process stops: until it has,
+			// it may still accept or take the lock.
+			waitStopped(t, pid)
 			if (s.acceptLockHolder() == pid) == holder {
 				victim = pid
 				break

@@ -270,3 +270,21 @@ func (h *hasher) copyN(r io.Reader, n int64) error {
 }
 
 func (h *hasher) sum() string { return fmt.Sprintf("%08x", h.h.Sum32()) }
+
+// waitStopped waits until pid is in the stopped state (SIGSTOP taken).
+func waitStopped(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 0 && f[0] == "T" {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("worker %d did not stop", pid)
+}
