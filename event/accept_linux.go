@@ -20,9 +20,16 @@ type Listener struct {
 	// Exclusive registers the socket with EPOLLEXCLUSIVE, so that the
 	// kernel wakes one waiting worker per connection instead of all.
 	Exclusive bool
+	// Own marks a socket of this worker alone (listen ... reuseport, one
+	// socket per worker): the accept mutex never takes it out of the
+	// epoll set, and it is never registered exclusive.
+	Own bool
 
 	a       *Acceptor
 	enabled bool
+	// accepts counts connections since the last re-registration of an
+	// Exclusive socket.
+	accepts int
 }
 
 // AcceptHandler receives what the Acceptor accepts.
@@ -45,11 +52,20 @@ type Acceptor struct {
 	// Backoff is how long accepting pauses after EMFILE/ENFILE (nginx
 	// uses accept_mutex_delay).
 	Backoff time.Duration
+	// Disabled is nginx's ngx_accept_disabled, kept by the handler after
+	// each accept: worker_connections/8 minus the free connections.
+	// While it is positive the worker is above 7/8 of its connections:
+	// under the accept mutex it skips that many tries of the lock, with
+	// EPOLLEXCLUSIVE it re-registers its sockets after each batch so that
+	// the kernel prefers other workers.
+	Disabled int
 
 	rsa    unix.RawSockaddrAny
 	paused bool
 	want   bool // Enable was called and Disable was not
+	closed bool
 	resume Timer
+	mutex  *AcceptMutex // nil: the shared sockets are always polled
 }
 
 // NewAcceptor creates an Acceptor that hands connections to h.
@@ -95,14 +111,17 @@ func (a *Acceptor) Disable() {
 func (a *Acceptor) Enabled() bool { return a.want && !a.paused }
 
 func (a *Acceptor) enable(l *Listener) error {
-	if l.enabled {
+	if l.enabled || a.closed {
 		return nil
+	}
+	if a.mutex != nil && !l.Own && !a.mutex.held {
+		return nil // the shared sockets wait for the lock
 	}
 	// Level-triggered: a socket left with connections in its queue (the
 	// batch stopped early, or another worker took the lock) is reported
 	// again on the next wait.
 	ev := uint32(In)
-	if l.Exclusive {
+	if l.Exclusive && !l.Own {
 		ev |= Exclusive
 	}
 	if err := a.loop.Add(l.FD, ev, l); err != nil {
@@ -120,6 +139,53 @@ func (a *Acceptor) disable(l *Listener) {
 	l.enabled = false
 }
 
+// enableShared puts the sockets shared with other workers in the epoll
+// set: this worker took the accept lock.
+func (a *Acceptor) enableShared() {
+	if !a.want || a.paused {
+		return
+	}
+	for _, l := range a.listeners {
+		if !l.Own {
+			a.enable(l)
+		}
+	}
+}
+
+// disableShared takes the shared sockets out: another worker holds the
+// lock.
+func (a *Acceptor) disableShared() {
+	for _, l := range a.listeners {
+		if !l.Own {
+			a.disable(l)
+		}
+	}
+}
+
+// Close stops accepting for good and closes this process's copy of every
+// listening socket (a worker that quits). The sockets stay open in the
+// processes that still hold them, with their queued connections.
+func (a *Acceptor) Close() {
+	if a.mutex != nil {
+		a.mutex.Stop()
+	}
+	a.Disable()
+	a.closed = true
+	a.loop.StopTimer(&a.resume)
+	for _, l := range a.listeners {
+		if l.FD >= 0 {
+			unix.Close(l.FD)
+			l.FD = -1
+		}
+	}
+}
+
+// reorderEvery is how many accepts an EPOLLEXCLUSIVE socket takes before
+// it is registered again: Linux wakes the waiter that registered first, so
+// without this one worker gets nearly every connection (nginx 1.21.6,
+// ngx_reorder_accept_events).
+const reorderEvery = 16
+
 // Event accepts until the queue is empty.
 func (l *Listener) Event(uint32) {
 	a := l.a
@@ -127,9 +193,11 @@ func (l *Listener) Event(uint32) {
 		fd, err := accept4(l.FD, &a.rsa)
 		switch err {
 		case nil:
+			l.accepts++
 			a.h.Accepted(l, fd, &a.rsa)
 			continue
 		case unix.EAGAIN:
+			l.reorder()
 			return
 		case unix.EINTR, unix.ECONNABORTED:
 			continue // the peer gave up while queued; try the next one
@@ -141,6 +209,20 @@ func (l *Listener) Event(uint32) {
 			a.h.AcceptError(l, os.NewSyscallError("accept4", err))
 			return
 		}
+	}
+}
+
+// reorder moves an EPOLLEXCLUSIVE registration to the back of the
+// socket's wait queue every reorderEvery accepts, or at once while the
+// worker is above 7/8 of its connections.
+func (l *Listener) reorder() {
+	if !l.Exclusive || l.Own || (l.accepts < reorderEvery && l.a.Disabled <= 0) {
+		return
+	}
+	l.accepts = 0
+	l.a.disable(l)
+	if err := l.a.enable(l); err != nil {
+		l.a.h.AcceptError(l, err)
 	}
 }
 
@@ -156,7 +238,7 @@ func (a *Acceptor) pause() {
 // Timeout ends an EMFILE pause.
 func (a *Acceptor) Timeout() {
 	a.paused = false
-	if a.want {
+	if a.want && !a.closed {
 		a.Enable()
 	}
 }

@@ -89,6 +89,9 @@ type Loop struct {
 	submitting  []func()
 
 	stopped bool
+	// mutex, when this worker uses the accept lock, is released after
+	// the accept events of each wait (see AcceptMutex).
+	mutex *AcceptMutex
 }
 
 // New creates a loop with its epoll set and wake-up eventfd.
@@ -252,6 +255,10 @@ func (l *Loop) RunOnce() error {
 	if err != nil && err != unix.EINTR {
 		return os.NewSyscallError("epoll_wait", err)
 	}
+	if l.mutex != nil && l.mutex.held {
+		l.acceptFirst(n)
+		l.mutex.release()
+	}
 	for i := 0; i < n; i++ {
 		ev := &l.events[i]
 		s := l.slotOf(int(ev.Fd))
@@ -263,6 +270,23 @@ func (l *Loop) RunOnce() error {
 	l.timers.expire(l.now)
 	l.runPosted()
 	return nil
+}
+
+// acceptFirst dispatches the listening sockets' events of the batch and
+// marks them done, so that the accept lock is released before the other
+// events are handled (nginx's posted accept events).
+func (l *Loop) acceptFirst(n int) {
+	for i := 0; i < n; i++ {
+		ev := &l.events[i]
+		s := l.slotOf(int(ev.Fd))
+		if s == nil || s.gen != uint32(ev.Pad) {
+			continue
+		}
+		if ln, ok := s.h.(*Listener); ok {
+			ev.Fd = -1 // dispatched
+			ln.Event(ev.Events)
+		}
+	}
 }
 
 func (l *Loop) runPosted() {

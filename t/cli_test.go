@@ -175,6 +175,7 @@ func readLines(t *testing.T, path string) []string {
 
 func TestAccessLogJSON(t *testing.T) {
 	s := staticServer(t, "")
+	workers := s.waitWorkers(1, nil, 10*time.Second)
 	c := s.dial()
 	c.do(req("GET", "/a.txt?x=1", "User-Agent: tester/1", "Referer: http://r/"))
 	c.do(req("HEAD", "/missing"))
@@ -192,7 +193,7 @@ func TestAccessLogJSON(t *testing.T) {
 	want := map[string]any{
 		"remote_addr": local.IP.String(), "method": "GET", "uri": "/a.txt?x=1", "protocol": "HTTP/1.1",
 		"status": 200.0, "body_bytes_sent": 12.0, "host": "localhost", "referer": "http://r/",
-		"user_agent": "tester/1", "connection_requests": 1.0, "pid": float64(s.cmd.Process.Pid),
+		"user_agent": "tester/1", "connection_requests": 1.0, "pid": float64(workers[0]), // the worker's
 	}
 	for k, v := range want {
 		if e[k] != v {

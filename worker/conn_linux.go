@@ -254,7 +254,7 @@ func (c *conn) beginRequest() {
 		total:   def.LargeClientHeaderBuffers.Num * def.LargeClientHeaderBuffers.Size,
 		headers: maxHeaders,
 	}
-	c.state = stHead
+	c.setState(stHead)
 	// No header timer yet: most heads arrive whole in one read, and the
 	// keep-alive timer still pending is later than any deadline this
 	// request can need before parseHead arms one.

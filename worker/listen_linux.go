@@ -7,52 +7,10 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"tern/conf"
 )
 
-// Listening on a wildcard address and on specific addresses of the same
-// port: Linux refuses to bind 127.0.0.1:80 next to a listening 0.0.0.0:80,
-// so nginx binds only the wildcard (ngx_http_init_listening) and picks a
-// connection's address — and so its virtual servers — from the local
-// address of the connection (getsockname), when it has specific
-// addresses to tell apart. tern does the same.
-
-// Bound returns the addresses that need a listening socket of their own,
-// in order: all of addrs but the specific ones whose port and family also
-// have a wildcard address, unless they set reuseport or a backlog (nginx
-// binds an address with socket options on its own). The master opens
-// sockets for these; a worker given them dispatches the others by the
-// local address of each connection.
-func Bound(addrs []*conf.Addr) []*conf.Addr {
-	var out []*conf.Addr
-	for _, a := range addrs {
-		if coveredBy(a, addrs) == nil {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// coveredBy returns the wildcard address in addrs whose socket serves a,
-// or nil when a needs a socket of its own.
-func coveredBy(a *conf.Addr, addrs []*conf.Addr) *conf.Addr {
-	ap, err := netip.ParseAddrPort(a.Addr)
-	if err != nil || ap.Addr().IsUnspecified() || a.ReusePort || a.Backlog != defaultBacklog {
-		return nil
-	}
-	for _, b := range addrs {
-		bp, err := netip.ParseAddrPort(b.Addr)
-		if err == nil && bp.Addr().IsUnspecified() && bp.Port() == ap.Port() && b.Network == a.Network {
-			return b
-		}
-	}
-	return nil
-}
-
-// defaultBacklog is conf's (and nginx's) listen backlog: an address with
-// another one was given a backlog, which needs a socket of its own.
-const defaultBacklog = 511
+// A wildcard socket may also serve specific addresses of its port
+// (conf.HTTP.Bound): the connection's local address picks which.
 
 // coverSpecific appends to w.addrs the configured addresses that have no
 // socket among the listeners because a wildcard one serves them, and
@@ -60,9 +18,8 @@ const defaultBacklog = 511
 func (w *Worker) coverSpecific() {
 	nl := len(w.addrs)
 	w.hs.covered = make([][]int, nl)
-	all := w.cfg.HTTP.Addrs
-	for _, a := range all {
-		wild := coveredBy(a, all)
+	for _, a := range w.cfg.HTTP.Addrs {
+		wild := w.cfg.HTTP.CoveredBy(a)
 		if wild == nil {
 			continue
 		}

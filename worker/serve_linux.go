@@ -49,6 +49,8 @@ func (c *conn) serve() {
 // handler is one more case.
 func (w *Worker) content(rq *request) int {
 	switch path := rq.Req.Path; {
+	case rq.Loc.StubStatus:
+		return w.serveStubStatus(rq)
 	case rq.Req.Method != filters.MethodGET && rq.Req.Method != filters.MethodHEAD:
 		// A static location answers GET and HEAD only (SPEC §3), before
 		// looking at the file system: nginx's static module gives 404
@@ -125,7 +127,7 @@ func (c *conn) respond() {
 	rq.FD = int(c.fd)
 	rq.Owner = c
 	rq.Env = &w.env
-	c.state = stWrite
+	c.setState(stWrite)
 	c.afterWrite(w.chain.Run(&rq.Txn))
 }
 
@@ -187,7 +189,7 @@ func (c *conn) responseDone() {
 		c.lingerClose()
 		return
 	}
-	c.state = stBody
+	c.setState(stBody)
 	c.w.loop.SetTimer(&c.Timer, rq.Loc.ClientBodyTimeout, c)
 }
 
@@ -210,7 +212,7 @@ func (c *conn) finishRequest() {
 		return
 	}
 	c.requests++
-	c.state = stIdle
+	c.setState(stIdle)
 	w.loop.SetTimer(&c.Timer, loc.KeepaliveTimeout, c)
 	w.idle.pushBack(c)
 }
@@ -218,6 +220,7 @@ func (c *conn) finishRequest() {
 func (c *conn) logAccess() {
 	w := c.w
 	rq := c.rq
+	w.requestDone(rq)
 	if rq.Loc == nil || rq.Loc.AccessLog == "" {
 		return
 	}
@@ -248,7 +251,7 @@ func (c *conn) lingerClose() {
 		c.close()
 		return
 	}
-	c.state = stLinger
+	c.setState(stLinger)
 	c.lingerBy = c.w.loop.Now() + int64(lingeringTime)
 	c.w.loop.SetTimer(&c.Timer, lingeringTimeout, c)
 	c.readReady = true
@@ -298,7 +301,7 @@ func (c *conn) close() {
 	w.loop.StopTimer(&c.Timer)
 	w.loop.Forget(int(c.fd))
 	unix.Close(int(c.fd))
-	c.state = stClosed
+	c.setState(stClosed)
 	c.posted = false
 	c.closing = false
 	w.active--

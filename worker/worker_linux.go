@@ -62,6 +62,11 @@ type Worker struct {
 	quitting     bool
 	shutdownTick event.Timer
 	lastWarn     int64
+
+	// shm, stats and mutex: see stats_linux.go.
+	shm   *event.Shared
+	stats *event.Counters
+	mutex *event.AcceptMutex
 }
 
 // New creates a worker for cfg on the given listening sockets. Errors go to
@@ -80,6 +85,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 		log:      log,
 		pid:      os.Getpid(),
 		logs:     make(map[string]*accessLog),
+		stats:    new(event.Counters),
 	}
 	w.chain = filters.NewChain()
 	w.bufs = newBufPool(cfg.HTTP)
@@ -87,7 +93,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 	w.acc.Backoff = cfg.AcceptMutexDelay
 	for i, l := range lns {
 		w.addrs = append(w.addrs, l.Addr)
-		w.acc.Add(&event.Listener{FD: l.FD, Index: i, Exclusive: l.Exclusive})
+		w.acc.Add(&event.Listener{FD: l.FD, Index: i, Exclusive: l.Exclusive, Own: l.Addr.ReusePort})
 	}
 	w.coverSpecific()
 	if err := w.openAccessLogs(); err != nil {
@@ -188,14 +194,16 @@ func (w *Worker) Quit() {
 		return
 	}
 	w.quitting = true
-	w.acc.Disable()
+	// Stop accepting and close this process's copy of the listening
+	// sockets: the master and the new workers hold them open.
+	w.acc.Close()
 	w.idle.each(func(c *conn) {
-		if c.requests > 0 {
-			c.close()
-			return
-		}
-		// A connection that has not sent a byte gets a short grace, not
-		// client_header_timeout: nginx would wait up to 60 s for it.
+		// An idle connection gets a short grace, then closes. A
+		// keep-alive client whose next request crosses the stop then
+		// gets its answer (with Connection: close) instead of a reset
+		// (nginx closes at once unless keepalive_min_timeout is set);
+		// a connection that has not sent a byte gets the same grace,
+		// not client_header_timeout.
 		if rest := time.Duration(c.When() - w.loop.Now()); rest > quitGrace {
 			w.loop.SetTimer(&c.Timer, quitGrace, c)
 		}
@@ -205,8 +213,8 @@ func (w *Worker) Quit() {
 	}
 }
 
-// quitGrace is how long a connection that has not sent its first byte
-// may still do so after a graceful stop begins.
+// quitGrace is how long an idle connection may still send a request
+// after a graceful stop begins.
 const quitGrace = time.Second
 
 type shutdownTimeout struct{ w *Worker }
@@ -224,6 +232,7 @@ func (w *Worker) closeAll() {
 
 // Accepted takes a new connection (event.AcceptHandler).
 func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) {
+	event.Inc(&w.stats.Accepts)
 	if w.active >= w.maxConns && !w.reuseIdle() {
 		if now := w.loop.Now(); now-w.lastWarn > int64(time.Second) {
 			w.lastWarn = now
@@ -243,6 +252,7 @@ func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) 
 		return
 	}
 	w.active++
+	w.accepted()
 	settings := &w.addrs[c.listener].Default.Root.Settings
 	w.loop.SetTimer(&c.Timer, settings.ClientHeaderTimeout, c)
 	w.idle.pushBack(c)

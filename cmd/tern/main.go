@@ -21,6 +21,10 @@ import (
 )
 
 func main() {
+	// A worker is this binary started by the master (SPEC §4).
+	if code, ok := workerRole(); ok {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -96,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	return start(cfg, stderr)
+	return start(cfg, stderr, func() (*conf.Config, error) { return conf.Load(cfg.File, o.prefix) })
 }
 
 // load reads the configuration, printing diagnostics on failure.
@@ -160,7 +164,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "tern: serving %s on http://%s/\n", dir, cfg.HTTP.Addrs[0].Addr)
-	return start(cfg, stderr)
+	return start(cfg, stderr, nil)
 }
 
 func printVersion(w io.Writer, long bool) {

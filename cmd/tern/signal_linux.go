@@ -3,12 +3,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"syscall"
+
+	"tern/master"
 )
 
 // signals maps -s names to what the master is sent.
@@ -34,7 +33,7 @@ func signalMaster(o options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tern: the configuration has no pid file (pid = \"off\")")
 		return 1
 	}
-	pid, err := readPID(cfg.PID)
+	pid, err := master.ReadPID(cfg.PID)
 	if err != nil {
 		fmt.Fprintf(stderr, "tern: no running master: %v\n", err)
 		return 1
@@ -44,16 +43,4 @@ func signalMaster(o options, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func readPID(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(b)))
-	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("invalid pid file %s: %q", path, b)
-	}
-	return pid, nil
 }

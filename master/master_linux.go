@@ -1,0 +1,559 @@
+//go:build linux
+
+package master
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"tern/conf"
+	"tern/event"
+)
+
+// LogFile is an error log the master writes and reopens (worker.LogWriter).
+type LogFile interface {
+	io.Writer
+	Reopen() error
+	Close() error
+}
+
+// Options configure a master.
+type Options struct {
+	// Config is the validated configuration to start with.
+	Config *conf.Config
+	// Load reads the configuration again, for a reload (HUP). nil
+	// reloads Config itself (tern serve, whose configuration is not a
+	// file): new workers, same settings.
+	Load func() (*conf.Config, error)
+	// OpenLog opens an error log ("stderr" allowed).
+	OpenLog func(path string) (LogFile, error)
+	// Stderr gets the reason of a failed start.
+	Stderr io.Writer
+}
+
+// Master is the master process: it never serves a request. It holds the
+// listening sockets, the shared memory and the configuration, starts a
+// worker per worker_processes, and turns signals into what SPEC §4 says.
+// Everything in it belongs to the goroutine running Run; signals arrive
+// on a channel, so no state is shared with another goroutine.
+type Master struct {
+	opt  Options
+	cfg  *conf.Config
+	logf LogFile
+	log  zerolog.Logger
+	pid  int
+
+	shm  *event.Shared
+	lock event.AcceptLock
+	cpus []int
+	// parentR is the read end of the pipe whose EOF tells workers that
+	// the master is gone; parentW is never written, only held.
+	parentR, parentW int
+
+	gen   *generation
+	procs map[int]*proc
+	slots [event.MaxSlots]bool
+
+	quitting    bool
+	terminating bool
+	noaccept    bool // WINCH: no workers until HUP
+	killDelay   time.Duration
+	killAt      time.Time
+	respawns    []respawn
+
+	sigs chan os.Signal
+}
+
+// generation is a configuration and the sockets opened for it; a reload
+// makes a new one.
+type generation struct {
+	n    int
+	cfg  *conf.Config
+	lns  *listenSet
+	snap int // the configuration snapshot memfd
+	// fails counts the quick deaths of each worker index in a row, for
+	// the respawn back-off.
+	fails []int
+}
+
+// proc is a worker process.
+type proc struct {
+	pid, slot, index int
+	gen              *generation
+	started          time.Time
+	exiting          bool // told to stop: not respawned
+}
+
+// respawn is a worker index waiting out its back-off.
+type respawn struct {
+	gen   *generation
+	index int
+	at    time.Time
+}
+
+const (
+	// startPause lets new workers start before the old ones are told to
+	// quit on a reload (nginx sleeps 100 ms too). Connections arriving
+	// meanwhile wait in the listen queue, whoever takes them.
+	startPause = 100 * time.Millisecond
+	// killFirst and killLast: a fast stop re-sends TERM after 50 ms,
+	// doubling, and sends SIGKILL once the delay passes a second
+	// (nginx's ngx_master_process_cycle).
+	killFirst = 50 * time.Millisecond
+	killLast  = time.Second
+	// stableAfter is how long a worker must have run for its death not
+	// to count as a crash loop.
+	stableAfter = 10 * time.Second
+	// backoffFirst and backoffMax bound the pause before respawning a
+	// worker that keeps dying: the first death is replaced at once, the
+	// next after 100 ms, doubling up to 10 s.
+	backoffFirst = 100 * time.Millisecond
+	backoffMax   = 10 * time.Second
+	// fatalExit is the exit code of a worker that cannot start (bad
+	// snapshot, no shared memory): nginx does not respawn it either.
+	fatalExit = 2
+)
+
+// Run starts the master and serves until a stop signal; it returns the
+// process's exit code.
+func Run(opt Options) int {
+	m, err := start(opt)
+	if err != nil {
+		fmt.Fprintln(opt.Stderr, "tern:", err)
+		return 1
+	}
+	return m.run()
+}
+
+// start opens everything the workers need and starts them.
+func start(opt Options) (*Master, error) {
+	cfg := opt.Config
+	if cfg.HTTP == nil || len(cfg.HTTP.Addrs) == 0 {
+		return nil, errors.New("no listen address configured (an http block with a server is needed)")
+	}
+	m := &Master{opt: opt, cfg: cfg, pid: os.Getpid(), cpus: CPUs(), procs: map[int]*proc{}}
+	logf, err := opt.OpenLog(cfg.ErrorLog)
+	if err != nil {
+		return nil, fmt.Errorf("error log: %w", err)
+	}
+	m.setLog(logf, cfg)
+	fail := func(err error) (*Master, error) {
+		m.log.Error().Err(err).Msg("start failed")
+		m.cleanup()
+		return nil, err
+	}
+	if m.shm, err = event.NewShared(); err != nil {
+		return fail(err)
+	}
+	m.lock = m.shm.AcceptLock()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return fail(os.NewSyscallError("pipe2", err))
+	}
+	m.parentR, m.parentW = p[0], p[1]
+	n := workerCount(cfg, m.cpus)
+	lns, err := openListeners(cfg, n, nil)
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := writeSnapshot(cfg)
+	if err != nil {
+		lns.closeExcept(nil)
+		return fail(err)
+	}
+	m.gen = &generation{n: 1, cfg: cfg, lns: lns, snap: snap, fails: make([]int, n)}
+	// Signals before the first worker: a SIGCHLD must not be missed.
+	m.sigs = make(chan os.Signal, 32)
+	signal.Notify(m.sigs, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCHLD)
+	if cfg.PID != "" {
+		if err := WritePID(cfg.PID, m.pid); err != nil {
+			return fail(fmt.Errorf("pid file: %w", err))
+		}
+	}
+	SetTitle(MasterTitle())
+	m.log.Info().Int("worker_processes", n).Int("listeners", len(lns.list)).Str("conf", cfg.File).Msg("tern started")
+	for i := 0; i < n; i++ {
+		if err := m.startWorker(m.gen, i); err != nil {
+			if len(m.procs) == 0 {
+				m.terminating = true
+				return fail(err)
+			}
+			m.log.Error().Err(err).Int("index", i).Msg("starting a worker failed")
+		}
+	}
+	return m, nil
+}
+
+// setLog makes logf the error log, at cfg's level.
+func (m *Master) setLog(logf LogFile, cfg *conf.Config) {
+	m.logf = logf
+	m.log = zerolog.New(logf).Level(cfg.ErrorLogLevel).With().Timestamp().Int("pid", m.pid).Str("process", "master").Logger()
+}
+
+// run is the master's loop: wait for a signal or a deadline, act, reap.
+func (m *Master) run() int {
+	for {
+		var timeout <-chan time.Time
+		if d, ok := m.nextDeadline(); ok {
+			timeout = time.After(time.Until(d))
+		}
+		select {
+		case s := <-m.sigs:
+			m.signal(s.(syscall.Signal))
+		case <-timeout:
+		}
+		// Every wake-up reaps: SIGCHLDs coalesce, and a worker may
+		// exit just as another signal arrives.
+		m.reap()
+		m.deadlines(time.Now())
+		if (m.quitting || m.terminating) && len(m.procs) == 0 {
+			break
+		}
+	}
+	m.log.Info().Msg("exit")
+	m.cleanup()
+	return 0
+}
+
+// signal acts on one signal (nginx's master cycle).
+func (m *Master) signal(s syscall.Signal) {
+	if s == syscall.SIGCHLD {
+		return // run reaps after every signal
+	}
+	m.log.Info().Int("signal", int(s)).Str("name", unix.SignalName(s)).Msg("signal received")
+	switch s {
+	case syscall.SIGHUP:
+		if m.quitting || m.terminating {
+			return
+		}
+		m.reload()
+	case syscall.SIGQUIT:
+		if m.quitting || m.terminating {
+			return
+		}
+		m.quitting = true
+		m.stopWorkers(syscall.SIGQUIT, func(*proc) bool { return true })
+		// nginx closes the master's listening sockets at once; the
+		// workers close theirs as they stop accepting.
+		m.gen.lns.closeExcept(nil)
+		m.gen.lns = &listenSet{}
+	case syscall.SIGTERM, syscall.SIGINT:
+		if m.terminating {
+			return
+		}
+		m.terminating = true
+		m.stopWorkers(syscall.SIGTERM, func(*proc) bool { return true })
+		m.killDelay = killFirst
+		m.killAt = time.Now().Add(m.killDelay)
+	case syscall.SIGUSR1:
+		m.reopen()
+	case syscall.SIGWINCH:
+		// nginx honours WINCH only when daemonized (a terminal sends it
+		// on resize). tern's master always runs in the foreground, under
+		// a supervisor, and WINCH is step 2 of a binary upgrade, so it
+		// is honoured: the workers stop gracefully, the master stays
+		// with its sockets, and HUP starts workers again.
+		if m.quitting || m.terminating {
+			return
+		}
+		m.noaccept = true
+		m.respawns = nil
+		m.stopWorkers(syscall.SIGQUIT, func(*proc) bool { return true })
+		m.log.Info().Msg("gracefully stopping the workers, the master keeps running")
+	case syscall.SIGUSR2:
+		m.log.Warn().Msg("binary upgrade (USR2) is not supported yet, signal ignored")
+	}
+}
+
+// stopWorkers sends sig to the workers sel picks and marks them exiting.
+func (m *Master) stopWorkers(sig syscall.Signal, sel func(*proc) bool) {
+	for _, p := range m.procs {
+		if !sel(p) {
+			continue
+		}
+		p.exiting = true
+		if err := unix.Kill(p.pid, sig); err != nil && err != unix.ESRCH {
+			m.log.Error().Err(err).Int("worker", p.pid).Msg("kill failed")
+		}
+	}
+}
+
+// reopen reopens the master's error log and tells every worker to reopen
+// its logs (USR1, for logrotate).
+func (m *Master) reopen() {
+	if err := m.logf.Reopen(); err != nil {
+		m.log.Error().Err(err).Msg("reopening the error log failed")
+	}
+	m.log.Info().Msg("reopening logs")
+	for _, p := range m.procs {
+		unix.Kill(p.pid, syscall.SIGUSR1)
+	}
+}
+
+// startWorker starts worker index of generation g in a free slot.
+func (m *Master) startWorker(g *generation, index int) error {
+	slot := -1
+	for i := range m.slots {
+		if !m.slots[i] {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 {
+		return fmt.Errorf("%d worker processes alive: no shared memory slot left", event.MaxSlots)
+	}
+	cpus := workerCPUs(g.cfg.WorkerCPUAffinity, index, m.cpus)
+	pid, err := spawn(spawnSpec{
+		params: WorkerParams{Slot: slot, Index: index, Gen: g.n, Listeners: len(g.lns.list), Workers: len(g.fails)},
+		cpus:   cpus,
+		shm:    m.shm.FD(),
+		snap:   g.snap,
+		parent: m.parentR,
+		lns:    g.lns.forWorker(index),
+	})
+	if err != nil {
+		return err
+	}
+	m.slots[slot] = true
+	m.shm.Occupy(slot, pid)
+	m.procs[pid] = &proc{pid: pid, slot: slot, index: index, gen: g, started: time.Now()}
+	m.log.Info().Int("worker", pid).Int("index", index).Int("slot", slot).Ints("cpus", cpus).Int("generation", g.n).Msg("worker process started")
+	return nil
+}
+
+// reap collects every worker that exited, frees what it held, and
+// replaces it when it was not told to stop.
+func (m *Master) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		p := m.procs[pid]
+		if p == nil {
+			continue
+		}
+		delete(m.procs, pid)
+		// Right after wait4, before the pid can be reused: a lock the
+		// dead worker held is freed, its gauges zeroed.
+		held := m.lock.ForceUnlock(pid)
+		m.shm.Vacate(p.slot)
+		m.slots[p.slot] = false
+		ev := m.log.Info()
+		if !p.exiting {
+			ev = m.log.Warn()
+		}
+		ev = ev.Int("worker", pid).Int("index", p.index).Int("generation", p.gen.n)
+		switch {
+		case ws.Signaled():
+			ev.Int("signal", int(ws.Signal())).Bool("core_dumped", ws.CoreDump()).Msg("worker process exited on signal")
+		default:
+			ev.Int("code", ws.ExitStatus()).Msg("worker process exited")
+		}
+		if held {
+			m.log.Warn().Int("worker", pid).Msg("accept lock was held by the dead worker, released")
+		}
+		if p.exiting || m.quitting || m.terminating || m.noaccept || p.gen != m.gen {
+			continue
+		}
+		if ws.Exited() && ws.ExitStatus() == fatalExit {
+			m.log.Error().Int("worker", pid).Msg("worker process exited with fatal code 2 and cannot be respawned")
+			continue
+		}
+		m.scheduleRespawn(p)
+	}
+}
+
+// scheduleRespawn replaces a dead worker in the same index (same CPU,
+// same reuseport sockets): at once the first time, then with a growing
+// pause while it keeps dying within stableAfter of its start.
+func (m *Master) scheduleRespawn(p *proc) {
+	g := p.gen
+	if time.Since(p.started) >= stableAfter {
+		g.fails[p.index] = 0
+	}
+	g.fails[p.index]++
+	var delay time.Duration
+	if f := g.fails[p.index]; f > 1 {
+		delay = min(backoffFirst<<min(f-2, 16), backoffMax)
+	}
+	if delay == 0 {
+		m.respawnNow(g, p.index)
+		return
+	}
+	m.log.Warn().Int("index", p.index).Dur("after", delay).Msg("worker keeps dying, respawn delayed")
+	m.respawns = append(m.respawns, respawn{gen: g, index: p.index, at: time.Now().Add(delay)})
+}
+
+func (m *Master) respawnNow(g *generation, index int) {
+	if err := m.startWorker(g, index); err != nil {
+		m.log.Error().Err(err).Int("index", index).Msg("respawning a worker failed")
+		// Try again later rather than never.
+		m.respawns = append(m.respawns, respawn{gen: g, index: index, at: time.Now().Add(backoffMax)})
+	}
+}
+
+// nextDeadline is the earliest timed action pending.
+func (m *Master) nextDeadline() (time.Time, bool) {
+	var t time.Time
+	if m.terminating && len(m.procs) > 0 {
+		t = m.killAt
+	}
+	for _, r := range m.respawns {
+		if t.IsZero() || r.at.Before(t) {
+			t = r.at
+		}
+	}
+	return t, !t.IsZero()
+}
+
+// deadlines runs the timed actions due at now.
+func (m *Master) deadlines(now time.Time) {
+	if m.terminating && len(m.procs) > 0 && !now.Before(m.killAt) {
+		sig := syscall.SIGTERM
+		if m.killDelay > killLast {
+			sig = syscall.SIGKILL
+			m.log.Warn().Int("workers", len(m.procs)).Msg("workers still alive, sending SIGKILL")
+		}
+		m.stopWorkers(sig, func(*proc) bool { return true })
+		m.killDelay *= 2
+		m.killAt = now.Add(m.killDelay)
+	}
+	rest := m.respawns[:0]
+	for _, r := range m.respawns {
+		switch {
+		case r.gen != m.gen || m.quitting || m.terminating || m.noaccept:
+			// dropped: its generation is over
+		case !now.Before(r.at):
+			m.respawnNow(r.gen, r.index)
+		default:
+			rest = append(rest, r)
+		}
+	}
+	m.respawns = rest
+}
+
+// reload is HUP: load and validate the configuration; on any error log
+// it and change nothing; else open the new sockets (keeping those of
+// addresses that stay), start a new generation of workers, tell the old
+// ones to quit gracefully, and close the sockets no longer configured.
+func (m *Master) reload() {
+	m.log.Info().Msg("reconfiguring")
+	cfg := m.cfg
+	if m.opt.Load != nil {
+		var err error
+		if cfg, err = m.opt.Load(); err != nil {
+			m.log.Error().Str("diagnostics", diagnostics(err)).Msg("reload failed: invalid configuration, still running the old one")
+			return
+		}
+	}
+	if cfg.HTTP == nil || len(cfg.HTTP.Addrs) == 0 {
+		m.log.Error().Msg("reload failed: no listen address configured, still running the old one")
+		return
+	}
+	n := workerCount(cfg, m.cpus)
+	lns, err := openListeners(cfg, n, m.gen.lns)
+	if err != nil {
+		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
+		return
+	}
+	snap, err := writeSnapshot(cfg)
+	if err != nil {
+		lns.closeExcept(m.gen.lns)
+		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
+		return
+	}
+	if err := m.switchFiles(cfg); err != nil {
+		lns.closeExcept(m.gen.lns)
+		unix.Close(snap)
+		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
+		return
+	}
+	old := m.gen
+	g := &generation{n: old.n + 1, cfg: cfg, lns: lns, snap: snap, fails: make([]int, n)}
+	m.gen, m.cfg = g, cfg
+	m.noaccept = false
+	m.respawns = nil
+	for i := 0; i < n; i++ {
+		if err := m.startWorker(g, i); err != nil {
+			m.log.Error().Err(err).Int("index", i).Msg("starting a worker failed")
+		}
+	}
+	time.Sleep(startPause)
+	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen != g })
+	old.lns.closeExcept(lns)
+	unix.Close(old.snap)
+	m.log.Info().Int("generation", g.n).Int("worker_processes", n).Msg("reconfigured")
+}
+
+// switchFiles moves the error log and the pid file to the paths cfg
+// names, when they changed.
+func (m *Master) switchFiles(cfg *conf.Config) error {
+	if cfg.ErrorLog != m.cfg.ErrorLog {
+		logf, err := m.opt.OpenLog(cfg.ErrorLog)
+		if err != nil {
+			return fmt.Errorf("error log: %w", err)
+		}
+		old := m.logf
+		m.setLog(logf, cfg)
+		old.Close()
+	} else if cfg.ErrorLogLevel != m.cfg.ErrorLogLevel {
+		m.setLog(m.logf, cfg)
+	}
+	if cfg.PID != m.cfg.PID {
+		if cfg.PID != "" {
+			if err := WritePID(cfg.PID, m.pid); err != nil {
+				return fmt.Errorf("pid file: %w", err)
+			}
+		}
+		removePID(m.cfg.PID, m.pid)
+	}
+	return nil
+}
+
+// cleanup releases what the master holds, on its way out.
+func (m *Master) cleanup() {
+	if m.sigs != nil {
+		signal.Stop(m.sigs)
+	}
+	if m.gen != nil {
+		m.gen.lns.closeExcept(nil)
+		unix.Close(m.gen.snap)
+	}
+	if m.cfg.PID != "" {
+		removePID(m.cfg.PID, m.pid)
+	}
+	if m.parentW > 0 {
+		unix.Close(m.parentR)
+		unix.Close(m.parentW)
+	}
+	if m.shm != nil {
+		m.shm.Close()
+	}
+	m.logf.Close()
+}
+
+// diagnostics renders a configuration error the way -t prints it.
+func diagnostics(err error) string {
+	var ce *conf.Error
+	if errors.As(err, &ce) {
+		var b bytes.Buffer
+		ce.WriteText(&b)
+		return b.String()
+	}
+	return err.Error()
+}
