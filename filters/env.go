@@ -23,6 +23,9 @@ type Env struct {
 	Stats Stats
 
 	dateBuf [len(httpDate)]byte
+
+	// boundary numbers the multipart range responses (see nextBoundary).
+	boundary uint64
 }
 
 // Stats are a worker's write-filter counters.
