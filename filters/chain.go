@@ -170,6 +170,8 @@ type Txn struct {
 	notModified bool
 	// produced is set once the body's producer returned Done.
 	produced bool
+	// chunker frames a producer's output as chunks.
+	chunker chunker
 }
 
 // Reset prepares t for a new request, keeping its buffers.
@@ -208,6 +210,7 @@ func (t *Txn) resetFilters() {
 	t.orig = keep(t.orig, maxKeptSegments)
 	t.notModified = false
 	t.produced = false
+	t.chunker = chunker{}
 }
 
 // keep empties s, or drops it when it grew past limit.

@@ -26,6 +26,8 @@ type Env struct {
 
 	// boundary numbers the multipart range responses (see nextBoundary).
 	boundary uint64
+	// gzip holds the worker's idle compressors, made on first use.
+	gzip *gzipPool
 }
 
 // Stats are a worker's write-filter counters.

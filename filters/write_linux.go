@@ -276,14 +276,18 @@ func truncated(t *Txn, f *File, off int64) Result {
 }
 
 // NewChain returns a worker's filter chain, in nginx's order (its
-// auto/modules): not-modified, headers (add_header, expires), range,
-// then header serialisation and the write filter. The order matters:
-// range after not-modified, so that a 304 is never ranged.
+// auto/modules): not-modified, headers (add_header, expires), gzip,
+// range, chunked, then header serialisation and the write filter.
+// The order matters: gzip before range, so that a compressed response is
+// never ranged; range after not-modified, so that a 304 is never ranged;
+// chunked after both, when the length is final.
 func NewChain() Chain {
 	return Chain{
 		NotModifiedFilter{},
 		HeadersFilter{},
+		GzipFilter{},
 		RangeFilter{},
+		ChunkedFilter{},
 		HeaderFilter{},
 		&WriteFilter{},
 	}
