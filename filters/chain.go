@@ -168,8 +168,8 @@ type Txn struct {
 	// not-modified filter: the gzip filter still adds the Vary and
 	// weak ETag the 200 would have had (RFC 9110 §15.4.5).
 	notModified bool
-	// produced is set once the body's producer returned Done.
-	produced bool
+	// producerDone is set once the body's producer returned Done.
+	producerDone bool
 	// chunker frames a producer's output as chunks.
 	chunker chunker
 }
@@ -209,7 +209,7 @@ func (t *Txn) resetFilters() {
 	clear(t.orig)
 	t.orig = keep(t.orig, maxKeptSegments)
 	t.notModified = false
-	t.produced = false
+	t.producerDone = false
 	t.chunker = chunker{}
 }
 

@@ -155,12 +155,12 @@ type Body struct {
 // list grown past it by a multipart response, up to maxKeptSegments.
 func (b *Body) Reset() {
 	b.Producer = nil
+	clear(b.buf[:])
 	if c := cap(b.Segs); c > maxSegments && c <= maxKeptSegments {
 		clear(b.Segs[:c])
 		b.Segs = b.Segs[:0]
 		return
 	}
-	clear(b.buf[:])
 	b.Segs = b.buf[:0]
 }
 
@@ -263,6 +263,7 @@ func (r *Response) Reset() {
 	r.AcceptRanges = false
 	r.ContentRange = nil
 	r.Allow = ""
+	clear(r.hdrBuf[:])
 	if c := cap(r.Headers); c > len(r.hdrBuf) && c <= maxKeptHeaders {
 		// add_header lists longer than the inline array keep their
 		// grown slice, so that they stop allocating after the first
@@ -270,7 +271,6 @@ func (r *Response) Reset() {
 		clear(r.Headers[:c])
 		r.Headers = r.Headers[:0]
 	} else {
-		clear(r.hdrBuf[:])
 		r.Headers = r.hdrBuf[:0]
 	}
 	r.Chunked = false

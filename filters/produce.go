@@ -11,7 +11,7 @@ package filters
 // the body is complete, Again or Error as the producer said.
 func (t *Txn) refill(turn *bool) (r Result, more bool) {
 	b := &t.Resp.Body
-	if b.Producer == nil || t.Resp.HeaderOnly || t.produced {
+	if b.Producer == nil || t.Resp.HeaderOnly || t.producerDone {
 		t.releaseProducer()
 		return Done, false
 	}
@@ -27,7 +27,7 @@ func (t *Txn) refill(turn *bool) (r Result, more bool) {
 	case OK:
 		return OK, true
 	case Done:
-		t.produced = true
+		t.producerDone = true
 		return OK, true
 	default:
 		return r, false

@@ -56,18 +56,18 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 	if budget <= 0 || budget > maxSendfile {
 		budget = maxSendfile
 	}
+	refilled := false // a producer makes one piece per turn
 	segs := t.Resp.Body.Segs
 	if t.Resp.HeaderOnly {
 		segs = nil
 	}
-	produced := false
 	for {
 		if r, more := w.writeMem(t, segs); !more {
 			return r
 		}
 		if t.seg >= len(segs) {
 			// Everything is sent: done, unless a producer makes more.
-			if r, more := t.refill(&produced); !more {
+			if r, more := t.refill(&refilled); !more {
 				return r
 			}
 			segs = t.Resp.Body.Segs
