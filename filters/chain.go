@@ -135,6 +135,10 @@ type Txn struct {
 
 	// Wait is what an Again waits for.
 	Wait Wait
+	// AgainStale marks a WaitWrite learnt from a thread-pool task: the
+	// socket was full when the thread tried, and an EPOLLOUT edge seen
+	// since still counts.
+	AgainStale bool
 	// HeadLen is the size of the head, for bytes_sent in the access log.
 	HeadLen int
 	// Sent counts bytes written, head included.
@@ -184,6 +188,7 @@ func (t *Txn) Reset() {
 	t.Head = t.Head[:0]
 	t.Buf = t.Buf[:0]
 	t.Wait = WaitNone
+	t.AgainStale = false
 	t.HeadLen = 0
 	t.Sent = 0
 	t.Err = nil

@@ -2,6 +2,8 @@ package filters
 
 import (
 	"time"
+
+	"tern/threadpool"
 )
 
 // ServerVersion is tern's version, sent in Server and on error pages when
@@ -21,6 +23,8 @@ type Env struct {
 	Date []byte
 	// Stats counts what the write filter does.
 	Stats Stats
+	// Pools are the worker's thread pools by name (aio = "threads").
+	Pools map[string]*threadpool.Pool
 
 	dateBuf [len(httpDate)]byte
 
@@ -32,9 +36,10 @@ type Env struct {
 
 // Stats are a worker's write-filter counters.
 type Stats struct {
-	// InlineSends counts sendfile calls made on the loop's thread.
+	// InlineSends counts file sends (sendfile, or pread+write with
+	// sendfile off) made on the loop's thread.
 	InlineSends uint64
-	// OffloadedSends counts sendfile calls made on a pool thread.
+	// OffloadedSends counts file sends made on a pool thread.
 	OffloadedSends uint64
 }
 

@@ -52,6 +52,10 @@ func (w *WriteFilter) Header(t *Txn) Result { return w.Resume(t) }
 // budget is spent.
 func (w *WriteFilter) Resume(t *Txn) Result {
 	t.Wait = WaitNone
+	t.AgainStale = false
+	if r := w.finishTask(t); r != OK {
+		return r
+	}
 	budget := t.Loc.SendfileMaxChunk
 	if budget <= 0 || budget > maxSendfile {
 		budget = maxSendfile
@@ -61,7 +65,17 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 	if t.Resp.HeaderOnly {
 		segs = nil
 	}
+	pool := offloadable(t)
 	for {
+		if pool != nil && t.headSent == 0 && len(t.Head) > 0 && t.seg < len(segs) && !segs[t.seg].InMemory() {
+			// The head and the first chunk of a file: if the chunk
+			// must come from the disk, both go to the pool together,
+			// so that a full queue still leaves room for a clean 500.
+			s := &segs[t.seg]
+			if count := min(s.Len-t.segOff, budget); !resident(s.File.FD, s.Off+t.segOff, count) {
+				return w.post(t, pool, s, t.Head, count)
+			}
+		}
 		if r, more := w.writeMem(t, segs); !more {
 			return r
 		}
@@ -80,11 +94,17 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 		if segs[t.seg].InMemory() {
 			continue // writeMem stopped at iovMax
 		}
+		s := &segs[t.seg]
+		if pool != nil {
+			if count := min(s.Len-t.segOff, budget); !resident(s.File.FD, s.Off+t.segOff, count) {
+				return w.post(t, pool, s, nil, count)
+			}
+		}
 		send := w.sendFile
 		if !t.Loc.Sendfile {
 			send = w.copyFile
 		}
-		n, r := send(t, &segs[t.seg], budget)
+		n, r := send(t, s, budget)
 		if r != OK {
 			return r
 		}
@@ -198,6 +218,7 @@ func (w *WriteFilter) copyFile(t *Txn, s *Segment, budget int64) (int64, Result)
 		return w.sent(t, s, 0)
 	}
 	m, err := event.Write(t.FD, w.copyBuf[:n])
+	t.Env.Stats.InlineSends++
 	if err != nil {
 		return 0, w.failed(t, err, "write")
 	}

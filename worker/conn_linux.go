@@ -64,6 +64,7 @@ type conn struct {
 	writeReady bool // the socket may take more output
 	posted     bool
 	inIdle     bool
+	closing    bool // close once the thread-pool task in flight is done
 }
 
 // Event takes the epoll events of the connection.
@@ -96,6 +97,10 @@ func (c *conn) Posted() {
 // Resume continues a response after its thread-pool task completed
 // (filters.Owner).
 func (c *conn) Resume() {
+	if c.closing {
+		c.close()
+		return
+	}
 	if c.state == stWrite && c.rq.Wait == filters.WaitThread {
 		c.afterWrite(c.w.chain.Resume(&c.rq.Txn))
 		c.drive()

@@ -34,9 +34,9 @@ type cacheEntry struct {
 	file    filters.File // FD is -1: the contents are in Data
 	etag    []byte
 	lastMod []byte // Last-Modified, formatted once
-	ino  uint64
-	dev  uint64
-	mtim unix.Timespec
+	ino     uint64
+	dev     uint64
+	mtim    unix.Timespec
 
 	checked    int64 // loop time of the last stat
 	prev, next *cacheEntry

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,34 +17,23 @@ import (
 	"tern/event"
 )
 
-// pathRig is a worker serving one end of a socketpair, driven by hand: the
-// whole request path (epoll, read, parse, route, small-file cache, header
-// filter, writev) without a network.
-type pathRig struct {
+// rig is a worker serving one end of a socketpair, driven by hand: the
+// whole request path (epoll, read, parse, route, caches, filters, writev,
+// sendfile, the thread pool) without a network.
+type rig struct {
 	w      *Worker
 	client int
+	dir    string // the docroot, {{ROOT}} in the configuration
 	resp   []byte
 }
 
-func newPathRig(tb testing.TB, accessLog string) *pathRig {
+// newRig loads cfgText, with {{ROOT}} replaced by a new temporary
+// directory, and connects a client to a worker serving it.
+func newRig(tb testing.TB, cfgText string) *rig {
 	tb.Helper()
 	dir := tb.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "1k.txt"), bytes.Repeat([]byte("x"), 1024), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	text := `
-pid = "off"
-error_log = "stderr"
-http {
-  access_log = "` + accessLog + `"
-  keepalive_requests = 1000000000
-  server {
-    listen = ["127.0.0.1:1"]
-    root = "` + dir + `"
-  }
-}
-`
 	main := filepath.Join(dir, "tern.hcl")
+	text := strings.ReplaceAll(cfgText, "{{ROOT}}", dir)
 	cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: []byte(text)})
 	if err != nil {
 		tb.Fatal(err)
@@ -58,18 +48,39 @@ http {
 	}
 	var rsa unix.RawSockaddrAny
 	w.Accepted(&event.Listener{FD: -1, Index: 0}, fds[0], &rsa)
-	rig := &pathRig{w: w, client: fds[1], resp: make([]byte, 64<<10)}
 	tb.Cleanup(func() {
 		unix.Close(fds[1])
+		stopPools(w.env.Pools)
 		w.closeAll()
 		w.loop.Close()
 	})
-	return rig
+	return &rig{w: w, client: fds[1], dir: dir, resp: make([]byte, 64<<10)}
+}
+
+// newPathRig is a rig serving a 1 KiB file for as many keep-alive
+// requests as a benchmark makes.
+func newPathRig(tb testing.TB, accessLog string) *rig {
+	r := newRig(tb, `
+pid = "off"
+error_log = "stderr"
+http {
+  access_log = "`+accessLog+`"
+  keepalive_requests = 1000000000
+  server {
+    listen = ["127.0.0.1:1"]
+    root = "{{ROOT}}"
+  }
+}
+`)
+	if err := os.WriteFile(filepath.Join(r.dir, "1k.txt"), bytes.Repeat([]byte("x"), 1024), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return r
 }
 
 // roundTrip sends req and runs the loop until n response bytes came back
 // (n <= 0: until anything came back); it returns the bytes read.
-func (r *pathRig) roundTrip(tb testing.TB, req []byte, n int) int {
+func (r *rig) roundTrip(tb testing.TB, req []byte, n int) int {
 	if _, err := unix.Write(r.client, req); err != nil {
 		tb.Fatal(err)
 	}

@@ -3,12 +3,14 @@
 package worker
 
 import (
+	"errors"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"tern/event"
 	"tern/filters"
+	"tern/threadpool"
 )
 
 // serve handles a request whose head is complete: route it, set up the
@@ -113,7 +115,9 @@ func (c *conn) afterWrite(r filters.Result) {
 	case filters.Again:
 		switch rq.Wait {
 		case filters.WaitWrite:
-			c.writeReady = false
+			if !rq.AgainStale {
+				c.writeReady = false
+			}
 			// send_timeout runs between two writes that make progress.
 			c.w.loop.SetTimer(&c.Timer, rq.Loc.SendTimeout, c)
 		case filters.WaitPost:
@@ -122,9 +126,22 @@ func (c *conn) afterWrite(r filters.Result) {
 				c.w.loop.Post(c)
 			}
 		case filters.WaitThread:
+			// The task's result says whether the socket is full; an
+			// EPOLLOUT edge from now on is news.
+			c.writeReady = false
 			c.w.loop.StopTimer(&c.Timer)
 		}
 	default:
+		if rq.Sent == 0 && errors.Is(rq.Err, threadpool.ErrQueueFull) {
+			// Nothing went out yet: answer 500, as nginx does when a
+			// thread pool's queue overflows.
+			c.w.log.Error().Uint64("conn", c.id).Err(rq.Err).Msg("thread pool task refused")
+			rq.Err = nil
+			rq.file.release()
+			rq.setError(500)
+			c.respond()
+			return
+		}
 		if rq.Err != nil {
 			c.w.log.Error().Uint64("conn", c.id).Err(rq.Err).Msg("sending response failed")
 		}
@@ -239,6 +256,12 @@ func (c *conn) close() {
 	if c.state == stClosed {
 		return
 	}
+	if c.rq != nil && c.rq.TaskInFlight() {
+		// A pool thread is sending on this socket from this file: close
+		// both when its completion comes back (Resume).
+		c.closing = true
+		return
+	}
 	w := c.w
 	if c.rq != nil {
 		w.putRequest(c.rq)
@@ -254,5 +277,6 @@ func (c *conn) close() {
 	unix.Close(int(c.fd))
 	c.state = stClosed
 	c.posted = false
+	c.closing = false
 	w.active--
 }

@@ -94,6 +94,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 		return nil, err
 	}
 	w.env.Tick(time.Now())
+	w.env.Pools = startPools(cfg, loop)
 	return w, nil
 }
 
@@ -162,6 +163,9 @@ func (w *Worker) Run() error {
 			break
 		}
 	}
+	stopPools(w.env.Pools)
+	w.log.Info().Uint64("inline_sends", w.env.Stats.InlineSends).
+		Uint64("offloaded_sends", w.env.Stats.OffloadedSends).Msg("worker exiting")
 	w.closeAll()
 	w.closeLogs()
 	w.loop.Close()

@@ -36,6 +36,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(args[1:], stderr)
 	}
+	if len(args) > 0 && args[0] == "convert" {
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: tern convert nginx.conf > tern.hcl")
+			return 1
+		}
+		if !convertNginx(args[1], stdout, stderr) {
+			return 1
+		}
+		return 0
+	}
 	var o options
 	fs := flag.NewFlagSet("tern", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	v := fs.Bool("v", false, "print the version and exit")
 	vv := fs.Bool("V", false, "print the version and build settings and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]\n       tern serve [-listen ADDR] [DIR]")
+		fmt.Fprintln(stderr, "usage: tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]\n       tern serve [-listen ADDR] [DIR]\n       tern convert nginx.conf > tern.hcl")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

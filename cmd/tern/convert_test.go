@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tern/conf"
+)
+
+// TestConvertLoads converts the fixture and loads the result: every
+// directive tern has must arrive with its value, and everything else must
+// be reported.
+func TestConvertLoads(t *testing.T) {
+	var out, warn bytes.Buffer
+	if !convertNginx("testdata/nginx/nginx.conf", &out, &warn) {
+		t.Fatalf("convert failed: %s", warn.String())
+	}
+	dir := t.TempDir()
+	main := filepath.Join(dir, "tern.hcl")
+	cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: out.Bytes()})
+	if err != nil {
+		t.Fatalf("converted config does not load: %v\n%s", err, out.String())
+	}
+	srv := cfg.HTTP.Servers[0]
+	loc := func(path string) *conf.Location { return srv.Location([]byte(path)) }
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"worker_processes", cfg.WorkerProcesses == 2},
+		{"affinity", len(cfg.WorkerCPUAffinity.CPUs) == 2 && cfg.WorkerCPUAffinity.CPUs[0][0] == 0 && cfg.WorkerCPUAffinity.CPUs[1][0] == 1},
+		{"worker_connections", cfg.WorkerConnections == 2048},
+		{"thread_pool", cfg.ThreadPools["big"] != nil && cfg.ThreadPools["big"].Threads == 8 && cfg.ThreadPools["big"].MaxQueue == 1024},
+		{"error_log", strings.HasSuffix(cfg.ErrorLog, "logs/error.log")},
+		{"aio", srv.Root.AIO.Mode == conf.AIOThreads && srv.Root.AIO.Pool == "big"},
+		{"keepalive_timeout", srv.Root.KeepaliveTimeout.Seconds() == 65},
+		{"client_max_body_size", srv.Root.ClientMaxBodySize == 10<<20},
+		{"large_client_header_buffers", srv.Root.LargeClientHeaderBuffers == conf.Buffers{Num: 4, Size: 16 << 10}},
+		{"server_tokens", !srv.Root.ServerTokens},
+		{"gzip", srv.Root.Gzip && srv.Root.GzipCompLevel == 5 && len(srv.Root.GzipTypes) == 2},
+		{"open_file_cache", srv.Root.OpenFileCache != nil && srv.Root.OpenFileCache.Max == 1000},
+		{"access_log_format", srv.Root.AccessLogFormat == "combined"},
+		{"types", mimeIs(cfg, "cst", "text/x-custom") && mimeIs(cfg, "avif", "image/avif")},
+		{"listen", len(cfg.HTTP.Addrs) == 2 && cfg.HTTP.Addrs[0].Backlog == 1024 && cfg.HTTP.Addrs[1].Network == "tcp6"},
+		{"server_name", len(srv.Names) == 2 && srv.Names[1] == "*.example.com"},
+		{"index", len(srv.Root.Index) == 2},
+		{"charset", srv.Root.Charset == "utf-8"},
+		{"error_page", srv.Root.ErrorPages[502].URI.String() == "/50x.html" && srv.Root.ErrorPages[403].Status == 200},
+		{"add_header", len(srv.Root.AddHeaders) == 2 && srv.Root.AddHeaders[1].Value == `a "b" c`},
+		{"exact location", loc("/favicon.ico").Modifier == conf.ModExact && loc("/favicon.ico").AccessLog == ""},
+		{"^~ location", loc("/static/x.css").Modifier == conf.ModPrefixNoRegex && loc("/static/x.css").GzipStatic},
+		{"regex location", loc("/a/b.JS").Modifier == conf.ModRegexCaseless},
+		{"alias", strings.HasSuffix(loc("/images/a.png").Alias, "/srv/img/") && loc("/images/").AutoindexFormat == "json"},
+		{"return", loc("/old").Return != nil && loc("/old").Return.Code == 301 && loc("/gone").Return.Code == 302},
+		{"stub_status", loc("/status").StubStatus},
+	}
+	for i, c := range checks {
+		if !c.ok {
+			t.Errorf("%d: %s not converted right", i, c.name)
+		}
+	}
+	for _, want := range []string{"user not converted", "multi_accept not converted", "log_format not converted",
+		"proxy_pass is not supported", "if is not supported", "location @named", "keepalive_timeout's header timeout", "\"always\""} {
+		if !strings.Contains(warn.String(), want) && !strings.Contains(out.String(), strings.TrimPrefix(want, "location ")) {
+			t.Errorf("no warning about %q in:\n%s", want, warn.String())
+		}
+	}
+}
+
+func mimeIs(cfg *conf.Config, ext, want string) bool {
+	got, _ := cfg.HTTP.MIME.Lookup([]byte(ext))
+	return got == want
+}
+
+func TestConvertSyntaxErrors(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"http {", "unexpected end of file"},
+		{"worker_processes 1", "expecting \";\""},
+		{"}", "unexpected \"}\""},
+		{"error_log \"unterminated;", "unterminated string"},
+		{"; x;", "unexpected \";\""},
+		{"include bad.conf;", "makes a cycle"},
+	}
+	dir := t.TempDir()
+	for i, c := range cases {
+		p := filepath.Join(dir, "bad.conf")
+		os.WriteFile(p, []byte(c.src), 0o644)
+		var out, warn bytes.Buffer
+		if convertNginx(p, &out, &warn) || !strings.Contains(warn.String(), c.want) {
+			t.Errorf("%d: %q: %q, want an error with %q", i, c.src, warn.String(), c.want)
+		}
+	}
+}
+
+func TestRunConvertUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"convert"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "usage") {
+		t.Fatalf("%d %q", code, errb.String())
+	}
+}
+
+// FuzzParseNginx: the nginx parser and the converter never panic, and
+// whatever converts is HCL that parses.
+func FuzzParseNginx(f *testing.F) {
+	for _, s := range []string{
+		"http { server { listen 80; location / { root /x; } } }",
+		"error_page 500 =200 /x; add_header A 'b c';",
+		"a \"b\\\"c\" 'd' e#f;\n# comment\n",
+		"types { text/html html; }",
+		"location ~* \\.(a|b)$ { expires 1d; }",
+	} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, src []byte) {
+		p := filepath.Join(dir, "fuzz.conf")
+		if err := os.WriteFile(p, src, 0o644); err != nil {
+			t.Skip()
+		}
+		var out, warn bytes.Buffer
+		if !convertNginx(p, &out, &warn) {
+			return
+		}
+		main := filepath.Join(dir, "t.hcl")
+		_, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: out.Bytes()})
+		if ce, ok := err.(*conf.Error); ok {
+			for _, d := range ce.Diags {
+				if strings.Contains(d.Summary, "Argument or block definition required") ||
+					strings.Contains(d.Summary, "Invalid character") || strings.Contains(d.Summary, "Unclosed") {
+					t.Fatalf("convert wrote unparsable HCL: %s\n%s", d.Summary, out.String())
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,218 @@
+//go:build linux
+
+package filters
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"tern/conf"
+	"tern/threadpool"
+)
+
+// With aio = "threads", a file region whose pages are not all in the page
+// cache is sent from a pool thread, so that the loop never sleeps on the
+// disk; a region that is cached goes out inline, with no thread hop. nginx
+// cannot tell the two apart on Linux and hops for every sendfile (its
+// "Thread Pools" post says so); cachestat(2) (Linux 6.5) counts the cached
+// pages of a range without copying or mapping anything.
+//
+// Ownership: a sendTask belongs to its Txn. Between Post and Done only the
+// pool goroutine running it touches it; Done runs on the loop goroutine and
+// hands the result back through the Txn's owner.
+
+const pageSize = 4096
+
+// sendTask is the one thread-pool task of a Txn, allocated once and
+// reused: a sendfile (or, with sendfile off, a pread and a write) of one
+// chunk, with the unsent response head in front when the chunk is the
+// first thing the response sends.
+type sendTask struct {
+	threadpool.TaskState
+	t *Txn
+
+	sock, fd int
+	head     []byte
+	off      int64
+	count    int
+	copy     bool
+	buf      []byte // for copy, allocated on first use
+
+	headN, n int
+	err      error
+	done     bool
+}
+
+// Run sends on the pool goroutine. The socket is non-blocking: only the
+// file read may sleep.
+func (s *sendTask) Run() {
+	s.headN, s.n, s.err = 0, 0, nil
+	if len(s.head) > 0 {
+		n, err := sendMore(s.sock, s.head)
+		s.headN = n
+		if err != nil || n < len(s.head) {
+			s.err = err
+			if err == nil {
+				s.err = unix.EAGAIN // the socket took part of the head
+			}
+			return
+		}
+	}
+	if s.copy {
+		s.n, s.err = preadWrite(s.sock, s.fd, s.buf[:s.count], s.off)
+		return
+	}
+	off := s.off
+	for {
+		s.n, s.err = unix.Sendfile(s.sock, s.fd, &off, s.count)
+		if s.err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// Done hands the result back to the connection, on the loop goroutine.
+func (s *sendTask) Done() {
+	s.done = true
+	s.t.Owner.Resume()
+}
+
+// sendMore writes p with MSG_MORE: the file data follows at once.
+func sendMore(fd int, p []byte) (int, error) {
+	var iov unix.Iovec
+	iov.Base = &p[0]
+	iov.SetLen(len(p))
+	var msg unix.Msghdr
+	msg.Iov = &iov
+	msg.SetIovlen(1)
+	r, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_MORE|unix.MSG_NOSIGNAL)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// preadWrite reads len(buf) bytes at off and writes what the socket takes.
+func preadWrite(sock, fd int, buf []byte, off int64) (int, error) {
+	n, err := unix.Pread(fd, buf, off)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	return unix.Write(sock, buf[:n])
+}
+
+// offloadable reports whether t's location sends file data from a pool,
+// and returns the pool.
+func offloadable(t *Txn) *threadpool.Pool {
+	if t.Loc.AIO.Mode != conf.AIOThreads || t.Env.Pools == nil {
+		return nil
+	}
+	return t.Env.Pools[t.Loc.AIO.Pool]
+}
+
+// post sends count bytes of segment s (and head, when not empty) from the
+// pool. It returns Again with WaitThread, or Error when the pool refuses
+// (a full queue: the worker answers 500 when nothing was sent yet).
+func (w *WriteFilter) post(t *Txn, p *threadpool.Pool, s *Segment, head []byte, count int64) Result {
+	task, _ := t.task.(*sendTask)
+	if task == nil {
+		task = &sendTask{t: t}
+		t.task = task
+	}
+	task.sock, task.fd = t.FD, s.File.FD
+	task.head = head
+	task.off = s.Off + t.segOff
+	task.count = int(count)
+	task.copy = !t.Loc.Sendfile
+	if task.copy {
+		if task.buf == nil {
+			task.buf = make([]byte, copyChunk)
+		}
+		task.count = int(min(count, copyChunk))
+	}
+	task.done = false
+	if err := p.Post(task); err != nil {
+		t.Err = err
+		return Error
+	}
+	t.Env.Stats.OffloadedSends++
+	t.Wait = WaitThread
+	return Again
+}
+
+// TaskInFlight reports whether a pool thread is still using the Txn's
+// socket and file: the connection must not close them until it is done.
+func (t *Txn) TaskInFlight() bool {
+	task, _ := t.task.(*sendTask)
+	return task != nil && task.InFlight()
+}
+
+// finishTask applies the result of a completed task. It returns OK to go
+// on sending, or what the response waits for.
+func (w *WriteFilter) finishTask(t *Txn) Result {
+	task, _ := t.task.(*sendTask)
+	if task == nil || !task.done {
+		return OK
+	}
+	task.done = false
+	if task.headN > 0 {
+		t.Sent += int64(task.headN)
+		t.advance(task.headN)
+	}
+	if task.headN < len(task.head) || task.err != nil && task.n <= 0 {
+		return w.taskFailed(t, task)
+	}
+	if task.count == 0 {
+		return OK
+	}
+	_, r := w.sent(t, &t.Resp.Body.Segs[t.seg], int64(task.n))
+	return r
+}
+
+func (w *WriteFilter) taskFailed(t *Txn, task *sendTask) Result {
+	err := task.err
+	if err == unix.EAGAIN || err == unix.EINTR || err == nil {
+		// The socket was full when the thread tried; it may have drained
+		// since, and the EPOLLOUT edge that said so was already seen.
+		t.Wait = WaitWrite
+		t.AgainStale = true
+		return Again
+	}
+	t.Err = os.NewSyscallError("sendfile", err)
+	return Error
+}
+
+// noCachestat is set once the kernel says it has no cachestat.
+var noCachestat bool
+
+// resident reports whether every page of fd's [off, off+n) is in the page
+// cache. On kernels without cachestat it probes the first and last byte
+// with preadv2(RWF_NOWAIT), which fails rather than wait for the disk.
+func resident(fd int, off, n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	if !noCachestat {
+		var cs unix.Cachestat_t
+		rng := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+		err := unix.Cachestat(uint(fd), &rng, &cs, 0)
+		if err == nil {
+			pages := (off+n+pageSize-1)/pageSize - off/pageSize
+			return int64(cs.Cache) >= pages
+		}
+		if err != unix.ENOSYS {
+			return false
+		}
+		noCachestat = true
+	}
+	var b [1]byte
+	iov := [][]byte{b[:]}
+	for _, at := range [2]int64{off, off + n - 1} {
+		if _, err := unix.Preadv2(fd, iov, at, unix.RWF_NOWAIT); err != nil {
+			return false
+		}
+	}
+	return true
+}

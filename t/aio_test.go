@@ -1,0 +1,89 @@
+package t
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// dropCache evicts path from the page cache and reports whether it went.
+func dropCache(t testing.TB, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	unix.Fsync(int(f.Fd()))
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	st, _ := f.Stat()
+	var cs unix.Cachestat_t
+	rng := unix.CachestatRange{Len: uint64(st.Size())}
+	if err := unix.Cachestat(uint(f.Fd()), &rng, &cs, 0); err != nil {
+		return true
+	}
+	return cs.Cache < uint64(st.Size())/4096/2
+}
+
+// sendCounters reads the send counters a worker logs when it exits.
+func sendCounters(t testing.TB, s *server) (inline, offloaded float64) {
+	t.Helper()
+	for _, line := range readLines(t.(*testing.T), filepath.Join(s.dir, "logs/error.log")) {
+		if !strings.Contains(line, "worker exiting") {
+			continue
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		inline += e["inline_sends"].(float64)
+		offloaded += e["offloaded_sends"].(float64)
+	}
+	return
+}
+
+// TestAIOColdAndCached: with aio = "threads", a file evicted from the page
+// cache is sent through the pool, byte-exact; a cached one makes no thread
+// hop at all.
+func TestAIOColdAndCached(t *testing.T) {
+	for _, mode := range []string{"sendfile = true", "sendfile = false"} {
+		t.Run(mode, func(t *testing.T) {
+			s := newServer(t, basicConfig(`aio = "threads"`+"\n  "+mode))
+			big := filepath.Join(s.root, "big.bin")
+			want := bigFile(t, big, 32<<20)
+			if !dropCache(t, big) {
+				t.Skip("the page cache kept the file despite FADV_DONTNEED")
+			}
+			s.start()
+			if status, _, got := fetchHash(t, s, "/big.bin"); status != 200 || got != want {
+				t.Fatalf("cold: %d %s, want %s", status, got, want)
+			}
+			s.signal(syscall.SIGQUIT)
+			s.wait(10 * time.Second)
+			if _, off := sendCounters(t, s); off == 0 {
+				t.Fatalf("a cold file went out with no thread hop")
+			}
+
+			// Now cached: a second server process sends it inline only.
+			s2 := newServer(t, basicConfig(`aio = "threads"`+"\n  "+mode))
+			if err := os.Link(big, filepath.Join(s2.root, "big.bin")); err != nil {
+				t.Fatal(err)
+			}
+			s2.start()
+			if status, _, got := fetchHash(t, s2, "/big.bin"); status != 200 || got != want {
+				t.Fatalf("cached: %d %s", status, got)
+			}
+			s2.signal(syscall.SIGQUIT)
+			s2.wait(10 * time.Second)
+			if in, off := sendCounters(t, s2); off != 0 || in == 0 {
+				t.Fatalf("cached file: %v inline, %v offloaded sends; want 0 offloaded", in, off)
+			}
+		})
+	}
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// wrkResult is one wrk run.
+type wrkResult struct {
+	rps         float64
+	p50, p99    time.Duration
+	downloadMBs float64
+}
+
+var (
+	rpsRE = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	pctRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
+)
+
+// runWrk runs wrk with latency percentiles against url.
+func runWrk(o *options, url string) (wrkResult, error) {
+	out, err := exec.Command("wrk", "-t1", "-c"+strconv.Itoa(o.conns), "-d"+o.duration.String(), "--latency", url).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	var r wrkResult
+	if m := rpsRE.FindSubmatch(out); m != nil {
+		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	for _, m := range pctRE.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
+		d := time.Duration(v * float64(unit))
+		if string(m[1]) == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	if r.rps == 0 {
+		return r, fmt.Errorf("no result from wrk: %s", out)
+	}
+	return r, nil
+}
+
+// evict drops a file from the page cache and reports the fraction of its
+// pages still cached afterwards.
+func evict(path string) float64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 1
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	st, _ := f.Stat()
+	var cs unix.Cachestat_t
+	rng := unix.CachestatRange{Len: uint64(st.Size())}
+	if unix.Cachestat(uint(fd), &rng, &cs, 0) != nil {
+		return 0
+	}
+	return float64(cs.Cache) * 4096 / float64(st.Size())
+}
+
+// coldRun measures hot requests while downloaders fetch large files that
+// are evicted from the page cache before each fetch; with throttle, the
+// server's reads are limited by a blkio cgroup for the run.
+func coldRun(o *options, s *server, root string, throttle bool) (wrkResult, float64, error) {
+	for i := 0; i < o.downloaders; i++ {
+		if left := evict(filepath.Join(root, fmt.Sprintf("big%d.bin", i))); left > 0.01 {
+			fmt.Printf("warning: big%d.bin still %.0f%% cached after FADV_DONTNEED\n", i, left*100)
+		}
+	}
+	if throttle {
+		undo, err := throttleReads(s.pids(), root, o.slowBPS)
+		if err != nil {
+			return wrkResult{}, 0, err
+		}
+		defer undo()
+	}
+	var bytes atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < o.downloaders; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			download(s, root, fmt.Sprintf("big%d.bin", i), stop, &bytes)
+		}(i)
+	}
+	time.Sleep(500 * time.Millisecond) // let the downloads get going
+	start := time.Now()
+	r, err := runWrk(o, s.url("/1k.txt"))
+	el := time.Since(start)
+	close(stop)
+	wg.Wait()
+	return r, float64(bytes.Load()) / el.Seconds() / (1 << 20), err
+}
+
+// download fetches name over and over, evicting it before each fetch,
+// until stop.
+func download(s *server, root, name string, stop chan struct{}, n *atomic.Int64) {
+	buf := make([]byte, 256<<10)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		evict(filepath.Join(root, name))
+		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
+		if err != nil {
+			return
+		}
+		go func() { <-stop; c.Close() }()
+		fmt.Fprintf(c, "GET /%s HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", name)
+		for {
+			k, err := c.Read(buf)
+			n.Add(int64(k))
+			if err != nil {
+				break
+			}
+		}
+		c.Close()
+	}
+}
+
+const blkioRoot = "/sys/fs/cgroup/blkio"
+
+func throttleAvailable() bool {
+	_, err := os.Stat(filepath.Join(blkioRoot, "blkio.throttle.read_bps_device"))
+	return err == nil
+}
+
+// throttleReads moves pids into a blkio cgroup that limits reads from the
+// disk holding root to bps, and returns the undo.
+func throttleReads(pids []int, root string, bps int64) (func(), error) {
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return nil, err
+	}
+	dev := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	cg := filepath.Join(blkioRoot, "tern-bench")
+	if err := os.MkdirAll(cg, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cg, "blkio.throttle.read_bps_device"), []byte(fmt.Sprintf("%s %d", dev, bps)), 0o644); err != nil {
+		return nil, fmt.Errorf("throttling %s: %w", dev, err)
+	}
+	for _, p := range pids {
+		if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(p)), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return func() {
+		for _, p := range pids {
+			os.WriteFile(filepath.Join(blkioRoot, "cgroup.procs"), []byte(strconv.Itoa(p)), 0o644)
+		}
+		os.Remove(cg)
+	}, nil
+}
+
+// pss is the proportional set size of pid in KiB.
+func pss(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "Pss:") {
+			n, _ := strconv.ParseInt(strings.Fields(sc.Text())[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// idlePhase opens o.idle keep-alive connections, one request each, and
+// reports each worker's Pss growth per connection.
+func idlePhase(o *options, servers []*server) {
+	fmt.Printf("== idle: memory per idle keep-alive connection, %d connections\n", o.idle)
+	for _, s := range servers {
+		w := s.workers()[0]
+		before := pss(w)
+		conns := make([]net.Conn, 0, o.idle)
+		buf := make([]byte, 4096)
+		for i := 0; i < o.idle; i++ {
+			c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
+			if err != nil {
+				fmt.Printf("%-16s dial %d: %v\n", s.name, i, err)
+				break
+			}
+			io.WriteString(c, "GET /1k.txt HTTP/1.1\r\nHost: b\r\n\r\n")
+			io.ReadAtLeast(c, buf, 1024)
+			conns = append(conns, c)
+		}
+		time.Sleep(500 * time.Millisecond)
+		after := pss(w)
+		fmt.Printf("%-16s Pss %6d KiB → %6d KiB: %5.0f bytes per connection (%d open)\n",
+			s.name, before, after, float64(after-before)*1024/float64(len(conns)), len(conns))
+		for _, c := range conns {
+			c.Close()
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Println()
+}
+
+// stracePhase counts a worker's syscalls over a short wrk run and divides
+// by the requests served.
+func stracePhase(o *options, servers []*server) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		fmt.Println("strace phase skipped: strace is not installed")
+		return
+	}
+	fmt.Println("== strace: syscalls per cached 1 KiB keep-alive request (worker's threads)")
+	for _, s := range servers {
+		out := filepath.Join(os.TempDir(), "tern-bench-strace-"+s.name)
+		tr := exec.Command("strace", "-c", "-f", "-o", out, "-p", strconv.Itoa(s.workers()[0]))
+		if err := tr.Start(); err != nil {
+			fmt.Println(err)
+			return
+		}
+		time.Sleep(time.Second)
+		wo, _ := exec.Command("wrk", "-t1", "-c"+strconv.Itoa(o.conns), "-d3s", s.url("/1k.txt")).CombinedOutput()
+		tr.Process.Signal(os.Interrupt)
+		tr.Wait()
+		reqs := requestsIn(string(wo))
+		calls := syscallTotals(out)
+		var total int64
+		var parts []string
+		for name, n := range calls {
+			total += n
+			if float64(n)/float64(reqs) >= 0.01 {
+				parts = append(parts, fmt.Sprintf("%s %.2f", name, float64(n)/float64(reqs)))
+			}
+		}
+		fmt.Printf("%-16s %.2f syscalls/request over %d requests (%s)\n", s.name, float64(total)/float64(reqs), reqs, strings.Join(parts, ", "))
+		os.Remove(out)
+	}
+}
+
+var reqsRE = regexp.MustCompile(`(\d+) requests in`)
+
+func requestsIn(wrkOut string) int64 {
+	if m := reqsRE.FindStringSubmatch(wrkOut); m != nil {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		return n
+	}
+	return 1
+}
+
+// syscallTotals parses strace -c output into calls per syscall.
+func syscallTotals(path string) map[string]int64 {
+	b, _ := os.ReadFile(path)
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[len(f)-1] == "total" || f[len(f)-1] == "syscall" {
+			continue
+		}
+		if n, err := strconv.ParseInt(f[3], 10, 64); err == nil {
+			out[f[len(f)-1]] = n
+		}
+	}
+	return out
+}

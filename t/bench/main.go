@@ -1,0 +1,224 @@
+// Command bench runs tern and, when installed, nginx side by side on the
+// same docroot with equivalent configurations — one worker each, pinned to
+// one CPU, the load generator pinned to the other — and prints medians and
+// ratios. It is a measuring tool, never a test: nothing here asserts a
+// number.
+//
+//	go run ./t/bench                         # every phase
+//	go run ./t/bench -phases hot -rounds 5   # 1 KiB keep-alive requests/s only
+//
+// Phases:
+//
+//	hot    1 KiB keep-alive requests (wrk): requests/s, p50, p99
+//	cold   the same while 8 clients download large files evicted from the
+//	       page cache (FADV_DONTNEED, checked with cachestat)
+//	slow   cold, with the server's reads throttled by a cgroup v1 blkio
+//	       limit (-slow-bps) on the docroot's disk
+//	idle   memory per idle keep-alive connection with -idle open (Pss)
+//	strace syscalls per cached 1 KiB request (strace -c on the worker)
+//
+// Needs wrk; nginx, strace and a cgroup v1 blkio hierarchy are used when
+// present. Run as root for the slow phase.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+type options struct {
+	tern, nginx      string
+	duration         time.Duration
+	rounds, conns    int
+	phases           map[string]bool
+	bigSize          int64
+	downloaders      int
+	slowBPS          int64
+	idle             int
+	serverCPU, loadC int
+	dir              string
+}
+
+func main() {
+	var o options
+	var phases string
+	flag.StringVar(&o.tern, "tern", "", "tern binary (default: build ./cmd/tern)")
+	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary; skipped when missing")
+	flag.DurationVar(&o.duration, "d", 8*time.Second, "length of one measurement")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
+	flag.IntVar(&o.conns, "c", 100, "wrk connections")
+	flag.StringVar(&phases, "phases", "hot,cold,slow,idle,strace", "phases to run")
+	flag.Int64Var(&o.bigSize, "big", 256<<20, "size of each large file")
+	flag.IntVar(&o.downloaders, "downloaders", 8, "concurrent large-file downloads in cold and slow")
+	flag.Int64Var(&o.slowBPS, "slow-bps", 20<<20, "read bytes/s of the slow phase's disk")
+	flag.IntVar(&o.idle, "idle", 10000, "idle connections of the idle phase")
+	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
+	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
+	flag.Parse()
+	o.phases = map[string]bool{}
+	for _, p := range strings.Split(phases, ",") {
+		o.phases[strings.TrimSpace(p)] = true
+	}
+	if err := run(&o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o *options) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return fmt.Errorf("wrk is not installed (apt-get install wrk)")
+	}
+	if err := pinSelf(o.loadC); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "tern-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755) // nginx's workers run as nobody
+	o.dir = dir
+	if o.tern == "" {
+		o.tern = filepath.Join(dir, "tern-bin")
+		build := exec.Command("go", "build", "-o", o.tern, "./cmd/tern")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building tern: %w", err)
+		}
+	}
+	root, err := makeDocroot(o)
+	if err != nil {
+		return err
+	}
+	servers, err := startServers(o, root)
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("servers pinned to CPU %d, load on CPU %d; %s per run\n\n", o.serverCPU, o.loadC, o.duration)
+	if o.phases["hot"] || o.phases["cold"] || o.phases["slow"] {
+		if err := loadPhases(o, servers, root); err != nil {
+			return err
+		}
+	}
+	if o.phases["idle"] {
+		idlePhase(o, servers)
+	}
+	if o.phases["strace"] {
+		stracePhase(o, servers)
+	}
+	return nil
+}
+
+// loadPhases runs hot (several interleaved rounds), then cold and slow.
+func loadPhases(o *options, servers []*server, root string) error {
+	res := map[string]map[string][]wrkResult{} // phase → server → runs
+	add := func(phase, name string, r wrkResult) {
+		if res[phase] == nil {
+			res[phase] = map[string][]wrkResult{}
+		}
+		res[phase][name] = append(res[phase][name], r)
+	}
+	if o.phases["hot"] {
+		for round := 0; round < o.rounds; round++ {
+			for _, s := range servers {
+				r, err := runWrk(o, s.url("/1k.txt"))
+				if err != nil {
+					return err
+				}
+				add("hot", s.name, r)
+			}
+		}
+	}
+	for _, phase := range []string{"cold", "slow"} {
+		if !o.phases[phase] {
+			continue
+		}
+		if phase == "slow" && !throttleAvailable() {
+			fmt.Println("slow phase skipped: no cgroup v1 blkio hierarchy at /sys/fs/cgroup/blkio")
+			continue
+		}
+		for _, s := range servers {
+			r, mbs, err := coldRun(o, s, root, phase == "slow")
+			if err != nil {
+				return err
+			}
+			r.downloadMBs = mbs
+			add(phase, s.name, r)
+		}
+	}
+	report(o, servers, res)
+	return nil
+}
+
+// report prints one table per phase and the ratios the issues ask for.
+func report(o *options, servers []*server, res map[string]map[string][]wrkResult) {
+	for _, phase := range []string{"hot", "cold", "slow"} {
+		runs := res[phase]
+		if runs == nil {
+			continue
+		}
+		fmt.Printf("== %s\n%-16s %12s %10s %10s %12s\n", phase, "server", "requests/s", "p50", "p99", "download")
+		for _, s := range servers {
+			m := median(runs[s.name])
+			dl := ""
+			if m.downloadMBs > 0 {
+				dl = fmt.Sprintf("%.0f MiB/s", m.downloadMBs)
+			}
+			fmt.Printf("%-16s %12.0f %10s %10s %12s\n", s.name, m.rps, m.p50, m.p99, dl)
+		}
+		fmt.Println()
+	}
+	hot := res["hot"]
+	ratio := func(a, b string, get func(wrkResult) float64, what string) {
+		if len(hot[a]) == 0 || len(hot[b]) == 0 {
+			return
+		}
+		fmt.Printf("%-50s %.2f×\n", what, get(median(hot[a]))/get(median(hot[b])))
+	}
+	rps := func(r wrkResult) float64 { return r.rps }
+	ratio("tern", "nginx", rps, "hot requests/s, tern / nginx")
+	ratio("tern", "tern-aio-off", rps, "hot requests/s, tern aio threads / aio off")
+	ratio("nginx-aio", "nginx", rps, "hot requests/s, nginx aio threads / nginx")
+	for _, phase := range []string{"cold", "slow"} {
+		for _, s := range servers {
+			if len(res[phase][s.name]) == 0 || len(hot[s.name]) == 0 {
+				continue
+			}
+			fmt.Printf("%-50s %.2f×\n", fmt.Sprintf("hot p99 in %s / hot-only p99, %s", phase, s.name),
+				float64(median(res[phase][s.name]).p99)/float64(median(hot[s.name]).p99))
+		}
+	}
+}
+
+// median takes each field's median over runs.
+func median(runs []wrkResult) wrkResult {
+	if len(runs) == 0 {
+		return wrkResult{}
+	}
+	pick := func(f func(wrkResult) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	return wrkResult{
+		rps:         pick(func(r wrkResult) float64 { return r.rps }),
+		p50:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.p50) })),
+		p99:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.p99) })),
+		downloadMBs: pick(func(r wrkResult) float64 { return r.downloadMBs }),
+	}
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// server is one server process under measurement.
+type server struct {
+	name string
+	port int
+	cmd  *exec.Cmd
+}
+
+func (s *server) url(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", s.port, path)
+}
+
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// workers returns the pids that serve: the children of the master, or the
+// process itself when it serves alone.
+func (s *server) workers() []int {
+	pid := s.cmd.Process.Pid
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var kids []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			kids = append(kids, n)
+		}
+	}
+	if len(kids) == 0 {
+		return []int{pid}
+	}
+	return kids
+}
+
+// pids is the master and its workers.
+func (s *server) pids() []int {
+	all := []int{s.cmd.Process.Pid}
+	for _, w := range s.workers() {
+		if w != all[0] {
+			all = append(all, w)
+		}
+	}
+	return all
+}
+
+// pinSelf moves every thread of this process to cpu; threads the runtime
+// starts later inherit the mask from the thread that creates them.
+func pinSelf(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	entries, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		tid, _ := strconv.Atoi(e.Name())
+		unix.SchedSetaffinity(tid, &set)
+	}
+	return nil
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// makeDocroot writes the 1 KiB file and the large files.
+func makeDocroot(o *options) (string, error) {
+	root := filepath.Join(o.dir, "html")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(root, "1k.txt"), bytes.Repeat([]byte("t"), 1024), 0o644); err != nil {
+		return "", err
+	}
+	if !o.phases["cold"] && !o.phases["slow"] {
+		return root, nil
+	}
+	fmt.Printf("writing %d files of %d MiB...\n", o.downloaders, o.bigSize>>20)
+	buf := make([]byte, 1<<20)
+	rand.New(rand.NewSource(1)).Read(buf)
+	for i := 0; i < o.downloaders; i++ {
+		f, err := os.Create(filepath.Join(root, fmt.Sprintf("big%d.bin", i)))
+		if err != nil {
+			return "", err
+		}
+		for n := int64(0); n < o.bigSize; n += int64(len(buf)) {
+			buf[0] = byte(i)
+			if _, err := f.Write(buf); err != nil {
+				f.Close()
+				return "", err
+			}
+		}
+		f.Sync()
+		f.Close()
+	}
+	return root, nil
+}
+
+// startServers starts every variant: tern with aio threads and off, and
+// nginx with and without aio threads when nginx is installed.
+func startServers(o *options, root string) ([]*server, error) {
+	var out []*server
+	for _, v := range []struct{ name, aio string }{{"tern", "threads"}, {"tern-aio-off", "off"}} {
+		s, err := startTern(o, root, v.name, v.aio)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	if _, err := os.Stat(o.nginx); err != nil {
+		fmt.Printf("nginx not found at %s: tern only\n", o.nginx)
+		return out, nil
+	}
+	for _, v := range []struct{ name, aio string }{{"nginx", ""}, {"nginx-aio", "aio threads;"}} {
+		s, err := startNginx(o, root, v.name, v.aio)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func startTern(o *options, root, name, aio string) (*server, error) {
+	s := &server{name: name, port: freePort()}
+	d := filepath.Join(o.dir, name)
+	os.MkdirAll(d, 0o755)
+	cfg := fmt.Sprintf(`
+worker_processes   = 1
+worker_connections = %d
+pid       = "%s/tern.pid"
+error_log = "%s/error.log"
+http {
+  access_log         = "off"
+  keepalive_requests = 1000000000
+  aio                = "%s"
+  server {
+    listen = ["127.0.0.1:%d"]
+    root   = "%s"
+  }
+}
+`, o.idle+1024, d, d, aio, s.port, root)
+	p := filepath.Join(d, "tern.hcl")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.tern, "-c", p)
+	return s, startAndWait(s)
+}
+
+func startNginx(o *options, root, name, aio string) (*server, error) {
+	s := &server{name: name, port: freePort()}
+	d := filepath.Join(o.dir, name)
+	os.MkdirAll(d, 0o755)
+	// nginx tuned fairly: sendfile, tcp_nopush, open_file_cache, no
+	// access log, keep-alive unlimited as tern's.
+	cfg := fmt.Sprintf(`
+worker_processes 1;
+worker_rlimit_nofile %d;
+daemon off;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections %d; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=1000 inactive=60s;
+  keepalive_requests 1000000000;
+  keepalive_timeout 75s;
+  %s
+  server {
+    listen 127.0.0.1:%d;
+    root %s;
+  }
+}
+`, o.idle+2048, d, d, o.idle+1024, aio, s.port, root)
+	p := filepath.Join(d, "nginx.conf")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.nginx, "-c", p, "-p", d)
+	return s, startAndWait(s)
+}
+
+func startAndWait(s *server) error {
+	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port)); err == nil {
+			c.Close()
+			time.Sleep(100 * time.Millisecond) // let the workers start
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not start", s.name)
+}

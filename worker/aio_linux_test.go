@@ -1,0 +1,227 @@
+//go:build linux
+
+package worker
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// evict drops path's pages from the page cache and reports whether they
+// are gone (fadvise is a hint; the test skips when it is not taken).
+func evict(t testing.TB, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	unix.Fsync(fd)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	var cs unix.Cachestat_t
+	st, _ := f.Stat()
+	rng := unix.CachestatRange{Off: 0, Len: uint64(st.Size())}
+	if err := unix.Cachestat(uint(fd), &rng, &cs, 0); err != nil {
+		return true // cannot tell; assume the hint was taken
+	}
+	return cs.Cache == 0
+}
+
+// fetch sends req and collects the response until the connection closes
+// or the whole response (by its Content-Length) came, reading slowly when
+// slow is set, so that the socket fills (partial sends).
+func (r *rig) fetch(t *testing.T, req string, slow bool) []byte {
+	t.Helper()
+	if req != "" {
+		if _, err := unix.Write(r.client, []byte(req)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	buf := make([]byte, 64<<10)
+	want := -1
+	deadline := time.Now().Add(30 * time.Second)
+	for (want < 0 || len(got) < want) && time.Now().Before(deadline) {
+		if want < 0 {
+			want = responseLen(got)
+		}
+		r.w.loop.CapWait(5 * time.Millisecond)
+		r.w.loop.RunOnce()
+		if slow {
+			time.Sleep(200 * time.Microsecond)
+			buf = buf[:16<<10]
+		}
+		n, err := unix.Read(r.client, buf)
+		if n > 0 {
+			got = append(got, buf[:n]...)
+		}
+		if n == 0 && err == nil {
+			break // closed
+		}
+	}
+	return got
+}
+
+const aioConfig = `
+pid = "off"
+error_log = "stderr"
+thread_pool "default" {
+  threads   = 2
+  max_queue = 0
+}
+http {
+  access_log = "off"
+  sendfile_max_chunk = "256k"
+  server {
+    listen = ["127.0.0.1:1"]
+    root = "{{ROOT}}"
+  }
+}
+`
+
+// responseLen is the length of the response in b by its Content-Length,
+// or -1 while the head is incomplete.
+func responseLen(b []byte) int {
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		return -1
+	}
+	j := bytes.Index(b[:i], []byte("Content-Length: "))
+	if j < 0 {
+		return i + 4
+	}
+	n := 0
+	for _, c := range b[j+16 : i] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return i + 4 + n
+}
+
+func writeRandom(t *testing.T, path string, size int) []byte {
+	t.Helper()
+	data := make([]byte, size)
+	rand.New(rand.NewSource(int64(size))).Read(data)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func splitResponse(t *testing.T, resp []byte) (head string, body []byte) {
+	t.Helper()
+	i := bytes.Index(resp, []byte("\r\n\r\n"))
+	if i < 0 {
+		t.Fatalf("no head in %d bytes", len(resp))
+	}
+	return string(resp[:i+4]), resp[i+4:]
+}
+
+// TestColdFileThroughPool: a file evicted from the page cache goes out
+// from the pool, byte-exact, with the socket filling up (partial sends);
+// sending it again, now cached, makes no thread hop.
+func TestColdFileThroughPool(t *testing.T) {
+	for _, mode := range []string{"sendfile = true", "sendfile = false"} {
+		t.Run(mode, func(t *testing.T) {
+			r := newRig(t, strings.Replace(aioConfig, "access_log = \"off\"", "access_log = \"off\"\n  "+mode, 1))
+			data := writeRandom(t, filepath.Join(r.dir, "cold.bin"), 2<<20)
+			if !evict(t, filepath.Join(r.dir, "cold.bin")) {
+				t.Skip("the page cache kept the file despite FADV_DONTNEED")
+			}
+			resp := r.fetch(t, "GET /cold.bin HTTP/1.1\r\nHost: a\r\n\r\n", true)
+			head, body := splitResponse(t, resp)
+			if !bytes.HasPrefix([]byte(head), []byte("HTTP/1.1 200 OK")) || sha256.Sum256(body) != sha256.Sum256(data) {
+				t.Fatalf("head %q, body %d bytes (want %d), equal %v", head, len(body), len(data), bytes.Equal(body, data))
+			}
+			stats := r.w.env.Stats
+			if stats.OffloadedSends == 0 {
+				t.Fatalf("cold file sent with no offload: %+v", stats)
+			}
+			before := stats.OffloadedSends
+			t.Logf("cold fetch: %+v", stats)
+			resp = r.fetch(t, "GET /cold.bin HTTP/1.1\r\nHost: a\r\n\r\n", false)
+			if _, body := splitResponse(t, resp); !bytes.Equal(body, data) {
+				t.Fatalf("second fetch differs")
+			}
+			if r.w.env.Stats.OffloadedSends != before {
+				t.Fatalf("a cached file hopped to a thread: %+v", r.w.env.Stats)
+			}
+		})
+	}
+}
+
+// blocker occupies a pool thread until released.
+type blocker struct{ release chan struct{} }
+
+func (b *blocker) Run()  { <-b.release }
+func (b *blocker) Done() {}
+
+// TestFullQueueAnswers500: with every pool thread busy and no queue, a
+// cold file gets 500 and the connection goes on.
+func TestFullQueueAnswers500(t *testing.T) {
+	r := newRig(t, strings.Replace(aioConfig, "threads   = 2", "threads   = 1", 1))
+	writeRandom(t, filepath.Join(r.dir, "cold.bin"), 1<<20)
+	if !evict(t, filepath.Join(r.dir, "cold.bin")) {
+		t.Skip("the page cache kept the file despite FADV_DONTNEED")
+	}
+	b := &blocker{release: make(chan struct{})}
+	if err := r.w.env.Pools["default"].Post(b); err != nil {
+		t.Fatal(err)
+	}
+	resp := r.fetch(t, "GET /cold.bin HTTP/1.1\r\nHost: a\r\n\r\n", false)
+	close(b.release)
+	if !bytes.HasPrefix(resp, []byte("HTTP/1.1 500 Internal Server Error\r\n")) || !bytes.Contains(resp, []byte("Connection: close")) {
+		t.Fatalf("response %q", resp)
+	}
+}
+
+// TestTruncatedMidSend: a file that shrinks while it is being sent ends
+// the connection instead of hanging or sending garbage.
+func TestTruncatedMidSend(t *testing.T) {
+	r := newRig(t, aioConfig)
+	path := filepath.Join(r.dir, "shrink.bin")
+	data := writeRandom(t, path, 4<<20)
+	if _, err := unix.Write(r.client, []byte("GET /shrink.bin HTTP/1.1\r\nHost: a\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 64<<10)
+	truncated := false
+	closed := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		r.w.loop.CapWait(5 * time.Millisecond)
+		r.w.loop.RunOnce()
+		n, _ := unix.Read(r.client, buf)
+		if n > 0 {
+			got = append(got, buf[:n]...)
+		}
+		if n == 0 {
+			closed = true
+			break
+		}
+		if !truncated && len(got) > 512<<10 {
+			if err := os.Truncate(path, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+			truncated = true
+		}
+	}
+	_, body := splitResponse(t, got)
+	if !closed || len(body) >= len(data) {
+		t.Fatalf("closed %v after %d body bytes of %d", closed, len(body), len(data))
+	}
+	if !bytes.Equal(body, data[:len(body)]) {
+		t.Fatalf("the bytes sent before the truncation differ from the file")
+	}
+}
