@@ -221,3 +221,34 @@ func FuzzAcceptEncoding(f *testing.F) {
 		}
 	})
 }
+
+// TestGzipAllocs: once a worker's pool has a compressor, a compressed
+// response allocates nothing, from the filters to its last chunk.
+func TestGzipAllocs(t *testing.T) {
+	loc := testLoc(func(s *conf.Settings) { s.Gzip = true })
+	tx := newTxn(loc)
+	env := tx.Env
+	data := bytes.Repeat([]byte("allocation-free "), 300)
+	f := &File{FD: -1, Size: int64(len(data)), Data: data}
+	ae, etag := []byte("gzip"), []byte(`"x"`)
+	run := func() {
+		tx.Reset()
+		tx.Loc, tx.Env = loc, env
+		tx.Req.Method, tx.Req.Version, tx.Req.AcceptEncoding = MethodGET, HTTP11, ae
+		r := &tx.Resp
+		r.Status, r.ContentLength, r.AcceptRanges, r.ETag, r.ContentType = 200, f.Size, true, etag, "text/html"
+		r.Body.AddFile(f, 0, f.Size)
+		runChain(tx)
+		HeaderFilter{}.Header(tx)
+		for r.Body.Producer != nil {
+			turn := false
+			if _, more := tx.refill(&turn); !more {
+				break
+			}
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(50, run); n != 0 {
+		t.Fatalf("%v allocations per compressed response", n)
+	}
+}

@@ -23,13 +23,14 @@ import (
 // Accept-Ranges, as nginx.
 //
 // Where tern differs from nginx: nginx answers 416 to a syntactically
-// invalid Range (letters, a missing "-", an int-range whose last-pos is
-// below its first-pos, a number that overflows) and 206 to a HEAD; tern
-// ignores such a Range (SPEC §3), accepts empty list elements and tabs
-// (RFC 9110 §5.6.1), takes an overflowing last-pos as the end of the file
-// and an overflowing first-pos as past it, and compares an If-Range
-// entity-tag strongly (RFC 9110 §13.1.5: a weak tag never matches; nginx
-// compares bytes).
+// invalid Range (letters, a missing "-", an empty list element, a number
+// that overflows; an int-range whose last-pos is below its first-pos it
+// skips, so alone it makes a 416) and 206 to a HEAD; tern ignores such a
+// Range (SPEC §3), accepts empty list elements and tabs (RFC 9110
+// §5.6.1), takes an overflowing last-pos as the end of the file and an
+// overflowing first-pos as past it, and compares an If-Range entity-tag
+// strongly (RFC 9110 §13.1.5: a weak tag never matches; nginx compares
+// bytes, so W/"x" matched W/"x").
 type RangeFilter struct{}
 
 var _ Filter = RangeFilter{}
