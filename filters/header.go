@@ -7,10 +7,7 @@ import (
 // HeaderFilter serialises the response head into Txn.Head, in nginx's
 // order: status line, Server, Date, Content-Type, Content-Length,
 // Last-Modified, Location, Transfer-Encoding, Connection, Vary, then the
-// fields nginx keeps in its list, in the order its filters add them:
-// ETag (the handler), Expires, Cache-Control and add_header (the headers
-// filter), Content-Encoding (gzip), Accept-Ranges or Content-Range
-// (range), and Allow.
+// fields of nginx's header list (appendListFields).
 type HeaderFilter struct{}
 
 var _ Filter = HeaderFilter{}
@@ -68,6 +65,18 @@ func (HeaderFilter) Header(t *Txn) Result {
 	if r.Vary {
 		h = append(h, "Vary: Accept-Encoding\r\n"...)
 	}
+	h = appendListFields(h, r)
+	h = append(h, "\r\n"...)
+	t.Head = h
+	t.HeadLen = len(h)
+	return OK
+}
+
+// appendListFields appends the fields nginx keeps in its header list, in
+// the order its filters add them: ETag (the handler), Expires,
+// Cache-Control and add_header (the headers filter), Content-Encoding
+// (gzip), Accept-Ranges or Content-Range (range); then Allow.
+func appendListFields(h []byte, r *Response) []byte {
 	h = appendField(h, "ETag", r.ETag)
 	for i := range r.Headers {
 		h = appendField(h, r.Headers[i].Name, r.Headers[i].Value)
@@ -86,10 +95,7 @@ func (HeaderFilter) Header(t *Txn) Result {
 		h = append(h, r.Allow...)
 		h = append(h, "\r\n"...)
 	}
-	h = append(h, "\r\n"...)
-	t.Head = h
-	t.HeadLen = len(h)
-	return OK
+	return h
 }
 
 // appendContentType appends Content-Type: a type built for this
