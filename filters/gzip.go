@@ -39,7 +39,7 @@ func (GzipFilter) Header(t *Txn) Result {
 		return OK
 	}
 	r.Vary = true
-	if t.Req.Version < HTTP11 || !acceptsGzip(t.Req.AcceptEncoding) {
+	if t.Req.Version < HTTP11 || !AcceptsGzip(t.Req.AcceptEncoding) {
 		return OK
 	}
 	r.ETag = t.weakETag(r.ETag)
@@ -111,12 +111,13 @@ func (t *Txn) weakETag(etag []byte) []byte {
 // qOne is the weight of a coding without "q=", in thousandths.
 const qOne = 1000
 
-// acceptsGzip reports whether an Accept-Encoding value allows gzip (RFC
+// AcceptsGzip reports whether an Accept-Encoding value allows gzip (RFC
 // 9110 §12.5.3): the weight of "gzip" (or "x-gzip"), else that of "*", is
 // above zero. A missing header allows only identity here: tern, like
 // nginx, does not compress for a client that did not ask. An invalid
-// weight counts as 0, as nginx.
-func acceptsGzip(ae []byte) bool {
+// weight counts as 0, as nginx. Exported so that gzip_static can decide
+// as the gzip filter does.
+func AcceptsGzip(ae []byte) bool {
 	gzipQ, anyQ := -1, -1
 	for len(ae) > 0 {
 		var member []byte

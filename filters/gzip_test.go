@@ -44,8 +44,8 @@ func TestAcceptsGzip(t *testing.T) {
 		{",,gzip,,", true},
 	}
 	for i, c := range cases {
-		if got := acceptsGzip([]byte(c.ae)); got != c.ok {
-			t.Errorf("%d: acceptsGzip(%q) = %v, want %v", i, c.ae, got, c.ok)
+		if got := AcceptsGzip([]byte(c.ae)); got != c.ok {
+			t.Errorf("%d: AcceptsGzip(%q) = %v, want %v", i, c.ae, got, c.ok)
 		}
 	}
 }
@@ -202,7 +202,7 @@ func FuzzAcceptEncoding(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, ae string) {
-		got := acceptsGzip([]byte(ae))
+		got := AcceptsGzip([]byte(ae))
 		gz, star := -1, -1
 		for _, m := range strings.Split(ae, ",") {
 			coding, params, _ := strings.Cut(m, ";")
@@ -217,7 +217,7 @@ func FuzzAcceptEncoding(f *testing.F) {
 		}
 		want := gz > 0 || gz < 0 && star > 0
 		if got != want {
-			t.Fatalf("acceptsGzip(%q) = %v, want %v", ae, got, want)
+			t.Fatalf("AcceptsGzip(%q) = %v, want %v", ae, got, want)
 		}
 	})
 }
