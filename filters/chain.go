@@ -61,6 +61,28 @@ type Resumer interface {
 	Resume(t *Txn) Result
 }
 
+// Producer makes a body while it is being sent: compressed output, chunk
+// framing around another producer's output. It is nginx's body filter
+// chain cut to what a static server needs: a handler's body is complete
+// when the chain runs, and only a filter that transforms it (gzip, then
+// chunked) produces segments later.
+//
+// The write filter calls Produce when it has sent every segment of the
+// body, after emptying Body.Segs; so a producer may reuse the memory its
+// previous segments pointed at. It calls Produce at most once per turn of
+// the event loop and yields (WaitPost) before the next piece, so that one
+// large compressed response cannot hold the loop.
+type Producer interface {
+	// Produce appends the next segments to t.Resp.Body.Segs (possibly
+	// none) and returns OK when more will follow, Done when these are
+	// the last, Again when it waits for what it set in t.Wait (a
+	// thread-pool read) having appended nothing, or Error with t.Err.
+	Produce(t *Txn) Result
+	// Release gives back what the producer holds (a compressor, its
+	// buffers). It is called once, when the response ends, sent or not.
+	Release(t *Txn)
+}
+
 // Owner is the connection a transaction belongs to; the write filter
 // calls Resume when a thread-pool task it waited for completes.
 type Owner interface {
@@ -132,10 +154,33 @@ type Txn struct {
 	// task is the write filter's thread-pool task, kept with the Txn so
 	// that it is allocated once.
 	task any
+
+	// The filters' per-response state, kept with the Txn so that a
+	// response allocates nothing once the buffers have grown.
+	//
+	// vals holds header values the filters format (Content-Range,
+	// Expires, a weak ETag, add_header values) and a multipart
+	// response's boundary lines. Appending may move it; a slice taken
+	// earlier still points at the old array, whose bytes never change.
+	vals []byte
+	// ranges are a Range header's ranges, in request order.
+	ranges []byteRange
+	// orig is the body as the handler built it, which the range filter
+	// slices.
+	orig []Segment
+	// notModified marks a 304 made from this response's 200 by the
+	// not-modified filter: the gzip filter still adds the Vary and
+	// weak ETag the 200 would have had (RFC 9110 §15.4.5).
+	notModified bool
+	// producerDone is set once the body's producer returned Done.
+	producerDone bool
+	// chunker frames a producer's output as chunks.
+	chunker chunker
 }
 
 // Reset prepares t for a new request, keeping its buffers.
 func (t *Txn) Reset() {
+	t.releaseProducer()
 	t.Req.Reset()
 	t.Resp.Reset()
 	t.Loc = nil
@@ -150,6 +195,35 @@ func (t *Txn) Reset() {
 	t.headSent = 0
 	t.seg = 0
 	t.segOff = 0
+	t.resetFilters()
+}
+
+const (
+	// maxKeptVals bounds the value buffer a Txn keeps between
+	// responses: the boundary lines of a few hundred ranges.
+	maxKeptVals = 32 << 10
+	// maxKeptRanges bounds the range list a Txn keeps.
+	maxKeptRanges = 128
+)
+
+// resetFilters forgets what the filters held for the last response,
+// keeping buffers of reasonable size for the next one.
+func (t *Txn) resetFilters() {
+	t.vals = keep(t.vals, maxKeptVals)
+	t.ranges = keep(t.ranges, maxKeptRanges)
+	clear(t.orig)
+	t.orig = keep(t.orig, maxKeptSegments)
+	t.notModified = false
+	t.producerDone = false
+	t.chunker = chunker{}
+}
+
+// keep empties s, or drops it when it grew past limit.
+func keep[E any](s []E, limit int) []E {
+	if cap(s) > limit {
+		return nil
+	}
+	return s[:0]
 }
 
 // BodySent is how many body bytes went out.

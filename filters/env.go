@@ -27,6 +27,11 @@ type Env struct {
 	Pools map[string]*threadpool.Pool
 
 	dateBuf [len(httpDate)]byte
+
+	// boundary numbers the multipart range responses (see nextBoundary).
+	boundary uint64
+	// gzip holds the worker's idle compressors, made on first use.
+	gzip *gzipPool
 }
 
 // Stats are a worker's write-filter counters.
@@ -46,29 +51,4 @@ func (e *Env) Tick(now time.Time) {
 	}
 	e.Now = s
 	e.Date = now.UTC().AppendFormat(e.dateBuf[:0], httpDate)
-}
-
-// AppendHTTPDate appends sec (seconds since the epoch) as an IMF-fixdate.
-func AppendHTTPDate(b []byte, sec int64) []byte {
-	return time.Unix(sec, 0).UTC().AppendFormat(b, httpDate)
-}
-
-// ParseHTTPDate parses an HTTP date in any of the three forms RFC 9110
-// §5.6.7 says a recipient must accept. ok is false for anything else.
-func ParseHTTPDate(b []byte) (sec int64, ok bool) {
-	for _, layout := range dateLayouts {
-		if len(b) < len(layout)-4 || len(b) > len(layout)+4 {
-			continue
-		}
-		if t, err := time.Parse(layout, string(b)); err == nil {
-			return t.Unix(), true
-		}
-	}
-	return 0, false
-}
-
-var dateLayouts = [...]string{
-	httpDate,                         // IMF-fixdate
-	"Monday, 02-Jan-06 15:04:05 GMT", // obsolete RFC 850
-	"Mon Jan _2 15:04:05 2006",       // obsolete asctime
 }

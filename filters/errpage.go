@@ -50,3 +50,32 @@ func WireStatus(status int) int {
 	}
 	return status
 }
+
+// errorResponse replaces a response a filter refuses (412, 416) with the
+// built-in page of status, as nginx's special response: the handler's
+// body, Last-Modified and extra headers go. A 416 keeps its ETag, as
+// nginx's; a 412 loses it, as nginx cleans the whole head there.
+func (t *Txn) errorResponse(status int) {
+	t.releaseProducer()
+	r := &t.Resp
+	r.Status = status
+	if status == 412 {
+		r.ETag = nil
+	}
+	r.ContentTypeBytes = nil
+	r.LastModified = 0
+	r.LastModifiedText = nil
+	r.ContentEncoding = ""
+	r.Vary = false
+	r.AcceptRanges = false
+	r.ContentRange = nil
+	clear(r.Headers)
+	r.Headers = r.Headers[:0]
+	clear(r.Body.Segs)
+	r.Body.Segs = r.Body.Segs[:0]
+	page := ErrorPage(status, t.Loc == nil || t.Loc.ServerTokens)
+	r.ContentType = "text/html"
+	r.Charset = ""
+	r.ContentLength = int64(len(page))
+	r.Body.AddMem(page)
+}

@@ -7,7 +7,7 @@ import (
 // HeaderFilter serialises the response head into Txn.Head, in nginx's
 // order: status line, Server, Date, Content-Type, Content-Length,
 // Last-Modified, Location, Transfer-Encoding, Connection, Vary, then the
-// rest.
+// fields of nginx's header list (appendListFields).
 type HeaderFilter struct{}
 
 var _ Filter = HeaderFilter{}
@@ -37,21 +37,14 @@ func (HeaderFilter) Header(t *Txn) Result {
 	h = append(h, "Date: "...)
 	h = append(h, t.Env.Date...)
 	h = append(h, "\r\n"...)
-	if r.ContentType != "" {
-		h = append(h, "Content-Type: "...)
-		h = append(h, r.ContentType...)
-		if r.Charset != "" {
-			h = append(h, "; charset="...)
-			h = append(h, r.Charset...)
-		}
-		h = append(h, "\r\n"...)
-	}
+	h = appendContentType(h, r)
 	if r.ContentLength >= 0 && !noLengthStatus(r.Status) {
 		h = append(h, "Content-Length: "...)
 		h = strconv.AppendInt(h, r.ContentLength, 10)
 		h = append(h, "\r\n"...)
 	}
-	if r.LastModified != 0 {
+	// nginx sends Last-Modified on 200, 206 and 304 alone.
+	if r.LastModified != 0 && (r.Status == 200 || r.Status == 206 || r.Status == 304) {
 		h = append(h, "Last-Modified: "...)
 		if r.LastModifiedText != nil {
 			h = append(h, r.LastModifiedText...)
@@ -61,7 +54,7 @@ func (HeaderFilter) Header(t *Txn) Result {
 		h = append(h, "\r\n"...)
 	}
 	h = appendField(h, "Location", r.Location)
-	if r.ContentLength < 0 && t.Req.Version >= HTTP11 && !r.HeaderOnly && !noLengthStatus(r.Status) {
+	if r.Chunked {
 		h = append(h, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if r.KeepAlive {
@@ -72,12 +65,27 @@ func (HeaderFilter) Header(t *Txn) Result {
 	if r.Vary {
 		h = append(h, "Vary: Accept-Encoding\r\n"...)
 	}
+	h = appendListFields(h, r)
+	h = append(h, "\r\n"...)
+	t.Head = h
+	t.HeadLen = len(h)
+	return OK
+}
+
+// appendListFields appends the fields nginx keeps in its header list, in
+// the order its filters add them: ETag (the handler), Expires,
+// Cache-Control and add_header (the headers filter), Content-Encoding
+// (gzip), Accept-Ranges or Content-Range (range); then Allow.
+func appendListFields(h []byte, r *Response) []byte {
+	h = appendField(h, "ETag", r.ETag)
+	for i := range r.Headers {
+		h = appendField(h, r.Headers[i].Name, r.Headers[i].Value)
+	}
 	if r.ContentEncoding != "" {
 		h = append(h, "Content-Encoding: "...)
 		h = append(h, r.ContentEncoding...)
 		h = append(h, "\r\n"...)
 	}
-	h = appendField(h, "ETag", r.ETag)
 	if r.AcceptRanges {
 		h = append(h, "Accept-Ranges: bytes\r\n"...)
 	}
@@ -87,13 +95,27 @@ func (HeaderFilter) Header(t *Txn) Result {
 		h = append(h, r.Allow...)
 		h = append(h, "\r\n"...)
 	}
-	for i := range r.Headers {
-		h = appendField(h, r.Headers[i].Name, r.Headers[i].Value)
+	return h
+}
+
+// appendContentType appends Content-Type: a type built for this
+// response, or the type and charset; none on a 304, which describes no
+// content (nginx clears it).
+func appendContentType(h []byte, r *Response) []byte {
+	switch {
+	case r.Status == 304:
+	case r.ContentTypeBytes != nil:
+		h = appendField(h, "Content-Type", r.ContentTypeBytes)
+	case r.ContentType != "":
+		h = append(h, "Content-Type: "...)
+		h = append(h, r.ContentType...)
+		if r.Charset != "" {
+			h = append(h, "; charset="...)
+			h = append(h, r.Charset...)
+		}
+		h = append(h, "\r\n"...)
 	}
-	h = append(h, "\r\n"...)
-	t.Head = h
-	t.HeadLen = len(h)
-	return OK
+	return h
 }
 
 func appendField(h []byte, name string, value []byte) []byte {

@@ -129,20 +129,37 @@ func (s *Segment) Bytes() []byte {
 	return s.File.Data[s.Off : s.Off+s.Len]
 }
 
-// maxSegments is how many pieces a body holds without allocating: a file,
-// or a multipart range response of a few parts with their boundaries.
-const maxSegments = 8
+const (
+	// maxSegments is how many pieces a body holds inline: a file, or a
+	// multipart range response of three parts with their boundaries.
+	maxSegments = 8
+	// maxKeptSegments bounds the grown segment list a body keeps for
+	// the next response: a multipart response of up to 127 ranges
+	// reuses it, and one odd request with thousands of ranges does not
+	// pin their memory for the life of the worker.
+	maxKeptSegments = 256
+)
 
-// Body is a response body: a list of segments.
+// Body is a response body: a list of segments, and, for a body made
+// while it is sent (gzip output, chunk framing), the Producer that makes
+// the rest.
 type Body struct {
 	Segs []Segment
-	buf  [maxSegments]Segment
+	// Producer, when not nil, appends more segments each time the write
+	// filter has sent all of Segs (see Producer).
+	Producer Producer
+	buf      [maxSegments]Segment
 }
 
-// Reset empties the body, keeping its inline storage.
+// Reset empties the body, keeping its storage: the inline array, or a
+// list grown past it by a multipart response, up to maxKeptSegments.
 func (b *Body) Reset() {
-	for i := range b.buf {
-		b.buf[i] = Segment{}
+	b.Producer = nil
+	clear(b.buf[:])
+	if c := cap(b.Segs); c > maxSegments && c <= maxKeptSegments {
+		clear(b.Segs[:c])
+		b.Segs = b.Segs[:0]
+		return
 	}
 	b.Segs = b.buf[:0]
 }
@@ -175,6 +192,10 @@ type Response struct {
 	Status int
 	// ContentType without charset; "" sends none.
 	ContentType string
+	// ContentTypeBytes, when not nil, is sent instead of ContentType and
+	// Charset: a type built per response in a Txn buffer (a multipart
+	// range response's "multipart/byteranges; boundary=...").
+	ContentTypeBytes []byte
 	// Charset, when not "", is appended as "; charset=".
 	Charset string
 	// ContentLength is the body length, or -1 when unknown (chunked on
@@ -201,6 +222,10 @@ type Response struct {
 	Allow string
 	// Headers are added after the standard ones (add_header, expires).
 	Headers []Header
+	// Chunked frames the body as chunks (RFC 9112 §7.1) and sends
+	// "Transfer-Encoding: chunked"; the chunked filter sets it for an
+	// HTTP/1.1 body of unknown length.
+	Chunked bool
 	// KeepAlive says whether the connection stays open after this
 	// response; the worker decides, the header filter writes it.
 	KeepAlive bool
@@ -212,6 +237,10 @@ type Response struct {
 	hdrBuf [8]Header
 }
 
+// maxKeptHeaders bounds the grown header list a response keeps for the
+// next one (expires plus a long add_header list).
+const maxKeptHeaders = 64
+
 // Header is one extra response header.
 type Header struct {
 	Name  string
@@ -222,6 +251,7 @@ type Header struct {
 func (r *Response) Reset() {
 	r.Status = 0
 	r.ContentType = ""
+	r.ContentTypeBytes = nil
 	r.Charset = ""
 	r.ContentLength = -1
 	r.LastModified = 0
@@ -233,10 +263,17 @@ func (r *Response) Reset() {
 	r.AcceptRanges = false
 	r.ContentRange = nil
 	r.Allow = ""
-	for i := range r.hdrBuf {
-		r.hdrBuf[i] = Header{}
+	clear(r.hdrBuf[:])
+	if c := cap(r.Headers); c > len(r.hdrBuf) && c <= maxKeptHeaders {
+		// add_header lists longer than the inline array keep their
+		// grown slice, so that they stop allocating after the first
+		// response.
+		clear(r.Headers[:c])
+		r.Headers = r.Headers[:0]
+	} else {
+		r.Headers = r.hdrBuf[:0]
 	}
-	r.Headers = r.hdrBuf[:0]
+	r.Chunked = false
 	r.KeepAlive = false
 	r.HeaderOnly = false
 	r.Body.Reset()

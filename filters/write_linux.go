@@ -60,6 +60,7 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 	if budget <= 0 || budget > maxSendfile {
 		budget = maxSendfile
 	}
+	refilled := false // a producer makes one piece per turn
 	segs := t.Resp.Body.Segs
 	if t.Resp.HeaderOnly {
 		segs = nil
@@ -79,7 +80,12 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 			return r
 		}
 		if t.seg >= len(segs) {
-			return Done
+			// Everything is sent: done, unless a producer makes more.
+			if r, more := t.refill(&refilled); !more {
+				return r
+			}
+			segs = t.Resp.Body.Segs
+			continue
 		}
 		if budget <= 0 {
 			t.Wait = WaitPost
@@ -257,9 +263,53 @@ func (w *WriteFilter) failed(t *Txn, err error, call string) Result {
 	return Error
 }
 
-// NewChain returns a worker's filter chain, in nginx's order: the filters
-// that change the response, then header serialisation, then the write
-// filter.
+// readFileAt reads file data that a filter transforms (gzip's input) at
+// off into p: from the cache when the file's contents are there, else
+// with pread on the loop's thread. Every such read goes through here, so
+// that it can move to the thread pool (aio threads) and answer Again with
+// WaitThread. A file that ends before off+len(p) was truncated since it
+// was opened: Error, as sendfile's short count.
+func readFileAt(t *Txn, f *File, off int64, p []byte) (int, Result) {
+	if f.Data != nil {
+		if off >= int64(len(f.Data)) {
+			return 0, truncated(t, f, off)
+		}
+		return copy(p, f.Data[off:]), OK
+	}
+	for {
+		n, err := unix.Pread(f.FD, p, off)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			t.Err = os.NewSyscallError("pread", err)
+			return 0, Error
+		case n == 0 && len(p) > 0:
+			return 0, truncated(t, f, off)
+		}
+		return n, OK
+	}
+}
+
+func truncated(t *Txn, f *File, off int64) Result {
+	t.Err = fmt.Errorf("pread() reported that %q was truncated at %d: %w", f.Name, off, ErrTruncated)
+	return Error
+}
+
+// NewChain returns a worker's filter chain, in nginx's order (its
+// auto/modules): not-modified, headers (add_header, expires), gzip,
+// range, chunked, then header serialisation and the write filter.
+// The order matters: gzip before range, so that a compressed response is
+// never ranged; range after not-modified, so that a 304 is never ranged;
+// chunked after both, when the length is final.
 func NewChain() Chain {
-	return Chain{HeaderFilter{}, &WriteFilter{}}
+	return Chain{
+		NotModifiedFilter{},
+		HeadersFilter{},
+		GzipFilter{},
+		RangeFilter{},
+		ChunkedFilter{},
+		HeaderFilter{},
+		&WriteFilter{},
+	}
 }
