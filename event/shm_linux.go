@@ -41,7 +41,7 @@ type Shared struct {
 
 const (
 	shmMagic   = 0x314d48534e524554 // "TERNSHM1", little-endian
-	shmVersion = 1
+	shmVersion = 2
 	// shmLine is the unit of the layout: two 64-byte cache lines.
 	shmLine = 128
 	// offLock is the accept lock word's line.
@@ -130,6 +130,15 @@ type Counters struct {
 	// under HistBounds[i] and over the bound before; the last bucket
 	// those over every bound. Not cumulative.
 	Hist [len(HistBounds) + 1]uint64
+	// InlineSends counts file sends made on the loop's thread,
+	// OffloadedSends those made on a thread-pool thread (aio =
+	// "threads"): a fully cached file costs no offloaded send.
+	InlineSends    uint64
+	OffloadedSends uint64
+	// PoolQueued is the tasks waiting in the worker's thread pools
+	// (gauge); PoolRejected counts the tasks a full queue refused.
+	PoolQueued   uint64
+	PoolRejected uint64
 }
 
 // counterFields is how many uint64 fields Counters has; tryAtField is
@@ -244,6 +253,7 @@ func (s *Shared) Vacate(i int) {
 	atomic.StoreUint64(&c.Reading, 0)
 	atomic.StoreUint64(&c.Writing, 0)
 	atomic.StoreUint64(&c.TryAt, 0)
+	atomic.StoreUint64(&c.PoolQueued, 0)
 	atomic.StoreUint64(&c.PID, 0)
 }
 

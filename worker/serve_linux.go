@@ -51,6 +51,8 @@ func (w *Worker) content(rq *request) int {
 	switch path := rq.Req.Path; {
 	case rq.Loc.StubStatus:
 		return w.serveStubStatus(rq)
+	case rq.Loc.Metrics:
+		return w.serveMetrics(rq)
 	case rq.Req.Method != filters.MethodGET && rq.Req.Method != filters.MethodHEAD:
 		// A static location answers GET and HEAD only (SPEC §3), before
 		// looking at the file system: nginx's static module gives 404

@@ -61,6 +61,7 @@ type Worker struct {
 
 	quitting     bool
 	shutdownTick event.Timer
+	publishTick  event.Timer
 	lastWarn     int64
 
 	// shm, stats and mutex: see stats_linux.go.
@@ -162,6 +163,7 @@ func (w *Worker) Run() error {
 	if err := w.acc.Enable(); err != nil {
 		return err
 	}
+	w.loop.SetTimer(&w.publishTick, publishEvery, publisher{w})
 	var err error
 	for !w.loop.Stopped() {
 		if err = w.loop.RunOnce(); err != nil {
