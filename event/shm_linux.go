@@ -41,19 +41,19 @@ type Shared struct {
 
 const (
 	shmMagic   = 0x314d48534e524554 // "TERNSHM1", little-endian
-	shmVersion = 2
+	shmVersion = 3
 	// shmLine is the unit of the layout: two 64-byte cache lines.
 	shmLine = 128
 	// offLock is the accept lock word's line.
 	offLock = shmLine
 	// offSlots is where the first slot starts.
 	offSlots = 2 * shmLine
-	// SlotSize is one worker's Counters, padded to two lines.
-	SlotSize = 256
+	// SlotSize is one worker's Counters, padded to four lines.
+	SlotSize = 512
 	// MaxSlots bounds the worker processes alive at once, old generations
 	// still draining after reloads included (nginx's NGX_MAX_PROCESSES).
 	MaxSlots = 1024
-	// shmSize is the whole mapping: 256 KiB, touched only as far as the
+	// shmSize is the whole mapping: 512 KiB, touched only as far as the
 	// slots in use.
 	shmSize = offSlots + MaxSlots*SlotSize
 )
@@ -139,6 +139,9 @@ type Counters struct {
 	// (gauge); PoolRejected counts the tasks a full queue refused.
 	PoolQueued   uint64
 	PoolRejected uint64
+	// OffloadedOpens counts paths resolved on a pool thread because
+	// resolving them would have read the disk.
+	OffloadedOpens uint64
 }
 
 // counterFields is how many uint64 fields Counters has; tryAtField is

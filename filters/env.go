@@ -41,6 +41,9 @@ type Stats struct {
 	InlineSends uint64
 	// OffloadedSends counts file sends made on a pool thread.
 	OffloadedSends uint64
+	// OffloadedOpens counts paths resolved on a pool thread because
+	// resolving them on the loop would have read the disk.
+	OffloadedOpens uint64
 }
 
 // Tick refreshes the cached clock strings when the second changes.

@@ -225,3 +225,49 @@ func TestTruncatedMidSend(t *testing.T) {
 		t.Fatalf("the bytes sent before the truncation differ from the file")
 	}
 }
+
+// dropCaches asks the kernel to drop clean page cache pages, dentries and
+// inodes (root only); it reports whether it could.
+func dropCaches(t *testing.T) bool {
+	t.Helper()
+	unix.Sync()
+	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0) == nil
+}
+
+// TestColdPathOpenedOnPool: a path whose directories are not in the
+// kernel's caches is resolved on a pool thread, and the request is served
+// as if nothing happened; once resolved, the next request opens inline.
+func TestColdPathOpenedOnPool(t *testing.T) {
+	r := newRig(t, aioConfig)
+	deep := filepath.Join(r.dir, "a", "b", "c", "d")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := writeRandom(t, filepath.Join(deep, "f.bin"), 100<<10)
+	if !dropCaches(t) {
+		t.Skip("cannot drop the kernel's caches (not root): no cold path to test")
+	}
+	resp := r.fetch(t, "GET /a/b/c/d/f.bin HTTP/1.1\r\nHost: a\r\n\r\n", false)
+	head, body := splitResponse(t, resp)
+	if !bytes.HasPrefix([]byte(head), []byte("HTTP/1.1 200 OK")) || !bytes.Equal(body, data) {
+		t.Fatalf("head %q, body %d bytes", head, len(body))
+	}
+	t.Logf("offloaded opens after the cold fetch: %d", r.w.env.Stats.OffloadedOpens)
+	if n := r.w.env.Stats.OffloadedOpens; n == 0 {
+		t.Skip("the path stayed in the dentry cache despite drop_caches")
+	}
+	before := r.w.env.Stats.OffloadedOpens
+	resp = r.fetch(t, "GET /a/b/c/d/f.bin HTTP/1.1\r\nHost: a\r\n\r\n", false)
+	if _, body := splitResponse(t, resp); !bytes.Equal(body, data) {
+		t.Fatal("second fetch differs")
+	}
+	if r.w.env.Stats.OffloadedOpens != before {
+		t.Fatalf("a resolved path went to the pool again: %d → %d", before, r.w.env.Stats.OffloadedOpens)
+	}
+	// A missing file in a cold directory: 404 after the pool looked.
+	dropCaches(t)
+	resp = r.fetch(t, "GET /a/b/c/d/missing HTTP/1.1\r\nHost: a\r\n\r\n", false)
+	if !bytes.HasPrefix(resp, []byte("HTTP/1.1 404 Not Found")) {
+		t.Fatalf("missing: %q", resp)
+	}
+}

@@ -20,7 +20,7 @@ import (
 // check it for autoindex).
 func (w *Worker) autoindex(rq *request, dir int) int {
 	rq.fpath = append(rq.fpath[:dir], 0)
-	fd, errno := openDir(rq.fpath, rq.Loc.DisableSymlinks)
+	fd, errno := w.openDirFor(rq, rq.fpath)
 	if errno != 0 {
 		w.logOpenError(rq.fpath[:dir], errno)
 		switch errno {

@@ -27,6 +27,9 @@ const (
 	stWrite
 	// stBody discards the rest of a request body after the response.
 	stBody
+	// stOpen waits for a pool thread to resolve a path that would have
+	// made the loop wait for the disk (openwait_linux.go).
+	stOpen
 	// stLinger has sent its last response and half-closed the socket; it
 	// reads and drops what the client still sends, so that closing does
 	// not reset the connection under the response (nginx's lingering
@@ -115,6 +118,8 @@ func (c *conn) Timeout() {
 	switch c.state {
 	case stHead:
 		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out reading request head")
+	case stOpen:
+		return // a deadline left over from before the request; the pool answers
 	case stWrite:
 		if c.rq.Wait != filters.WaitWrite {
 			// A keep-alive or header deadline left over from before
@@ -135,7 +140,7 @@ func (c *conn) Timeout() {
 func (c *conn) drive() {
 	for {
 		switch c.state {
-		case stClosed:
+		case stClosed, stOpen:
 			return
 		case stWrite:
 			if c.rq.Wait != filters.WaitWrite || !c.writeReady {

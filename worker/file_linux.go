@@ -23,39 +23,60 @@ const openFlags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCT
 // uintptr.
 var atFDCWD = unix.AT_FDCWD
 
-// openPath opens path (NUL-terminated). With noSymlinks, a symlink in any
-// component fails with ELOOP (openat2 RESOLVE_NO_SYMLINKS, Linux ≥ 5.6).
-func openPath(path []byte, noSymlinks bool) (int, syscall.Errno) {
-	if noSymlinks {
-		return openHow(path, openFlags)
-	}
-	r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])), openFlags, 0, 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), 0
-}
+// resolveCached is openat2's RESOLVE_CACHED (Linux 5.12, uapi
+// linux/openat2.h; x/sys defines it for z/OS only): fail with EAGAIN
+// rather than read the disk to resolve the path.
+const resolveCached = 0x20
 
-// openHow opens path (NUL-terminated) with flags, refusing symlinks in
-// any component with ELOOP (openat2 RESOLVE_NO_SYMLINKS, Linux ≥ 5.6).
-func openHow(path []byte, flags uint64) (int, syscall.Errno) {
-	how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_NO_SYMLINKS}
+// noResolveCached is set once the kernel refused RESOLVE_CACHED (EINVAL
+// before 5.12): opens then may wait for the disk, as nginx's always do.
+var noResolveCached bool
+
+// openAt opens path (NUL-terminated) with flags. With noSymlinks, a
+// symlink in any component fails with ELOOP (RESOLVE_NO_SYMLINKS, Linux
+// 5.6); with cached, a path whose lookup would read the disk fails with
+// EAGAIN (RESOLVE_CACHED) — the caller then resolves it on a pool thread.
+func openAt(path []byte, flags uint64, noSymlinks, cached bool) (int, syscall.Errno) {
+	cached = cached && !noResolveCached
+	if !noSymlinks && !cached {
+		r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])), uintptr(flags), 0, 0, 0)
+		if e != 0 {
+			return -1, e
+		}
+		return int(r), 0
+	}
+	how := unix.OpenHow{Flags: flags}
+	if noSymlinks {
+		how.Resolve |= unix.RESOLVE_NO_SYMLINKS
+	}
+	if cached {
+		how.Resolve |= resolveCached
+	}
 	r, _, e := unix.Syscall6(unix.SYS_OPENAT2, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])),
 		uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
+	if e == unix.EINVAL && cached {
+		noResolveCached = true
+		return openAt(path, flags, noSymlinks, false)
+	}
 	if e != 0 {
 		return -1, e
 	}
 	return int(r), 0
 }
 
-// statFile stats path (NUL-terminated), following symlinks; with
-// noSymlinks, a symlink in any component fails with ELOOP, as in
-// openPath (an O_PATH descriptor: no permission on the file needed).
-func statFile(path []byte, noSymlinks bool, st *unix.Stat_t) syscall.Errno {
-	if !noSymlinks {
+// openPath opens the file path (NUL-terminated) for reading; see openAt.
+func openPath(path []byte, noSymlinks, cached bool) (int, syscall.Errno) {
+	return openAt(path, openFlags, noSymlinks, cached)
+}
+
+// statFile stats path (NUL-terminated), following symlinks; noSymlinks
+// and cached as openAt (through an O_PATH descriptor: no permission on
+// the file is needed).
+func statFile(path []byte, noSymlinks, cached bool, st *unix.Stat_t) syscall.Errno {
+	if !noSymlinks && (!cached || noResolveCached) {
 		return statPath(path, st)
 	}
-	fd, e := openHow(path, unix.O_PATH|unix.O_CLOEXEC)
+	fd, e := openAt(path, unix.O_PATH|unix.O_CLOEXEC, noSymlinks, cached)
 	if e != 0 {
 		return e
 	}
@@ -64,17 +85,10 @@ func statFile(path []byte, noSymlinks bool, st *unix.Stat_t) syscall.Errno {
 	return e
 }
 
-// openDir opens the directory path (NUL-terminated) for reading.
-func openDir(path []byte, noSymlinks bool) (int, syscall.Errno) {
-	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
-	if noSymlinks {
-		return openHow(path, flags)
-	}
-	r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])), flags, 0, 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), 0
+// openDir opens the directory path (NUL-terminated) for reading; see
+// openAt.
+func openDir(path []byte, noSymlinks, cached bool) (int, syscall.Errno) {
+	return openAt(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, noSymlinks, cached)
 }
 
 // statPath stats path (NUL-terminated), following symlinks.

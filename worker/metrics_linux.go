@@ -31,6 +31,7 @@ func (w *Worker) publish() {
 	st := w.stats
 	atomic.StoreUint64(&st.InlineSends, w.env.Stats.InlineSends)
 	atomic.StoreUint64(&st.OffloadedSends, w.env.Stats.OffloadedSends)
+	atomic.StoreUint64(&st.OffloadedOpens, w.env.Stats.OffloadedOpens)
 	var queued, rejected uint64
 	for _, p := range w.env.Pools {
 		ps := p.Stats()
@@ -105,6 +106,8 @@ func appendMetrics(b []byte, t *event.Counters) []byte {
 	metric("tern_file_sends_total", "counter", "File sends by where they ran: the event loop (inline) or a thread pool (offloaded).")
 	sample("tern_file_sends_total", `mode="inline"`, t.InlineSends)
 	sample("tern_file_sends_total", `mode="offloaded"`, t.OffloadedSends)
+	metric("tern_file_opens_offloaded_total", "counter", "Paths resolved on a thread pool because resolving them would have read the disk.")
+	sample("tern_file_opens_offloaded_total", "", t.OffloadedOpens)
 	metric("tern_thread_pool_queue_depth", "gauge", "Tasks waiting in the thread pools.")
 	sample("tern_thread_pool_queue_depth", "", t.PoolQueued)
 	metric("tern_thread_pool_rejected_total", "counter", "Tasks refused by a full thread-pool queue.")

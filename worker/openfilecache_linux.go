@@ -112,7 +112,7 @@ func (oc *openFileCache) get(path, cpath []byte, noSymlinks bool, now int64) *of
 		return nil
 	}
 	if now-e.checked >= revalidateAfter {
-		if statFile(cpath, noSymlinks, &oc.st) != 0 || !e.same(&oc.st) {
+		if statFile(cpath, noSymlinks, false, &oc.st) != 0 || !e.same(&oc.st) {
 			oc.remove(e)
 			return nil
 		}

@@ -38,7 +38,7 @@ func (r *ofcRig) get(path []byte, now int64) (e *ofcEntry, hit bool) {
 	if e := r.oc.get(path, cpath, false, now); e != nil {
 		return e, true
 	}
-	fd, errno := openPath(cpath, false)
+	fd, errno := openPath(cpath, false, false)
 	if errno != 0 {
 		return nil, false
 	}

@@ -51,6 +51,15 @@ type request struct {
 	uriCur int8
 	uriBuf [2][]byte
 
+	// A run of the phases that would have waited for the disk
+	// (openwait_linux.go): wouldBlock marks it, open resolves the path on
+	// a pool thread, openRetries counts the runs, and args is the query
+	// the phases start from again (internal redirects change Req.Args).
+	wouldBlock  bool
+	openRetries int8
+	open        openTask
+	args        []byte
+
 	// fixed buffers for values the handler computes, so that the hot
 	// path does not allocate and Txn.Buf (which holds Path) never moves.
 	etag     [40]byte
@@ -96,6 +105,9 @@ func (rq *request) reset() {
 	rq.errorPaged = false
 	rq.closeAfter = false
 	rq.uriCur = -1
+	rq.wouldBlock = false
+	rq.openRetries = 0
+	rq.args = nil
 	rq.fpath = rq.fpath[:0]
 	rq.location = rq.location[:0]
 	rq.exp = rq.exp[:0]
@@ -131,6 +143,7 @@ func (rq *request) lowerHost() []byte {
 func (rq *request) route(addr *conf.Addr) int {
 	r := &rq.Req
 	rq.addr = addr
+	rq.args = r.Args
 	srv := addr.Default
 	if len(r.Host) > 0 {
 		srv = addr.Server(rq.lowerHost())
@@ -150,6 +163,20 @@ func (rq *request) route(addr *conf.Addr) int {
 	r.Path = path
 	rq.Loc = srv.Location(path)
 	return 0
+}
+
+// restart undoes a run of the phases that would have waited for the
+// disk, so that they can run again from routing: nothing was sent, and
+// the body's setup stays as it was.
+func (rq *request) restart() {
+	rq.file.release()
+	rq.Resp.Reset()
+	rq.Req.Args = rq.args
+	rq.redirects = 0
+	rq.errorPaged = false
+	rq.closeAfter = false
+	rq.uriCur = -1
+	rq.wouldBlock = false
 }
 
 // keepAlive decides whether the connection outlives this response, as

@@ -26,11 +26,24 @@ func (c *conn) serve() {
 	if st == 0 {
 		st = c.setupBody()
 	}
+	c.runPhases(st)
+}
+
+// runPhases builds the response — unless st already says what to answer
+// — and starts sending it, or parks the request while a path that would
+// have waited for the disk is resolved on a pool thread.
+func (c *conn) runPhases(st int) {
+	w := c.w
+	rq := c.rq
 	if st == 0 {
 		st = w.handle(rq)
 	}
 	if st > 0 {
 		st = w.special(rq, st)
+	}
+	if rq.wouldBlock {
+		c.waitOpen()
+		return
 	}
 	if st == statusClose {
 		// return 444: nginx closes the connection without a response,
@@ -41,6 +54,13 @@ func (c *conn) serve() {
 		return
 	}
 	c.respond()
+}
+
+// restartPhases runs the phases again from routing, after a run that
+// would have waited for the disk.
+func (c *conn) restartPhases() {
+	c.rq.restart()
+	c.runPhases(c.rq.route(c.w.addrs[c.listener]))
 }
 
 // content is nginx's content phase: the handler that builds the response
@@ -284,7 +304,7 @@ func (c *conn) close() {
 	if c.state == stClosed {
 		return
 	}
-	if c.rq != nil && c.rq.TaskInFlight() {
+	if c.rq != nil && (c.rq.TaskInFlight() || c.rq.open.InFlight()) {
 		// A pool thread is sending on this socket from this file: close
 		// both when its completion comes back (Resume).
 		c.closing = true

@@ -165,7 +165,7 @@ func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
 			return 0
 		}
 	}
-	fd, errno := openPath(cpath, noSym)
+	fd, errno := w.openFor(rq, cpath)
 	if errno != 0 {
 		return errno
 	}
@@ -232,7 +232,7 @@ func (w *Worker) probe(rq *request, n int) (bool, syscall.Errno) {
 		return false, 0
 	}
 	st := &w.hs.st
-	if errno := statFile(rq.fpath, loc.DisableSymlinks, st); errno != 0 {
+	if errno := w.statFor(rq, rq.fpath, st); errno != 0 {
 		return false, errno
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFDIR, 0
@@ -430,5 +430,8 @@ func extension(name []byte) []byte {
 // logOpenError logs a failed open or stat; nginx logs every one at
 // error level (log_not_found on).
 func (w *Worker) logOpenError(path []byte, errno syscall.Errno) {
+	if errno == unix.EAGAIN {
+		return // would have waited for the disk: resolved on a pool thread
+	}
 	w.log.Error().Bytes("path", path).Str("error", errno.Error()).Msg("open() failed")
 }

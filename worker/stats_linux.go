@@ -44,7 +44,7 @@ func stateClass(s connState) int {
 	switch s {
 	case stHead:
 		return 1 // Reading
-	case stWrite, stBody:
+	case stWrite, stBody, stOpen:
 		return 2 // Writing
 	}
 	return 0

@@ -175,7 +175,8 @@ func (w *Worker) Run() error {
 	}
 	stopPools(w.env.Pools)
 	w.log.Info().Uint64("inline_sends", w.env.Stats.InlineSends).
-		Uint64("offloaded_sends", w.env.Stats.OffloadedSends).Msg("worker exiting")
+		Uint64("offloaded_sends", w.env.Stats.OffloadedSends).
+		Uint64("offloaded_opens", w.env.Stats.OffloadedOpens).Msg("worker exiting")
 	w.closeAll()
 	w.closeLogs()
 	w.loop.Close()

@@ -1,0 +1,121 @@
+//go:build linux
+
+package worker
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"tern/conf"
+	"tern/threadpool"
+)
+
+// With aio = "threads", a path whose lookup would read the disk (its
+// dentries or inode not cached) is resolved on a pool thread, so a cold
+// directory never stalls the loop. nginx cannot do this: it opens on the
+// loop. The phases run speculatively: every open and stat asks the kernel
+// to fail with EAGAIN instead of waiting (openat2 RESOLVE_CACHED); one
+// that does marks the request, the phases finish with whatever the error
+// made of it, and that outcome is thrown away: nothing has been sent, the
+// body setup is not repeated. A pool thread then resolves the path —
+// which fills the kernel's caches — and the phases run again from routing.
+// After maxOpenRetries the opens may wait, so a path evicted again at once
+// cannot keep a request waiting forever.
+
+// maxOpenRetries bounds the restarts of one request.
+const maxOpenRetries = 3
+
+// openTask resolves one path on a pool thread. It belongs to its request;
+// between Post and Done only the pool goroutine running it touches it.
+type openTask struct {
+	threadpool.TaskState
+	c     *conn
+	path  []byte // NUL-terminated
+	noSym bool
+}
+
+// Run opens the path with O_PATH, waiting for the disk, and closes it:
+// the lookup leaves the dentries and the inode in the kernel's caches.
+func (t *openTask) Run() {
+	if fd, e := openAt(t.path, unix.O_PATH|unix.O_CLOEXEC, t.noSym, false); e == 0 {
+		closeFD(fd)
+	}
+}
+
+// Done runs the request's phases again, on the loop goroutine.
+func (t *openTask) Done() { t.c.openDone() }
+
+// noWait reports whether rq's opens must not wait for the disk.
+func (w *Worker) noWait(rq *request) bool {
+	return rq.Loc.AIO.Mode == conf.AIOThreads && rq.openRetries < maxOpenRetries &&
+		w.env.Pools[rq.Loc.AIO.Pool] != nil
+}
+
+// blocked notes that resolving cpath would have waited for the disk; the
+// first such path of a run is the one the pool resolves.
+func (rq *request) blocked(cpath []byte) {
+	if !rq.wouldBlock {
+		rq.wouldBlock = true
+		rq.open.path = append(rq.open.path[:0], cpath...)
+	}
+}
+
+// openFor opens the file cpath for rq; see openAt.
+func (w *Worker) openFor(rq *request, cpath []byte) (int, syscall.Errno) {
+	fd, e := openPath(cpath, rq.Loc.DisableSymlinks, w.noWait(rq))
+	if e == unix.EAGAIN {
+		rq.blocked(cpath)
+	}
+	return fd, e
+}
+
+// statFor stats cpath for rq; see openAt.
+func (w *Worker) statFor(rq *request, cpath []byte, st *unix.Stat_t) syscall.Errno {
+	e := statFile(cpath, rq.Loc.DisableSymlinks, w.noWait(rq), st)
+	if e == unix.EAGAIN {
+		rq.blocked(cpath)
+	}
+	return e
+}
+
+// openDirFor opens the directory cpath for rq; see openAt.
+func (w *Worker) openDirFor(rq *request, cpath []byte) (int, syscall.Errno) {
+	fd, e := openDir(cpath, rq.Loc.DisableSymlinks, w.noWait(rq))
+	if e == unix.EAGAIN {
+		rq.blocked(cpath)
+	}
+	return fd, e
+}
+
+// waitOpen posts the blocked path to the location's pool and parks the
+// connection until it is resolved. A full queue does not fail the
+// request: the phases run again at once, allowed to wait for the disk.
+func (c *conn) waitOpen() {
+	rq := c.rq
+	task := &rq.open
+	task.c = c
+	task.noSym = rq.Loc.DisableSymlinks
+	pool := c.w.env.Pools[rq.Loc.AIO.Pool]
+	if pool == nil || pool.Post(task) != nil {
+		rq.openRetries = maxOpenRetries
+		c.restartPhases()
+		return
+	}
+	c.w.env.Stats.OffloadedOpens++
+	c.setState(stOpen)
+}
+
+// openDone resumes a request whose path the pool resolved.
+func (c *conn) openDone() {
+	if c.closing {
+		c.close()
+		return
+	}
+	if c.state != stOpen {
+		return
+	}
+	c.rq.openRetries++
+	c.restartPhases()
+	c.drive()
+}
