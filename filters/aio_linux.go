@@ -39,6 +39,10 @@ type sendTask struct {
 	count    int
 	copy     bool
 	buf      []byte // for copy, allocated on first use
+	// read makes the task a pread into into (gzip's input) instead of a
+	// send; readFileAt takes its result.
+	read bool
+	into []byte
 
 	headN, n int
 	err      error
@@ -49,6 +53,14 @@ type sendTask struct {
 // file read may sleep.
 func (s *sendTask) Run() {
 	s.headN, s.n, s.err = 0, 0, nil
+	if s.read {
+		for {
+			s.n, s.err = unix.Pread(s.fd, s.into, s.off)
+			if s.err != unix.EINTR {
+				return
+			}
+		}
+	}
 	if len(s.head) > 0 {
 		n, err := sendMore(s.sock, s.head)
 		s.headN = n
@@ -116,11 +128,8 @@ func offloadable(t *Txn) *threadpool.Pool {
 // pool. It returns Again with WaitThread, or Error when the pool refuses
 // (a full queue: the worker answers 500 when nothing was sent yet).
 func (w *WriteFilter) post(t *Txn, p *threadpool.Pool, s *Segment, head []byte, count int64) Result {
-	task, _ := t.task.(*sendTask)
-	if task == nil {
-		task = &sendTask{t: t}
-		t.task = task
-	}
+	task := t.sendTask()
+	task.read = false
 	task.sock, task.fd = t.FD, s.File.FD
 	task.head = head
 	task.off = s.Off + t.segOff
@@ -142,6 +151,44 @@ func (w *WriteFilter) post(t *Txn, p *threadpool.Pool, s *Segment, head []byte, 
 	return Again
 }
 
+// sendTask returns the Txn's task, allocating it on first use.
+func (t *Txn) sendTask() *sendTask {
+	task, _ := t.task.(*sendTask)
+	if task == nil {
+		task = &sendTask{t: t}
+		t.task = task
+	}
+	return task
+}
+
+// postRead reads len(p) bytes of f at off on a pool thread, for a filter
+// that transforms file data; readFileAt takes the result when the
+// filter asks again.
+func postRead(t *Txn, pool *threadpool.Pool, f *File, off int64, p []byte) Result {
+	task := t.sendTask()
+	task.read, task.done = true, false
+	task.fd, task.off, task.into = f.FD, off, p
+	if err := pool.Post(task); err != nil {
+		t.Err = err
+		return Error
+	}
+	t.Env.Stats.OffloadedSends++
+	t.Wait = WaitThread
+	return Again
+}
+
+// takeRead returns the result of a completed read of f at off into p,
+// if that is what the task did.
+func takeRead(t *Txn, f *File, off int64, p []byte) (n int, ok bool, err error) {
+	task, _ := t.task.(*sendTask)
+	if task == nil || !task.done || !task.read || task.fd != f.FD || task.off != off ||
+		len(task.into) != len(p) || len(p) == 0 || &task.into[0] != &p[0] {
+		return 0, false, nil
+	}
+	task.done, task.read = false, false
+	return task.n, true, task.err
+}
+
 // TaskInFlight reports whether a pool thread is still using the Txn's
 // socket and file: the connection must not close them until it is done.
 func (t *Txn) TaskInFlight() bool {
@@ -153,8 +200,8 @@ func (t *Txn) TaskInFlight() bool {
 // on sending, or what the response waits for.
 func (w *WriteFilter) finishTask(t *Txn) Result {
 	task, _ := t.task.(*sendTask)
-	if task == nil || !task.done {
-		return OK
+	if task == nil || !task.done || task.read {
+		return OK // nothing, or a read that readFileAt takes
 	}
 	task.done = false
 	if task.headN > 0 {

@@ -276,19 +276,28 @@ func readFileAt(t *Txn, f *File, off int64, p []byte) (int, Result) {
 		}
 		return copy(p, f.Data[off:]), OK
 	}
-	for {
-		n, err := unix.Pread(f.FD, p, off)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			t.Err = os.NewSyscallError("pread", err)
-			return 0, Error
-		case n == 0 && len(p) > 0:
-			return 0, truncated(t, f, off)
+	n, done, err := takeRead(t, f, off, p)
+	if !done {
+		if pool := offloadable(t); pool != nil && !resident(f.FD, off, int64(len(p))) {
+			// Not in the page cache: read on a pool thread, and be
+			// called again when the data is there.
+			return 0, postRead(t, pool, f, off, p)
 		}
-		return n, OK
+		for {
+			n, err = unix.Pread(f.FD, p, off)
+			if err != unix.EINTR {
+				break
+			}
+		}
 	}
+	switch {
+	case err != nil:
+		t.Err = os.NewSyscallError("pread", err)
+		return 0, Error
+	case n == 0 && len(p) > 0:
+		return 0, truncated(t, f, off)
+	}
+	return n, OK
 }
 
 func truncated(t *Txn, f *File, off int64) Result {

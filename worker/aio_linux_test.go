@@ -4,7 +4,10 @@ package worker
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
+	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -269,5 +272,84 @@ func TestColdPathOpenedOnPool(t *testing.T) {
 	resp = r.fetch(t, "GET /a/b/c/d/missing HTTP/1.1\r\nHost: a\r\n\r\n", false)
 	if !bytes.HasPrefix(resp, []byte("HTTP/1.1 404 Not Found")) {
 		t.Fatalf("missing: %q", resp)
+	}
+}
+
+// fetchUntilClosed sends req and reads until the server closes.
+func (r *rig) fetchUntilClosed(t *testing.T, req string) []byte {
+	t.Helper()
+	if _, err := unix.Write(r.client, []byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 64<<10)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		r.w.loop.CapWait(5 * time.Millisecond)
+		r.w.loop.RunOnce()
+		n, err := unix.Read(r.client, buf)
+		if n > 0 {
+			got = append(got, buf[:n]...)
+		}
+		if n == 0 && err == nil {
+			return got
+		}
+	}
+	t.Fatal("connection not closed within 30s")
+	return nil
+}
+
+// unchunk decodes a chunked body.
+func unchunk(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out []byte
+	for {
+		i := bytes.Index(b, []byte("\r\n"))
+		if i < 0 {
+			t.Fatalf("bad chunk framing")
+		}
+		var size int
+		if _, err := fmt.Sscanf(string(b[:i]), "%x", &size); err != nil {
+			t.Fatalf("chunk size %q", b[:i])
+		}
+		b = b[i+2:]
+		if size == 0 {
+			return out
+		}
+		out = append(out, b[:size]...)
+		b = b[size+2:]
+	}
+}
+
+// TestColdGzipReadsOnPool: on-the-fly gzip of a file evicted from the page
+// cache reads its input on a pool thread; the result decompresses to the
+// file.
+func TestColdGzipReadsOnPool(t *testing.T) {
+	r := newRig(t, strings.Replace(aioConfig, "access_log = \"off\"", "access_log = \"off\"\n  gzip = true", 1))
+	var text bytes.Buffer
+	for i := 0; text.Len() < 2<<20; i++ {
+		fmt.Fprintf(&text, "line %d of a text file that compresses well\n", i)
+	}
+	path := filepath.Join(r.dir, "big.txt")
+	if err := os.WriteFile(path, text.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !evict(t, path) {
+		t.Skip("the page cache kept the file despite FADV_DONTNEED")
+	}
+	resp := r.fetchUntilClosed(t, "GET /big.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+	head, body := splitResponse(t, resp)
+	if !strings.Contains(head, "Content-Encoding: gzip") || !strings.Contains(head, "Transfer-Encoding: chunked") {
+		t.Fatalf("head %q", head)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(unchunk(t, body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(plain, text.Bytes()) {
+		t.Fatalf("decompressed %d bytes (%v), want %d", len(plain), err, text.Len())
+	}
+	if r.w.env.Stats.OffloadedSends == 0 {
+		t.Fatalf("a cold file was compressed with no read on the pool: %+v", r.w.env.Stats)
 	}
 }
