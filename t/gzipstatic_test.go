@@ -57,8 +57,11 @@ func TestGzipStatic(t *testing.T) {
 		{raw: get1("/a.css"), status: 200, headers: plain, body: "=" + css},
 		{raw: get1("/a.css", ae("gzip;q=0")), status: 200, headers: plain},
 		{raw: get1("/a.css", ae("deflate, br")), status: 200, headers: plain},
-		{raw: get1("/a.css", ae("*")), status: 200, headers: plain}, // as nginx
-		{raw: get1("/a.css", ae("x-gzip")), status: 200, headers: plain},
+		// "*" and x-gzip accept gzip (RFC 9110 §12.5.3, and the gzip
+		// filter's rule); nginx's gzip_static looks for "gzip" only.
+		{raw: get1("/a.css", ae("*")), status: 200, headers: gzHeaders},
+		{raw: get1("/a.css", ae("x-gzip")), status: 200, headers: gzHeaders},
+		{raw: get1("/a.css", ae("*, gzip;q=0")), status: 200, headers: plain},
 		{raw: "GET /a.css HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", status: 200, headers: plain, closed: true},
 		{raw: req("HEAD", "/a.css", ae("gzip")), status: 200, headers: gzHeaders, body: "="},
 		{raw: get1("/b.txt", ae("gzip")), status: 200, headers: []string{"-Content-Encoding", "-Vary"}, body: "=plain only"},
