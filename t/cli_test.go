@@ -231,16 +231,7 @@ func TestReopenLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.signal(syscall.SIGUSR1)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(log); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("USR1 did not create a new access log")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFile(t, log, 5*time.Second, "USR1 did not create a new access log")
 	s.get(req("GET", "/noext"))
 	s.signal(syscall.SIGQUIT)
 	s.wait(5 * time.Second)

@@ -283,6 +283,19 @@ func (s *server) get(raw string) *response {
 	return s.dial().do(raw)
 }
 
+// waitFile waits until path exists.
+func waitFile(t testing.TB, path string, d time.Duration, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s does not exist after %v", what, path, d)
+		}
+	}
+}
+
 // req builds a GET request for path with extra header lines.
 func req(method, path string, headers ...string) string {
 	var b strings.Builder

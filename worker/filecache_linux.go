@@ -38,23 +38,22 @@ type cacheEntry struct {
 	dev     uint64
 	mtim    unix.Timespec
 
-	checked    int64 // loop time of the last stat
-	prev, next *cacheEntry
+	checked int64 // loop time of the last stat
+	node    lruNode[cacheEntry]
 }
 
 // fileCache is a worker's small-file cache: a map for lookups and a list
 // in use order for eviction. It belongs to the loop goroutine.
 type fileCache struct {
 	m     map[string]*cacheEntry
-	lru   cacheEntry // sentinel: lru.next is the most recently used
+	lru   lruList[cacheEntry]
 	bytes int64
 	st    unix.Stat_t
 }
 
 func newFileCache() *fileCache {
 	fc := &fileCache{m: make(map[string]*cacheEntry)}
-	fc.lru.next = &fc.lru
-	fc.lru.prev = &fc.lru
+	fc.lru.init()
 	return fc
 }
 
@@ -73,7 +72,7 @@ func (fc *fileCache) lookup(path, cpath []byte, now int64) *cacheEntry {
 		}
 		e.checked = now
 	}
-	fc.touch(e)
+	fc.lru.touch(&e.node)
 	return e
 }
 
@@ -117,37 +116,21 @@ func (fc *fileCache) add(path []byte, fd int, st *unix.Stat_t, noWait bool, now 
 	e.lastMod = filters.AppendHTTPDate(nil, st.Mtim.Sec)
 	fc.m[key] = e
 	fc.bytes += st.Size
-	e.next = fc.lru.next
-	e.prev = &fc.lru
-	e.next.prev = e
-	fc.lru.next = e
+	fc.lru.pushFront(&e.node, e)
 	for fc.bytes > cacheMaxBytes || len(fc.m) > cacheMaxEntries {
-		fc.remove(fc.lru.prev)
+		o := fc.lru.oldest()
+		if o == nil {
+			break
+		}
+		fc.remove(o)
 	}
 	return e
-}
-
-func (fc *fileCache) touch(e *cacheEntry) {
-	if fc.lru.next == e {
-		return
-	}
-	e.prev.next = e.next
-	e.next.prev = e.prev
-	e.next = fc.lru.next
-	e.prev = &fc.lru
-	e.next.prev = e
-	fc.lru.next = e
 }
 
 // remove drops e. A response still sending e's contents keeps them alive
 // through its own slice of Data.
 func (fc *fileCache) remove(e *cacheEntry) {
-	if e == &fc.lru {
-		return
-	}
-	e.prev.next = e.next
-	e.next.prev = e.prev
-	e.prev, e.next = nil, nil
+	fc.lru.unlink(&e.node)
 	delete(fc.m, e.key)
 	fc.bytes -= e.file.Size
 }

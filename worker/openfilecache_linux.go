@@ -55,8 +55,7 @@ type ofcEntry struct {
 	used    int64 // loop time of the last use
 	refs    int32 // responses sending from file.FD
 	dead    bool  // dropped: close the descriptor on the last release
-	prev    *ofcEntry
-	next    *ofcEntry
+	node    lruNode[ofcEntry]
 }
 
 // release gives back a response's reference.
@@ -79,7 +78,7 @@ func (e *ofcEntry) close() {
 // goroutine.
 type openFileCache struct {
 	m        map[string]*ofcEntry
-	lru      ofcEntry // sentinel: lru.next is the most recently used
+	lru      lruList[ofcEntry]
 	max      int
 	inactive int64
 	st       unix.Stat_t
@@ -95,8 +94,7 @@ func newOpenFileCache(c *conf.OpenFileCache, loop *event.Loop) *openFileCache {
 		inactive: int64(c.Inactive),
 		loop:     loop,
 	}
-	oc.lru.next = &oc.lru
-	oc.lru.prev = &oc.lru
+	oc.lru.init()
 	return oc
 }
 
@@ -119,7 +117,7 @@ func (oc *openFileCache) get(path, cpath []byte, noSymlinks bool, now int64) *of
 		e.checked = now
 	}
 	e.used = now
-	oc.touch(e)
+	oc.lru.touch(&e.node)
 	return e
 }
 
@@ -154,12 +152,13 @@ func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bo
 		e.file.FD = -1
 	}
 	oc.m[key] = e
-	e.next = oc.lru.next
-	e.prev = &oc.lru
-	e.next.prev = e
-	oc.lru.next = e
+	oc.lru.pushFront(&e.node, e)
 	for len(oc.m) > oc.max {
-		oc.remove(oc.lru.prev)
+		o := oc.lru.oldest()
+		if o == nil {
+			break
+		}
+		oc.remove(o)
 	}
 	oc.expire(now, 2)
 	if oc.loop != nil && !oc.timer.Armed() {
@@ -172,8 +171,8 @@ func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bo
 // as nginx's ngx_expire_old_cached_files does on each use (n < 0: all).
 func (oc *openFileCache) expire(now int64, n int) {
 	for ; n != 0; n-- {
-		e := oc.lru.prev
-		if e == &oc.lru || now-e.used < oc.inactive {
+		e := oc.lru.oldest()
+		if e == nil || now-e.used < oc.inactive {
 			return
 		}
 		oc.remove(e)
@@ -185,32 +184,15 @@ func (oc *openFileCache) expire(now int64, n int) {
 func (oc *openFileCache) Timeout() {
 	now := oc.loop.Now()
 	oc.expire(now, -1)
-	if e := oc.lru.prev; e != &oc.lru {
+	if e := oc.lru.oldest(); e != nil {
 		oc.loop.SetTimer(&oc.timer, time.Duration(e.used+oc.inactive-now), oc)
 	}
-}
-
-func (oc *openFileCache) touch(e *ofcEntry) {
-	if oc.lru.next == e {
-		return
-	}
-	e.prev.next = e.next
-	e.next.prev = e.prev
-	e.next = oc.lru.next
-	e.prev = &oc.lru
-	e.next.prev = e
-	oc.lru.next = e
 }
 
 // remove drops e; its descriptor is closed now, or when the last
 // response sending from it is done.
 func (oc *openFileCache) remove(e *ofcEntry) {
-	if e == &oc.lru {
-		return
-	}
-	e.prev.next = e.next
-	e.next.prev = e.prev
-	e.prev, e.next = nil, nil
+	oc.lru.unlink(&e.node)
 	delete(oc.m, e.key)
 	e.dead = true
 	if e.refs == 0 {
