@@ -300,8 +300,9 @@ type Settings struct {
 	// Gzip compresses responses on the fly. Default: false.
 	Gzip bool
 	// GzipTypes are the media types Gzip compresses, lowercased; "*" is
-	// every type. Default: text/html, text/css, application/javascript,
-	// application/json, image/svg+xml and text/plain.
+	// every type, and text/html always is (as nginx). Default: text/html,
+	// text/css, application/javascript, application/json, image/svg+xml
+	// and text/plain.
 	GzipTypes []string
 	// GzipMinLength is the smallest response Gzip compresses. Default: 20.
 	GzipMinLength int64
