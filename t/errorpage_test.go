@@ -2,6 +2,7 @@ package t
 
 import (
 	"testing"
+	"time"
 )
 
 // TestErrorPage: error_page as nginx's ngx_http_send_error_page: an
@@ -87,4 +88,31 @@ func TestErrorPage(t *testing.T) {
 	c := s.dial()
 	c.send(get1("/toclose/x"))
 	c.expectClosed(2e9)
+}
+
+// TestKeepAliveAfterErrors: an error answered through the error path
+// (400, 413, 414, 500, 501) ends the connection, as nginx; the same
+// status sent by return keeps it, as nginx.
+func TestKeepAliveAfterErrors(t *testing.T) {
+	s := newServer(t, handlersConfig(`client_max_body_size = "10"`, `
+    location "= /oops" { return = "500 oops" }
+    location "= /nope" { return = "404" }
+`))
+	s.file("a.txt", "a")
+	s.start()
+	c := s.dial()
+	for _, p := range []string{"/oops", "/nope", "/missing"} {
+		r := c.do(req("GET", p))
+		if r.header("Connection") != "keep-alive" {
+			t.Fatalf("%s: %v", p, r)
+		}
+	}
+	if r := c.do(req("GET", "/oops")); r.status != 500 || string(r.body) != "oops" {
+		t.Fatalf("return 500: %v %q", r, r.body)
+	}
+	r := c.do("POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
+	if r.status != 413 || r.header("Connection") != "close" {
+		t.Fatalf("413: %v", r)
+	}
+	c.expectClosed(2 * time.Second)
 }

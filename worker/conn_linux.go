@@ -289,14 +289,23 @@ func (c *conn) parseHead() bool {
 	b.start += rq.p.pos
 	if st != parseDone {
 		c.w.log.Info().Uint64("conn", c.id).Int("status", st).Msg("client sent invalid request")
-		rq.Loc = c.w.addrs[c.listener].Default.Root
-		rq.setError(st)
-		rq.bodyDone = true
-		c.respond()
+		c.refuse(st)
 		return true
 	}
 	c.serve()
 	return true
+}
+
+// refuse answers a head that cannot be served with status's built-in
+// page, in the default server's settings, and ends the connection after
+// it: the request's framing is not to be trusted.
+func (c *conn) refuse(status int) {
+	rq := c.rq
+	rq.Loc = c.w.addrs[c.listener].Default.Root
+	rq.setError(status)
+	rq.closeAfter = true
+	rq.bodyDone = true
+	c.respond()
 }
 
 // growBuffer moves a head that filled the first buffer into a large one.
@@ -309,10 +318,7 @@ func (c *conn) growBuffer() {
 		// Already the large buffer: the parser's limits stop a head
 		// before it fills this, so this is a bug; refuse the request.
 		c.w.bufs.put(nb)
-		c.rq.Loc = c.w.addrs[c.listener].Default.Root
-		c.rq.setError(filters.StatusHeaderTooLarge)
-		c.rq.bodyDone = true
-		c.respond()
+		c.refuse(filters.StatusHeaderTooLarge)
 		return
 	}
 	nb.end = copy(nb.b, old.b[old.start:old.end])

@@ -186,10 +186,10 @@ func (rq *request) keepAlive(requests int, quitting bool) bool {
 	loc := rq.Loc
 	if !rq.Req.KeepAlive || quitting || loc.KeepaliveTimeout <= 0 ||
 		requests+1 >= loc.KeepaliveRequests || rq.closeAfter {
-		return false
-	}
-	switch rq.Resp.Status {
-	case 400, filters.StatusHeaderTooLarge, 413, 414, 500, 501, 505:
+		// closeAfter: an error answered through nginx's special-response
+		// path (400, 413, 414, 500, 501, a refused head) ends the
+		// connection; the same status sent by a handler ("return 500
+		// text") does not, as nginx.
 		return false
 	}
 	// A body we would have to read to keep the framing, but refuse to

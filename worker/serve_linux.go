@@ -186,6 +186,7 @@ func (c *conn) afterWrite(r filters.Result) {
 			rq.Err = nil
 			rq.file.release()
 			rq.setError(500)
+			rq.closeAfter = true
 			c.respond()
 			return
 		}
