@@ -61,8 +61,13 @@ func TestUpgrade(t *testing.T) {
 	if ppid, _ := parentOf(first); ppid == old || !strings.HasPrefix(cmdline(first), "tern: master process "+u.bin) {
 		t.Fatalf("new master: parent %d, title %q", ppid, cmdline(first))
 	}
-	if w := workersOf(first); len(w) != 2 {
+	w := workersOf(first)
+	if len(w) != 2 {
 		t.Fatalf("new master's workers: %v", w)
+	}
+	// The hand-off variable ends with the master that read it.
+	if env, _ := os.ReadFile("/proc/" + strconv.Itoa(w[0]) + "/environ"); strings.Contains(string(env), "TERN_LISTEN_FDS") {
+		t.Errorf("worker %d inherited TERN_LISTEN_FDS", w[0])
 	}
 	time.Sleep(300 * time.Millisecond)
 	if r := u.get(req("GET", "/")); r.header("Server") != "tern/0.1.1" {
