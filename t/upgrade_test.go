@@ -295,7 +295,7 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+	if rc, err := f.SyscallConn(); err != nil || rc.Control(func(fd uintptr) { err = syscall.Fstat(int(fd), &st) }) != nil || err != nil {
 		t.Fatal(err)
 	}
 	sock := "socket:[" + strconv.FormatUint(st.Ino, 10) + "]"
@@ -303,6 +303,8 @@ func TestSocketActivation(t *testing.T) {
 	// execs tern, which keeps it.
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`, u.bin, "-c", u.conf())
 	cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=web")
+	// ExtraFiles hands the socket over in blocking mode (os.StartProcess
+	// takes Fd()), as systemd does: tern must make it non-blocking.
 	cmd.ExtraFiles = []*os.File{f}
 	u.startCmd(cmd)
 	f.Close()
@@ -310,6 +312,16 @@ func TestSocketActivation(t *testing.T) {
 	ws := u.waitWorkers(2, nil, 10*time.Second)
 	if !holds(u.masterPID(), sock) || !holds(ws[0], sock) {
 		t.Fatalf("master or worker does not hold %s", sock)
+	}
+	// fd 3 in the master: non-blocking (O_NONBLOCK 04000) and
+	// close-on-exec (O_CLOEXEC 02000000), flags in octal.
+	info, _ := os.ReadFile("/proc/" + strconv.Itoa(u.masterPID()) + "/fdinfo/3")
+	var fl uint64
+	if m := regexp.MustCompile(`flags:\s+([0-7]+)`).FindSubmatch(info); m != nil {
+		fl, _ = strconv.ParseUint(string(m[1]), 8, 32)
+	}
+	if fl&04000 == 0 || fl&02000000 == 0 {
+		t.Errorf("the master's fd 3: %s", info)
 	}
 	for _, pid := range ws {
 		if env, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); strings.Contains(string(env), "LISTEN_") {
