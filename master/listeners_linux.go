@@ -3,6 +3,8 @@
 package master
 
 import (
+	"net/netip"
+
 	"golang.org/x/sys/unix"
 
 	"tern/conf"
@@ -22,13 +24,20 @@ type listenSet struct {
 	list []*listener
 }
 
-// key identifies a socket that a reload may keep: same address, same
-// reuseport setting (a socket cannot change that once bound).
+// key identifies a socket that a reload, or a master inheriting sockets,
+// may keep: same address, same reuseport setting (a socket cannot change
+// that once bound). The address is canonical, so that one read back from
+// a socket (getsockname) matches the configured one: an IPv4-mapped IPv6
+// address is the IPv4 socket Listen opens for it.
 func key(a *conf.Addr) string {
-	if a.ReusePort {
-		return a.Network + " " + a.Addr + " reuseport"
+	k := a.Addr
+	if ap, err := netip.ParseAddrPort(a.Addr); err == nil {
+		k = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()).String()
 	}
-	return a.Network + " " + a.Addr
+	if a.ReusePort {
+		return k + " reuseport"
+	}
+	return k
 }
 
 // openListeners opens the sockets of cfg for n workers. Addresses that

@@ -70,6 +70,16 @@ type Master struct {
 	killAt      time.Time
 	respawns    []respawn
 
+	// exe is the binary a USR2 starts: os.Executable() at start, the
+	// path that a deploy renames a new binary over.
+	exe string
+	// newBinary is the pid of the new master a USR2 started, while it
+	// runs (nginx's ngx_new_binary).
+	newBinary int
+	// upgradeParent is the old master that started this one, if one did:
+	// USR2 is refused while it is our parent.
+	upgradeParent int
+
 	sigs chan os.Signal
 }
 
@@ -146,6 +156,9 @@ func start(opt Options) (*Master, error) {
 		return nil, fmt.Errorf("error log: %w", err)
 	}
 	m.setLog(logf, cfg)
+	if m.exe, err = os.Executable(); err != nil {
+		m.log.Warn().Err(err).Msg("the running binary's path is unknown: USR2 will not work")
+	}
 	fail := func(err error) (*Master, error) {
 		m.log.Error().Err(err).Msg("start failed")
 		m.cleanup()
@@ -161,7 +174,7 @@ func start(opt Options) (*Master, error) {
 	}
 	m.parentR, m.parentW = p[0], p[1]
 	n := workerCount(cfg, m.cpus)
-	lns, err := openListeners(cfg, n, nil)
+	lns, err := m.openSockets(cfg, n)
 	if err != nil {
 		return fail(err)
 	}
@@ -271,7 +284,7 @@ func (m *Master) signal(s syscall.Signal) {
 		m.stopWorkers(syscall.SIGQUIT, func(*proc) bool { return true })
 		m.log.Info().Msg("gracefully stopping the workers, the master keeps running")
 	case syscall.SIGUSR2:
-		m.log.Warn().Msg("binary upgrade (USR2) is not supported yet, signal ignored")
+		m.changeBinary()
 	}
 }
 
@@ -342,6 +355,10 @@ func (m *Master) reap() {
 		}
 		if pid <= 0 || err != nil {
 			return
+		}
+		if pid == m.newBinary {
+			m.newBinaryExited(ws)
+			continue
 		}
 		p := m.procs[pid]
 		if p == nil {
@@ -447,84 +464,6 @@ func (m *Master) deadlines(now time.Time) {
 	m.respawns = rest
 }
 
-// reload is HUP: load and validate the configuration; on any error log
-// it and change nothing; else open the new sockets (keeping those of
-// addresses that stay), start a new generation of workers, tell the old
-// ones to quit gracefully, and close the sockets no longer configured.
-func (m *Master) reload() {
-	m.log.Info().Msg("reconfiguring")
-	cfg := m.cfg
-	if m.opt.Load != nil {
-		var err error
-		if cfg, err = m.opt.Load(); err != nil {
-			m.log.Error().Str("diagnostics", diagnostics(err)).Msg("reload failed: invalid configuration, still running the old one")
-			return
-		}
-	}
-	if cfg.HTTP == nil || len(cfg.HTTP.Addrs) == 0 {
-		m.log.Error().Msg("reload failed: no listen address configured, still running the old one")
-		return
-	}
-	n := workerCount(cfg, m.cpus)
-	lns, err := openListeners(cfg, n, m.gen.lns)
-	if err != nil {
-		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
-		return
-	}
-	snap, err := writeSnapshot(cfg)
-	if err != nil {
-		lns.closeExcept(m.gen.lns)
-		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
-		return
-	}
-	if err := m.switchFiles(cfg); err != nil {
-		lns.closeExcept(m.gen.lns)
-		unix.Close(snap)
-		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
-		return
-	}
-	old := m.gen
-	g := &generation{n: old.n + 1, cfg: cfg, lns: lns, snap: snap, fails: make([]int, n)}
-	m.gen, m.cfg = g, cfg
-	m.noaccept = false
-	m.respawns = nil
-	for i := 0; i < n; i++ {
-		if err := m.startWorker(g, i); err != nil {
-			m.log.Error().Err(err).Int("index", i).Msg("starting a worker failed")
-		}
-	}
-	time.Sleep(startPause)
-	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen != g })
-	old.lns.closeExcept(lns)
-	unix.Close(old.snap)
-	m.log.Info().Int("generation", g.n).Int("worker_processes", n).Msg("reconfigured")
-}
-
-// switchFiles moves the error log and the pid file to the paths cfg
-// names, when they changed.
-func (m *Master) switchFiles(cfg *conf.Config) error {
-	if cfg.ErrorLog != m.cfg.ErrorLog {
-		logf, err := m.opt.OpenLog(cfg.ErrorLog)
-		if err != nil {
-			return fmt.Errorf("error log: %w", err)
-		}
-		old := m.logf
-		m.setLog(logf, cfg)
-		old.Close()
-	} else if cfg.ErrorLogLevel != m.cfg.ErrorLogLevel {
-		m.setLog(m.logf, cfg)
-	}
-	if cfg.PID != m.cfg.PID {
-		if cfg.PID != "" {
-			if err := WritePID(cfg.PID, m.pid); err != nil {
-				return fmt.Errorf("pid file: %w", err)
-			}
-		}
-		removePID(m.cfg.PID, m.pid)
-	}
-	return nil
-}
-
 // cleanup releases what the master holds, on its way out.
 func (m *Master) cleanup() {
 	if m.sigs != nil {
@@ -535,7 +474,10 @@ func (m *Master) cleanup() {
 		unix.Close(m.gen.snap)
 	}
 	if m.cfg.PID != "" {
+		// After an upgrade the pid file names the new master and
+		// only PID.oldbin is ours.
 		removePID(m.cfg.PID, m.pid)
+		removePID(OldPIDPath(m.cfg.PID), m.pid)
 	}
 	if m.parentW > 0 {
 		unix.Close(m.parentR)

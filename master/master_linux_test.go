@@ -23,13 +23,17 @@ import (
 
 // TestMain doubles as the worker: the master under test starts this test
 // binary (/proc/self/exe) in the worker role, where it checks the
-// hand-off and waits to be told to stop.
+// hand-off and waits to be told to stop; and as the new master of an
+// upgrade (os.Executable() is this binary too), see fakeNewMaster.
 func TestMain(m *testing.M) {
 	if p, ok, err := WorkerRole(); ok {
 		if err != nil {
 			os.Exit(fatalExit)
 		}
 		os.Exit(fakeWorker(p))
+	}
+	if _, ok := os.LookupEnv(ListenFDsEnv); ok {
+		os.Exit(fakeNewMaster())
 	}
 	os.Exit(m.Run())
 }

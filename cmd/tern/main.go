@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"tern/conf"
 	"tern/filters"
@@ -34,6 +35,8 @@ type options struct {
 	test, dump   bool
 	signal       string
 	version      int // 1 for -v, 2 for -V
+	// upgradeTimeout bounds -s upgrade; 0: TERN_UPGRADE_TIMEOUT or 10s.
+	upgradeTimeout time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -58,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.test, "t", false, "test the configuration and exit")
 	fs.BoolVar(&o.dump, "T", false, "test the configuration, print the effective configuration and exit")
 	fs.StringVar(&o.signal, "s", "", "send `signal` to the master: stop, quit, reload, reopen, upgrade")
+	fs.DurationVar(&o.upgradeTimeout, "upgrade-timeout", 0, "how long -s upgrade waits for the new master's workers to answer (default: $TERN_UPGRADE_TIMEOUT, else 10s)")
 	v := fs.Bool("v", false, "print the version and exit")
 	vv := fs.Bool("V", false, "print the version and build settings and exit")
 	fs.Usage = func() {

@@ -18,16 +18,27 @@ var signals = map[string]syscall.Signal{
 	"reopen": syscall.SIGUSR1,
 }
 
-// signalMaster sends -s SIGNAL to the master named by the pid file.
+// signalMaster sends -s SIGNAL to the master named by the pid file, or
+// runs the whole binary upgrade for -s upgrade.
 func signalMaster(o options, stderr io.Writer) int {
 	sig, ok := signals[o.signal]
-	if !ok {
-		fmt.Fprintf(stderr, "tern: invalid option: \"-s %s\" (stop, quit, reload, reopen)\n", o.signal)
+	if !ok && o.signal != "upgrade" {
+		fmt.Fprintf(stderr, "tern: invalid option: \"-s %s\" (stop, quit, reload, reopen, upgrade)\n", o.signal)
 		return 1
 	}
+	// The configuration names the pid file; for an upgrade it is also
+	// the one the new master will read, checked here first.
 	cfg, code := load(o.file, o.prefix, stderr)
 	if cfg == nil {
 		return code
+	}
+	if o.signal == "upgrade" {
+		timeout, err := upgradeTimeout(o.upgradeTimeout)
+		if err != nil {
+			fmt.Fprintln(stderr, "tern:", err)
+			return 1
+		}
+		return upgradeMaster(cfg, timeout, stderr)
 	}
 	if cfg.PID == "" {
 		fmt.Fprintln(stderr, "tern: the configuration has no pid file (pid = \"off\")")

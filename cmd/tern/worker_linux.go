@@ -20,6 +20,12 @@ import (
 // be respawned (nginx's exit code 2).
 const fatalExit = 2
 
+// workersNeverAccept is set only in a test build (go build -tags
+// ternhang, testhang_linux.go): its workers close their listening
+// sockets and never accept, to test an upgrade whose new workers never
+// answer.
+var workersNeverAccept bool
+
 // workerRole runs this process as a worker when the master started it as
 // one, and reports whether it did, with the exit code.
 func workerRole() (int, bool) {
@@ -73,6 +79,12 @@ func runWorker(p master.WorkerParams) int {
 		// accept_mutex off: the kernel wakes one worker per connection
 		// (a reuseport socket is this worker's alone and needs neither).
 		lns[i] = worker.Listener{FD: fds[i], Addr: a, Exclusive: !cfg.AcceptMutex && !a.ReusePort}
+	}
+	if workersNeverAccept {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		lns = nil
 	}
 	w, err := worker.New(cfg, lns, log)
 	if err != nil {
