@@ -147,6 +147,7 @@ func (w *WriteFilter) post(t *Txn, p *threadpool.Pool, s *Segment, head []byte, 
 		return Error
 	}
 	t.Env.Stats.OffloadedSends++
+	t.offloaded = true
 	t.Wait = WaitThread
 	return Again
 }

@@ -152,8 +152,10 @@ type Txn struct {
 	seg      int
 	segOff   int64
 	// task is the write filter's thread-pool task, kept with the Txn so
-	// that it is allocated once.
-	task any
+	// that it is allocated once; offloaded says that a send of this
+	// response went to the pool, so the rest goes there too.
+	task      any
+	offloaded bool
 
 	// The filters' per-response state, kept with the Txn so that a
 	// response allocates nothing once the buffers have grown.
@@ -193,6 +195,7 @@ func (t *Txn) Reset() {
 	t.Sent = 0
 	t.Err = nil
 	t.headSent = 0
+	t.offloaded = false
 	t.seg = 0
 	t.segOff = 0
 	t.resetFilters()

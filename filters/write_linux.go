@@ -96,7 +96,10 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 		}
 		s := &segs[t.seg]
 		if pool != nil {
-			if count := min(s.Len-t.segOff, budget); !resident(s.File.FD, s.Off+t.segOff, count) {
+			// A response that once needed the pool stays on it: its
+			// file comes off a cold disk, and copying it there keeps
+			// its bulk off the loop even when readahead got ahead.
+			if count := min(s.Len-t.segOff, budget); t.offloaded || !resident(s.File.FD, s.Off+t.segOff, count) {
 				return w.post(t, pool, s, nil, count)
 			}
 		}
