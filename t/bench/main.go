@@ -10,6 +10,7 @@
 // Phases:
 //
 //	hot    1 KiB keep-alive requests (wrk): requests/s, p50, p99
+//	       (every phase reports medians over interleaved rounds)
 //	cold   the same while 8 clients download large files evicted from the
 //	       page cache (FADV_DONTNEED, checked with cachestat)
 //	slow   cold, with the server's reads throttled by a cgroup v1 blkio
@@ -36,6 +37,7 @@ type options struct {
 	tern, nginx      string
 	duration         time.Duration
 	rounds, conns    int
+	loadRounds       int
 	phases           map[string]bool
 	bigSize          int64
 	downloaders      int
@@ -52,6 +54,7 @@ func main() {
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary; skipped when missing")
 	flag.DurationVar(&o.duration, "d", 8*time.Second, "length of one measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
+	flag.IntVar(&o.loadRounds, "load-rounds", 3, "interleaved rounds of the cold and slow phases")
 	flag.IntVar(&o.conns, "c", 100, "wrk connections")
 	flag.StringVar(&phases, "phases", "hot,cold,slow,idle,strace", "phases to run")
 	flag.Int64Var(&o.bigSize, "big", 256<<20, "size of each large file")
@@ -149,13 +152,17 @@ func loadPhases(o *options, servers []*server, root string) error {
 			fmt.Println("slow phase skipped: no cgroup v1 blkio hierarchy at /sys/fs/cgroup/blkio")
 			continue
 		}
-		for _, s := range servers {
-			r, mbs, err := coldRun(o, s, root, phase == "slow")
-			if err != nil {
-				return err
+		// Interleaved rounds, as hot: a single run of these phases
+		// swings with whatever the disk and page cache were doing.
+		for round := 0; round < o.loadRounds; round++ {
+			for _, s := range servers {
+				r, mbs, err := coldRun(o, s, root, phase == "slow")
+				if err != nil {
+					return err
+				}
+				r.downloadMBs = mbs
+				add(phase, s.name, r)
 			}
-			r.downloadMBs = mbs
-			add(phase, s.name, r)
 		}
 	}
 	report(o, servers, res)
