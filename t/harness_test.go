@@ -100,8 +100,9 @@ func newServer(t testing.TB, tmpl string) *server {
 	return s
 }
 
-// basicConfig serves ROOT on PORT with extra http-level lines.
-func basicConfig(extra string) string {
+// serversConfig is the main context of every test server (pid file,
+// logs and access log in DIR, one worker) around http-level lines.
+func serversConfig(httpBody string) string {
 	return `
 pid = "{{DIR}}/logs/tern.pid"
 error_log = "{{DIR}}/logs/error.log"
@@ -109,14 +110,24 @@ error_log_level = "info"
 worker_processes = 1
 http {
   access_log = "{{DIR}}/logs/access.log"
-` + extra + `
-  server {
-    listen = ["127.0.0.1:{{PORT}}"]
-    root = "{{ROOT}}"
-  }
+` + httpBody + `
 }
 `
 }
+
+// handlersConfig serves ROOT on PORT with extra http-level and
+// server-level lines.
+func handlersConfig(httpExtra, serverExtra string) string {
+	return serversConfig(httpExtra + `
+  server {
+    listen = ["127.0.0.1:{{PORT}}"]
+    root = "{{ROOT}}"
+` + serverExtra + `
+  }`)
+}
+
+// basicConfig serves ROOT on PORT with extra http-level lines.
+func basicConfig(extra string) string { return handlersConfig(extra, "") }
 
 // write creates a file relative to the server's directory.
 func (s *server) write(rel, content string) string {

@@ -9,26 +9,6 @@ import (
 	"time"
 )
 
-// handlersConfig serves ROOT on PORT with http-level lines and the lines
-// of one server block (locations included).
-func handlersConfig(httpExtra, serverExtra string) string {
-	return `
-pid = "{{DIR}}/logs/tern.pid"
-error_log = "{{DIR}}/logs/error.log"
-error_log_level = "info"
-worker_processes = 1
-http {
-  access_log = "{{DIR}}/logs/access.log"
-` + httpExtra + `
-  server {
-    listen = ["127.0.0.1:{{PORT}}"]
-    root = "{{ROOT}}"
-` + serverExtra + `
-  }
-}
-`
-}
-
 // hcase is one request on a new connection and what its response must
 // show.
 type hcase struct {

@@ -8,20 +8,6 @@ import (
 	"time"
 )
 
-// serversConfig is a main context around http-level lines.
-func serversConfig(httpBody string) string {
-	return `
-pid = "{{DIR}}/logs/tern.pid"
-error_log = "{{DIR}}/logs/error.log"
-error_log_level = "info"
-worker_processes = 1
-http {
-  access_log = "{{DIR}}/logs/access.log"
-` + httpBody + `
-}
-`
-}
-
 // hostReq is a GET of / with the given Host header.
 func hostReq(host string) string {
 	return "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
