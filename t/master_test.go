@@ -167,18 +167,27 @@ func TestStubStatus(t *testing.T) {
 	idle := s.dial()
 	idle.do(req("GET", "/")) // stays open, idle
 	c := s.dial()
-	r := c.do(req("GET", "/status"))
-	m := stubStatusRE.FindStringSubmatch(string(r.body))
-	if r.status != 200 || r.header("Content-Type") != "text/plain" || m == nil {
-		t.Fatalf("%v\n%q", r, r.body)
-	}
-	v := make([]int, len(m))
-	for i := 1; i < len(m); i++ {
-		v[i], _ = strconv.Atoi(m[i])
-	}
-	active, accepts, handled, requests, reading, writing, waiting := v[1], v[2], v[3], v[4], v[5], v[6], v[7]
-	if accepts < n+2 || handled != accepts || requests < n+2 || active < 2 || writing != 1 || reading != 0 || waiting != active-1 {
-		t.Fatalf("counters %q", r.body)
+	// The gauges are the workers' own: a worker that wrote its last
+	// response may not yet have counted that connection closed when
+	// another worker answers /status. Ask again until they settle.
+	var r *response
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r = c.do(req("GET", "/status"))
+		m := stubStatusRE.FindStringSubmatch(string(r.body))
+		if r.status != 200 || r.header("Content-Type") != "text/plain" || m == nil {
+			t.Fatalf("%v\n%q", r, r.body)
+		}
+		v := make([]int, len(m))
+		for i := 1; i < len(m); i++ {
+			v[i], _ = strconv.Atoi(m[i])
+		}
+		active, accepts, handled, requests, reading, writing, waiting := v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+		if accepts >= n+2 && handled == accepts && requests >= n+2 && active >= 2 && writing == 1 && reading == 0 && waiting == active-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counters %q", r.body)
+		}
 	}
 	// reuseport spreads connections by hash: with 40 of them both
 	// workers almost surely served some, and the sum covers both.
