@@ -244,6 +244,7 @@ func (p *Pool) worker() {
 		if t = p.next(t); t == nil {
 			return
 		}
+		batchThread()
 		t.Run()
 	}
 }
