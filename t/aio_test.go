@@ -12,6 +12,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// holdPageCache takes, until the test ends, the lock that tests which
+// drop every cache and tests which need files to stay cached share across
+// packages (go test runs packages at once; drop_caches is machine-wide).
+// Its twin is in worker/aio_linux_test.go.
+func holdPageCache(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "tern-tests-page-cache.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+}
+
 // dropCache evicts path from the page cache and reports whether it went.
 func dropCache(t testing.TB, path string) bool {
 	t.Helper()
@@ -73,6 +89,7 @@ func sendCounters(t testing.TB, s *server) (inline, offloaded float64) {
 // cache is sent through the pool, byte-exact; a cached one makes no thread
 // hop at all.
 func TestAIOColdAndCached(t *testing.T) {
+	holdPageCache(t) // no drop_caches from another package's test meanwhile
 	for _, mode := range []string{"sendfile = true", "sendfile = false"} {
 		t.Run(mode, func(t *testing.T) {
 			s := newServer(t, basicConfig(`aio = "threads"`+"\n  "+mode))

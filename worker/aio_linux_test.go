@@ -236,6 +236,22 @@ func TestTruncatedMidSend(t *testing.T) {
 	}
 }
 
+// holdPageCache takes, until the test ends, the lock that tests which
+// drop every cache and tests which need files to stay cached share across
+// packages (go test runs packages at once; drop_caches is machine-wide).
+// Its twin is in t/aio_test.go.
+func holdPageCache(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "tern-tests-page-cache.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+}
+
 // dropCaches asks the kernel to drop clean page cache pages, dentries and
 // inodes (root only); it reports whether it could.
 func dropCaches(t *testing.T) bool {
@@ -248,6 +264,7 @@ func dropCaches(t *testing.T) bool {
 // kernel's caches is resolved on a pool thread, and the request is served
 // as if nothing happened; once resolved, the next request opens inline.
 func TestColdPathOpenedOnPool(t *testing.T) {
+	holdPageCache(t)
 	r := newRig(t, aioConfig)
 	deep := filepath.Join(r.dir, "a", "b", "c", "d")
 	if err := os.MkdirAll(deep, 0o755); err != nil {
