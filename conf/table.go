@@ -1,5 +1,9 @@
 package conf
 
+// docs/reference.md is made from this table and docs/directives (see
+// reference_test.go).
+//go:generate go test -run ^TestReference$ -update
+
 import (
 	"math"
 	"strconv"

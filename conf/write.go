@@ -13,11 +13,14 @@ import (
 // WriteHCL writes the effective configuration (tern -T) as HCL that Load
 // reads back to an equal Config: every default filled in, paths absolute,
 // durations and sizes in nginx units, the MIME table in full, included
-// files merged in. A server writes only the settings that differ from
-// http's, a location only those that differ from its server's.
+// files merged in. Every directive appears with its effective value at
+// the outermost block it may appear in (one that is not set, such as
+// return, as a comment); an inner block writes only what differs from
+// the block around it.
 func (c *Config) WriteHCL(w io.Writer) error {
 	p := &printer{}
 	p.line(0, "# effective configuration of %s (prefix %s)", c.File, c.Prefix)
+	p.line(0, "# a server writes what differs from http, a location what differs from its server")
 	c.writeMain(p)
 	for _, name := range slices.Sorted(maps.Keys(c.ThreadPools)) {
 		tp := c.ThreadPools[name]
@@ -30,7 +33,7 @@ func (c *Config) WriteHCL(w io.Writer) error {
 	if c.HTTP != nil {
 		p.line(0, "")
 		p.line(0, "http {")
-		c.HTTP.write(p)
+		c.writeHTTP(p)
 		p.line(0, "}")
 	}
 	_, err := io.WriteString(w, p.buf.String())
@@ -68,14 +71,21 @@ func showAffinity(a Affinity) string {
 	return hclQuote("auto")
 }
 
-func (h *HTTP) write(p *printer) {
+func (c *Config) writeHTTP(p *printer) {
+	h := c.HTTP
+	included := slices.DeleteFunc(slices.Sorted(maps.Keys(c.Sources)), func(f string) bool { return f == c.File })
+	if len(included) == 0 {
+		p.line(1, "# include: none")
+	} else {
+		p.line(1, "# include: %s, merged into this block", strings.Join(included, ", "))
+	}
 	types, exts := h.MIME.byType()
 	p.line(1, "types = {")
 	for _, typ := range types {
 		p.attr(2, hclQuote(typ), hclList(exts[typ]))
 	}
 	p.line(1, "}")
-	writeSettings(p, 1, inHTTP, h.settings, nil)
+	writeSettings(p, 1, inHTTP, h.settings, nil, 0)
 	for _, srv := range h.Servers {
 		p.line(0, "")
 		p.line(1, "server {")
@@ -98,30 +108,34 @@ func (s *Server) write(p *printer, parent *Settings) {
 		listens = append(listens, entry)
 	}
 	p.attr(2, "listen", hclList(listens))
-	if len(s.Names) > 0 {
-		p.attr(2, "server_name", hclList(s.Names))
-	}
-	writeSettings(p, 2, inServer, &s.Root.Settings, parent)
+	p.attr(2, "server_name", hclList(s.Names))
+	writeSettings(p, 2, inServer, &s.Root.Settings, parent, inHTTP)
 	for _, l := range s.Locations {
 		p.line(0, "")
 		p.line(2, "location %s {", hclQuote(l.Name))
-		writeSettings(p, 3, inLocation, &l.Settings, &s.Root.Settings)
+		writeSettings(p, 3, inLocation, &l.Settings, &s.Root.Settings, inServer)
 		p.line(2, "}")
 	}
 }
 
-// writeSettings writes the Settings directives allowed in ctx whose value
-// differs from parent's (all of them when parent is nil).
-func writeSettings(p *printer, depth int, ctx context, s, parent *Settings) {
+// writeSettings writes the Settings directives allowed in ctx: those
+// that may not appear in parentCtx (the block around) always, the others
+// when their value differs from parent's. A directive that is not set
+// (show returns "") is written as a comment where it may first appear.
+func writeSettings(p *printer, depth int, ctx context, s, parent *Settings, parentCtx context) {
 	for _, dir := range directiveTable {
 		if dir.show == nil || dir.ctx&ctx == 0 {
 			continue
 		}
+		outermost := dir.ctx&parentCtx == 0
 		v := dir.show(s)
-		if v == "" || parent != nil && v == dir.show(parent) {
-			continue
+		switch {
+		case v == "" && outermost:
+			p.line(depth, "# %s: not set", dir.name)
+		case v == "", !outermost && v == dir.show(parent):
+		default:
+			p.attr(depth, dir.name, v)
 		}
-		p.attr(depth, dir.name, v)
 	}
 }
 

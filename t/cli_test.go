@@ -41,7 +41,10 @@ func TestConfigTest(t *testing.T) {
 		t.Fatalf("-t: %d %q %q", code, out, errOut)
 	}
 	code, out, _ = runTern(t, s.dir, "-T", "-c", cfg)
-	for _, want := range []string{"worker_connections", "keepalive_timeout", "sendfile_max_chunk", `root`} {
+	// Every directive appears with its effective value, those that only
+	// servers and locations may have included.
+	for _, want := range []string{"worker_connections", "keepalive_timeout", "sendfile_max_chunk", `root`,
+		"try_files = ", "# return: not set", "stub_status = false", "metrics = false", "server_name = "} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("-T lacks %s: %d %q", want, code, out)
 		}
