@@ -63,8 +63,13 @@ type conn struct {
 	listener uint16
 	state    connState
 
-	readReady  bool // input may be waiting (edge-triggered: until EAGAIN or a short read)
+	// The socket's readiness, kept as the level it is: epoll reports
+	// each change once (edge-triggered), so what it said stays true
+	// until a read or write finds otherwise.
+	readReady  bool // input may be waiting: until EAGAIN, or a short read before the peer's FIN
 	writeReady bool // the socket may take more output
+	peerShut   bool // the peer sent its FIN (EPOLLRDHUP): a read returns 0 once the input is drained
+	broken     bool // EPOLLHUP or EPOLLERR: every read and write fails from now on
 	posted     bool
 	inIdle     bool
 	closing    bool // close once the thread-pool task in flight is done
@@ -73,8 +78,17 @@ type conn struct {
 // Event takes the epoll events of the connection.
 func (c *conn) Event(ev uint32) {
 	if ev&(event.Err|event.Hup) != 0 {
-		// Let the next read or write find out what happened.
+		// Let the next read or write find out what happened; they
+		// never wait again.
+		c.broken = true
 		c.readReady, c.writeReady = true, true
+	}
+	if ev&event.RDHup != 0 {
+		// The FIN may have come in the segment that brought the last
+		// request bytes: a read that drains them is short, and no
+		// edge will follow, so input stays ready until a read
+		// returns 0.
+		c.peerShut = true
 	}
 	if ev&event.Out != 0 {
 		c.writeReady = true
@@ -221,9 +235,10 @@ func (c *conn) read() {
 		}
 		c.close()
 	default:
-		if n < len(b.b)-b.end {
+		if n < len(b.b)-b.end && !c.peerShut && !c.broken {
 			// A short read drained the socket; with edge-triggered
-			// epoll, more input brings a new event.
+			// epoll, more input brings a new event. After the peer's
+			// FIN nothing more will, and the next read returns 0.
 			c.readReady = false
 		}
 		b.end += n

@@ -162,7 +162,7 @@ func (c *conn) afterWrite(r filters.Result) {
 	case filters.Again:
 		switch rq.Wait {
 		case filters.WaitWrite:
-			if !rq.AgainStale {
+			if !rq.AgainStale && !c.broken {
 				c.writeReady = false
 			}
 			// send_timeout runs between two writes that make progress.
@@ -174,8 +174,9 @@ func (c *conn) afterWrite(r filters.Result) {
 			}
 		case filters.WaitThread:
 			// The task's result says whether the socket is full; an
-			// EPOLLOUT edge from now on is news.
-			c.writeReady = false
+			// EPOLLOUT edge from now on is news. A broken socket
+			// stays ready: its edge came already.
+			c.writeReady = c.broken
 			c.w.loop.StopTimer(&c.Timer)
 		}
 	default:
