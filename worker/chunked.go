@@ -2,6 +2,12 @@ package worker
 
 // chunked decodes a chunked request body (RFC 9112 §7.1) incrementally,
 // to discard it: it keeps no data, only where it is in the framing.
+//
+// A line of the framing (chunk size and extensions, trailer field) ends
+// in CRLF, or in a bare LF (RFC 9112 §2.2 lets a recipient accept one).
+// A CR anywhere else is an error, as nginx's ngx_http_parse_chunked: a
+// front proxy that reads "5\rXX\r\n" differently from us must not be
+// able to smuggle a request past either.
 type chunked struct {
 	state  chunkState
 	size   int64 // bytes left in the current chunk; its size while parsing
@@ -14,12 +20,14 @@ type chunkState uint8
 
 const (
 	csSize      chunkState = iota // chunk-size hex digits
-	csExt                         // chunk extensions, up to LF
+	csExt                         // chunk extensions, up to CRLF or LF
+	csSizeLF                      // LF after the CR that ends a size line
 	csData                        // chunk data
 	csDataCR                      // CRLF after the data
 	csDataLF                      //
 	csTrailer                     // start of a trailer line, or the final CRLF
 	csTrailerLn                   // inside a trailer line
+	csTrailerLF                   // LF after the CR that ends a trailer line
 	csLastLF                      // LF after the final CR
 	csDone
 )
@@ -73,11 +81,18 @@ func (c *chunked) step(ch byte, max int64) int {
 			return 400
 		}
 		switch {
+		case ch == '\r':
+			c.state = csSizeLF
 		case ch == '\n':
 			c.endSize()
-		case ch != '\t' && ch != '\r' && (ch < ' ' || ch == 0x7f):
+		case ch != '\t' && (ch < ' ' || ch == 0x7f):
 			return 400
 		}
+	case csSizeLF:
+		if ch != '\n' {
+			return 400
+		}
+		c.endSize()
 	case csDataCR:
 		switch ch {
 		case '\r':
@@ -94,6 +109,11 @@ func (c *chunked) step(ch byte, max int64) int {
 		c.state = csSize
 	case csTrailer, csTrailerLn:
 		return c.trailerByte(ch)
+	case csTrailerLF:
+		if ch != '\n' {
+			return 400
+		}
+		c.state = csTrailer
 	case csLastLF:
 		if ch != '\n' {
 			return 400
@@ -118,8 +138,10 @@ func (c *chunked) sizeByte(ch byte, max int64) int {
 		return 400
 	}
 	switch ch {
-	case ';', ' ', '\t', '\r':
+	case ';', ' ', '\t':
 		c.state = csExt
+	case '\r':
+		c.state = csSizeLF
 	case '\n':
 		c.endSize()
 	default:
@@ -154,6 +176,8 @@ func (c *chunked) trailerByte(ch byte) int {
 	case ch == '\r':
 		if c.state == csTrailer {
 			c.state = csLastLF
+		} else {
+			c.state = csTrailerLF
 		}
 	case ch != '\t' && (ch < ' ' || ch == 0x7f):
 		return 400

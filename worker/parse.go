@@ -58,6 +58,13 @@ func (p *parser) parse(b []byte, r *filters.Request, lim *headLimits) int {
 	for {
 		i := bytes.IndexByte(b[p.pos:], '\n')
 		if i < 0 {
+			// A CR ends a line only right before its LF: one followed
+			// by anything else can never be part of a valid head, so
+			// it is refused now, as nginx does, rather than when
+			// client_header_timeout expires.
+			if cr := bytes.IndexByte(b[p.pos:], '\r'); cr >= 0 && p.pos+cr < len(b)-1 {
+				return 400
+			}
 			return p.tooLong(len(b)-p.pos, len(b), lim)
 		}
 		line := b[p.pos : p.pos+i]

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -75,6 +76,16 @@ func TestParseRequestStatuses(t *testing.T) {
 		{"GET / HTTP/1.1\r\nHost: a\r\n", parseMore},
 		{"GET / HTTP/1.1\r\nHo", parseMore},
 		{"GET / HT", parseMore},
+		{"GET / HTTP/1.1\r\nHost: a\r", parseMore},
+		// A bare CR, not followed by LF, is refused as soon as the byte
+		// after it is there (nginx: 400 at once), not when the line ends
+		// or client_header_timeout does.
+		{"GET / HTTP/1.1\r\nHost: a\r\n\rX", 400},
+		{"GET / HTTP/1.1\r\nHost: a\rX", 400},
+		{"GET / HTTP/1.1\rX", 400},
+		{"GET /\rX", 400},
+		{"\rX", 400},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", 400},
 	}
 	for i, c := range cases {
 		_, st, _ := parseAll(t, c.raw, &testLimits)
@@ -236,7 +247,14 @@ func FuzzParseRequest(f *testing.F) {
 		r.Reset()
 		st := p.parse(b, r, &lim)
 		switch st {
-		case parseMore, 400, 414, 501, 505, filters.StatusHeaderTooLarge:
+		case parseMore:
+			// A CR inside the unfinished line can never be followed
+			// by the LF that would make it a line end.
+			if cr := bytes.IndexByte(b[p.pos:], '\r'); cr >= 0 && p.pos+cr < len(b)-1 {
+				t.Fatalf("waits for more after a bare CR: %q", b[p.pos:])
+			}
+			return
+		case 400, 414, 501, 505, filters.StatusHeaderTooLarge:
 			return
 		case parseDone:
 		default:
