@@ -113,7 +113,7 @@ func TestOpenFileCacheInFlight(t *testing.T) {
 	}
 	// Both are open: the old one (deleted) under the stalled response,
 	// the new one in the cache.
-	if n := openFDs(t, s.workers()[0], path); n != 2 {
+	if n := openFDs(t, s.waitWorkers(1, nil, 10*time.Second)[0], path); n != 2 {
 		t.Errorf("%d descriptors on the file, want 2 (the stalled response did not hold the old one?)", n)
 	}
 	old := slow.read("GET")
@@ -130,7 +130,7 @@ func TestOpenFileCacheLimits(t *testing.T) {
 		s.file("f"+strconv.Itoa(i), strings.Repeat("x", 100<<10))
 	}
 	s.start()
-	pid := s.workers()[0]
+	pid := s.waitWorkers(1, nil, 10*time.Second)[0]
 	count := func() int {
 		n := 0
 		for i := 0; i < 4; i++ {
