@@ -1,4 +1,4 @@
-// Package conf reads tern's HCL configuration (SPEC §2) into an immutable
+// Package conf reads tern's HCL configuration (docs/configuration.md) into an immutable
 // effective configuration: every default filled in, every duration and size
 // parsed, inheritance from http to server to location resolved, and every
 // mistake reported as an HCL diagnostic with its file, line and column.

@@ -8,7 +8,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// wantDefaultSettings is SPEC §2 and the field docs, written out by hand
+// wantDefaultSettings is docs/reference.md and the field docs, written out by hand
 // rather than taken from defaultSettings.
 var wantDefaultSettings = Settings{
 	Root:                     "/etc/tern/html",

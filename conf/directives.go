@@ -29,8 +29,9 @@ const (
 	inServer
 	inLocation
 
-	// inSettings is where the directives of Settings may appear; SPEC §2:
-	// every http-level directive may also appear in server and location.
+	// inSettings is where the directives of Settings may appear: every
+	// http-level directive may also appear in server and location
+	// (docs/configuration.md#contexts-and-inheritance).
 	inSettings = inHTTP | inServer | inLocation
 )
 

@@ -14,7 +14,7 @@ import (
 )
 
 // tmplCtx evaluates try_files, return and error_page values. HCL itself
-// interpolates "${...}" in strings, so each variable of SPEC §2 evaluates to
+// interpolates "${...}" in strings, so each variable (docs/configuration.md#variables) evaluates to
 // its own spelling: "${uri}/" reaches ParseTemplate as the text "${uri}/",
 // and an unknown "${foo}" is HCL's "Unknown variable" at its exact column.
 // "$uri" is plain text to HCL and needs no help.

@@ -180,7 +180,7 @@ func (d *decoder) error() error {
 }
 
 // Serve returns the configuration of "tern serve [-listen ADDR] [DIR]"
-// (SPEC §1): DIR (default ".") served on ADDR (default 127.0.0.1:8080;
+// (docs/operations.md#tern-serve): DIR (default ".") served on ADDR (default 127.0.0.1:8080;
 // "PORT", "HOST:PORT" and "[V6]:PORT" as in listen), worker_processes
 // auto, no pid file, both logs on standard error, every other directive
 // at its default. It is decoded from generated HCL through the same path

@@ -272,7 +272,7 @@ func decodeReturn(d *decoder, a *hcl.Attribute, t *target) {
 }
 
 // parseReturn reads "CODE [TEXT|URL]": everything after the first space is
-// the text (SPEC §3). As nginx, a bare URL starting with http://, https://
+// the text (docs/reference.md#return). As nginx, a bare URL starting with http://, https://
 // or $scheme means a 302 to it. Codes run from 100 to 599, which takes in
 // nginx's 444 (close the connection without a response).
 func parseReturn(s string) (*Return, error) {

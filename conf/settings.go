@@ -12,8 +12,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// defaultGzipTypes is gzip_types when unset: the text-like types of the
-// SPEC §2 example. nginx's default is text/html alone; these are the
+// defaultGzipTypes is gzip_types when unset: the text-like types
+// (docs/reference.md#gzip_types). nginx's default is text/html alone; these are the
 // types worth compressing on a static site.
 var defaultGzipTypes = []string{"text/html", "text/css", "application/javascript", "application/json", "image/svg+xml", "text/plain"}
 
@@ -22,7 +22,7 @@ var defaultGzipTypes = []string{"text/html", "text/css", "application/javascript
 const defaultOpenFileCacheInactive = 60 * time.Second
 
 // defaultSettings are the http-level Settings before the configuration
-// says anything (SPEC §2 and the field docs of Settings).
+// says anything (docs/reference.md and the field docs of Settings).
 func defaultSettings(prefix string) Settings {
 	return Settings{
 		Root:                     filepath.Join(prefix, "html"),

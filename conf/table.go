@@ -26,7 +26,7 @@ const (
 // directives (inSettings and narrower) are shared by http, server and
 // location: one decoder, one default (defaultSettings), one writer.
 var directiveTable = []directive{
-	// Main context (SPEC §2).
+	// Main context.
 	{name: "worker_processes", ctx: inMain, decode: decodeWorkerProcesses},
 	{name: "worker_cpu_affinity", ctx: inMain, decode: decodeAffinity},
 	{name: "worker_connections", ctx: inMain, decode: func(d *decoder, a *hcl.Attribute, t *target) {

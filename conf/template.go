@@ -8,7 +8,7 @@ import (
 // Var is a variable that try_files, return and error_page values may use.
 type Var int8
 
-// The variables of SPEC §2, with nginx's meaning.
+// The variables of docs/configuration.md#variables, with nginx's meaning.
 const (
 	// VarURI is $uri: the normalised path, without the query.
 	VarURI Var = iota

@@ -16,7 +16,7 @@ import (
 // and hands the body to a producer that compresses it piece by piece.
 //
 // Where tern differs from nginx:
-//   - HTTP/1.0 requests get the identity body (SPEC §3; nginx's
+//   - HTTP/1.0 requests get the identity body (docs/reference.md#gzip; nginx's
 //     gzip_http_version defaults to 1.1 too, but can be lowered).
 //   - Vary is always sent on a response that could be compressed, whether
 //     or not this client gets it (nginx needs gzip_vary on).

@@ -15,7 +15,7 @@ import (
 //
 // A Range is ignored, and the whole 200 sent with Accept-Ranges, when:
 // the unit is not bytes; the value is not a valid ranges-specifier; the
-// request is a HEAD (SPEC §3, RFC 9110 §14.2 lets a server ignore Range);
+// request is a HEAD (RFC 9110 §14.2 lets a server ignore Range);
 // If-Range does not match; there are more ranges than max_ranges; the
 // ranges add up to more than the file; or, with max_ranges unlimited,
 // the ranges and their boundary overhead come near the file's size
@@ -26,7 +26,7 @@ import (
 // invalid Range (letters, a missing "-", an empty list element, a number
 // that overflows; an int-range whose last-pos is below its first-pos it
 // skips, so alone it makes a 416) and 206 to a HEAD; tern ignores such a
-// Range (SPEC §3), accepts empty list elements and tabs (RFC 9110
+// Range (RFC 9110 §14.2), accepts empty list elements and tabs (RFC 9110
 // §5.6.1), takes an overflowing last-pos as the end of the file and an
 // overflowing first-pos as past it, and compares an If-Range entity-tag
 // strongly (RFC 9110 §13.1.5: a weak tag never matches; nginx compares

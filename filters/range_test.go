@@ -45,7 +45,7 @@ func TestParseRange(t *testing.T) {
 		{"bytes=0-", 0, -1, ign, ""},
 		{"bytes=-5", 0, -1, ign, ""},
 		{"bytes=5-", 0, -1, uns, ""},
-		// Invalid: ignored (SPEC §3; nginx answers 416).
+		// Invalid: ignored (RFC 9110 §14.2; nginx answers 416).
 		{"bytes=alpha", 1000, -1, ign, ""},
 		{"bytes=10-alpha", 1000, -1, ign, ""},
 		{"bytes=10", 1000, -1, ign, ""},

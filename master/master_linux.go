@@ -42,7 +42,7 @@ type Options struct {
 
 // Master is the master process: it never serves a request. It holds the
 // listening sockets, the shared memory and the configuration, starts a
-// worker per worker_processes, and turns signals into what SPEC §4 says.
+// worker per worker_processes, and turns signals into what docs/operations.md#signals says.
 // Everything in it belongs to the goroutine running Run; signals arrive
 // on a channel, so no state is shared with another goroutine.
 type Master struct {

@@ -13,7 +13,7 @@ import (
 	"tern/conf"
 )
 
-// Binary upgrade (SPEC §5), nginx's procedure:
+// Binary upgrade (docs/operations.md#binary-upgrade), nginx's procedure:
 //
 //  1. USR2: the master renames its pid file to PID.oldbin and starts the
 //     binary now on disk at the path it was started from (os.Executable,

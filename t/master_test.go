@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Tests of the master/worker process model (SPEC §4): real processes,
+// Tests of the master/worker process model (docs/operations.md#signals): real processes,
 // real signals, each under a bounded load loop that counts every failed
 // connect, reset or non-2xx response.
 

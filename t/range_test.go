@@ -100,7 +100,7 @@ func TestRange(t *testing.T) {
 		{"GET", "/t1.txt", []string{"Range: bytes="}, 200, "", rangeText},
 		{"GET", "/t1.txt", []string{"Range: items=0-1"}, 200, "", rangeText},
 		{"GET", "/t1.txt", []string{"Range: 0-1"}, 200, "", rangeText},
-		// HEAD ignores Range (SPEC §3; nginx sends a 206 head).
+		// HEAD ignores Range (RFC 9110 §14.2; nginx sends a 206 head).
 		{"HEAD", "/t1.txt", []string{"Range: bytes=0-8"}, 200, "", ""},
 		// Several ranges adding up past the file: the whole file.
 		{"GET", "/t1.txt", []string{"Range: bytes=0-10001, 0-0"}, 200, "", rangeText},

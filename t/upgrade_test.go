@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Binary upgrade and socket activation (SPEC §5), each under a bounded
+// Binary upgrade and socket activation (docs/operations.md#binary-upgrade), each under a bounded
 // load loop of keep-alive and new connections that counts every failed
 // connect, reset or non-2xx response.
 

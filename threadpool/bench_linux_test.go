@@ -247,7 +247,7 @@ func (s *blockTask) Done() {
 // BenchmarkLoopLatency measures how fast the loop answers a wake-up from
 // another goroutine with the pool idle, and with every pool goroutine in a
 // blocking syscall. Run it with -cpu 1,2: with GOMAXPROCS=1 the blocked
-// goroutines' thread holds the only P until sysmon retakes it (GO-NOTES §3).
+// goroutines' thread holds the only P until sysmon retakes it (docs/design.md#the-thread-pool).
 func BenchmarkLoopLatency(b *testing.B) {
 	for _, blocked := range []int{0, 4} {
 		b.Run(fmt.Sprintf("blocked=%d", blocked), func(b *testing.B) {

@@ -10,7 +10,8 @@ import (
 	"tern/filters"
 )
 
-// accessLog writes one line per finished request, in SPEC §6's JSON
+// accessLog writes one line per finished request, in the JSON of
+// docs/reference.md#access_log_format
 // (through zerolog, which encodes without allocating) or nginx's combined
 // format, into a LogWriter.
 type accessLog struct {

@@ -289,7 +289,7 @@ func (c *conn) parseHead() bool {
 	if st == parseMore {
 		if !rq.headTimer {
 			// One timer from the head's first byte to its end, not
-			// reset by each byte (SPEC §3): a slow-loris client
+			// reset by each byte (nginx's client_header_timeout): a slow-loris client
 			// cannot stretch it.
 			rq.headTimer = true
 			def := &c.w.addrs[c.listener].Default.Root.Settings

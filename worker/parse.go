@@ -19,7 +19,8 @@ type headLimits struct {
 // thousand fields is an attack, not a browser.
 const maxHeaders = 1000
 
-// maxMethod is the longest method SPEC §3 accepts.
+// maxMethod is the longest method tern accepts; a longer one is 400
+// (docs/http.md#bad-requests).
 const maxMethod = 32
 
 // Results of parser.parse besides HTTP error statuses.

@@ -117,7 +117,7 @@ func (r *rig) roundTrip(tb testing.TB, req []byte, n int) int {
 var benchReq = []byte("GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
 
 // TestCachedRequestAllocs: a keep-alive request for a cached small file
-// allocates nothing (STYLE 7).
+// allocates nothing (docs/design.md#rules).
 func TestCachedRequestAllocs(t *testing.T) {
 	rig := newPathRig(t, "off")
 	n := rig.roundTrip(t, benchReq, 0)

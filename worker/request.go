@@ -224,7 +224,7 @@ func (rq *request) setError(status int) {
 
 // dirRedirect sets Location to the absolute URL of the request's path
 // plus "/", the query kept, and returns 301: the directory redirect of
-// SPEC §3 and nginx's static module.
+// nginx's static module (ngx_http_static_handler).
 func (rq *request) dirRedirect() int {
 	l := rq.exp[:0]
 	l = appendEscapedPath(l, rq.Req.Path)

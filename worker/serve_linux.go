@@ -74,7 +74,7 @@ func (w *Worker) content(rq *request) int {
 	case rq.Loc.Metrics:
 		return w.serveMetrics(rq)
 	case rq.Req.Method != filters.MethodGET && rq.Req.Method != filters.MethodHEAD:
-		// A static location answers GET and HEAD only (SPEC §3), before
+		// A static location answers GET and HEAD only (RFC 9110 §9.1), before
 		// looking at the file system: nginx's static module gives 404
 		// to a POST for a missing file and 405 for an existing one.
 		return 405

@@ -14,7 +14,9 @@ import (
 )
 
 // The content handlers of a static location, in nginx's order
-// (NGINX-NOTES §6): for a URI ending in "/", index then autoindex then
+// (ngx_http_core_module's content phase, src/http/modules/
+// ngx_http_{index,autoindex,gzip_static,static}_module.c): for a URI
+// ending in "/", index then autoindex then
 // 403; for any other, gzip_static then static.
 
 // handlerState is the per-worker state of the content handlers; it
@@ -272,7 +274,8 @@ func (w *Worker) serveStatic(rq *request) int {
 // Content-Encoding: gzip, the type of FILE, and the length, ETag and
 // Last-Modified of FILE.gz; ranges apply to it. Once FILE.gz exists the
 // response varies with Accept-Encoding whichever is sent, so it gets
-// Vary (nginx, with gzip_vary on, which SPEC makes the rule). served is
+// Vary (nginx, with gzip_vary on, which tern makes the rule; see
+// docs/reference.md#gzip_static). served is
 // false when the plain file is to be served instead.
 func (w *Worker) gzipStatic(rq *request, n int) (status int, served bool) {
 	accept := gzipOK(&rq.Req)

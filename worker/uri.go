@@ -6,7 +6,7 @@ import (
 	"tern/conf"
 )
 
-// URI changes and the variables of SPEC §2.
+// URI changes and the variables of docs/configuration.md#variables.
 
 // maxURIChanges is nginx's NGX_HTTP_MAX_URI_CHANGES: a request may be
 // redirected internally ten times; the eleventh redirect is taken for a

@@ -3,7 +3,7 @@
 //	tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]
 //	tern serve [-listen ADDR] [DIR]
 //
-// See SPEC.md §1.
+// See README.md and docs/operations.md.
 package main
 
 import (
@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	// A worker is this binary started by the master (SPEC §4).
+	// A worker is this binary started by the master (docs/design.md#processes).
 	if code, ok := workerRole(); ok {
 		os.Exit(code)
 	}

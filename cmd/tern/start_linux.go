@@ -12,7 +12,7 @@ import (
 
 // start runs the master in the foreground until a stop signal: it opens
 // the listening sockets and starts worker_processes workers, which serve
-// (SPEC §4). load reads the configuration again on HUP (nil: tern serve,
+// (docs/operations.md#signals). load reads the configuration again on HUP (nil: tern serve,
 // whose configuration is not a file). worker_processes = 1 goes through
 // the master too, as nginx.
 func start(cfg *conf.Config, stderr io.Writer, load func() (*conf.Config, error)) int {

@@ -16,7 +16,7 @@ import (
 	"tern/master"
 )
 
-// tern -s upgrade: nginx's binary upgrade (SPEC §5, master/upgrade_linux.go)
+// tern -s upgrade: nginx's binary upgrade (docs/operations.md#binary-upgrade, master/upgrade_linux.go)
 // driven to its end or rolled back, one at a time:
 //
 //  1. Refuse when another tern -s upgrade runs (flock on PID.upgrade-lock)
