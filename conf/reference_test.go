@@ -365,5 +365,8 @@ func writeEntry(b *strings.Builder, e *refEntry) {
 		fmt.Fprintf(b, "- Default: %s\n", e.dflt)
 	}
 	fmt.Fprintf(b, "- Context: %s\n", contextTitle(e.ctx))
-	fmt.Fprintf(b, "- nginx: %s\n\n%s\n", e.nginx, e.body)
+	// Entries link as from docs/directives; the reference is in docs.
+	body := strings.ReplaceAll(e.body, "](../reference.md#", "](#")
+	body = strings.ReplaceAll(body, "](../", "](")
+	fmt.Fprintf(b, "- nginx: %s\n\n%s\n", e.nginx, body)
 }
