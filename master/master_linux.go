@@ -116,8 +116,8 @@ const (
 	// meanwhile wait in the listen queue, whoever takes them.
 	startPause = 100 * time.Millisecond
 	// killFirst and killLast: a fast stop re-sends TERM after 50 ms,
-	// doubling, and sends SIGKILL once the delay passes a second
-	// (nginx's ngx_master_process_cycle).
+	// doubling, and sends SIGKILL once the doubled delay passes a second,
+	// 1.55 s after the first TERM (nginx's ngx_master_process_cycle).
 	killFirst = 50 * time.Millisecond
 	killLast  = time.Second
 	// stableAfter is how long a worker must have run for its death not
@@ -136,12 +136,26 @@ const (
 // Run starts the master and serves until a stop signal; it returns the
 // process's exit code.
 func Run(opt Options) int {
+	IgnoreSignals()
 	m, err := start(opt)
 	if err != nil {
 		fmt.Fprintln(opt.Stderr, "tern:", err)
 		return 1
 	}
 	return m.run()
+}
+
+// IgnoreSignals ignores the signals that must never stop a tern process.
+// SIGPIPE: the Go runtime dies of it when a write to fd 1 or 2 finds the
+// reading end of a pipe gone, and error_log = "stderr" (tern serve's
+// default) writes there; with it ignored, the write fails with EPIPE and
+// the log line is lost, not the server (nginx ignores SIGPIPE too).
+// SIGTTOU and SIGTTIN: the master runs in the foreground, and a
+// terminal's job control would stop a background tern at its first log
+// line (nginx daemonizes and has no terminal). The dispositions are
+// inherited across exec, by the workers too.
+func IgnoreSignals() {
+	signal.Ignore(syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
 }
 
 // start opens everything the workers need and starts them.
@@ -441,13 +455,15 @@ func (m *Master) nextDeadline() (time.Time, bool) {
 // deadlines runs the timed actions due at now.
 func (m *Master) deadlines(now time.Time) {
 	if m.terminating && len(m.procs) > 0 && !now.Before(m.killAt) {
+		// The delay doubles before it is compared, as in nginx: TERM
+		// again at 50, 150, 350 and 750 ms, SIGKILL at 1550 ms.
+		m.killDelay *= 2
 		sig := syscall.SIGTERM
 		if m.killDelay > killLast {
 			sig = syscall.SIGKILL
 			m.log.Warn().Int("workers", len(m.procs)).Msg("workers still alive, sending SIGKILL")
 		}
 		m.stopWorkers(sig, func(*proc) bool { return true })
-		m.killDelay *= 2
 		m.killAt = now.Add(m.killDelay)
 	}
 	rest := m.respawns[:0]
