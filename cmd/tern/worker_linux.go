@@ -43,6 +43,7 @@ func workerRole() (int, bool) {
 // runWorker sets the worker up from what the master handed over (see
 // master/handoff_linux.go) and serves until told to stop.
 func runWorker(p master.WorkerParams) int {
+	master.IgnoreSignals() // inherited from the master, and set again
 	master.SetTitle(master.WorkerTitle)
 	fatal := func(what string, err error) int {
 		fmt.Fprintf(os.Stderr, "tern worker %d: %s: %v\n", os.Getpid(), what, err)
