@@ -69,6 +69,8 @@ type server struct {
 	cmd    *exec.Cmd
 	output *lockedBuffer
 	waited chan struct{}
+	// cred, when set, runs the process as that user (see asUnprivileged).
+	cred *syscall.Credential
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -153,6 +155,9 @@ func (s *server) start(args ...string) *server {
 	s.output = &lockedBuffer{}
 	s.cmd = exec.Command(ternBin, append([]string{"-c", filepath.Join(s.dir, "tern.hcl")}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
+	if s.cred != nil {
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	}
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}

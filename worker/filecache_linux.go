@@ -14,8 +14,8 @@ import (
 // memory, so that serving one costs a read of the request and a writev of
 // head and body: no open, no fstat, no sendfile, no close. An entry is
 // trusted for revalidateAfter; the first hit after that stats the path
-// and drops the entry if the inode, size or mtime changed, so a changed
-// file is never served stale for longer than that.
+// and drops the entry if the file changed (fileVersion says how that is
+// told), so a changed file is never served stale for longer than that.
 const (
 	// smallFileMax is the largest file kept: bigger ones gain little over
 	// sendfile and would crowd out many small ones.
@@ -34,9 +34,7 @@ type cacheEntry struct {
 	file    filters.File // FD is -1: the contents are in Data
 	etag    []byte
 	lastMod []byte // Last-Modified, formatted once
-	ino     uint64
-	dev     uint64
-	mtim    unix.Timespec
+	ver     fileVersion
 
 	checked int64 // loop time of the last stat
 	node    lruNode[cacheEntry]
@@ -66,7 +64,7 @@ func (fc *fileCache) lookup(path, cpath []byte, now int64) *cacheEntry {
 		return nil
 	}
 	if now-e.checked >= revalidateAfter {
-		if statPath(cpath, &fc.st) != 0 || !e.same(&fc.st) {
+		if statPath(cpath, &fc.st) != 0 || !e.ver.same(&fc.st) {
 			fc.remove(e)
 			return nil
 		}
@@ -76,21 +74,17 @@ func (fc *fileCache) lookup(path, cpath []byte, now int64) *cacheEntry {
 	return e
 }
 
-func (e *cacheEntry) same(st *unix.Stat_t) bool {
-	return st.Ino == e.ino && st.Dev == e.dev && st.Size == e.file.Size &&
-		st.Mtim == e.mtim && st.Mode&unix.S_IFMT == unix.S_IFREG
-}
-
 // cacheable reports whether a file of this stat may be cached.
 func cacheable(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size <= smallFileMax
 }
 
-// add reads the open file fd (stat st) into a new entry for path. With
-// noWait it caches only what is already in the page cache. It returns nil
-// when the file could not be read whole without waiting.
-func (fc *fileCache) add(path []byte, fd int, st *unix.Stat_t, noWait bool, now int64) *cacheEntry {
-	data := make([]byte, st.Size)
+// add reads the open file fd, a regular file of version v, into a new
+// entry for path. With noWait it caches only what is already in the page
+// cache. It returns nil when the file could not be read whole without
+// waiting.
+func (fc *fileCache) add(path []byte, fd int, v *fileVersion, noWait bool, now int64) *cacheEntry {
+	data := make([]byte, v.size)
 	if !readAll(fd, data, noWait) {
 		return nil
 	}
@@ -100,22 +94,20 @@ func (fc *fileCache) add(path []byte, fd int, st *unix.Stat_t, noWait bool, now 
 	key := string(path)
 	e := &cacheEntry{
 		key:     key,
-		ino:     st.Ino,
-		dev:     st.Dev,
-		mtim:    st.Mtim,
+		ver:     *v,
 		checked: now,
 		file: filters.File{
 			FD:    -1,
-			Size:  st.Size,
-			MTime: st.Mtim.Sec,
+			Size:  v.size,
+			MTime: v.mtim.Sec,
 			Name:  []byte(key),
 			Data:  data,
 		},
 	}
-	e.etag = appendETag(nil, st.Mtim.Sec, st.Size)
-	e.lastMod = filters.AppendHTTPDate(nil, st.Mtim.Sec)
+	e.etag = appendETag(nil, v.mtim.Sec, v.size)
+	e.lastMod = filters.AppendHTTPDate(nil, v.mtim.Sec)
 	fc.m[key] = e
-	fc.bytes += st.Size
+	fc.bytes += v.size
 	fc.lru.pushFront(&e.node, e)
 	for fc.bytes > cacheMaxBytes || len(fc.m) > cacheMaxEntries {
 		o := fc.lru.oldest()

@@ -21,9 +21,11 @@ import (
 // recently used one goes when max are held. Where tern differs:
 //
 //   - An entry is revalidated (a stat of its path) on the first use one
-//     second after the last check, so that a changed file — inode, size
-//     or mtime — is never served stale for more than revalidateAfter;
-//     nginx trusts an entry for open_file_cache_valid (60 s by default).
+//     second after the last check, so that a changed file — another
+//     inode, a new size, mtime or ctime (fileVersion) — is never served
+//     stale for more than revalidateAfter; nginx trusts an entry for
+//     open_file_cache_valid (60 s by default), and then compares only
+//     the inode and mtime.
 //   - Failed lookups are not cached: nginx caches them only with
 //     open_file_cache_errors on, off by default, and tern has no such
 //     directive, so a file that appears is served at once.
@@ -41,10 +43,7 @@ import (
 type ofcEntry struct {
 	key  string
 	file filters.File // FD is -1 for a directory
-	mode uint32       // S_IFMT bits
-	ino  uint64
-	dev  uint64
-	mtim unix.Timespec
+	ver  fileVersion
 	// noSymlinks: opened with disable_symlinks, so that a location that
 	// follows symlinks never serves it to one that refuses them.
 	noSymlinks bool
@@ -110,7 +109,7 @@ func (oc *openFileCache) get(path, cpath []byte, noSymlinks bool, now int64) *of
 		return nil
 	}
 	if now-e.checked >= revalidateAfter {
-		if statFile(cpath, noSymlinks, false, &oc.st) != 0 || !e.same(&oc.st) {
+		if statFile(cpath, noSymlinks, false, &oc.st) != 0 || !e.ver.same(&oc.st) {
 			oc.remove(e)
 			return nil
 		}
@@ -121,30 +120,22 @@ func (oc *openFileCache) get(path, cpath []byte, noSymlinks bool, now int64) *of
 	return e
 }
 
-func (e *ofcEntry) same(st *unix.Stat_t) bool {
-	return st.Ino == e.ino && st.Dev == e.dev && st.Size == e.file.Size &&
-		st.Mtim == e.mtim && st.Mode&unix.S_IFMT == e.mode
-}
-
-// add caches the open file fd (stat st) as path and takes over fd: a
-// directory's is closed at once, as nginx keeps none.
-func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bool, now int64) *ofcEntry {
+// add caches the open file fd (stat st, read at wall clock wall) as path
+// and takes over fd: a directory's is closed at once, as nginx keeps none.
+func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bool, now, wall int64) *ofcEntry {
 	if old := oc.m[string(path)]; old != nil {
 		oc.remove(old)
 	}
 	key := string(path)
 	e := &ofcEntry{
 		key:        key,
-		mode:       st.Mode & unix.S_IFMT,
-		ino:        st.Ino,
-		dev:        st.Dev,
-		mtim:       st.Mtim,
 		noSymlinks: noSymlinks,
 		checked:    now,
 		used:       now,
 		file:       filters.File{FD: fd, Size: st.Size, MTime: st.Mtim.Sec, Name: []byte(key)},
 	}
-	if e.mode == unix.S_IFREG {
+	e.ver.set(st, wall)
+	if e.ver.typ() == unix.S_IFREG {
 		e.etag = appendETag(nil, st.Mtim.Sec, st.Size)
 		e.lastMod = filters.AppendHTTPDate(nil, st.Mtim.Sec)
 	} else {

@@ -18,10 +18,14 @@ type ofcRig struct {
 	t   *testing.T
 	dir string
 	oc  *openFileCache
+	// wall is the wall clock at which files are opened: by default an
+	// hour from now, so that every file's last change looks settled.
+	wall int64
 }
 
 func newOFCRig(t *testing.T, max int, inactive time.Duration) *ofcRig {
-	return &ofcRig{t: t, dir: t.TempDir(), oc: newOpenFileCache(&conf.OpenFileCache{Max: max, Inactive: inactive}, nil)}
+	return &ofcRig{t: t, dir: t.TempDir(), oc: newOpenFileCache(&conf.OpenFileCache{Max: max, Inactive: inactive}, nil),
+		wall: time.Now().Add(time.Hour).UnixNano()}
 }
 
 func (r *ofcRig) write(name, content string) []byte {
@@ -46,7 +50,7 @@ func (r *ofcRig) get(path []byte, now int64) (e *ofcEntry, hit bool) {
 	if fstat(fd, &st) != 0 {
 		r.t.Fatal("fstat")
 	}
-	return r.oc.add(path, fd, &st, false, now), false
+	return r.oc.add(path, fd, &st, false, now, r.wall), false
 }
 
 func fdOpen(fd int) bool {
@@ -116,6 +120,70 @@ func TestOpenFileCacheRevalidation(t *testing.T) {
 	}
 }
 
+// TestOpenFileCacheStatusChange: what changes the inode but not its size
+// or mtime — chmod, chown, a rewrite whose mtime was put back — is seen
+// at the next revalidation, through the ctime.
+func TestOpenFileCacheStatusChange(t *testing.T) {
+	r := newOFCRig(t, 10, time.Minute)
+	changes := []struct {
+		name   string
+		change func(path string) error
+	}{
+		{"chmod", func(path string) error { return os.Chmod(path, 0) }},
+		{"chown", func(path string) error { return os.Chown(path, os.Getuid(), os.Getgid()) }},
+		{"cp -p", func(path string) error {
+			st, err := os.Stat(path)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(path, []byte("NEW"), 0o644); err != nil {
+				return err
+			}
+			return os.Chtimes(path, st.ModTime(), st.ModTime())
+		}},
+		{"link", func(path string) error { return os.Link(path, path+".2") }},
+	}
+	for i, c := range changes {
+		p := r.write(c.name, "old")
+		if _, hit := r.get(p, 0); hit {
+			t.Fatalf("%d: %s: hit on first use", i, c.name)
+		}
+		// Timestamps tick in jiffies: let the change fall in a later one.
+		time.Sleep(20 * time.Millisecond)
+		if err := c.change(string(p)); err != nil {
+			t.Fatal(err)
+		}
+		if _, hit := r.get(p, sec); hit {
+			t.Errorf("%d: %s: still cached after its revalidation", i, c.name)
+		}
+	}
+}
+
+// TestFileVersionUnsettled: a version read less than ctimeSettle after
+// the file's last change is taken as changed once, the stat being
+// unable to tell a change made in the same clock tick.
+func TestFileVersionUnsettled(t *testing.T) {
+	var st unix.Stat_t
+	st.Ctim = unix.NsecToTimespec(100 * sec)
+	cases := []struct {
+		wall int64
+		same bool
+	}{
+		{100 * sec, false},
+		{101*sec - 1, false},
+		{101 * sec, true},
+		{200 * sec, true},
+		{99 * sec, false}, // a change time in the future
+	}
+	for i, c := range cases {
+		var v fileVersion
+		v.set(&st, c.wall)
+		if got := v.same(&st); got != c.same {
+			t.Errorf("%d: read at %d, ctime %d: same %v, want %v", i, c.wall, st.Ctim.Nano(), got, c.same)
+		}
+	}
+}
+
 func TestOpenFileCacheInactive(t *testing.T) {
 	r := newOFCRig(t, 10, 20*time.Second)
 	a, b := r.write("a", "a"), r.write("b", "b")
@@ -162,8 +230,8 @@ func TestOpenFileCacheDirsAndSymlinks(t *testing.T) {
 	d := filepath.Join(r.dir, "sub")
 	os.Mkdir(d, 0o755)
 	e, _ := r.get([]byte(d), 0)
-	if e.mode != unix.S_IFDIR || e.file.FD != -1 {
-		t.Fatalf("directory entry: mode %o fd %d", e.mode, e.file.FD)
+	if e.ver.typ() != unix.S_IFDIR || e.file.FD != -1 {
+		t.Fatalf("directory entry: mode %o fd %d", e.ver.mode, e.file.FD)
 	}
 	// An entry made without disable_symlinks is not used with it.
 	p := r.write("f", "x")

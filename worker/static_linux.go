@@ -176,8 +176,9 @@ func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
 		closeFD(fd)
 		return e
 	}
+	wall := w.loop.Wall().UnixNano()
 	if oc != nil {
-		w.fromOpenCache(rq, oc.add(path, fd, st, noSym, now), f)
+		w.fromOpenCache(rq, oc.add(path, fd, st, noSym, now, wall), f)
 		return 0
 	}
 	mode := st.Mode & unix.S_IFMT
@@ -187,7 +188,9 @@ func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
 		return 0
 	}
 	if cacheable(st) && !noSym {
-		if e := w.files.add(path, fd, st, loc.AIO.Mode == conf.AIOThreads, now); e != nil {
+		var v fileVersion
+		v.set(st, wall)
+		if e := w.files.add(path, fd, &v, loc.AIO.Mode == conf.AIOThreads, now); e != nil {
 			closeFD(fd)
 			*f = found{mode: unix.S_IFREG, file: &e.file, etag: e.etag, lastMod: e.lastMod}
 			return 0
@@ -202,14 +205,12 @@ func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
 // regular file also goes into the small-file cache, read from the cached
 // descriptor.
 func (w *Worker) fromOpenCache(rq *request, e *ofcEntry, f *found) {
-	*f = found{mode: e.mode}
-	if e.mode != unix.S_IFREG {
+	*f = found{mode: e.ver.typ()}
+	if f.mode != unix.S_IFREG {
 		return
 	}
 	if e.file.Size <= smallFileMax && !e.noSymlinks {
-		st := &w.hs.st
-		st.Mode, st.Size, st.Ino, st.Dev, st.Mtim = e.mode, e.file.Size, e.ino, e.dev, e.mtim
-		if c := w.files.add(rq.fpath[:len(rq.fpath)-1], e.file.FD, st, rq.Loc.AIO.Mode == conf.AIOThreads, e.checked); c != nil {
+		if c := w.files.add(rq.fpath[:len(rq.fpath)-1], e.file.FD, &e.ver, rq.Loc.AIO.Mode == conf.AIOThreads, e.checked); c != nil {
 			*f = found{mode: unix.S_IFREG, file: &c.file, etag: c.etag, lastMod: c.lastMod}
 			return
 		}
