@@ -268,3 +268,38 @@ func TestIncludeDepth(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestUnclosedBlock: a missing "}" is reported where HCL says the
+// unclosed block opens, at the block the indentation points to, and
+// where the file ends.
+func TestUnclosedBlock(t *testing.T) {
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"worker_processes = 1\nhttp {\n  server {\n    location \"/\" {\n      root = \"/tmp\"\n  }\n}\n", []string{
+			"2,6: Unclosed configuration block",
+			"4,18: Missing closing brace",
+			"7,2: Unclosed configuration block",
+		}},
+		{"http {\n  server {\n    listen = [\"8080\"]\n", []string{
+			"2,10: Unclosed configuration block",
+			"3,22: Unclosed configuration block",
+		}},
+		// Closed blocks around an object constructor are not suspects.
+		{"http {\n  types = {\n    \"text/x\" = [\"x\"]\n  }\n  server {\n", []string{
+			"5,10: Unclosed configuration block",
+			"5,11: Unclosed configuration block",
+		}},
+	}
+	for i, tt := range tests {
+		_, err := loadText(tt.src)
+		if got := headlines(t, err); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%d: got %q\nwant %q\n%s", i, got, tt.want, errText(err))
+		}
+	}
+	_, err := loadText(tests[0].src)
+	if !strings.Contains(errText(err), `the file ends here with 1 block(s) still open: "http {" at 2,6`) {
+		t.Errorf("the end-of-file diagnostic does not list the open block:\n%s", errText(err))
+	}
+}

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -160,6 +161,12 @@ func (d *decoder) parse(path string, from *hcl.Range) *hcl.File {
 	d.sources[path] = src
 	f, diags := d.parser.ParseHCL(src, path)
 	d.diags = append(d.diags, diags...)
+	for _, diag := range diags {
+		if diag.Summary == unclosedSummary {
+			d.diags = append(d.diags, unclosedDiags(src, path)...)
+			break
+		}
+	}
 	if diags.HasErrors() {
 		return nil
 	}
@@ -179,20 +186,28 @@ func (d *decoder) error() error {
 	return &Error{Diags: d.diags, Files: d.parser.Files()}
 }
 
-// Serve returns the configuration of "tern serve [-listen ADDR] [DIR]"
-// (docs/operations.md#tern-serve): DIR (default ".") served on ADDR (default 127.0.0.1:8080;
-// "PORT", "HOST:PORT" and "[V6]:PORT" as in listen), worker_processes
-// auto, no pid file, both logs on standard error, every other directive
-// at its default. It is decoded from generated HCL through the same path
-// as a file, under the pseudo-name "<serve>", so that it obeys every rule
-// a file does; relative paths resolve against the current directory.
-func Serve(dir, listen string) (*Config, error) {
-	if dir == "" {
-		dir = "."
-	}
-	if listen == "" {
-		listen = "127.0.0.1:8080"
-	}
+// ServeOptions are the flags of "tern serve".
+type ServeOptions struct {
+	// Dir is the directory served; "" is ".".
+	Dir string
+	// Listen is the address: "PORT", "HOST:PORT" or "[V6]:PORT" as in
+	// listen; "" is 127.0.0.1:8080.
+	Listen string
+	// Autoindex lists directories that have no index file.
+	Autoindex bool
+	// Gzip compresses text on the fly and serves FILE.gz beside FILE.
+	Gzip bool
+}
+
+// Serve returns the configuration of "tern serve"
+// (docs/operations.md#tern-serve): the directory served on the address,
+// worker_processes auto, no pid file, both logs on standard error,
+// autoindex and gzip as the options say, every other directive at its
+// default. It is decoded from generated HCL through the same path as a
+// file, under the pseudo-name "<serve>", so that it obeys every rule a
+// file does; relative paths resolve against the current directory.
+func Serve(o ServeOptions) (*Config, error) {
+	dir, listen := cmp.Or(o.Dir, "."), cmp.Or(o.Listen, "127.0.0.1:8080")
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -201,7 +216,7 @@ func Serve(dir, listen string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := fmt.Appendf(nil, serveHCL, hclQuote(root), hclQuote(listen), hclQuote(root))
+	src := fmt.Appendf(nil, serveHCL, hclQuote(root), hclQuote(listen), hclQuote(root), o.Autoindex, o.Gzip, o.Gzip)
 	return LoadSnapshot(serveName, cwd, map[string][]byte{serveName: src})
 }
 
@@ -217,8 +232,11 @@ http {
   access_log = "stderr"
 
   server {
-    listen = [%s]
-    root   = %s
+    listen      = [%s]
+    root        = %s
+    autoindex   = %t
+    gzip        = %t
+    gzip_static = %t
   }
 }
 `

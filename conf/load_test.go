@@ -274,17 +274,18 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		dir, listen string
-		root, addr  string
-		network     string
+		dir, listen     string
+		autoindex, gzip bool
+		root, addr      string
+		network         string
 	}{
-		{"", "", cwd, "127.0.0.1:8080", "tcp4"},
-		{"site", "9000", filepath.Join(cwd, "site"), "0.0.0.0:9000", "tcp4"},
-		{"/srv/www/", "localhost:8000", "/srv/www", "127.0.0.1:8000", "tcp4"},
-		{`/srv/"odd" ${dir}`, "[::1]:8080", `/srv/"odd" ${dir}`, "[::1]:8080", "tcp6"},
+		{"", "", false, false, cwd, "127.0.0.1:8080", "tcp4"},
+		{"site", "9000", true, false, filepath.Join(cwd, "site"), "0.0.0.0:9000", "tcp4"},
+		{"/srv/www/", "localhost:8000", false, true, "/srv/www", "127.0.0.1:8000", "tcp4"},
+		{`/srv/"odd" ${dir}`, "[::1]:8080", true, true, `/srv/"odd" ${dir}`, "[::1]:8080", "tcp6"},
 	}
 	for i, tt := range tests {
-		c, err := Serve(tt.dir, tt.listen)
+		c, err := Serve(ServeOptions{Dir: tt.dir, Listen: tt.listen, Autoindex: tt.autoindex, Gzip: tt.gzip})
 		if err != nil {
 			t.Errorf("%d: Serve(%q, %q):\n%s", i, tt.dir, tt.listen, errText(err))
 			continue
@@ -301,6 +302,7 @@ func TestServe(t *testing.T) {
 		// Everything else is at its default.
 		want := wantDefaultSettings
 		want.Root, want.AccessLog = tt.root, "stderr"
+		want.Autoindex, want.Gzip, want.GzipStatic = tt.autoindex, tt.gzip, tt.gzip
 		if !reflect.DeepEqual(srv.Root.Settings, want) {
 			t.Errorf("%d: settings %+v", i, srv.Root.Settings)
 		}
@@ -309,8 +311,8 @@ func TestServe(t *testing.T) {
 			t.Errorf("%d: the snapshot of Serve differs: %v", i, err)
 		}
 	}
-	_, err = Serve(".", "nope:80")
-	if err == nil || !strings.Contains(errText(err), "<serve>:10,15: Invalid listen") || !strings.Contains(errText(err), `listen = ["nope:80"]`) {
+	_, err = Serve(ServeOptions{Dir: ".", Listen: "nope:80"})
+	if err == nil || !strings.Contains(errText(err), "<serve>:10,20: Invalid listen") || !strings.Contains(errText(err), `listen      = ["nope:80"]`) {
 		t.Errorf("a bad -listen gives:\n%v", errText(err))
 	}
 }

@@ -65,10 +65,12 @@ type Master struct {
 
 	quitting    bool
 	terminating bool
-	noaccept    bool // WINCH: no workers until HUP
-	killDelay   time.Duration
-	killAt      time.Time
-	respawns    []respawn
+	// stopReason says why the master stops, for the terminal.
+	stopReason string
+	noaccept   bool // WINCH: no workers until HUP
+	killDelay  time.Duration
+	killAt     time.Time
+	respawns   []respawn
 
 	// exe is the binary a USR2 starts: os.Executable() at start, the
 	// path that a deploy renames a new binary over.
@@ -218,6 +220,7 @@ func start(opt Options) (*Master, error) {
 			m.log.Error().Err(err).Int("index", i).Msg("starting a worker failed")
 		}
 	}
+	announce(opt.Stderr, cfg.HTTP)
 	return m, nil
 }
 
@@ -249,6 +252,9 @@ func (m *Master) run() int {
 	}
 	m.log.Info().Msg("exit")
 	m.cleanup()
+	if m.opt.Stderr != nil {
+		fmt.Fprintf(m.opt.Stderr, "tern: stopped: %s\n", m.stopReason)
+	}
 	return 0
 }
 
@@ -269,6 +275,10 @@ func (m *Master) signal(s syscall.Signal) {
 			return
 		}
 		m.quitting = true
+		m.stopReason = "QUIT received: graceful stop, every response in flight finished"
+		if m.newBinary != 0 {
+			m.stopReason += fmt.Sprintf("; the new master %d serves on", m.newBinary)
+		}
 		m.stopWorkers(syscall.SIGQUIT, func(*proc) bool { return true })
 		// nginx closes the master's listening sockets at once; the
 		// workers close theirs as they stop accepting.
@@ -279,6 +289,10 @@ func (m *Master) signal(s syscall.Signal) {
 			return
 		}
 		m.terminating = true
+		m.stopReason = unix.SignalName(s) + " received: fast stop"
+		if s == syscall.SIGINT {
+			m.stopReason = "SIGINT (Ctrl-C) received: fast stop"
+		}
 		m.stopWorkers(syscall.SIGTERM, func(*proc) bool { return true })
 		m.killDelay = killFirst
 		m.killAt = time.Now().Add(m.killDelay)

@@ -97,35 +97,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestServe runs the zero-configuration quick start with the flag after
-// the directory.
-func TestServe(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "index.html"), []byte("served\n"), 0o644)
-	port := freePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(ternBin, "serve", dir, "-listen", addr)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, addr: addr, cmd: cmd, output: &out, waited: make(chan struct{})}
-	go func() { cmd.Wait(); close(s.waited) }()
-	t.Cleanup(s.kill)
-	s.waitReady()
-	if r := s.get(req("GET", "/")); r.status != 200 || string(r.body) != "served\n" {
-		t.Fatalf("%v", r)
-	}
-	s.signal(syscall.SIGTERM)
-	if code := s.wait(5 * time.Second); code != 0 {
-		t.Fatalf("exit %d\n%s", code, out.String())
-	}
-	if code, _, errOut := runTern(t, dir, "serve", filepath.Join(dir, "index.html")); code != 1 || !strings.Contains(errOut, "not a directory") {
-		t.Fatalf("serve a file: %d %q", code, errOut)
-	}
-}
-
 // TestQuitFinishesResponses: QUIT lets a response in flight complete,
 // closes idle connections, flushes the logs and removes the pid file.
 func TestQuitFinishesResponses(t *testing.T) {

@@ -1,7 +1,7 @@
 // Command tern is an nginx-style web server for static and large files.
 //
 //	tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]
-//	tern serve [-listen ADDR] [DIR]
+//	tern serve [-listen ADDR] [-autoindex=false] [-gzip] [DIR]
 //
 // See README.md and docs/operations.md.
 package main
@@ -14,7 +14,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"tern/conf"
@@ -41,7 +40,7 @@ type options struct {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "serve" {
-		return serve(args[1:], stderr)
+		return serve(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "convert" {
 		if len(args) != 2 {
@@ -65,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	v := fs.Bool("v", false, "print the version and exit")
 	vv := fs.Bool("V", false, "print the version and build settings and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]\n       tern serve [-listen ADDR] [DIR]\n       tern convert nginx.conf > tern.hcl")
+		fmt.Fprintln(stderr, "usage: tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]\n       tern serve [-listen ADDR] [-autoindex=false] [-gzip] [DIR]   (tern serve -help)\n       tern convert nginx.conf > tern.hcl")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +93,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	// The files the configuration names: a log directory that cannot be
+	// written fails the test and the start; a missing root is a warning.
+	if ce := cfg.CheckPaths(); ce != nil {
+		ce.WriteText(stderr)
+		if ce.HasErrors() {
+			fmt.Fprintf(stderr, "configuration file %s test failed\n", cfg.File)
+			return 1
+		}
+	}
 	if o.test || o.dump {
 		fmt.Fprintf(stderr, "configuration file %s test is successful\n", cfg.File)
 		if o.dump {
@@ -104,71 +112,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	return start(cfg, stderr, func() (*conf.Config, error) { return conf.Load(cfg.File, o.prefix) })
+	return start(cfg, stderr, func() (*conf.Config, error) { return reload(cfg.File, o.prefix) })
+}
+
+// reload reads the configuration again for a HUP: a configuration whose
+// log files cannot be opened is refused as an invalid one is, and the
+// old one keeps serving.
+func reload(file, prefix string) (*conf.Config, error) {
+	cfg, err := conf.Load(file, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if ce := cfg.CheckPaths(); ce.HasErrors() {
+		return nil, ce
+	}
+	return cfg, nil
 }
 
 // load reads the configuration, printing diagnostics on failure.
 func load(file, prefix string, stderr io.Writer) (*conf.Config, int) {
 	cfg, err := conf.Load(file, prefix)
 	if err != nil {
-		var ce *conf.Error
-		if errors.As(err, &ce) {
-			ce.WriteText(stderr)
-		} else {
-			fmt.Fprintln(stderr, "tern:", err)
-		}
+		writeError(stderr, "tern", err)
 		fmt.Fprintf(stderr, "configuration file %s test failed\n", file)
 		return nil, 1
 	}
 	return cfg, 0
 }
 
-// serve runs `tern serve [-listen ADDR] [DIR]`; flags may come before or
-// after DIR.
-func serve(args []string, stderr io.Writer) int {
-	dir, listen := ".", "127.0.0.1:8080"
-	haveDir := false
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "-listen" || a == "--listen":
-			if i+1 == len(args) {
-				fmt.Fprintln(stderr, "tern serve: -listen needs an address")
-				return 1
-			}
-			i++
-			listen = args[i]
-		case strings.HasPrefix(a, "-listen=") || strings.HasPrefix(a, "--listen="):
-			listen = a[strings.IndexByte(a, '=')+1:]
-		case a == "-h" || a == "-help" || a == "--help":
-			fmt.Fprintln(stderr, "usage: tern serve [-listen ADDR] [DIR]")
-			return 0
-		case strings.HasPrefix(a, "-"):
-			fmt.Fprintf(stderr, "tern serve: unknown flag %s\nusage: tern serve [-listen ADDR] [DIR]\n", a)
-			return 1
-		case haveDir:
-			fmt.Fprintf(stderr, "tern serve: more than one directory (%s, %s)\n", dir, a)
-			return 1
-		default:
-			dir, haveDir = a, true
-		}
+// writeError writes a configuration's diagnostics, with their source
+// lines, or another error after "who: ".
+func writeError(stderr io.Writer, who string, err error) {
+	var ce *conf.Error
+	if errors.As(err, &ce) {
+		ce.WriteText(stderr)
+		return
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		fmt.Fprintf(stderr, "tern serve: %s is not a directory\n", dir)
-		return 1
-	}
-	cfg, err := conf.Serve(dir, listen)
-	if err != nil {
-		var ce *conf.Error
-		if errors.As(err, &ce) {
-			ce.WriteText(stderr)
-		} else {
-			fmt.Fprintln(stderr, "tern serve:", err)
-		}
-		return 1
-	}
-	fmt.Fprintf(stderr, "tern: serving %s on http://%s/\n", dir, cfg.HTTP.Addrs[0].Addr)
-	return start(cfg, stderr, nil)
+	fmt.Fprintf(stderr, "%s: %v\n", who, err)
 }
 
 func printVersion(w io.Writer, long bool) {

@@ -1,0 +1,193 @@
+package conf
+
+import (
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// CheckPaths looks at the file system the configuration names, as tern
+// -t and a start do before anything is opened: every log file and the
+// pid file must be creatable (their directory exists and this user may
+// write there), which is an error; a root or alias that does not exist
+// is a warning (it may be created later; requests get 404 meanwhile).
+// Each diagnostic points at the attribute that set the path, or at the
+// main file for a default. It returns nil when all is well.
+func (c *Config) CheckPaths() *Error {
+	sites := c.pathSites()
+	var diags hcl.Diagnostics
+	at := func(name, path string) *hcl.Range {
+		if r, ok := sites[siteKey{name, path}]; ok {
+			return &r
+		}
+		return &hcl.Range{Filename: c.File}
+	}
+	if c.ErrorLog != "stderr" && c.ErrorLog != "stdout" {
+		diags = append(diags, checkWritable("error_log", c.ErrorLog, at("error_log", c.ErrorLog))...)
+	}
+	if c.PID != "" {
+		diags = append(diags, checkWritable("pid", c.PID, at("pid", c.PID))...)
+	}
+	seen := map[siteKey]bool{}
+	c.eachLocation(func(l *Location) {
+		check := func(name, path string, f func(string, string, *hcl.Range) hcl.Diagnostics) {
+			k := siteKey{name, path}
+			if path == "" || seen[k] {
+				return
+			}
+			seen[k] = true
+			diags = append(diags, f(name, path, at(name, path))...)
+		}
+		if l.AccessLog != "stderr" && l.AccessLog != "stdout" {
+			check("access_log", l.AccessLog, checkWritable)
+		}
+		if !servesFiles(l) {
+			return
+		}
+		if l.Alias != "" {
+			check("alias", l.Alias, checkDir)
+		} else {
+			check("root", l.Root, checkDir)
+		}
+	})
+	if len(diags) == 0 {
+		return nil
+	}
+	files := make(map[string]*hcl.File, len(c.Sources))
+	for name, src := range c.Sources {
+		files[name] = &hcl.File{Bytes: src}
+	}
+	order := map[string]int{c.File: 0}
+	sortDiags(diags, order)
+	return &Error{Diags: diags, Files: files}
+}
+
+// HasErrors reports whether e holds an error, not only warnings.
+func (e *Error) HasErrors() bool { return e != nil && e.Diags.HasErrors() }
+
+// servesFiles reports whether a location may read its root: one that
+// answers with return, stub_status or metrics does not.
+func servesFiles(l *Location) bool {
+	return l.Return == nil && l.Server.Root.Return == nil && !l.StubStatus && !l.Metrics
+}
+
+// eachLocation calls f with every server's own settings and every
+// location.
+func (c *Config) eachLocation(f func(*Location)) {
+	if c.HTTP == nil {
+		return
+	}
+	for _, s := range c.HTTP.Servers {
+		f(s.Root)
+		for _, l := range s.Locations {
+			f(l)
+		}
+	}
+}
+
+// checkWritable reports a file whose directory does not exist or may not
+// be written by this process, or that exists and may not be written.
+func checkWritable(name, path string, rng *hcl.Range) hcl.Diagnostics {
+	dir := filepath.Dir(path)
+	problem := ""
+	switch st, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		problem = "the directory " + dir + " does not exist: create it, or choose another path"
+	case err != nil:
+		problem = err.Error()
+	case !st.IsDir():
+		problem = dir + " is not a directory"
+	default:
+		if _, err := os.Stat(path); err == nil {
+			if !writable(path) {
+				problem = path + " exists and this user (uid " + uidString() + ") may not write it"
+			}
+		} else if !writable(dir) {
+			problem = "this user (uid " + uidString() + ") may not create files in " + dir
+		}
+	}
+	if problem == "" {
+		return nil
+	}
+	if rng.Start.Line == 0 {
+		problem += " (" + name + " is not set: this is its default)"
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot open " + name + " " + path, Detail: problem, Subject: rng}}
+}
+
+// checkDir warns about a root or alias that is not a directory.
+func checkDir(name, path string, rng *hcl.Range) hcl.Diagnostics {
+	problem := ""
+	switch st, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		problem = "it does not exist: requests will get 404 until it does"
+	case err != nil:
+		problem = err.Error()
+	case !st.IsDir():
+		problem = "it is not a directory: requests will get 404"
+	}
+	if problem == "" {
+		return nil
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Warning: " + name + " " + path, Detail: problem, Subject: rng}}
+}
+
+// siteKey is a path directive and its resolved value.
+type siteKey struct{ name, path string }
+
+// pathSites maps each path directive's resolved value to where it is
+// written, by reading the configuration's sources again: the decoded
+// Config keeps values, not positions.
+func (c *Config) pathSites() map[siteKey]hcl.Range {
+	sites := map[siteKey]hcl.Range{}
+	names := []string{"root", "alias", "access_log", "error_log", "pid"}
+	var walk func(b *hclsyntax.Body)
+	walk = func(b *hclsyntax.Body) {
+		for _, a := range b.Attributes {
+			if !slices.Contains(names, a.Name) {
+				continue
+			}
+			v, diags := a.Expr.Value(nil)
+			if diags.HasErrors() || v.Type() != cty.String || v.IsNull() {
+				continue
+			}
+			p := v.AsString()
+			if p == "" {
+				continue
+			}
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(c.Prefix, p)
+			}
+			k := siteKey{a.Name, filepath.Clean(p)}
+			if _, dup := sites[k]; !dup {
+				sites[k] = a.Expr.Range()
+			}
+		}
+		for _, blk := range b.Blocks {
+			walk(blk.Body)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Sources)) {
+		f, diags := hclsyntax.ParseConfig(c.Sources[name], name, hcl.InitialPos)
+		if diags.HasErrors() {
+			continue
+		}
+		if b, ok := f.Body.(*hclsyntax.Body); ok {
+			walk(b)
+		}
+	}
+	// alias keeps a trailing slash, which Clean dropped.
+	for k, r := range sites {
+		if k.name == "alias" {
+			sites[siteKey{k.name, k.path + "/"}] = r
+		}
+	}
+	return sites
+}
