@@ -21,6 +21,13 @@
 //   - An empty list or map unsets what a level inherits (try_files = [],
 //     add_header = {}); max_ranges = -1 is unlimited.
 //   - error_log cannot be "off"; error_page has no bare "=".
+//   - allow and deny are attributes, each written once per block: a
+//     block's rules are the allow run and the deny run in the order the
+//     two are written (tern convert rewrites nginx rules that alternate
+//     more often). An address with host bits set after its prefix
+//     length ("10.1.2.3/8") is an error, not a warning.
+//   - auth_basic without an auth_basic_user_file is an error (nginx
+//     silently does not authenticate).
 //   - A directive listed in Unsupported is an error wherever it appears.
 package conf
 
@@ -204,6 +211,9 @@ type Location struct {
 	Regex *regexp.Regexp
 	// Server is the server this location belongs to.
 	Server *Server
+	// Guard is set when the access phase has work here (allow or deny,
+	// auth_basic, internal): a request elsewhere skips it with one test.
+	Guard bool
 
 	Settings
 }
@@ -316,6 +326,25 @@ type Settings struct {
 	AccessLogFormat string
 	// OpenFileCache caches open descriptors and stat results; nil is off.
 	OpenFileCache *OpenFileCache
+
+	// Access are the allow and deny rules in order, the first that
+	// matches the client deciding; nil allows everyone. A server or
+	// location that has allow or deny replaces what it inherits.
+	Access []AccessRule
+	// Satisfy is how the access rules and auth_basic combine: all must
+	// pass, or any one. Default: all.
+	Satisfy Satisfy
+	// Internal makes a location answer 404 to a request that did not
+	// reach it through an internal redirect (index, try_files,
+	// error_page). Location only. Default: false.
+	Internal bool
+	// AuthBasic is the realm of HTTP Basic authentication; "" is off.
+	// Default: off.
+	AuthBasic string
+	// AuthBasicUserFile is the absolute path of the htpasswd file that
+	// auth_basic checks passwords against; it is read again when it
+	// changes. Default: none.
+	AuthBasicUserFile string
 }
 
 // AIOMode is the aio directive's mode.

@@ -57,6 +57,9 @@ type target struct {
 	http *httpDraft
 	srv  *serverDraft
 	set  *Settings
+	// ownAccess is set once the body decoded has an allow or deny of its
+	// own: the first one replaces the rules the level inherits.
+	ownAccess bool
 }
 
 // directive is one attribute of the configuration language: its name,
@@ -69,6 +72,14 @@ type directive struct {
 	// show returns the value in HCL syntax, for WriteHCL; nil for
 	// directives that WriteHCL writes by hand.
 	show func(s *Settings) string
+	// showPairs, for a directive whose value WriteHCL writes as several
+	// attributes (allow and deny runs), returns them in order.
+	showPairs func(s *Settings) []attrPair
+}
+
+// attrPair is one attribute WriteHCL writes: its name and HCL value.
+type attrPair struct {
+	name, value string
 }
 
 // blockSpec is one block type of the language.

@@ -32,6 +32,11 @@ type decoder struct {
 	reading []string
 	// pools are the thread pools defined so far, for aio.
 	pools map[string]*ThreadPool
+	// authAt is where each level's auth_basic was set; reported holds
+	// the ranges of inherited settings already reported as invalid, so
+	// that each is reported once.
+	authAt   map[*Settings]hcl.Range
+	reported map[hcl.Range]bool
 }
 
 func newDecoder(prefix string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *decoder {
@@ -42,6 +47,8 @@ func newDecoder(prefix string, read func(string) ([]byte, error), glob func(stri
 		parser:    hclparse.NewParser(),
 		sources:   make(map[string][]byte),
 		fileOrder: make(map[string]int),
+		authAt:    make(map[*Settings]hcl.Range),
+		reported:  make(map[hcl.Range]bool),
 	}
 }
 

@@ -71,6 +71,11 @@ http {
   access_log        = "stdout"
   access_log_format = "combined"
   open_file_cache   = { max = 10000, inactive = "20s" }
+  allow             = ["10.0.0.0/8", "::1"]
+  deny              = "all"
+  satisfy           = "any"
+  auth_basic        = "Staff only"
+  auth_basic_user_file = "conf/htpasswd"
 
   server {
     listen      = ["8080 default_server reuseport backlog=1024", "[::1]:8080", "localhost:8081"]
@@ -84,12 +89,18 @@ http {
     location "/images/" {
       alias   = "/srv/img/"
       expires = "max"
+      deny    = ["192.168.1.1"]
+      allow   = ["192.168.1.0/24", "unix:"]
+      auth_basic = "off"
     }
     location "= /favicon.ico" {
       expires    = "epoch"
       access_log = "off"
     }
     location "^~ /static/" {
+      internal    = true
+      allow       = []
+      satisfy     = "all"
       gzip_static = false
       add_header  = {}
       try_files   = []

@@ -67,6 +67,10 @@ func (d *decoder) decodeServer(b *hcl.Block, parent *Settings) *serverDraft {
 		srv.Locations = append(srv.Locations, loc)
 	}
 	srv.locs = newLocationIndex(srv.Locations)
+	d.checkAccess(srv.Root, parent)
+	for _, l := range srv.Locations {
+		d.checkAccess(l, &srv.Root.Settings, parent)
+	}
 	return sd
 }
 

@@ -146,6 +146,15 @@ var directiveTable = []directive{
 	{name: "access_log", ctx: inSettings, decode: decodeAccessLog, show: showAccessLog},
 	choice("access_log_format", func(s *Settings) *string { return &s.AccessLogFormat }, "json", "combined"),
 	{name: "open_file_cache", ctx: inSettings, decode: decodeOpenFileCache, show: showOpenFileCache},
+
+	// Settings: access (access.go).
+	{name: "allow", ctx: inSettings, decode: decodeAccess, showPairs: showAccess},
+	{name: "deny", ctx: inSettings, decode: decodeAccess},
+	{name: "satisfy", ctx: inSettings, decode: decodeSatisfy, show: showSatisfy},
+	{name: "internal", ctx: inLocation, decode: flagDecoder(func(s *Settings) *bool { return &s.Internal }),
+		show: func(s *Settings) string { return strconv.FormatBool(s.Internal) }},
+	{name: "auth_basic", ctx: inSettings, decode: decodeAuthBasic, show: showAuthBasic},
+	{name: "auth_basic_user_file", ctx: inSettings, decode: decodeAuthBasicUserFile, show: showAuthBasicUserFile},
 }
 
 // flag is a boolean Settings directive.

@@ -124,6 +124,15 @@ func (s *Server) write(p *printer, parent *Settings) {
 // (show returns "") is written as a comment where it may first appear.
 func writeSettings(p *printer, depth int, ctx context, s, parent *Settings, parentCtx context) {
 	for _, dir := range directiveTable {
+		if dir.showPairs != nil && dir.ctx&ctx != 0 {
+			pairs := dir.showPairs(s)
+			if parent == nil || !slices.Equal(pairs, dir.showPairs(parent)) {
+				for _, kv := range pairs {
+					p.attr(depth, kv.name, kv.value)
+				}
+			}
+			continue
+		}
 		if dir.show == nil || dir.ctx&ctx == 0 {
 			continue
 		}

@@ -73,6 +73,7 @@ type Request struct {
 	AcceptEncoding    []byte
 	UserAgent         []byte
 	Referer           []byte
+	Authorization     []byte
 
 	// HeaderLen is the size of the whole request head in bytes.
 	HeaderLen int

@@ -86,14 +86,21 @@ func (a *accessLog) writeJSON(e *entry) {
 		Msg("")
 }
 
-// writeCombined writes nginx's combined format:
+// writeCombined writes nginx's combined format (with $remote_user the
+// user of Basic credentials, whether or not they were checked, as nginx):
 // $remote_addr - $remote_user [$time_local] "$request" $status
 // $body_bytes_sent "$http_referer" "$http_user_agent"
 func (a *accessLog) writeCombined(e *entry) {
 	rq := e.rq
 	r := &rq.Req
 	b := e.peer.Addr().AppendTo(a.buf[:0])
-	b = append(b, " - - ["...)
+	b = append(b, " - "...)
+	if user, _, ok := rq.credentials(); ok {
+		b = appendLogValue(b, user) // $remote_user
+	} else {
+		b = append(b, '-')
+	}
+	b = append(b, " ["...)
 	b = append(b, a.local...)
 	b = append(b, "] \""...)
 	if len(r.MethodName) > 0 {

@@ -30,6 +30,10 @@ const (
 	// stOpen waits for a pool thread to resolve a path that would have
 	// made the loop wait for the disk (openwait_linux.go).
 	stOpen
+	// stWait is a request parked in its phases (statusPark) until a pool
+	// thread checked a password or read a user file; its phases then run
+	// again.
+	stWait
 	// stLinger has sent its last response and half-closed the socket; it
 	// reads and drops what the client still sends, so that closing does
 	// not reset the connection under the response (nginx's lingering
@@ -132,7 +136,7 @@ func (c *conn) Timeout() {
 	switch c.state {
 	case stHead:
 		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out reading request head")
-	case stOpen:
+	case stOpen, stWait:
 		return // a deadline left over from before the request; the pool answers
 	case stWrite:
 		if c.rq.Wait != filters.WaitWrite {
@@ -154,7 +158,7 @@ func (c *conn) Timeout() {
 func (c *conn) drive() {
 	for {
 		switch c.state {
-		case stClosed, stOpen:
+		case stClosed, stOpen, stWait:
 			return
 		case stWrite:
 			if c.rq.Wait != filters.WaitWrite || !c.writeReady {

@@ -36,8 +36,20 @@ func (w *Worker) phases(rq *request) int {
 	if ret := loc.Server.Root.Return; ret != nil {
 		return w.doReturn(rq, ret)
 	}
+	// nginx's find-config phase: an internal location is not found by
+	// a request from outside (ngx_http_core_find_config_phase).
+	if loc.Internal && rq.redirects == 0 {
+		return 404
+	}
+	// The location's rewrite phase (return) comes before access: a
+	// return answers whatever allow, deny or auth_basic say, as nginx.
 	if loc.Return != nil {
 		return w.doReturn(rq, loc.Return)
+	}
+	if loc.Guard {
+		if st := w.access(rq); st != 0 {
+			return st
+		}
 	}
 	if loc.TryFiles != nil {
 		if st := w.tryFiles(rq); st != 0 {

@@ -110,6 +110,8 @@ func (p *parser) conditional(name string, v []byte, r *filters.Request) {
 		f = &r.UserAgent
 	case "referer":
 		f = &r.Referer
+	case "authorization":
+		f = &r.Authorization
 	default:
 		return
 	}

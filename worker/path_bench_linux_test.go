@@ -146,13 +146,22 @@ func TestRedirectedRequestAllocs(t *testing.T) {
       return = "301 /elsewhere$uri?$args"
     }`, "GET /r?a=b HTTP/1.1\r\nHost: localhost\r\n\r\n"},
 		{"open_file_cache", `open_file_cache = { max = 10 }`, "HEAD /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+		// The socketpair's client is a UNIX-domain one.
+		{"allow_deny", `allow = ["10.0.0.0/8", "unix:"]
+    deny = "all"`, "GET /1k.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+		// A bcrypt match, remembered after the first request.
+		{"auth_basic", `auth_basic = "x"
+    auth_basic_user_file = "{{ROOT}}/htpasswd"`, "GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic YWxpY2U6d29uZGVyIGxhbmQ=\r\n\r\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rig := newPathRigWith(t, "off", c.server)
+			// alice, "wonder land" (htpasswd -B -C 5)
+			os.WriteFile(filepath.Join(rig.dir, "htpasswd"), []byte("alice:$2y$05$KnETdNBoLvQthGGSmZGMYeyugbv.M4yV1I4Xrd8kq9aX0GTCy47J2\n"), 0o644)
 			req := []byte(c.req)
 			n := rig.roundTrip(t, req, 0)
-			if !bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 ")) || bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 5")) {
+			if !bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 ")) || bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 5")) ||
+				bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 4")) && c.name != "error_page" {
 				t.Fatalf("response %q", rig.resp[:n])
 			}
 			allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, req, n) })

@@ -9,13 +9,17 @@ import (
 )
 
 // startPools starts the thread pools that a location's aio names ("default"
-// when aio = "threads"), each draining its completions on the worker's
+// when aio = "threads") or its auth_basic uses (authPool), each draining its completions on the worker's
 // loop through the loop's one eventfd.
 func startPools(cfg *conf.Config, loop *event.Loop) map[string]*threadpool.Pool {
 	used := map[string]bool{}
 	mark := func(s *conf.Settings) {
 		if s.AIO.Mode == conf.AIOThreads {
 			used[s.AIO.Pool] = true
+		}
+		if s.AuthBasic != "" {
+			// user files are read and slow hashes checked there
+			used[authPool(s)] = true
 		}
 	}
 	for _, srv := range cfg.HTTP.Servers {

@@ -34,6 +34,22 @@ type request struct {
 	file fileRef
 	// peer is the client's address ($remote_addr).
 	peer netip.AddrPort
+	// conn is the connection the request came on.
+	conn *conn
+
+	// The access phase (access_linux.go, authbasic_linux.go): realm is
+	// the auth_basic realm of a 401 (WWW-Authenticate), authBuf holds
+	// the decoded credentials. parkedOn is what a parked request waits
+	// for (statusPark): a user file being checked, or its verify task.
+	// verdict and verdictKey carry a pool thread's password check across
+	// the restart of the phases.
+	realm      string
+	authBuf    []byte
+	authHdr    []byte
+	parkedOn   any
+	verify     verifyTask
+	verdict    int8
+	verdictKey [32]byte
 
 	// Internal redirects (index, try_files, error_page), as nginx's
 	// ngx_http_internal_redirect: redirects counts them, errorPaged is
@@ -73,7 +89,11 @@ type request struct {
 
 // textKeep is the largest text buffer a request keeps for the next one:
 // a huge directory listing should not pin its memory in the free list.
-const textKeep = 64 << 10
+// authKeep is the same for decoded credentials.
+const (
+	textKeep = 64 << 10
+	authKeep = 1 << 10
+)
 
 func newRequest() *request {
 	rq := &request{
@@ -101,6 +121,13 @@ func (rq *request) reset() {
 	rq.headTimer = false
 	rq.file = fileRef{}
 	rq.peer = netip.AddrPort{}
+	rq.conn = nil
+	rq.realm = ""
+	if cap(rq.authBuf) > authKeep {
+		rq.authBuf = nil
+	}
+	rq.parkedOn = nil
+	rq.verdict = verdictNone
 	rq.redirects = 0
 	rq.errorPaged = false
 	rq.closeAfter = false
@@ -177,6 +204,8 @@ func (rq *request) restart() {
 	rq.closeAfter = false
 	rq.uriCur = -1
 	rq.wouldBlock = false
+	rq.realm = ""
+	rq.parkedOn = nil
 }
 
 // keepAlive decides whether the connection outlives this response, as

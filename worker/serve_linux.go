@@ -22,6 +22,7 @@ func (c *conn) serve() {
 	w.env.Tick(w.loop.Wall())
 	rq.FD = int(c.fd)
 	rq.peer = c.peer
+	rq.conn = c
 	st := rq.route(w.addrs[c.listener])
 	if st == 0 {
 		st = c.setupBody()
@@ -41,6 +42,10 @@ func (c *conn) runPhases(st int) {
 	if st > 0 {
 		st = w.special(rq, st)
 	}
+	if st == statusPark {
+		c.setState(stWait)
+		return
+	}
 	if rq.wouldBlock {
 		c.waitOpen()
 		return
@@ -54,6 +59,14 @@ func (c *conn) runPhases(st int) {
 		return
 	}
 	c.respond()
+}
+
+// unpark runs the phases of a parked request again, once what it waited
+// for is done.
+func (c *conn) unpark() {
+	c.rq.parkedOn = nil
+	c.restartPhases()
+	c.drive()
 }
 
 // restartPhases runs the phases again from routing, after a run that
@@ -145,6 +158,11 @@ func (c *conn) respond() {
 	resp.KeepAlive = rq.keepAlive(int(c.requests), w.quitting)
 	if rq.Req.Method == filters.MethodHEAD {
 		resp.HeaderOnly = true
+	}
+	if resp.Status == 401 && rq.realm != "" {
+		// auth_basic's challenge, kept through an error_page.
+		rq.authHdr = append(append(append(rq.authHdr[:0], `Basic realm="`...), rq.realm...), '"')
+		resp.AddHeader("WWW-Authenticate", rq.authHdr)
 	}
 	rq.FD = int(c.fd)
 	rq.Owner = c
@@ -306,7 +324,7 @@ func (c *conn) close() {
 	if c.state == stClosed {
 		return
 	}
-	if c.rq != nil && (c.rq.TaskInFlight() || c.rq.open.InFlight()) {
+	if c.rq != nil && (c.rq.TaskInFlight() || c.rq.open.InFlight() || c.rq.verify.InFlight()) {
 		// A pool thread is sending on this socket from this file: close
 		// both when its completion comes back (Resume).
 		c.closing = true

@@ -44,7 +44,7 @@ func stateClass(s connState) int {
 	switch s {
 	case stHead:
 		return 1 // Reading
-	case stWrite, stBody, stOpen:
+	case stWrite, stBody, stOpen, stWait:
 		return 2 // Writing
 	}
 	return 0

@@ -21,6 +21,9 @@ const (
 	statusRedirect = -1
 	// statusClose: close the connection without a response (return 444).
 	statusClose = -2
+	// statusPark: the request waits for a pool thread (rq.parkedOn),
+	// which runs its phases again when it is done.
+	statusPark = -3
 )
 
 var _ conf.Vars = (*request)(nil)

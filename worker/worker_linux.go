@@ -53,6 +53,8 @@ type Worker struct {
 	env   filters.Env
 	files *fileCache
 	hs    handlerState
+	// auth is auth_basic's state, made on first use.
+	auth *authState
 
 	log     zerolog.Logger
 	logs    map[string]*accessLog

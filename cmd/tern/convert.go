@@ -42,7 +42,7 @@ var plain = map[string]kind{
 	"gzip_static": kBool, "gzip": kBool, "gzip_types": kList, "gzip_min_length": kNumber,
 	"gzip_comp_level": kNumber, "server_name": kList, "root": kString, "alias": kString,
 	"index": kList, "autoindex": kBool, "autoindex_format": kString, "try_files": kList,
-	"expires": kJoined,
+	"expires": kJoined, "auth_basic": kString, "auth_basic_user_file": kString, "satisfy": kString,
 }
 
 // ignored are directives with no meaning for tern, dropped with a note.
@@ -95,6 +95,8 @@ type block struct {
 	lists map[string][]cty.Value
 	maps  map[string]map[string]cty.Value
 	order []string
+	// access are the allow and deny rules, in order (convert_access.go).
+	access []accessRule
 }
 
 func (b *block) list(name string, vals ...cty.Value) {
@@ -135,6 +137,7 @@ func (c *converter) body(body *hclwrite.Body, dirs []*directive, ctx string) {
 			body.SetAttributeValue(name, cty.ObjectVal(b.maps[name]))
 		}
 	}
+	c.writeAccess(body, b.access)
 	for _, d := range blocks {
 		c.nested(body, d)
 	}

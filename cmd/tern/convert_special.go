@@ -65,6 +65,10 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 		}
 	case "stub_status":
 		body.SetAttributeValue("stub_status", cty.True)
+	case "internal":
+		body.SetAttributeValue("internal", cty.True)
+	case "allow", "deny":
+		c.accessRule(b, d)
 	case "disable_symlinks":
 		if len(d.args) == 1 && (d.args[0] == "on" || d.args[0] == "off") {
 			c.plain(body, b, d, "disable_symlinks", kBool)

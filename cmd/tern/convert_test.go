@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +136,76 @@ func FuzzParseNginx(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConvertAccess: nginx's rules that alternate more than once are
+// rewritten into two runs that decide every address the same way.
+func TestConvertAccess(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "nginx.conf")
+	os.WriteFile(p, []byte(`http { server {
+    location / {
+      deny  192.168.1.1;
+      allow 192.168.1.0/24;
+      allow 10.1.1.0/16;
+      allow 2001:0db8::/32;
+      deny  all;
+    }
+    location /two/ { allow 127.0.0.1; deny all; }
+    location /many/ { deny 10.0.0.0/8; allow 10.1.0.0/16; deny 10.1.2.0/24; allow unix:; }
+    location /internal/ { internal; }
+}}`), 0o644)
+	var out, warn bytes.Buffer
+	if !convertNginx(p, &out, &warn) {
+		t.Fatal(warn.String())
+	}
+	main := filepath.Join(dir, "tern.hcl")
+	cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: out.Bytes()})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	srv := cfg.HTTP.Servers[0]
+	originals := map[string][]string{
+		"/":      {"deny 192.168.1.1", "allow 192.168.1.0/24", "allow 10.1.0.0/16", "allow 2001:db8::/32", "deny all"},
+		"/two/":  {"allow 127.0.0.1", "deny all"},
+		"/many/": {"deny 10.0.0.0/8", "allow 10.1.0.0/16", "deny 10.1.2.0/24", "allow unix:"},
+	}
+	addrs := []string{"192.168.1.0", "192.168.1.1", "192.168.1.2", "192.168.1.255", "192.168.2.1", "10.1.0.0",
+		"10.1.255.255", "10.2.0.0", "10.0.0.1", "10.1.2.3", "10.1.3.0", "127.0.0.1", "127.0.0.2", "8.8.8.8",
+		"2001:db8::1", "2001:db9::", "::1"}
+	first := func(rules []conf.AccessRule, a netip.Addr, unix bool) bool {
+		for _, r := range rules {
+			if r.Matches(a, unix) {
+				return !r.Deny
+			}
+		}
+		return true
+	}
+	for path, orig := range originals {
+		var want []conf.AccessRule
+		for _, s := range orig {
+			verb, arg, _ := strings.Cut(s, " ")
+			r, err := conf.ParseAccessRule(arg, verb == "deny")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, r)
+		}
+		got := srv.Location([]byte(path)).Access
+		for _, a := range addrs {
+			ip := netip.MustParseAddr(a)
+			if first(got, ip, false) != first(want, ip, false) {
+				t.Errorf("%s: %s is decided otherwise after the conversion: %v", path, a, got)
+			}
+		}
+		if first(got, netip.Addr{}, true) != first(want, netip.Addr{}, true) {
+			t.Errorf("%s: unix clients are decided otherwise after the conversion", path)
+		}
+	}
+	if !srv.Location([]byte("/internal/x")).Internal {
+		t.Error("internal not converted")
+	}
+	if !strings.Contains(warn.String(), "alternate more than once") || !strings.Contains(warn.String(), "host bits") {
+		t.Errorf("warnings: %s", warn.String())
+	}
 }
