@@ -151,7 +151,7 @@ func decodeAccess(d *decoder, a *hcl.Attribute, t *target) {
 // showAccess writes the rules as runs of allow and deny, in order.
 func showAccess(s *Settings) []attrPair {
 	if len(s.Access) == 0 {
-		return []attrPair{{"allow", "[]"}}
+		return []attrPair{{"allow", "[]"}, {"deny", "[]"}}
 	}
 	var out []attrPair
 	var run []string

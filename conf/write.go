@@ -126,7 +126,7 @@ func writeSettings(p *printer, depth int, ctx context, s, parent *Settings, pare
 	for _, dir := range directiveTable {
 		if dir.showPairs != nil && dir.ctx&ctx != 0 {
 			pairs := dir.showPairs(s)
-			if parent == nil || !slices.Equal(pairs, dir.showPairs(parent)) {
+			if dir.ctx&parentCtx == 0 || !slices.Equal(pairs, dir.showPairs(parent)) {
 				for _, kv := range pairs {
 					p.attr(depth, kv.name, kv.value)
 				}
