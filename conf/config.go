@@ -73,8 +73,8 @@ type Config struct {
 	PID string
 	// ErrorLog is an absolute path or "stderr". Default: PREFIX/logs/error.log.
 	ErrorLog string
-	// ErrorLogLevel is the least severe level written. Default: notice,
-	// which tern maps to zerolog's info level (zerolog has no notice).
+	// ErrorLogLevel is the least severe level written (LogDebug to
+	// LogAlert, loglevel.go). Default: notice (LogNotice).
 	ErrorLogLevel zerolog.Level
 
 	// ThreadPools holds every thread pool by name; "default" is always
@@ -324,6 +324,9 @@ type Settings struct {
 	AccessLog string
 	// AccessLogFormat is "json" or "combined". Default: "json".
 	AccessLogFormat string
+	// LogNotFound logs, at error, each request for a file that does not
+	// exist (nginx's log_not_found). Default: true.
+	LogNotFound bool
 	// OpenFileCache caches open descriptors and stat results; nil is off.
 	OpenFileCache *OpenFileCache
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/rs/zerolog"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -34,7 +33,7 @@ func defaultConfig(prefix string) *Config {
 		AcceptMutexDelay:  500 * time.Millisecond,
 		PID:               filepath.Join(prefix, "logs", "tern.pid"),
 		ErrorLog:          filepath.Join(prefix, "logs", "error.log"),
-		ErrorLogLevel:     zerolog.InfoLevel,
+		ErrorLogLevel:     LogNotice,
 		ThreadPools:       make(map[string]*ThreadPool),
 	}
 }
@@ -176,43 +175,4 @@ func decodeErrorLog(d *decoder, a *hcl.Attribute, t *target) {
 			t.cfg.ErrorLog = p
 		}
 	}
-}
-
-// logLevels maps nginx's levels to zerolog's. zerolog has no notice, so
-// notice (the default) is info; it has no crit either, so crit is fatal:
-// only what tern logs on its way out gets through.
-var logLevels = []struct {
-	name  string
-	level zerolog.Level
-}{
-	{"debug", zerolog.DebugLevel},
-	{"info", zerolog.InfoLevel},
-	{"notice", zerolog.InfoLevel},
-	{"warn", zerolog.WarnLevel},
-	{"error", zerolog.ErrorLevel},
-	{"crit", zerolog.FatalLevel},
-}
-
-func decodeErrorLogLevel(d *decoder, a *hcl.Attribute, t *target) {
-	s, ok := d.keyword(a, "debug", "info", "notice", "warn", "error", "crit")
-	if !ok {
-		return
-	}
-	for _, l := range logLevels {
-		if l.name == s {
-			t.cfg.ErrorLogLevel = l.level
-		}
-	}
-}
-
-// levelName is the nginx name WriteHCL uses for a level: the last that
-// maps to it, so that info is written as "notice", the default.
-func levelName(level zerolog.Level) string {
-	name := "notice"
-	for _, l := range logLevels {
-		if l.level == level && l.name != "info" {
-			name = l.name
-		}
-	}
-	return name
 }

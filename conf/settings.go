@@ -51,6 +51,7 @@ func defaultSettings(prefix string) Settings {
 		GzipCompLevel:            1,
 		AccessLog:                filepath.Join(prefix, "logs", "access.log"),
 		AccessLogFormat:          "json",
+		LogNotFound:              true,
 	}
 }
 

@@ -54,7 +54,7 @@ func (c *Config) writeMain(p *printer) {
 	p.attr(0, "accept_mutex_delay", hclQuote(FormatDuration(c.AcceptMutexDelay)))
 	p.attr(0, "pid", hclQuote(cmp.Or(c.PID, "off")))
 	p.attr(0, "error_log", hclQuote(c.ErrorLog))
-	p.attr(0, "error_log_level", hclQuote(levelName(c.ErrorLogLevel)))
+	p.attr(0, "error_log_level", hclQuote(LevelName(c.ErrorLogLevel)))
 }
 
 func showAffinity(a Affinity) string {

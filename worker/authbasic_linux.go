@@ -225,7 +225,7 @@ func (w *Worker) authBasic(rq *request) int {
 	loc := rq.Loc
 	user, pass, ok := rq.credentials()
 	if !ok {
-		w.log.Info().Bytes("uri", rq.Req.Path).Msg("no user/password was provided for basic authentication")
+		w.log.WithLevel(conf.LogInfo).Bytes("uri", rq.Req.Path).Msg("no user/password was provided for basic authentication")
 		return rq.challenge(loc)
 	}
 	if w.auth == nil {

@@ -22,7 +22,7 @@ func (w *Worker) autoindex(rq *request, dir int) int {
 	rq.fpath = append(rq.fpath[:dir], 0)
 	fd, errno := w.openDirFor(rq, rq.fpath)
 	if errno != 0 {
-		w.logOpenError(rq.fpath[:dir], errno)
+		w.logOpenError(rq.Loc, rq.fpath[:dir], errno)
 		switch errno {
 		case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
 			return 404

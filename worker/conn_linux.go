@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tern/conf"
 	"tern/event"
 	"tern/filters"
 )
@@ -135,7 +136,7 @@ func (c *conn) Resume() {
 func (c *conn) Timeout() {
 	switch c.state {
 	case stHead:
-		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out reading request head")
+		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out reading request head")
 	case stOpen, stWait:
 		return // a deadline left over from before the request; the pool answers
 	case stWrite:
@@ -145,9 +146,9 @@ func (c *conn) Timeout() {
 			// while waiting for the socket.
 			return
 		}
-		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out receiving response")
+		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out receiving response")
 	case stBody:
-		c.w.log.Info().Uint64("conn", c.id).Msg("client timed out sending body")
+		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out sending body")
 	}
 	c.close()
 }
@@ -231,11 +232,11 @@ func (c *conn) read() {
 	case err == unix.EAGAIN:
 		c.readReady = false
 	case err != nil:
-		c.w.log.Debug().Uint64("conn", c.id).Err(err).Msg("read failed")
+		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Err(err).Msg("read failed")
 		c.close()
 	case n == 0:
 		if c.state == stHead {
-			c.w.log.Info().Uint64("conn", c.id).Msg("client closed connection while sending request head")
+			c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client closed connection while sending request head")
 		}
 		c.close()
 	default:
@@ -307,7 +308,7 @@ func (c *conn) parseHead() bool {
 	}
 	b.start += rq.p.pos
 	if st != parseDone {
-		c.w.log.Info().Uint64("conn", c.id).Int("status", st).Msg("client sent invalid request")
+		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Int("status", st).Msg("client sent invalid request")
 		c.refuse(st)
 		return true
 	}

@@ -186,7 +186,7 @@ func (w *Worker) tryEntry(rq *request, name []byte, dirOnly bool) bool {
 		return isDir == dirOnly && rq.setURI(uri, rq.Req.Args)
 	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
 	default:
-		w.logOpenError(rq.fpath[:n], errno)
+		w.logOpenError(rq.Loc, rq.fpath[:n], errno)
 	}
 	return false
 }

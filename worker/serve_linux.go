@@ -6,8 +6,10 @@ import (
 	"errors"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tern/conf"
 	"tern/event"
 	"tern/filters"
 	"tern/threadpool"
@@ -210,11 +212,25 @@ func (c *conn) afterWrite(r filters.Result) {
 			return
 		}
 		if rq.Err != nil {
-			c.w.log.Error().Uint64("conn", c.id).Err(rq.Err).Msg("sending response failed")
+			c.w.log.WithLevel(sendErrorLevel(rq.Err)).Uint64("conn", c.id).Err(rq.Err).Msg("sending response failed")
 		}
 		c.logAccess()
 		c.close()
 	}
+}
+
+// sendErrorLevel is the level of a failed send, as nginx's
+// ngx_connection_error: info for what the client did (it closed or reset
+// the connection, or the network between went away), error for the rest
+// (a file that shrank, a failed read).
+func sendErrorLevel(err error) zerolog.Level {
+	for _, e := range [...]error{unix.EPIPE, unix.ECONNRESET, unix.ENOTCONN, unix.ETIMEDOUT,
+		unix.ENETDOWN, unix.ENETUNREACH, unix.EHOSTDOWN, unix.EHOSTUNREACH} {
+		if errors.Is(err, e) {
+			return conf.LogInfo
+		}
+	}
+	return conf.LogError
 }
 
 // responseDone logs the request and moves on to discarding the rest of

@@ -256,7 +256,7 @@ func (w *Worker) serveStatic(rq *request) int {
 	}
 	var f found
 	if errno := w.lookup(rq, n, &f); errno != 0 {
-		w.logOpenError(rq.fpath[:n], errno)
+		w.logOpenError(rq.Loc, rq.fpath[:n], errno)
 		return statusOfErrno(errno)
 	}
 	switch f.mode {
@@ -287,7 +287,7 @@ func (w *Worker) gzipStatic(rq *request, n int) (status int, served bool) {
 	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
 		return 0, false
 	default:
-		w.logOpenError(rq.fpath[:n+3], errno)
+		w.logOpenError(rq.Loc, rq.fpath[:n+3], errno)
 		return 0, false
 	}
 	rq.Resp.Vary = true
@@ -340,7 +340,7 @@ func (w *Worker) serveDirectory(rq *request) int {
 			}
 			continue
 		}
-		w.logOpenError(rq.fpath[:len(rq.fpath)-1], errno)
+		w.logOpenError(rq.Loc, rq.fpath[:len(rq.fpath)-1], errno)
 		return indexStatus(errno)
 	}
 	if loc.Autoindex {
@@ -374,10 +374,10 @@ func (w *Worker) testDir(rq *request, dir int) int {
 	isDir, errno := w.probe(rq, dir)
 	switch {
 	case errno == unix.ENOENT || errno == unix.ENOTDIR:
-		w.logOpenError(rq.fpath[:dir], errno)
+		w.logOpenError(rq.Loc, rq.fpath[:dir], errno)
 		return 404
 	case errno != 0:
-		w.logOpenError(rq.fpath[:dir], errno)
+		w.logOpenError(rq.Loc, rq.fpath[:dir], errno)
 		return indexStatus(errno)
 	case !isDir:
 		return 404
@@ -431,11 +431,22 @@ func extension(name []byte) []byte {
 	return nil
 }
 
-// logOpenError logs a failed open or stat; nginx logs every one at
-// error level (log_not_found on).
-func (w *Worker) logOpenError(path []byte, errno syscall.Errno) {
+// logOpenError logs a failed open or stat of path for a request in loc,
+// as nginx's static and index modules: a missing file at error unless
+// log_not_found is off there, a forbidden one at error, anything else at
+// crit.
+func (w *Worker) logOpenError(loc *conf.Location, path []byte, errno syscall.Errno) {
 	if errno == unix.EAGAIN {
 		return // would have waited for the disk: resolved on a pool thread
 	}
-	w.log.Error().Bytes("path", path).Str("error", errno.Error()).Msg("open() failed")
+	level := conf.LogError
+	switch statusOfErrno(errno) {
+	case 404:
+		if !loc.LogNotFound {
+			return
+		}
+	case 500:
+		level = conf.LogCrit
+	}
+	w.log.WithLevel(level).Bytes("path", path).Str("error", errno.Error()).Msg("open() failed")
 }

@@ -16,11 +16,15 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"tern/conf"
 	"tern/filters"
 )
 
 func main() {
+	// Every error log line names its level as error_log_level does.
+	zerolog.LevelFieldMarshalFunc = conf.LevelName
 	// A worker is this binary started by the master (docs/design.md#processes).
 	if code, ok := workerRole(); ok {
 		os.Exit(code)
