@@ -152,6 +152,11 @@ type Addr struct {
 	ReusePort bool
 	// Backlog is the listen(2) backlog. Default: 511, as nginx.
 	Backlog int
+	// ProxyProtocol expects every connection to start with a PROXY
+	// protocol header (version 1 or 2) from a load balancer, which says
+	// whose connection it relays ($proxy_protocol_addr); real_ip_header
+	// "proxy_protocol" makes that the client's address.
+	ProxyProtocol bool
 	// Default is the server that answers a Host that no server_name
 	// matches: the one marked default_server, else the first.
 	Default *Server
@@ -329,6 +334,13 @@ type Settings struct {
 	LogNotFound bool
 	// OpenFileCache caches open descriptors and stat results; nil is off.
 	OpenFileCache *OpenFileCache
+
+	// LimitRate paces each response to this many bytes a second; 0 is
+	// no limit. Default: 0.
+	LimitRate int64
+	// LimitRateAfter is how many bytes of a response go out before
+	// LimitRate applies. Default: 0.
+	LimitRateAfter int64
 
 	// Access are the allow and deny rules in order, the first that
 	// matches the client deciding; nil allows everyone. A server or

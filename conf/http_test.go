@@ -147,11 +147,11 @@ func TestListen(t *testing.T) {
 http {
   server {
     listen = ["8080", "127.0.0.1:8081 reuseport backlog=128", "[::1]:8082", "[::]:8083 default_server",
-              "*:8084", "localhost:8085", "10.0.0.1", "[fe80::1]"]
+              "*:8084 proxy_protocol", "localhost:8085", "10.0.0.1", "[fe80::1]"]
     server_name = ["a.test"]
   }
   server {
-    listen = ["0.0.0.0:8080 default_server", "[::]:8083", "127.0.0.1:8081"]
+    listen = ["0.0.0.0:8080 default_server", "[::]:8083 proxy_protocol", "127.0.0.1:8081"]
   }
 }
 `)
@@ -162,15 +162,17 @@ http {
 		backlog       int
 		def           *Server
 		servers       []*Server
+		proxy         bool
 	}{
-		{"tcp4", "0.0.0.0:8080", false, 511, s2, []*Server{s1, s2}},
-		{"tcp4", "127.0.0.1:8081", true, 128, s1, []*Server{s1, s2}},
-		{"tcp6", "[::1]:8082", false, 511, s1, []*Server{s1}},
-		{"tcp6", "[::]:8083", false, 511, s1, []*Server{s1, s2}},
-		{"tcp4", "0.0.0.0:8084", false, 511, s1, []*Server{s1}},
-		{"tcp4", "127.0.0.1:8085", false, 511, s1, []*Server{s1}},
-		{"tcp4", "10.0.0.1:80", false, 511, s1, []*Server{s1}},
-		{"tcp6", "[fe80::1]:80", false, 511, s1, []*Server{s1}},
+		{"tcp4", "0.0.0.0:8080", false, 511, s2, []*Server{s1, s2}, false},
+		{"tcp4", "127.0.0.1:8081", true, 128, s1, []*Server{s1, s2}, false},
+		{"tcp6", "[::1]:8082", false, 511, s1, []*Server{s1}, false},
+		// One server's proxy_protocol is the address's (nginx ORs it).
+		{"tcp6", "[::]:8083", false, 511, s1, []*Server{s1, s2}, true},
+		{"tcp4", "0.0.0.0:8084", false, 511, s1, []*Server{s1}, true},
+		{"tcp4", "127.0.0.1:8085", false, 511, s1, []*Server{s1}, false},
+		{"tcp4", "10.0.0.1:80", false, 511, s1, []*Server{s1}, false},
+		{"tcp6", "[fe80::1]:80", false, 511, s1, []*Server{s1}, false},
 	}
 	if len(c.HTTP.Addrs) != len(tests) {
 		t.Fatalf("%d addresses, want %d", len(c.HTTP.Addrs), len(tests))
@@ -178,7 +180,7 @@ http {
 	for i, tt := range tests {
 		a := c.HTTP.Addrs[i]
 		if a.Network != tt.network || a.Addr != tt.addr || a.ReusePort != tt.reuse || a.Backlog != tt.backlog ||
-			a.Default != tt.def || !reflect.DeepEqual(a.Servers, tt.servers) {
+			a.Default != tt.def || !reflect.DeepEqual(a.Servers, tt.servers) || a.ProxyProtocol != tt.proxy {
 			t.Errorf("%d: got %s %s reuse=%v backlog=%d default=%v servers=%d, want %+v",
 				i, a.Network, a.Addr, a.ReusePort, a.Backlog, a.Default.Names, len(a.Servers), tt)
 		}

@@ -78,7 +78,7 @@ http {
   auth_basic_user_file = "conf/htpasswd"
 
   server {
-    listen      = ["8080 default_server reuseport backlog=1024", "[::1]:8080", "localhost:8081"]
+    listen      = ["8080 default_server reuseport backlog=1024", "[::1]:8080 proxy_protocol", "localhost:8081"]
     server_name = ["Example.com", "*.example.com", "www.example.*", ".example.org", "~^w\\d+\\.example\\.net$"]
     try_files   = ["$uri", "${uri}/", "=404"]
     return      = "301 https://$host$request_uri"
@@ -88,6 +88,8 @@ http {
 
     location "/images/" {
       alias   = "/srv/img/"
+      limit_rate = "1m"
+      limit_rate_after = "10m"
       expires = "max"
       deny    = ["192.168.1.1"]
       allow   = ["192.168.1.0/24", "unix:"]
@@ -266,7 +268,7 @@ func TestWriteHCLText(t *testing.T) {
 		`  sendfile_max_chunk = "512k"`,
 		`  open_file_cache = { max = 10000, inactive = "20s" }`,
 		`  error_page = { "403" = "=200 /empty.gif", "404" = "/404.html", "500 502 503 504" = "/50x.html" }`,
-		`    listen = ["0.0.0.0:8080 default_server reuseport backlog=1024", "[::1]:8080 default_server backlog=511", "127.0.0.1:8081 default_server backlog=511"]`,
+		`    listen = ["0.0.0.0:8080 default_server reuseport backlog=1024", "[::1]:8080 default_server backlog=511 proxy_protocol", "127.0.0.1:8081 default_server backlog=511"]`,
 		`    server_name = ["example.com", "*.example.com", "www.example.*", ".example.org", "~^w\\d+\\.example\\.net$"]`,
 		`    try_files = ["$uri", "$${uri}/", "=404"]`,
 		`    open_file_cache = "off"`,

@@ -31,6 +31,7 @@ type listenEntry struct {
 	network, addr string
 	defaultServer bool
 	reusePort     bool
+	proxyProtocol bool
 	backlog       int // 0 when not given
 	rng           hcl.Range
 }
@@ -97,11 +98,12 @@ func decodeListen(d *decoder, a *hcl.Attribute, t *target) {
 // unsupportedListenOptions are nginx listen parameters tern does not
 // implement, named so that the message says so instead of "unknown".
 var unsupportedListenOptions = []string{
-	"ssl", "http2", "quic", "proxy_protocol", "deferred", "bind", "ipv6only",
+	"ssl", "http2", "quic", "deferred", "bind", "ipv6only",
 	"so_keepalive", "rcvbuf", "sndbuf", "fastopen", "accept_filter", "setfib", "default",
 }
 
-// parseListen reads "ADDR [default_server] [reuseport] [backlog=N]", where
+// parseListen reads "ADDR [default_server] [reuseport] [backlog=N]
+// [proxy_protocol]", where
 // ADDR is "PORT", "HOST:PORT", "[V6]:PORT" or a host alone (port 80, as
 // nginx). HOST is an IPv4 address, "*" or "localhost" (127.0.0.1):
 // resolving other names would make the configuration depend on DNS.
@@ -121,6 +123,8 @@ func parseListen(s string) (listenEntry, error) {
 			e.defaultServer = true
 		case opt == "reuseport":
 			e.reusePort = true
+		case opt == "proxy_protocol":
+			e.proxyProtocol = true
 		case name == "backlog" && hasVal:
 			n, rest, err := leadingInt(val)
 			if err != nil || rest != "" || n < 1 || n > maxInt32 {
@@ -130,7 +134,7 @@ func parseListen(s string) (listenEntry, error) {
 		case slices.Contains(unsupportedListenOptions, name):
 			return e, fmt.Errorf("the listen option %q is not supported", opt)
 		default:
-			return e, fmt.Errorf("unknown listen option %q (known: default_server, reuseport, backlog=N)", opt)
+			return e, fmt.Errorf("unknown listen option %q (known: default_server, reuseport, backlog=N, proxy_protocol)", opt)
 		}
 	}
 	return e, nil
@@ -251,6 +255,9 @@ func (d *decoder) buildAddrs(servers []*serverDraft) []*Addr {
 // listenFlags applies an entry's default_server and socket options to its
 // address, reporting a second default or conflicting options.
 func (d *decoder) listenFlags(ad *addrDraft, e *listenEntry, srv *Server) {
+	// As nginx, one server's listen with proxy_protocol is enough for
+	// the address (ngx_http_add_addresses ORs it).
+	ad.addr.ProxyProtocol = ad.addr.ProxyProtocol || e.proxyProtocol
 	if e.defaultServer {
 		if ad.defaultAt != nil {
 			d.errorf(e.rng, "Duplicate default_server",

@@ -148,6 +148,10 @@ var directiveTable = []directive{
 	flag("log_not_found", func(s *Settings) *bool { return &s.LogNotFound }),
 	{name: "open_file_cache", ctx: inSettings, decode: decodeOpenFileCache, show: showOpenFileCache},
 
+	// Settings: limits.
+	byteSize("limit_rate", 0, math.MaxInt64/2, func(s *Settings) *int64 { return &s.LimitRate }),
+	byteSize("limit_rate_after", 0, math.MaxInt64/2, func(s *Settings) *int64 { return &s.LimitRateAfter }),
+
 	// Settings: access (access.go).
 	{name: "allow", ctx: inSettings, decode: decodeAccess, showPairs: showAccess},
 	{name: "deny", ctx: inSettings, decode: decodeAccess},

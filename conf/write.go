@@ -104,6 +104,9 @@ func (s *Server) write(p *printer, parent *Settings) {
 				entry += " reuseport"
 			}
 			entry += " backlog=" + strconv.Itoa(a.Backlog)
+			if a.ProxyProtocol {
+				entry += " proxy_protocol"
+			}
 		}
 		listens = append(listens, entry)
 	}

@@ -1,6 +1,10 @@
 package filters
 
-import "tern/conf"
+import (
+	"time"
+
+	"tern/conf"
+)
 
 // Result is what a filter tells the chain, after nginx's return codes.
 type Result int8
@@ -44,6 +48,9 @@ const (
 	// WaitThread: a thread-pool task to complete; its completion calls
 	// Owner.Resume.
 	WaitThread
+	// WaitTimer: Txn.Delay to pass. The response is limited by
+	// limit_rate and has sent what it may for now.
+	WaitTimer
 )
 
 // Filter is one step of the response chain. Header runs once per
@@ -127,6 +134,16 @@ type Txn struct {
 	// for it before it sends the body that will be discarded.
 	Send100 bool
 
+	// LimitRate paces the response to this many bytes a second, 0 for
+	// no limit, after LimitRateAfter bytes (limit_rate,
+	// limit_rate_after). RateStart is the loop time the response
+	// started (see ratelimit.go).
+	LimitRate      int64
+	LimitRateAfter int64
+	RateStart      int64
+	// Delay is what a WaitTimer waits.
+	Delay time.Duration
+
 	// Head is the serialised response head.
 	Head []byte
 	// Buf is scratch space owned by the transaction: the decoded path,
@@ -187,6 +204,7 @@ func (t *Txn) Reset() {
 	t.Resp.Reset()
 	t.Loc = nil
 	t.Send100 = false
+	t.LimitRate, t.LimitRateAfter, t.RateStart, t.Delay = 0, 0, 0, 0
 	t.Head = t.Head[:0]
 	t.Buf = t.Buf[:0]
 	t.Wait = WaitNone

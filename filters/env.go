@@ -25,6 +25,9 @@ type Env struct {
 	Stats Stats
 	// Pools are the worker's thread pools by name (aio = "threads").
 	Pools map[string]*threadpool.Pool
+	// Clock is the loop's monotonic clock in nanoseconds, for
+	// limit_rate.
+	Clock func() int64
 
 	dateBuf [len(httpDate)]byte
 

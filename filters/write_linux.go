@@ -48,8 +48,8 @@ var (
 // Header starts sending a response.
 func (w *WriteFilter) Header(t *Txn) Result { return w.Resume(t) }
 
-// Resume sends what is left of t, until done, EAGAIN, or the turn's
-// budget is spent.
+// Resume sends what is left of t, until done, EAGAIN, the turn's budget
+// is spent, or limit_rate says to wait.
 func (w *WriteFilter) Resume(t *Txn) Result {
 	t.Wait = WaitNone
 	t.AgainStale = false
@@ -59,6 +59,15 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 	budget := t.Loc.SendfileMaxChunk
 	if budget <= 0 || budget > maxSendfile {
 		budget = maxSendfile
+	}
+	limited := t.LimitRate > 0
+	if limited {
+		allow, ok := t.rateAllowance(t.Env.Clock())
+		if !ok {
+			t.Wait = WaitTimer
+			return Again
+		}
+		budget = min(budget, allow)
 	}
 	refilled := false // a producer makes one piece per turn
 	segs := t.Resp.Body.Segs
@@ -76,8 +85,19 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 				return w.post(t, pool, s, t.Head, count)
 			}
 		}
-		if r, more := w.writeMem(t, segs); !more {
+		memLimit := int64(-1)
+		if limited {
+			memLimit = budget
+		}
+		sent := t.Sent
+		if r, more := w.writeMem(t, segs, memLimit); !more {
 			return r
+		}
+		if limited {
+			budget -= t.Sent - sent
+			if budget <= 0 && t.headSent < len(t.Head) {
+				return t.pause(limited)
+			}
 		}
 		if t.seg >= len(segs) {
 			// Everything is sent: done, unless a producer makes more.
@@ -88,8 +108,7 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 			continue
 		}
 		if budget <= 0 {
-			t.Wait = WaitPost
-			return Again
+			return t.pause(limited)
 		}
 		if segs[t.seg].InMemory() {
 			continue // writeMem stopped at iovMax
@@ -116,16 +135,17 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 }
 
 // writeMem writes the rest of the head and the memory segments up to the
-// next file segment. more is false when the caller must return r.
-func (w *WriteFilter) writeMem(t *Txn, segs []Segment) (r Result, more bool) {
+// next file segment, at most limit bytes when limit >= 0 (limit_rate).
+// more is false when the caller must return r.
+func (w *WriteFilter) writeMem(t *Txn, segs []Segment, limit int64) (r Result, more bool) {
 	n := 0
 	total := 0
 	if t.headSent < len(t.Head) {
-		n, total = w.add(n, total, t.Head[t.headSent:])
+		n, total = w.add(n, total, capped(t.Head[t.headSent:], total, limit))
 	}
 	i, off := t.seg, t.segOff
-	for ; i < len(segs) && segs[i].InMemory() && n < iovMax; i++ {
-		n, total = w.add(n, total, segs[i].Bytes()[off:])
+	for ; i < len(segs) && segs[i].InMemory() && n < iovMax && (limit < 0 || int64(total) < limit); i++ {
+		n, total = w.add(n, total, capped(segs[i].Bytes()[off:], total, limit))
 		off = 0
 	}
 	if n == 0 {
@@ -150,6 +170,28 @@ func (w *WriteFilter) writeMem(t *Txn, segs []Segment) (r Result, more bool) {
 		return Again, false
 	}
 	return OK, true
+}
+
+// pause ends a turn whose budget is spent: WaitTimer when limit_rate
+// allows nothing more for now, else WaitPost (sendfile_max_chunk is
+// spent; other connections get a turn).
+func (t *Txn) pause(limited bool) Result {
+	t.Wait = WaitPost
+	if limited {
+		if _, ok := t.rateAllowance(t.Env.Clock()); !ok {
+			t.Wait = WaitTimer
+		}
+	}
+	return Again
+}
+
+// capped cuts p so that total+len(p) stays within limit (no limit when
+// limit < 0).
+func capped(p []byte, total int, limit int64) []byte {
+	if limit >= 0 && int64(total+len(p)) > limit {
+		return p[:max(limit-int64(total), 0)]
+	}
+	return p
 }
 
 func (w *WriteFilter) add(n, total int, p []byte) (int, int) {

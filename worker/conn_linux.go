@@ -61,6 +61,9 @@ type conn struct {
 	idlePrev *conn
 	idleNext *conn
 	peer     netip.AddrPort
+	// proxy is what the PROXY protocol header said, nil without one
+	// (proxyconn_linux.go).
+	proxy    *proxyInfo
 	id       uint64
 	lingerBy int64 // loop time a lingering close ends
 	fd       int32
@@ -77,6 +80,7 @@ type conn struct {
 	broken     bool // EPOLLHUP or EPOLLERR: every read and write fails from now on
 	posted     bool
 	inIdle     bool
+	awaitProxy bool // a PROXY protocol header comes first
 	closing    bool // close once the thread-pool task in flight is done
 }
 
@@ -132,7 +136,8 @@ func (c *conn) Resume() {
 // Timeout closes a connection whose timer expired: idle for
 // keepalive_timeout, a head slower than client_header_timeout, a body
 // slower than client_body_timeout, a client slower than send_timeout, or
-// a lingering close that is over.
+// a lingering close that is over. A response paused by limit_rate goes
+// on instead.
 func (c *conn) Timeout() {
 	switch c.state {
 	case stHead:
@@ -140,6 +145,12 @@ func (c *conn) Timeout() {
 	case stOpen, stWait:
 		return // a deadline left over from before the request; the pool answers
 	case stWrite:
+		if c.rq.Wait == filters.WaitTimer {
+			// limit_rate's pause is over.
+			c.afterWrite(c.w.chain.Resume(&c.rq.Txn))
+			c.drive()
+			return
+		}
 		if c.rq.Wait != filters.WaitWrite {
 			// A keep-alive or header deadline left over from before
 			// the response: only send_timeout applies now, and only
@@ -191,6 +202,9 @@ func (c *conn) step() bool {
 	case stIdle:
 		if c.buf == nil || c.buf.len() == 0 {
 			return false
+		}
+		if c.awaitProxy {
+			return c.readProxy()
 		}
 		c.beginRequest()
 		return true

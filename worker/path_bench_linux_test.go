@@ -149,6 +149,7 @@ func TestRedirectedRequestAllocs(t *testing.T) {
 		// The socketpair's client is a UNIX-domain one.
 		{"allow_deny", `allow = ["10.0.0.0/8", "unix:"]
     deny = "all"`, "GET /1k.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+		{"limit_rate", `limit_rate = "1m"`, "GET /1k.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"},
 		// A bcrypt match, remembered after the first request.
 		{"auth_basic", `auth_basic = "x"
     auth_basic_user_file = "{{ROOT}}/htpasswd"`, "GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic YWxpY2U6d29uZGVyIGxhbmQ=\r\n\r\n"},

@@ -169,6 +169,10 @@ func (c *conn) respond() {
 	rq.FD = int(c.fd)
 	rq.Owner = c
 	rq.Env = &w.env
+	if loc := rq.Loc; loc.LimitRate > 0 {
+		rq.LimitRate, rq.LimitRateAfter = loc.LimitRate, loc.LimitRateAfter
+		rq.RateStart = w.loop.Now()
+	}
 	c.setState(stWrite)
 	c.afterWrite(w.chain.Run(&rq.Txn))
 }
@@ -198,6 +202,9 @@ func (c *conn) afterWrite(r filters.Result) {
 			// stays ready: its edge came already.
 			c.writeReady = c.broken
 			c.w.loop.StopTimer(&c.Timer)
+		case filters.WaitTimer:
+			// limit_rate: the next quantum is due after Delay.
+			c.w.loop.SetTimer(&c.Timer, rq.Delay, c)
 		}
 	default:
 		if rq.Sent == 0 && errors.Is(rq.Err, threadpool.ErrQueueFull) {
@@ -354,6 +361,10 @@ func (c *conn) close() {
 	if c.buf != nil {
 		w.bufs.put(c.buf)
 		c.buf = nil
+	}
+	if c.proxy != nil {
+		w.putProxyInfo(c.proxy)
+		c.proxy = nil
 	}
 	w.idle.remove(c)
 	w.loop.StopTimer(&c.Timer)

@@ -55,6 +55,8 @@ type Worker struct {
 	hs    handlerState
 	// auth is auth_basic's state, made on first use.
 	auth *authState
+	// proxyFree are PROXY protocol records not in use.
+	proxyFree []*proxyInfo
 
 	log     zerolog.Logger
 	logs    map[string]*accessLog
@@ -105,6 +107,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 		return nil, err
 	}
 	w.env.Tick(time.Now())
+	w.env.Clock = loop.Now
 	w.env.Pools = startPools(cfg, loop)
 	return w, nil
 }
@@ -249,6 +252,7 @@ func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) 
 	c := w.conns.slot(fd)
 	w.seq++
 	*c = conn{w: w, fd: int32(fd), listener: uint16(w.connAddr(l.Index, fd)), id: w.seq, peer: peerAddr(peer)}
+	c.awaitProxy = w.addrs[c.listener].ProxyProtocol
 	c.Timer = event.Timer{}
 	if err := w.loop.Add(fd, event.In|event.Out|event.RDHup|event.ET, c); err != nil {
 		w.log.Error().Err(err).Msg("registering a connection")

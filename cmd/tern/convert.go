@@ -43,7 +43,7 @@ var plain = map[string]kind{
 	"gzip_comp_level": kNumber, "server_name": kList, "root": kString, "alias": kString,
 	"index": kList, "autoindex": kBool, "autoindex_format": kString, "try_files": kList,
 	"expires": kJoined, "auth_basic": kString, "auth_basic_user_file": kString, "satisfy": kString,
-	"log_not_found": kBool,
+	"log_not_found": kBool, "limit_rate": kString, "limit_rate_after": kString,
 }
 
 // ignored are directives with no meaning for tern, dropped with a note.

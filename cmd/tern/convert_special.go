@@ -228,7 +228,7 @@ func (c *converter) listen(b *block, d *directive) {
 		switch {
 		case p == "default_server" || p == "default":
 			parts = append(parts, "default_server")
-		case p == "reuseport" || strings.HasPrefix(p, "backlog="):
+		case p == "reuseport" || strings.HasPrefix(p, "backlog=") || p == "proxy_protocol":
 			parts = append(parts, p)
 		default:
 			c.warn(d, "listen %s: parameter %q is not supported: dropped", addr, p)
