@@ -39,6 +39,11 @@ type AcceptHandler interface {
 	Accepted(l *Listener, fd int, peer *unix.RawSockaddrAny)
 	// AcceptError reports a failed accept4 other than EAGAIN.
 	AcceptError(l *Listener, err error)
+	// Room is how many more connections the handler takes: > 0 free
+	// ones, 0 when a new one costs an idle one, < 0 when a new one would
+	// be closed at once. Without room a worker leaves the accept lock,
+	// and the connections, to the others.
+	Room() int
 }
 
 // Acceptor accepts on a set of listening sockets until each says EAGAIN.
@@ -52,12 +57,13 @@ type Acceptor struct {
 	// Backoff is how long accepting pauses after EMFILE/ENFILE (nginx
 	// uses accept_mutex_delay).
 	Backoff time.Duration
-	// Disabled is nginx's ngx_accept_disabled, kept by the handler after
-	// each accept: worker_connections/8 minus the free connections.
-	// While it is positive the worker is above 7/8 of its connections:
-	// under the accept mutex it skips that many tries of the lock, with
-	// EPOLLEXCLUSIVE it re-registers its sockets after each batch so that
-	// the kernel prefers other workers.
+	// Disabled is nginx's ngx_accept_disabled, kept by the handler as
+	// connections open and close: worker_connections/8 minus the free
+	// connections. While it is positive the worker is above 7/8 of its
+	// connections: under the accept mutex it leaves the lock to a
+	// competing worker with fewer connections (nginx skips that many
+	// tries instead), with EPOLLEXCLUSIVE it re-registers its sockets
+	// after each batch so that the kernel prefers other workers.
 	Disabled int
 
 	rsa    unix.RawSockaddrAny
@@ -109,6 +115,13 @@ func (a *Acceptor) Disable() {
 
 // Enabled reports whether the sockets are being polled.
 func (a *Acceptor) Enabled() bool { return a.want && !a.paused }
+
+// canAccept reports whether a connection accepted now would be kept: the
+// acceptor is enabled, not paused for lack of descriptors, and the
+// handler has room.
+func (a *Acceptor) canAccept() bool {
+	return a.want && !a.paused && !a.closed && a.h.Room() >= 0
+}
 
 func (a *Acceptor) enable(l *Listener) error {
 	if l.enabled || a.closed {
@@ -186,10 +199,24 @@ func (a *Acceptor) Close() {
 // ngx_reorder_accept_events).
 const reorderEvery = 16
 
-// Event accepts until the queue is empty.
+// acceptBatch caps the connections accepted per wake-up. Accepting until
+// EAGAIN let a burst land on one worker — past its worker_connections,
+// closing its own keep-alive clients to make room — while the others
+// slept. After a batch the worker handles its other events and, under
+// the accept mutex, releases the lock, so the balance rule decides who
+// takes the next batch; a level-triggered socket with connections left
+// is reported again on the next wait. nginx's multi_accept off takes one
+// connection per wake-up; a few amortise the wait over a burst.
+const acceptBatch = 8
+
+// Event accepts up to acceptBatch connections.
 func (l *Listener) Event(uint32) {
 	a := l.a
-	for l.enabled {
+	for n := 0; l.enabled; n++ {
+		if n == acceptBatch || n > 0 && l.leaveRest() {
+			l.reorder()
+			return
+		}
 		fd, err := accept4(l.FD, &a.rsa)
 		switch err {
 		case nil:
@@ -210,6 +237,15 @@ func (l *Listener) Event(uint32) {
 			return
 		}
 	}
+}
+
+// leaveRest reports that the connections still queued on a socket shared
+// under the accept mutex are better left to another worker: this one has
+// no free connection left, and would have to close one of its own to
+// take the next. The mutex's next Tick gives the lock to a worker with
+// room, or back to this one when none has any.
+func (l *Listener) leaveRest() bool {
+	return l.a.mutex != nil && !l.Own && l.a.h.Room() <= 0
 }
 
 // reorder moves an EPOLLEXCLUSIVE registration to the back of the

@@ -77,9 +77,10 @@ type Loop struct {
 	tickers []Ticker
 	waitCap int64 // ns; 0 = none, cleared by each wait
 
-	start time.Time
-	now   int64     // ns since start, monotonic
-	wall  time.Time // wall clock at the same instant
+	start    time.Time
+	now      int64     // ns since start, monotonic
+	wall     time.Time // wall clock at the same instant
+	monoBase int64     // CLOCK_MONOTONIC at start, ns
 
 	wakeFD      int
 	wakePending atomic.Uint32
@@ -107,6 +108,14 @@ func New() (*Loop, error) {
 		start:   time.Now(),
 	}
 	l.wall = l.start
+	// Go's monotonic clock is CLOCK_MONOTONIC counted from the process's
+	// start; Mono needs the machine's, which every process shares.
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("clock_gettime", err)
+	}
+	l.monoBase = ts.Nano()
 	if err := l.initWake(); err != nil {
 		unix.Close(epfd)
 		return nil, err
@@ -123,6 +132,11 @@ func (l *Loop) Close() error {
 // Now is the loop's clock in nanoseconds: monotonic, read once per
 // iteration after epoll_wait returns (nginx's cached time).
 func (l *Loop) Now() int64 { return l.now }
+
+// Mono is Now on CLOCK_MONOTONIC: the same clock in every process of the
+// machine, for deadlines kept in shared memory. No syscall: it is Now
+// plus the offset read when the loop was made.
+func (l *Loop) Mono() int64 { return l.monoBase + l.now }
 
 // Wall is the wall-clock time read together with Now.
 func (l *Loop) Wall() time.Time { return l.wall }

@@ -225,6 +225,7 @@ func (a *acceptRec) Accepted(l *Listener, fd int, peer *unix.RawSockaddrAny) {
 	a.fds = append(a.fds, fd)
 }
 func (a *acceptRec) AcceptError(l *Listener, err error) { a.errs = append(a.errs, err) }
+func (a *acceptRec) Room() int                          { return 1 }
 
 func listenFD(t *testing.T) (int, string) {
 	t.Helper()
@@ -248,7 +249,7 @@ func listenFD(t *testing.T) (int, string) {
 	return fd, addr
 }
 
-func TestAcceptorAcceptsUntilEAGAIN(t *testing.T) {
+func TestAcceptorAcceptsQueued(t *testing.T) {
 	l := newLoop(t)
 	fd, addr := listenFD(t)
 	rec := &acceptRec{}

@@ -24,7 +24,8 @@ import (
 //
 //	offset 0     header: magic, layout version, slot count, slot size,
 //	             slots in use (a high-water mark readers sum up to)
-//	offset 128   the accept lock word: the holder's pid, 0 when free
+//	offset 128   the accept lock word (64 bits): the holder's pid in the
+//	             low half, 0 when free, its lease's expiry in the high half
 //	offset 256   Slots × SlotSize: one Counters slot per worker process
 //
 // A slot is written by the one worker that occupies it, with atomic
@@ -41,7 +42,7 @@ type Shared struct {
 
 const (
 	shmMagic   = 0x314d48534e524554 // "TERNSHM1", little-endian
-	shmVersion = 3
+	shmVersion = 4
 	// shmLine is the unit of the layout: two 64-byte cache lines.
 	shmLine = 128
 	// offLock is the accept lock word's line.
@@ -224,7 +225,7 @@ func (s *Shared) Close() error {
 func (s *Shared) header() *header { return (*header)(unsafe.Pointer(&s.mem[0])) }
 
 // lockWord is the accept lock.
-func (s *Shared) lockWord() *uint32 { return (*uint32)(unsafe.Pointer(&s.mem[offLock])) }
+func (s *Shared) lockWord() *uint64 { return (*uint64)(unsafe.Pointer(&s.mem[offLock])) }
 
 // Slot returns slot i's counters (0 <= i < MaxSlots).
 func (s *Shared) Slot(i int) *Counters {

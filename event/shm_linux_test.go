@@ -3,18 +3,16 @@
 package event
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 func TestAcceptLock(t *testing.T) {
-	s, err := NewShared()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	l := s.AcceptLock()
-	if !l.TryLock(100) || !l.TryLock(100) || l.TryLock(200) || l.Holder() != 100 {
+	l := newShared(t).AcceptLock()
+	const lease = 100 * time.Millisecond
+	now := int64(time.Hour) // any point on the monotonic clock
+	if !l.TryLock(100, now, lease) || !l.TryLock(100, now, lease) || l.TryLock(200, now, lease) || l.Holder() != 100 {
 		t.Fatal("trylock")
 	}
 	if l.Unlock(200) || l.Holder() != 100 {
@@ -23,8 +21,49 @@ func TestAcceptLock(t *testing.T) {
 	if l.ForceUnlock(300) || !l.ForceUnlock(100) || l.Holder() != 0 {
 		t.Fatal("force unlock")
 	}
-	if !l.TryLock(200) || !l.Unlock(200) {
+	if !l.TryLock(200, now, lease) || !l.Unlock(200) {
 		t.Fatal("relock")
+	}
+}
+
+// TestAcceptLockLease: a hold lasts its lease, is renewed by its holder,
+// and is taken over once it expired; a wrapped or corrupt expiry too far
+// ahead counts as expired.
+func TestAcceptLockLease(t *testing.T) {
+	l := newShared(t).AcceptLock()
+	const lease = 100 * time.Millisecond
+	ms := int64(time.Millisecond)
+	for i, now := range []int64{ms, int64(time.Hour), (1<<32 - 50) * ms} { // the last wraps during the lease
+		atomicStore(l, 0)
+		steps := []struct {
+			pid  int
+			at   int64 // ms after now
+			want bool
+		}{
+			{100, 0, true},
+			{200, 50, false},   // held
+			{100, 60, true},    // renewed until 160
+			{200, 150, false},  // still held
+			{200, 161, true},   // expired: taken over
+			{100, 170, false},  // the old holder lost it
+			{200, 1000, true},  // its own, expired: renewed
+			{100, 1050, false}, // held again
+		}
+		for j, st := range steps {
+			if got := l.TryLock(st.pid, now+st.at*ms, lease); got != st.want {
+				t.Fatalf("start %d step %d: TryLock(%d) at +%dms = %v, want %v", i, j, st.pid, st.at, got, st.want)
+			}
+		}
+		if l.Unlock(100) || !l.Unlock(200) || l.Holder() != 0 {
+			t.Fatalf("start %d: unlock", i)
+		}
+	}
+	// An expiry further ahead than any lease (a wrapped clock, or the
+	// expiry of a holder stopped for 49.7 days) is not honoured.
+	now := int64(time.Hour)
+	atomicStore(l, lockWord(300, leaseEnd(now, maxLease+time.Second)))
+	if !l.TryLock(400, now, lease) || l.Holder() != 400 {
+		t.Fatal("an expiry beyond maxLease was honoured")
 	}
 }
 
@@ -77,4 +116,17 @@ func TestHistBucket(t *testing.T) {
 			t.Errorf("%d: %v → %d, want %d", i, c.d, got, c.want)
 		}
 	}
+}
+
+func atomicStore(l AcceptLock, w uint64) { atomic.StoreUint64(l.word, w) }
+
+// newShared makes shared memory that the test's cleanup unmaps.
+func newShared(t *testing.T) *Shared {
+	t.Helper()
+	s, err := NewShared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

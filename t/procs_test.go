@@ -122,8 +122,9 @@ func cpusAllowed(t testing.TB, pid int) []string {
 	return lists
 }
 
-// acceptLockHolder reads the accept lock word (the holder's pid) from the
-// master's shared memory, opened through /proc/MASTER/fd.
+// acceptLockHolder reads the accept lock word from the master's shared
+// memory, opened through /proc/MASTER/fd, and returns its holder's pid
+// (the word's low half; the high half is the lease's expiry).
 func (s *server) acceptLockHolder() int {
 	s.t.Helper()
 	dir := fmt.Sprintf("/proc/%d/fd", s.masterPID())
@@ -141,11 +142,11 @@ func (s *server) acceptLockHolder() int {
 			s.t.Fatal(err)
 		}
 		defer f.Close()
-		var b [4]byte
+		var b [8]byte
 		if _, err := f.ReadAt(b[:], 128); err != nil {
 			s.t.Fatal(err)
 		}
-		return int(binary.NativeEndian.Uint32(b[:]))
+		return int(uint32(binary.NativeEndian.Uint64(b[:])))
 	}
 	s.t.Fatal("no shared memory in the master's fds")
 	return 0

@@ -374,4 +374,5 @@ func (c *conn) close() {
 	c.posted = false
 	c.closing = false
 	w.active--
+	w.updateDisabled()
 }

@@ -78,14 +78,17 @@ func (c *conn) setState(s connState) {
 	}
 }
 
-// accepted counts a connection that Accepted took, and updates nginx's
-// accept-disabled heuristic: positive while fewer than 1/8 of
-// worker_connections are free.
+// accepted counts a connection that Accepted took.
 func (w *Worker) accepted() {
 	event.Inc(&w.stats.Handled)
 	event.Inc(&w.stats.Active)
-	w.acc.Disabled = w.maxConns/8 - (w.maxConns - w.active)
+	w.updateDisabled()
 }
+
+// updateDisabled keeps nginx's accept-disabled figure as connections open
+// and close: positive while fewer than 1/8 of worker_connections are
+// free.
+func (w *Worker) updateDisabled() { w.acc.Disabled = w.maxConns/8 - (w.maxConns - w.active) }
 
 // requestDone counts a finished response: its status class, the bytes
 // sent and the request time.

@@ -109,6 +109,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 	w.env.Tick(time.Now())
 	w.env.Clock = loop.Now
 	w.env.Pools = startPools(cfg, loop)
+	w.limitConns()
 	return w, nil
 }
 
