@@ -32,7 +32,6 @@
 package conf
 
 import (
-	"regexp"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -135,10 +134,22 @@ type HTTP struct {
 	// MIME maps file extensions to media types: the built-in table, then
 	// included files, then types attributes, later entries winning.
 	MIME *MIME
+	// Vars are the user variables — made by set and map, and the named
+	// groups of regular expressions — indexed by Var.N.
+	Vars []UserVar
 
 	// settings are the http-level settings the servers inherit, kept for
 	// WriteHCL.
 	settings *Settings
+}
+
+// UserVar is a variable the configuration makes.
+type UserVar struct {
+	// Name is the name without "$".
+	Name string
+	// Map computes the value when set has not given one; nil for a
+	// variable only set or named groups give a value.
+	Map *Map
 }
 
 // Addr is one listening address and the virtual servers on it.
@@ -213,7 +224,7 @@ type Location struct {
 	Path string
 	// Regex is the compiled expression of a ModRegex or ModRegexCaseless
 	// location (Go RE2 syntax, not PCRE), nil otherwise.
-	Regex *regexp.Regexp
+	Regex *Regex
 	// Server is the server this location belongs to.
 	Server *Server
 	// Guard is set when the access phase has work here (allow or deny,
@@ -228,10 +239,17 @@ type Location struct {
 type Settings struct {
 	// Root is the absolute document root. Default: PREFIX/html.
 	Root string
+	// RootVars, when not zero, is a root with variables, expanded per
+	// request (Root then holds it as written); a relative result is
+	// taken from the prefix.
+	RootVars Template
 	// Alias replaces the location's prefix (absolute path; "" when unset).
 	Alias string
+	// AliasVars, when not zero, is an alias with variables; in a regular
+	// expression location its captures make the whole path, as nginx.
+	AliasVars Template
 	// Index files tried for a URI ending in "/". Default: ["index.html"].
-	Index []string
+	Index []Template
 	// Autoindex lists directories that have no index file. Default: false.
 	Autoindex bool
 	// AutoindexFormat is "html" or "json". Default: "html".
@@ -242,7 +260,7 @@ type Settings struct {
 	// ErrorPages maps a status to the page that replaces its body.
 	ErrorPages map[int]ErrorPage
 	// AddHeaders are sent on 200, 201, 204, 206, 301, 302, 303, 304, 307
-	// and 308 responses, sorted by name.
+	// and 308 responses (on every response when Always), sorted by name.
 	AddHeaders []Header
 	// Expires sets Expires and Cache-Control. Default: off.
 	Expires Expires
@@ -415,6 +433,12 @@ const (
 	ExpiresMax
 	// ExpiresAfter sends now+After and max-age (no-cache when negative).
 	ExpiresAfter
+	// ExpiresModified sends the file's Last-Modified+After ("modified
+	// TIME"), and a max-age counted from now (no-cache when past).
+	ExpiresModified
+	// ExpiresDaily sends the next time of day After ("@15h30m", local
+	// time) and the max-age until then.
+	ExpiresDaily
 )
 
 // Expires is the expires directive.
@@ -423,14 +447,23 @@ type Expires struct {
 	Mode ExpiresMode
 	// After is the time from now, for ExpiresAfter; it may be negative.
 	After time.Duration
+	// Var, when not zero, is a value with variables, parsed per request
+	// as the directive's value ("off", "epoch", "max", "@TIME", a
+	// time); Mode is then ExpiresAfter, or ExpiresModified for
+	// "modified $var". A value that does not parse sends nothing, as
+	// nginx.
+	Var Template
 }
 
 // Header is one add_header entry.
 type Header struct {
 	// Name is the header name as written.
 	Name string
-	// Value is sent as is.
-	Value string
+	// Value is sent with its variables expanded; an empty result sends
+	// nothing, as nginx.
+	Value Template
+	// Always sends it whatever the status (nginx's "always").
+	Always bool
 }
 
 // ErrorPage is one error_page entry.

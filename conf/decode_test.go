@@ -12,7 +12,7 @@ import (
 // rather than taken from defaultSettings.
 var wantDefaultSettings = Settings{
 	Root:                     "/etc/tern/html",
-	Index:                    []string{"index.html"},
+	Index:                    []Template{mustTemplate("index.html")},
 	AutoindexFormat:          "html",
 	DefaultType:              "application/octet-stream",
 	Sendfile:                 true,
@@ -149,7 +149,7 @@ var settingsCases = []settingsCase{
 	{`alias = "img/"`, func(s *Settings) any { return s.Alias }, "/etc/tern/img/"},
 	{`index = ["index.htm", "index.html"]`, func(s *Settings) any { return s.Index }, []string{"index.htm", "index.html"}},
 	{`index = "default.html"`, func(s *Settings) any { return s.Index }, []string{"default.html"}},
-	{`index = []`, func(s *Settings) any { return s.Index }, []string(nil)},
+	{`index = []`, func(s *Settings) any { return s.Index }, []Template(nil)},
 	{`autoindex = true`, func(s *Settings) any { return s.Autoindex }, true},
 	{`autoindex_format = "json"`, func(s *Settings) any { return s.AutoindexFormat }, "json"},
 	{`try_files = ["$uri", "${uri}/", "=404"]`, func(s *Settings) any { return templateStrings(s.TryFiles) },
@@ -165,7 +165,7 @@ var settingsCases = []settingsCase{
 	{`error_page = {}`, func(s *Settings) any { return s.ErrorPages }, map[int]ErrorPage(nil)},
 	{`add_header = { "X-Frame-Options" = "DENY", "Cache-Control" = "public", "X-A" = "" }`,
 		func(s *Settings) any { return s.AddHeaders },
-		[]Header{{"Cache-Control", "public"}, {"X-A", ""}, {"X-Frame-Options", "DENY"}}},
+		[]Header{{Name: "Cache-Control", Value: mustTemplate("public")}, {Name: "X-A", Value: mustTemplate("")}, {Name: "X-Frame-Options", Value: mustTemplate("DENY")}}},
 	{`add_header = {}`, func(s *Settings) any { return s.AddHeaders }, []Header(nil)},
 	{`expires = "off"`, func(s *Settings) any { return s.Expires }, Expires{}},
 	{`expires = "epoch"`, func(s *Settings) any { return s.Expires }, Expires{Mode: ExpiresEpoch}},
@@ -234,6 +234,16 @@ var settingsCases = []settingsCase{
 	{`open_file_cache = "off"`, func(s *Settings) any { return s.OpenFileCache }, (*OpenFileCache)(nil)},
 }
 
+// asStrings turns a []Template into the strings it was written as, for
+// comparison; anything else is returned as it is.
+func asStrings(v any) any {
+	list, ok := v.([]Template)
+	if !ok || list == nil {
+		return v
+	}
+	return templateStrings(list)
+}
+
 func TestSettingsDirectives(t *testing.T) {
 	for i, tt := range settingsCases {
 		src := "thread_pool \"disk\" {\n  threads = 2\n}\nhttp {\n  server {\n    location \"/\" {\n      " + tt.src + "\n    }\n  }\n}\n"
@@ -243,11 +253,11 @@ func TestSettingsDirectives(t *testing.T) {
 			continue
 		}
 		srv := c.HTTP.Servers[0]
-		if got := tt.get(&srv.Locations[0].Settings); !reflect.DeepEqual(got, tt.want) {
+		if got := tt.get(&srv.Locations[0].Settings); !reflect.DeepEqual(asStrings(got), tt.want) {
 			t.Errorf("%d: %s: got %#v, want %#v", i, tt.src, got, tt.want)
 		}
 		// The server keeps its default.
-		if got, def := tt.get(&srv.Root.Settings), tt.get(&wantDefaultSettings); !reflect.DeepEqual(got, def) {
+		if got, def := tt.get(&srv.Root.Settings), tt.get(&wantDefaultSettings); !reflect.DeepEqual(asStrings(got), asStrings(def)) {
 			t.Errorf("%d: %s: the server got %#v, want the default %#v", i, tt.src, got, def)
 		}
 	}

@@ -99,7 +99,8 @@ func TestDiagnostics(t *testing.T) {
 		{src: "http {\n  index = [\"\"]\n}", want: []string{"2,12: Invalid index"}},
 		{src: "http {\n  aio = \"threads=nope\"\n}", want: []string{"2,9: Invalid aio"}},
 		{src: "http {\n  aio = \"on\"\n}", want: []string{"2,9: Invalid aio"}},
-		{src: "http {\n  expires = \"modified 1h\"\n}", want: []string{"2,13: Invalid expires"}},
+		{src: "http {\n  expires = \"modified @1h\"\n}", want: []string{"2,13: Invalid expires"}},
+		{src: "http {\n  expires = \"@25h\"\n}", want: []string{"2,13: Invalid expires"}},
 		{src: "http {\n  expires = \"soon\"\n}", want: []string{"2,13: Invalid expires"}},
 		{src: "http {\n  open_file_cache = { inactive = \"1m\" }\n}", want: []string{"2,21: Invalid open_file_cache"}},
 		{src: "http {\n  open_file_cache = { max = 1, valid = \"1m\" }\n}", want: []string{"2,32: Invalid open_file_cache"}},
@@ -117,14 +118,14 @@ func TestDiagnostics(t *testing.T) {
 		{src: "http {\n  error_page = [\"404\"]\n}", want: []string{"2,16: Invalid expression"}},
 
 		// Templates: an unknown variable, in both spellings.
-		{src: "http {\n  server {\n    try_files = [\"$uri\", \"$foo\", \"=404\"]\n  }\n}", want: []string{"3,26: Invalid try_files"}},
-		{src: "http {\n  server {\n    try_files = [\"${foo}\", \"=404\"]\n  }\n}", want: []string{"3,21: Unknown variable"}},
+		{src: "http {\n  server {\n    try_files = [\"$uri\", \"$foo\", \"=404\"]\n  }\n}", want: []string{"3,27: Unknown variable"}},
+		{src: "http {\n  server {\n    try_files = [\"${foo}\", \"=404\"]\n  }\n}", want: []string{"3,19: Unknown variable"}},
 		{src: "http {\n  server {\n    try_files = [\"$uri\"]\n  }\n}", want: []string{"3,17: Invalid try_files"}},
 		{src: "http {\n  server {\n    try_files = [\"$uri\", \"=99\"]\n  }\n}", want: []string{"3,26: Invalid try_files"}},
 		{src: "http {\n  server {\n    try_files = [\"$uri\", \"@app\"]\n  }\n}", want: []string{"3,26: Invalid try_files"}},
 		{src: "http {\n  server {\n    return = \"999 x\"\n  }\n}", want: []string{"3,14: Invalid return"}},
 		{src: "http {\n  server {\n    return = \"moved\"\n  }\n}", want: []string{"3,14: Invalid return"}},
-		{src: "http {\n  server {\n    return = \"302 $nope\"\n  }\n}", want: []string{"3,14: Invalid return"}},
+		{src: "http {\n  server {\n    return = \"302 $nope\"\n  }\n}", want: []string{"3,19: Unknown variable"}},
 
 		// Thread pools.
 		{src: "thread_pool \"a\" {\n}", want: []string{"1,1: Invalid thread_pool"}},
@@ -152,11 +153,11 @@ func TestDiagnostics(t *testing.T) {
 		{src: "http {\n  server {\n    listen = [\"[127.0.0.1]:80\"]\n  }\n}", want: []string{"3,15: Invalid listen"}},
 		{src: "http {\n  server {\n    listen = []\n  }\n}", want: []string{"3,14: Invalid listen"}},
 		{src: "http {\n  server {\n    listen = [\"\"]\n  }\n}", want: []string{"3,15: Invalid listen"}},
-		{src: "http {\n  server {\n    server_name = [\"ok\", \"~^(a\"]\n  }\n}", want: []string{"3,26: Invalid server_name"}},
+		{src: "http {\n  server {\n    server_name = [\"ok\", \"~^(a\"]\n  }\n}", want: []string{"3,28: Invalid server_name"}},
 		{src: "http {\n  server {\n    server_name = [\"a.*.b\"]\n  }\n}", want: []string{"3,20: Invalid server_name"}},
 
 		// Locations.
-		{src: "http {\n  server {\n    location \"~ (\" {\n    }\n  }\n}", want: []string{"3,14: Invalid location"}},
+		{src: "http {\n  server {\n    location \"~ (\" {\n    }\n  }\n}", want: []string{"3,17: Invalid location"}},
 		{src: "http {\n  server {\n    location \"images\" {\n    }\n  }\n}", want: []string{"3,14: Invalid location"}},
 		{src: "http {\n  server {\n    location \"@app\" {\n    }\n  }\n}", want: []string{"3,14: Invalid location"}},
 		{src: "http {\n  server {\n    location \"/a\" {\n    }\n    location \"^~ /a\" {\n    }\n  }\n}",

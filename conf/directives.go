@@ -20,7 +20,7 @@ import (
 var Unsupported = map[string]string{}
 
 // context is a set of places a directive may appear in.
-type context uint8
+type context uint16
 
 const (
 	inMain context = 1 << iota
@@ -28,6 +28,8 @@ const (
 	inHTTP
 	inServer
 	inLocation
+	inMap
+	inMapFile
 
 	// inSettings is where the directives of Settings may appear: every
 	// http-level directive may also appear in server and location
@@ -36,7 +38,7 @@ const (
 )
 
 // contextNames name the contexts in messages, in the order of the bits.
-var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location"}
+var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location", "map", "a map's included file"}
 
 // String lists the contexts in c: "http, server, location".
 func (c context) String() string {
@@ -94,6 +96,7 @@ var blockSpecs = []blockSpec{
 	{"http", nil, inMain},
 	{"server", nil, inHTTP},
 	{"location", []string{"match"}, inServer},
+	{"map", []string{"source", "variable"}, inHTTP},
 }
 
 // The directive table, indexed by name, and the schema of each context,
@@ -113,7 +116,7 @@ func init() {
 		directiveByName[dir.name] = dir
 	}
 	schemas = make(map[context]*hcl.BodySchema)
-	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation} {
+	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation, inMap, inMapFile} {
 		s := &hcl.BodySchema{}
 		for _, dir := range directiveTable {
 			if dir.ctx&ctx != 0 {

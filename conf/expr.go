@@ -13,19 +13,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// tmplCtx evaluates try_files, return and error_page values. HCL itself
-// interpolates "${...}" in strings, so each variable (docs/configuration.md#variables) evaluates to
-// its own spelling: "${uri}/" reaches ParseTemplate as the text "${uri}/",
-// and an unknown "${foo}" is HCL's "Unknown variable" at its exact column.
-// "$uri" is plain text to HCL and needs no help.
-var tmplCtx = func() *hcl.EvalContext {
-	vars := make(map[string]cty.Value, numVars)
-	for _, name := range varNames {
-		vars[name] = cty.StringVal("${" + name + "}")
-	}
-	return &hcl.EvalContext{Variables: vars}
-}()
-
 // errorf records an error diagnostic about rng.
 func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{

@@ -20,6 +20,7 @@ func FuzzDecode(f *testing.F) {
 		"http {\n  include = [\"inc.hcl\"]\n  server {\n    location \"~ \\\\.js$\" { expires = \"1h\" }\n  }\n}\n",
 		"worker_processes = \"auto\"\nthread_pool \"x\" {\n  threads = 1\n}\nhttp {\n  aio = \"threads=x\"\n}\n",
 		"http {\n  server {\n    listen = [\"[::]:80 default_server\"]\n    server_name = [\".a.test\", \"~^b\"]\n    return = \"200 ${host}\"\n  }\n}\n",
+		"http {\n  map \"$uri$arg_a\" \"$m\" {\n    default = \"$http_x\"\n    values = { \"~^/(?P<n>\\\\d+)\" = \"$n $1\", \"/x\" = \"y\" }\n  }\n  server {\n    add_header = { \"X\" = { value = \"$m\", always = true } }\n    expires = \"modified $m\"\n    location \"~ ^/(a)\" { alias = \"/srv/$1\" }\n  }\n}\n",
 	} {
 		f.Add([]byte(src))
 	}

@@ -23,12 +23,16 @@ type httpDraft struct {
 	// servers are the server blocks in the order nginx would read them,
 	// an included file's in place of its include.
 	servers []*hcl.Block
+	// maps are the map blocks decoded, and where each variable's is.
+	maps  []*Map
+	mapAt map[string]hcl.Range
 }
 
 // decodeHTTP decodes the http block with its included files, then the
 // servers, which inherit the http-level settings.
 func (d *decoder) decodeHTTP(body hcl.Body) *HTTP {
-	h := &httpDraft{mime: newMIME(), set: defaultSettings(d.prefix), setAt: make(map[string]hcl.Range)}
+	h := &httpDraft{mime: newMIME(), set: defaultSettings(d.prefix), setAt: make(map[string]hcl.Range),
+		mapAt: make(map[string]hcl.Range)}
 	d.httpBody(body, h, 0)
 	out := &HTTP{MIME: h.mime, settings: &h.set}
 	drafts := make([]*serverDraft, 0, len(h.servers))
@@ -38,6 +42,14 @@ func (d *decoder) decodeHTTP(body hcl.Body) *HTTP {
 		out.Servers = append(out.Servers, sd.srv)
 	}
 	out.Addrs = d.buildAddrs(drafts)
+	d.resolveVars()
+	out.Vars = make([]UserVar, len(d.vars.names))
+	for i, name := range d.vars.names {
+		out.Vars[i].Name = name
+	}
+	for _, m := range h.maps {
+		out.Vars[m.Var].Map = m
+	}
 	return out
 }
 
@@ -50,8 +62,11 @@ func (d *decoder) httpBody(body hcl.Body, h *httpDraft, depth int) {
 	inc := content.Attributes["include"]
 	var servers []*hcl.Block
 	for _, b := range content.Blocks {
-		if b.Type == "server" {
+		switch b.Type {
+		case "server":
 			servers = append(servers, b)
+		case "map":
+			d.decodeMap(b, h)
 		}
 	}
 	// Servers written before the include come first, then the included
@@ -77,9 +92,7 @@ func (d *decoder) httpBody(body hcl.Body, h *httpDraft, depth int) {
 	}
 }
 
-// include reads the files an include attribute names, in order; a glob
-// pattern's matches are sorted. A pattern that matches nothing is fine, a
-// missing plain file is not, as nginx.
+// include reads the files an include attribute names, in order.
 func (d *decoder) include(a *hcl.Attribute, h *httpDraft, depth int) {
 	patterns, ranges, ok := d.stringList(a.Name, a.Expr, nil)
 	if !ok {
@@ -90,24 +103,7 @@ func (d *decoder) include(a *hcl.Attribute, h *httpDraft, depth int) {
 		return
 	}
 	for i, pat := range patterns {
-		if pat == "" {
-			d.invalid(a.Name, ranges[i], "a file name must not be empty")
-			continue
-		}
-		pat = d.resolve(pat)
-		files := []string{pat}
-		if strings.ContainsAny(pat, `*?[\`) {
-			var err error
-			if files, err = d.glob(pat); err != nil {
-				d.invalid(a.Name, ranges[i], "bad pattern %q: %v", pat, err)
-				continue
-			}
-		}
-		for _, f := range files {
-			if slices.Contains(d.reading, f) {
-				d.invalid(a.Name, ranges[i], "%s is already being read (%s): includes must not loop", f, strings.Join(d.reading, " → "))
-				continue
-			}
+		for _, f := range d.expand(pat, ranges[i]) {
 			if file := d.parse(f, ranges[i].Ptr()); file != nil {
 				d.reading = append(d.reading, f)
 				d.httpBody(file.Body, h, depth+1)
@@ -115,6 +111,36 @@ func (d *decoder) include(a *hcl.Attribute, h *httpDraft, depth int) {
 			}
 		}
 	}
+}
+
+// expand returns the files an include entry names, written at rng: the
+// file itself, or a glob pattern's matches, sorted. A pattern that
+// matches nothing is fine, a missing plain file is not (parse reports
+// it), as nginx. A file already being read is refused: includes must not
+// loop.
+func (d *decoder) expand(pat string, rng hcl.Range) []string {
+	if pat == "" {
+		d.invalid("include", rng, "a file name must not be empty")
+		return nil
+	}
+	pat = d.resolve(pat)
+	files := []string{pat}
+	if strings.ContainsAny(pat, `*?[\`) {
+		var err error
+		if files, err = d.glob(pat); err != nil {
+			d.invalid("include", rng, "bad pattern %q: %v", pat, err)
+			return nil
+		}
+	}
+	out := files[:0]
+	for _, f := range files {
+		if slices.Contains(d.reading, f) {
+			d.invalid("include", rng, "%s is already being read (%s): includes must not loop", f, strings.Join(d.reading, " → "))
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // decodeTypes reads { "TYPE" = ["ext", ...] } into the MIME table; within

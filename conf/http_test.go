@@ -45,12 +45,12 @@ http {
 		{"s1 gzip", s1.Root.Gzip, false},
 		{"s1 charset", s1.Root.Charset, "utf-8"},
 		{"s1 root", s1.Root.Root, "/srv/a"},
-		{"s1 headers", s1.Root.AddHeaders, []Header{{"X-Server", "1"}}},
+		{"s1 headers", s1.Root.AddHeaders, []Header{{Name: "X-Server", Value: mustTemplate("1")}}},
 		// A location inherits its server's values, not http's.
 		{"inherit keepalive", inherit.KeepaliveTimeout, 10 * time.Second},
 		{"inherit gzip", inherit.Gzip, false},
 		{"inherit root", inherit.Root, "/srv/a"},
-		{"inherit headers", inherit.AddHeaders, []Header{{"X-Server", "1"}}},
+		{"inherit headers", inherit.AddHeaders, []Header{{Name: "X-Server", Value: mustTemplate("1")}}},
 		{"inherit try_files", len(inherit.TryFiles), 2},
 		// ... unless it sets its own; a whole list is replaced, as nginx.
 		{"own keepalive", own.KeepaliveTimeout, 20 * time.Second},
@@ -59,7 +59,7 @@ http {
 		{"own root", own.Root, "/srv/a"},
 		// Another server inherits http's.
 		{"s2 gzip", s2.Root.Gzip, true},
-		{"s2 headers", s2.Root.AddHeaders, []Header{{"X-Http", "1"}}},
+		{"s2 headers", s2.Root.AddHeaders, []Header{{Name: "X-Http", Value: mustTemplate("1")}}},
 		{"s2 root", s2.Root.Root, "/etc/tern/html"},
 		{"s2 try_files", s2.Root.TryFiles, []Template(nil)},
 	}

@@ -37,6 +37,8 @@ type decoder struct {
 	// that each is reported once.
 	authAt   map[*Settings]hcl.Range
 	reported map[hcl.Range]bool
+	// vars are the user variables and the references to them.
+	vars varScope
 }
 
 func newDecoder(prefix string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *decoder {
@@ -223,7 +225,7 @@ func Serve(o ServeOptions) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := fmt.Appendf(nil, serveHCL, hclQuote(root), hclQuote(listen), hclQuote(root), o.Autoindex, o.Gzip, o.Gzip)
+	src := fmt.Appendf(nil, serveHCL, hclQuote(root), hclQuote(listen), hclQuote(TemplateQuote(root)), o.Autoindex, o.Gzip, o.Gzip)
 	return LoadSnapshot(serveName, cwd, map[string][]byte{serveName: src})
 }
 

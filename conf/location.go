@@ -3,7 +3,6 @@ package conf
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -22,15 +21,12 @@ func (d *decoder) decodeLocation(b *hcl.Block, srv *Server) *Location {
 		return nil
 	}
 	loc.Modifier, loc.Path = mod, path
-	switch mod {
-	case ModRegex:
-		loc.Regex, err = regexp.Compile(path)
-	case ModRegexCaseless:
-		loc.Regex, err = regexp.Compile("(?i)" + path)
-	}
-	if err != nil {
-		d.errorf(b.LabelRanges[0], "Invalid location", "%q: bad regular expression (Go RE2 syntax): %v", label, err)
-		return nil
+	if mod == ModRegex || mod == ModRegexCaseless {
+		re, ok := d.regex("location", label, len(label)-len(path), path, mod == ModRegexCaseless, b.LabelRanges[0])
+		if !ok {
+			return nil
+		}
+		loc.Regex = re
 	}
 	d.apply(content.Attributes, &target{set: &loc.Settings})
 	if a := content.Attributes["alias"]; a != nil {
@@ -128,9 +124,16 @@ func newLocationIndex(locs []*Location) locationIndex {
 // the server's own settings (s.Root). Prefixes compare case-sensitively,
 // as nginx on Linux. It never returns nil and does not allocate.
 func (s *Server) Location(path []byte) *Location {
+	l, _ := s.Find(path, nil)
+	return l
+}
+
+// Find is Location that also returns the regular expression that chose
+// the location, nil when none did; its groups are recorded in c.
+func (s *Server) Find(path []byte, c *Captures) (*Location, *Regex) {
 	x := &s.locs
 	if l, ok := x.exact[string(path)]; ok {
-		return l
+		return l, nil
 	}
 	var longest *Location
 	for _, l := range x.prefixes {
@@ -140,15 +143,15 @@ func (s *Server) Location(path []byte) *Location {
 		}
 	}
 	if longest != nil && longest.Modifier == ModPrefixNoRegex {
-		return longest
+		return longest, nil
 	}
 	for _, l := range x.regexes {
-		if l.Regex.Match(path) {
-			return l
+		if l.Regex.Match(path, c) {
+			return l, l.Regex
 		}
 	}
 	if longest != nil {
-		return longest
+		return longest, nil
 	}
-	return s.Root
+	return s.Root, nil
 }

@@ -2,7 +2,7 @@ package conf
 
 import (
 	"fmt"
-	"regexp"
+	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -25,7 +25,7 @@ const (
 type serverName struct {
 	kind nameKind
 	key  string
-	re   *regexp.Regexp
+	re   *Regex
 }
 
 // parseServerName compiles one server_name entry. Names are lowercased
@@ -37,11 +37,7 @@ func parseServerName(s string) (serverName, error) {
 		if src == "" {
 			return serverName{}, fmt.Errorf("an empty regular expression")
 		}
-		re, err := regexp.Compile("(?i)" + src)
-		if err != nil {
-			return serverName{}, fmt.Errorf("bad regular expression: %v", err)
-		}
-		return serverName{kind: nameRegex, key: s, re: re}, nil
+		return serverName{kind: nameRegex, key: s}, nil
 	}
 	name := strings.ToLower(s)
 	for _, r := range name {
@@ -69,9 +65,22 @@ func decodeServerName(d *decoder, a *hcl.Attribute, t *target) {
 		return
 	}
 	for i, s := range list {
+		if s == "$hostname" {
+			// nginx's server_name $hostname: the machine's name.
+			s, _ = os.Hostname()
+		}
 		n, err := parseServerName(s)
 		if err != nil {
 			d.invalid(a.Name, ranges[i], "%q: %v", s, err)
+			continue
+		}
+		if n.kind == nameRegex {
+			// As nginx, a regular expression server name matches
+			// without regard to case.
+			if n.re, ok = d.regex(a.Name, s, 1, s[1:], true, ranges[i]); !ok {
+				continue
+			}
+		} else if !d.noVars(a, s) {
 			continue
 		}
 		t.srv.names = append(t.srv.names, n)
@@ -82,58 +91,34 @@ func decodeServerName(d *decoder, a *hcl.Attribute, t *target) {
 	}
 }
 
-// serverNames finds the virtual server for a Host on one address. Each
-// form has its own table, searched in nginx's order (ngx_http_find_virtual_
-// server): exact, longest leading wildcard, longest trailing wildcard,
-// regular expressions in order. When two servers on an address claim the
-// same name, the first keeps it (nginx warns "conflicting server name" and
-// does the same).
+// serverNames finds the virtual server for a Host on one address: a
+// host table of the names, then the regular expressions in order
+// (nginx's ngx_http_find_virtual_server).
 type serverNames struct {
-	exact map[string]*Server
-	// head maps ".example.com" (from *.example.com and .example.com) to
-	// its server; dot maps "example.com" (from .example.com).
-	head, dot map[string]*Server
-	// tail maps "www.example." (from www.example.*).
-	tail  map[string]*Server
+	hosts hostTable[*Server]
 	regex []regexName
 }
 
 type regexName struct {
-	re  *regexp.Regexp
+	re  *Regex
 	srv *Server
 }
 
-// newServerNames indexes the names of servers, in order.
+// newServerNames indexes the names of servers, in order. When two
+// servers on an address claim the same name, the first keeps it (nginx
+// warns "conflicting server name" and does the same).
 func newServerNames(servers []*Server, namesOf map[*Server][]serverName) serverNames {
 	var n serverNames
 	for _, srv := range servers {
 		for _, sn := range namesOf[srv] {
-			switch sn.kind {
-			case nameExact:
-				claim(&n.exact, sn.key, srv)
-			case nameHead:
-				claim(&n.head, sn.key, srv)
-			case nameTail:
-				claim(&n.tail, sn.key, srv)
-			case nameDot:
-				claim(&n.head, sn.key, srv)
-				claim(&n.dot, sn.key[1:], srv)
-			case nameRegex:
+			if sn.kind == nameRegex {
 				n.regex = append(n.regex, regexName{sn.re, srv})
+				continue
 			}
+			n.hosts.add(sn, srv)
 		}
 	}
 	return n
-}
-
-// claim gives key to srv unless an earlier server has it.
-func claim(m *map[string]*Server, key string, srv *Server) {
-	if *m == nil {
-		*m = make(map[string]*Server)
-	}
-	if _, taken := (*m)[key]; !taken {
-		(*m)[key] = srv
-	}
 }
 
 // Server returns the virtual server for host on this address: host is the
@@ -144,55 +129,123 @@ func claim(m *map[string]*Server, key string, srv *Server) {
 // expression that matches, else Default. It never returns nil and does
 // not allocate.
 func (a *Addr) Server(host []byte) *Server {
+	s, _ := a.Find(host, nil)
+	return s
+}
+
+// Find is Server that also returns the regular expression that chose the
+// server, nil when none did; its groups are recorded in c (named groups
+// and $1..$9, as nginx's server_name captures).
+func (a *Addr) Find(host []byte, c *Captures) (*Server, *Regex) {
 	n := &a.names
-	if s, ok := n.exact[string(host)]; ok {
-		return s
-	}
-	if s := n.findHead(host); s != nil {
-		return s
-	}
-	if s := n.findTail(host); s != nil {
-		return s
+	if s, ok := n.hosts.find(host); ok {
+		return s, nil
 	}
 	for _, r := range n.regex {
-		if r.re.Match(host) {
-			return r.srv
+		if r.re.Match(host, c) {
+			return r.srv, r.re
 		}
 	}
-	return a.Default
+	return a.Default, nil
+}
+
+// hostTable finds a value by host name among exact names and wildcards,
+// in nginx's order (ngx_hash_find_combined): exact, the longest leading
+// wildcard, the longest trailing wildcard. server_name and map's
+// hostnames use it.
+type hostTable[T any] struct {
+	exact map[string]T
+	// head maps ".example.com" (from *.example.com and .example.com) to
+	// its value; dot maps "example.com" (from .example.com).
+	head, dot map[string]T
+	// tail maps "www.example." (from www.example.*).
+	tail map[string]T
+}
+
+// add files v under the name sn (not a regular expression); an earlier
+// value keeps a name.
+func (h *hostTable[T]) add(sn serverName, v T) {
+	switch sn.kind {
+	case nameExact:
+		claim(&h.exact, sn.key, v)
+	case nameHead:
+		claim(&h.head, sn.key, v)
+	case nameTail:
+		claim(&h.tail, sn.key, v)
+	case nameDot:
+		claim(&h.head, sn.key, v)
+		claim(&h.dot, sn.key[1:], v)
+	}
+}
+
+// has reports whether sn is already filed.
+func (h *hostTable[T]) has(sn serverName) bool {
+	var ok bool
+	switch sn.kind {
+	case nameExact:
+		_, ok = h.exact[sn.key]
+	case nameHead, nameDot:
+		_, ok = h.head[sn.key]
+	case nameTail:
+		_, ok = h.tail[sn.key]
+	}
+	return ok
+}
+
+// claim gives key to v unless an earlier value has it.
+func claim[T any](m *map[string]T, key string, v T) {
+	if *m == nil {
+		*m = make(map[string]T)
+	}
+	if _, taken := (*m)[key]; !taken {
+		(*m)[key] = v
+	}
+}
+
+// find looks host (lower case) up; it does not allocate.
+func (h *hostTable[T]) find(host []byte) (T, bool) {
+	if v, ok := h.exact[string(host)]; ok {
+		return v, true
+	}
+	if v, ok := h.findHead(host); ok {
+		return v, true
+	}
+	return h.findTail(host)
 }
 
 // findHead tries the host itself against .example.com names, then each
 // suffix that starts at a dot, longest first.
-func (n *serverNames) findHead(host []byte) *Server {
-	if s, ok := n.dot[string(host)]; ok {
-		return s
+func (h *hostTable[T]) findHead(host []byte) (T, bool) {
+	if v, ok := h.dot[string(host)]; ok {
+		return v, true
 	}
-	if len(n.head) == 0 {
-		return nil
+	var zero T
+	if len(h.head) == 0 {
+		return zero, false
 	}
 	for i := 1; i < len(host); i++ {
 		if host[i] == '.' {
-			if s, ok := n.head[string(host[i:])]; ok {
-				return s
+			if v, ok := h.head[string(host[i:])]; ok {
+				return v, true
 			}
 		}
 	}
-	return nil
+	return zero, false
 }
 
 // findTail tries each prefix that ends at a dot, longest first; something
 // must follow the dot.
-func (n *serverNames) findTail(host []byte) *Server {
-	if len(n.tail) == 0 {
-		return nil
+func (h *hostTable[T]) findTail(host []byte) (T, bool) {
+	var zero T
+	if len(h.tail) == 0 {
+		return zero, false
 	}
 	for i := len(host) - 2; i >= 0; i-- {
 		if host[i] == '.' {
-			if s, ok := n.tail[string(host[:i+1])]; ok {
-				return s
+			if v, ok := h.tail[string(host[:i+1])]; ok {
+				return v, true
 			}
 		}
 	}
-	return nil
+	return zero, false
 }

@@ -2,14 +2,18 @@ package conf
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	"unsafe"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -17,7 +21,7 @@ import (
 // fallback ("=CODE" or a URI), as nginx requires. An empty list unsets an
 // inherited try_files (nginx cannot say that).
 func decodeTryFiles(d *decoder, a *hcl.Attribute, t *target) {
-	list, ranges, ok := d.stringList(a.Name, a.Expr, tmplCtx)
+	list, ranges, ok := d.textList(a.Name, a.Expr)
 	if !ok {
 		return
 	}
@@ -31,11 +35,13 @@ func decodeTryFiles(d *decoder, a *hcl.Attribute, t *target) {
 	}
 	tries := make([]Template, len(list))
 	for i, s := range list {
-		tpl, err := parseTry(s, i == len(list)-1)
-		if err != nil {
+		if err := checkTry(s, i == len(list)-1); err != nil {
 			d.invalid(a.Name, ranges[i], "%v", err)
 			ok = false
+			continue
 		}
+		tpl, good := d.compileTemplate(a.Name, s, ranges[i])
+		ok = ok && good
 		tries[i] = tpl
 	}
 	if ok {
@@ -43,19 +49,42 @@ func decodeTryFiles(d *decoder, a *hcl.Attribute, t *target) {
 	}
 }
 
-// parseTry compiles one try_files entry; the last may be "=CODE".
-func parseTry(s string, last bool) (Template, error) {
+// checkTry checks one try_files entry; the last may be "=CODE".
+func checkTry(s string, last bool) error {
 	switch {
 	case s == "":
-		return Template{}, fmt.Errorf("an entry must not be empty")
+		return fmt.Errorf("an entry must not be empty")
 	case strings.HasPrefix(s, "@"):
-		return Template{}, fmt.Errorf("named locations (%s) are not supported", s)
+		return fmt.Errorf("named locations (%s) are not supported", s)
 	case last && strings.HasPrefix(s, "="):
 		if _, ok := statusCode(s[1:], 100, 599); !ok {
-			return Template{}, fmt.Errorf("%q: the fallback code must be between 100 and 599", s)
+			return fmt.Errorf("%q: the fallback code must be between 100 and 599", s)
 		}
 	}
-	return ParseTemplate(s)
+	return nil
+}
+
+// textList decodes a string or a list of strings that may use
+// variables, as written (see templateText), with the range of each.
+func (d *decoder) textList(name string, expr hcl.Expression) ([]string, []hcl.Range, bool) {
+	elems, diags := hcl.ExprList(expr)
+	if diags.HasErrors() {
+		s, ok := d.templateText(name, expr)
+		return []string{s}, []hcl.Range{expr.Range()}, ok
+	}
+	ok := true
+	list := make([]string, 0, len(elems))
+	ranges := make([]hcl.Range, 0, len(elems))
+	for _, e := range elems {
+		s, good := d.templateText(name, e)
+		if !good {
+			ok = false
+			continue
+		}
+		list = append(list, s)
+		ranges = append(ranges, e.Range())
+	}
+	return list, ranges, ok
 }
 
 // statusCode parses a three-digit status in [lo, hi].
@@ -90,14 +119,23 @@ func decodeErrorPage(d *decoder, a *hcl.Attribute, t *target) {
 	pages := make(map[int]ErrorPage)
 	ok := true
 	for _, kv := range pairs {
-		var key, val string
-		if !d.decode(a.Name, kv.Key, nil, &key) || !d.decode(a.Name, kv.Value, tmplCtx, &val) {
+		var key string
+		if !d.decode(a.Name, kv.Key, nil, &key) {
 			ok = false
 			continue
 		}
-		page, err := parseErrorPage(val)
+		val, good := d.templateText(a.Name, kv.Value)
+		if !good {
+			ok = false
+			continue
+		}
+		page, off, err := parseErrorPage(val)
 		if err != nil {
 			d.invalid(a.Name, kv.Value.Range(), "%v", err)
+			ok = false
+			continue
+		}
+		if page.URI, good = d.compileSub(a.Name, val, off, kv.Value.Range()); !good {
 			ok = false
 			continue
 		}
@@ -130,28 +168,27 @@ func decodeErrorPage(d *decoder, a *hcl.Attribute, t *target) {
 	t.set.ErrorPages = pages
 }
 
-// parseErrorPage reads "[=CODE] URI". nginx's bare "=" (take the status of
-// the page) is not supported: ErrorPage has no way to say it.
-func parseErrorPage(s string) (ErrorPage, error) {
+// parseErrorPage reads "[=CODE] URI" and returns the page without its
+// URI compiled, and where in s the URI starts. nginx's bare "=" (take the
+// status of the page) is not supported: ErrorPage has no way to say it.
+func parseErrorPage(s string) (ErrorPage, int, error) {
 	var page ErrorPage
 	uri := s
 	if rest, found := strings.CutPrefix(s, "="); found {
 		code, after, _ := strings.Cut(rest, " ")
 		n, ok := statusCode(code, 100, 599)
 		if !ok {
-			return page, fmt.Errorf("%q: \"=\" must be followed by a status code between 100 and 599", s)
+			return page, 0, fmt.Errorf("%q: \"=\" must be followed by a status code between 100 and 599", s)
 		}
 		page.Status, uri = n, strings.TrimLeft(after, " ")
 	}
 	if uri == "" {
-		return page, fmt.Errorf("%q has no URI", s)
+		return page, 0, fmt.Errorf("%q has no URI", s)
 	}
 	if strings.HasPrefix(uri, "@") {
-		return page, fmt.Errorf("named locations (%s) are not supported", uri)
+		return page, 0, fmt.Errorf("named locations (%s) are not supported", uri)
 	}
-	tpl, err := ParseTemplate(uri)
-	page.URI = tpl
-	return page, err
+	return page, len(s) - len(uri), nil
 }
 
 // showErrorPages writes one key per distinct page, listing its codes.
@@ -175,6 +212,8 @@ func showErrorPages(s *Settings) string {
 }
 
 // decodeAddHeader reads { NAME = VALUE, ... } into headers sorted by name.
+// A value is a string with variables, or { value = "...", always = true }
+// for nginx's "add_header NAME VALUE always".
 func decodeAddHeader(d *decoder, a *hcl.Attribute, t *target) {
 	pairs, diags := hcl.ExprMap(a.Expr)
 	d.diags = append(d.diags, diags...)
@@ -185,20 +224,29 @@ func decodeAddHeader(d *decoder, a *hcl.Attribute, t *target) {
 	ok := true
 	for _, kv := range pairs {
 		var h Header
-		if !d.decode(a.Name, kv.Key, nil, &h.Name) || !d.decode(a.Name, kv.Value, nil, &h.Value) {
+		if !d.decode(a.Name, kv.Key, nil, &h.Name) {
 			ok = false
 			continue
 		}
+		valExpr, good := d.headerValue(a.Name, kv.Value, &h)
+		if !good {
+			ok = false
+			continue
+		}
+		text, good := d.templateText(a.Name, valExpr)
 		switch {
+		case !good:
 		case !isToken(h.Name):
 			d.invalid(a.Name, kv.Key.Range(), "%q is not a header name", h.Name)
-		case !validHeaderValue(h.Value):
-			d.invalid(a.Name, kv.Value.Range(), "a header value must not contain control characters such as CR or LF")
+		case !validHeaderValue(text):
+			d.invalid(a.Name, valExpr.Range(), "a header value must not contain control characters such as CR or LF")
 		case slices.ContainsFunc(headers, func(o Header) bool { return strings.EqualFold(o.Name, h.Name) }):
 			d.invalid(a.Name, kv.Key.Range(), "header %q is given twice", h.Name)
 		default:
-			headers = append(headers, h)
-			continue
+			if h.Value, good = d.compileTemplate(a.Name, text, valExpr.Range()); good {
+				headers = append(headers, h)
+				continue
+			}
 		}
 		ok = false
 	}
@@ -208,74 +256,195 @@ func decodeAddHeader(d *decoder, a *hcl.Attribute, t *target) {
 	}
 }
 
-func showHeaders(s *Settings) string {
-	pairs := make([][2]string, len(s.AddHeaders))
-	for i, h := range s.AddHeaders {
-		pairs[i] = [2]string{h.Name, h.Value}
+// headerValue returns the expression of an add_header value: the value
+// itself, or the value field of { value = "...", always = BOOL }, whose
+// always it sets in h.
+func (d *decoder) headerValue(name string, expr hcl.Expression, h *Header) (hcl.Expression, bool) {
+	obj, isObj := expr.(*hclsyntax.ObjectConsExpr)
+	if !isObj {
+		return expr, true
 	}
-	return hclObject(pairs)
+	var value hcl.Expression
+	for _, item := range obj.Items {
+		var key string
+		if !d.decode(name, item.KeyExpr, nil, &key) {
+			return nil, false
+		}
+		switch key {
+		case "value":
+			value = item.ValueExpr
+		case "always":
+			var b bool
+			if !d.decode(name, item.ValueExpr, nil, &b) {
+				return nil, false
+			}
+			h.Always = b
+		default:
+			d.invalid(name, item.KeyExpr.Range(), "unknown key %q: a header is a string or { value = \"...\", always = true }", key)
+			return nil, false
+		}
+	}
+	if value == nil {
+		d.invalid(name, expr.Range(), "value is required: { value = \"...\", always = true }")
+		return nil, false
+	}
+	return value, true
 }
 
-// decodeExpires reads off, epoch, max or a duration, negative allowed
-// (nginx: a negative time sends Cache-Control: no-cache). nginx's
-// "modified" and "@time" forms are not supported.
+func showHeaders(s *Settings) string {
+	items := make([]string, len(s.AddHeaders))
+	for i, h := range s.AddHeaders {
+		v := hclQuote(h.Value.String())
+		if h.Always {
+			v = "{ value = " + v + ", always = true }"
+		}
+		items[i] = hclQuote(h.Name) + " = " + v
+	}
+	if len(items) == 0 {
+		return "{}"
+	}
+	return "{ " + strings.Join(items, ", ") + " }"
+}
+
+// decodeExpires reads nginx's expires: off, epoch, max, a time (negative
+// allowed: Cache-Control no-cache), "modified TIME" (from the file's
+// Last-Modified), "@TIME" (a time of day), or any of these through
+// variables, parsed per request.
 func decodeExpires(d *decoder, a *hcl.Attribute, t *target) {
 	v, ok := d.value(a.Expr, nil)
+	if ok && v.Type() == cty.Number {
+		if dur, ok := d.duration(a, math.MinInt64); ok {
+			t.set.Expires = Expires{Mode: ExpiresAfter, After: dur}
+		}
+		return
+	}
+	s, ok := d.templateText(a.Name, a.Expr)
 	if !ok {
 		return
 	}
-	if v.Type() == cty.String {
-		switch s := v.AsString(); {
-		case s == "off":
-			t.set.Expires = Expires{Mode: ExpiresOff}
-			return
-		case s == "epoch":
-			t.set.Expires = Expires{Mode: ExpiresEpoch}
-			return
-		case s == "max":
-			t.set.Expires = Expires{Mode: ExpiresMax}
-			return
-		case strings.HasPrefix(s, "modified") || strings.HasPrefix(s, "@"):
-			d.invalid(a.Name, a.Expr.Range(), "%q: the modified and @time forms are not supported", s)
+	modified := false
+	if rest, found := strings.CutPrefix(s, "modified "); found {
+		modified, s = true, strings.TrimLeft(rest, " ")
+	}
+	if strings.Contains(s, "$") {
+		tpl, ok := d.compileTemplate(a.Name, s, a.Expr.Range())
+		if !ok {
 			return
 		}
+		e := Expires{Mode: ExpiresAfter, Var: tpl}
+		if modified {
+			e.Mode = ExpiresModified
+		}
+		t.set.Expires = e
+		return
 	}
-	if dur, ok := d.duration(a, math.MinInt64); ok {
-		t.set.Expires = Expires{Mode: ExpiresAfter, After: dur}
+	e, err := ParseExpires(s, modified)
+	if err != nil {
+		d.invalid(a.Name, a.Expr.Range(), "%q: %v", s, err)
+		return
 	}
+	t.set.Expires = e
 }
 
+// ParseExpires parses an expires value without variables: off, epoch,
+// max, [+|-]TIME, @TIME (a time of day under 24h), or with modified (the
+// "modified" parameter) a time from the file's Last-Modified, as nginx's
+// ngx_http_parse_expires. It allocates only for an error.
+func ParseExpires(s string, modified bool) (Expires, error) {
+	if !modified {
+		switch s {
+		case "off":
+			return Expires{Mode: ExpiresOff}, nil
+		case "epoch":
+			return Expires{Mode: ExpiresEpoch}, nil
+		case "max":
+			return Expires{Mode: ExpiresMax}, nil
+		}
+	}
+	mode := ExpiresAfter
+	if modified {
+		mode = ExpiresModified
+	}
+	neg := false
+	switch {
+	case strings.HasPrefix(s, "@"):
+		if modified {
+			return Expires{}, errDailyModified
+		}
+		mode, s = ExpiresDaily, s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	case strings.HasPrefix(s, "-"):
+		neg, s = true, s[1:]
+	}
+	if s == "" || s[0] == '-' || s[0] == '+' {
+		return Expires{}, errExpiresValue
+	}
+	dur, err := ParseDuration(s)
+	if err != nil {
+		return Expires{}, err
+	}
+	if dur%time.Second != 0 {
+		return Expires{}, errExpiresMillis
+	}
+	if mode == ExpiresDaily && dur > 24*time.Hour {
+		return Expires{}, errDailyTooLong
+	}
+	if neg {
+		dur = -dur
+	}
+	return Expires{Mode: mode, After: dur}, nil
+}
+
+var (
+	errDailyModified = errors.New("a time of day (@) cannot be used with modified")
+	errDailyTooLong  = errors.New("a time of day (@) must be less than 24 hours")
+	errExpiresValue  = errors.New("want off, epoch, max, a time such as \"30d\", \"modified 1h\" or \"@15h30m\"")
+	errExpiresMillis = errors.New("expires takes whole seconds")
+)
+
 func showExpires(s *Settings) string {
-	switch s.Expires.Mode {
-	case ExpiresEpoch:
+	e := s.Expires
+	prefix := ""
+	if e.Mode == ExpiresModified {
+		prefix = "modified "
+	}
+	switch {
+	case !e.Var.IsZero():
+		return hclQuote(prefix + e.Var.String())
+	case e.Mode == ExpiresEpoch:
 		return hclQuote("epoch")
-	case ExpiresMax:
+	case e.Mode == ExpiresMax:
 		return hclQuote("max")
-	case ExpiresAfter:
-		return hclQuote(FormatDuration(s.Expires.After))
+	case e.Mode == ExpiresDaily:
+		return hclQuote("@" + FormatDuration(e.After))
+	case e.Mode == ExpiresAfter || e.Mode == ExpiresModified:
+		return hclQuote(prefix + FormatDuration(e.After))
 	}
 	return hclQuote("off")
 }
 
 // decodeReturn reads "CODE [TEXT|URL]".
 func decodeReturn(d *decoder, a *hcl.Attribute, t *target) {
-	var s string
-	if !d.decode(a.Name, a.Expr, tmplCtx, &s) {
+	s, ok := d.templateText(a.Name, a.Expr)
+	if !ok {
 		return
 	}
-	r, err := parseReturn(s)
+	r, off, err := parseReturn(s)
 	if err != nil {
 		d.invalid(a.Name, a.Expr.Range(), "%v", err)
 		return
 	}
-	t.set.Return = r
+	if r.Text, ok = d.compileSub(a.Name, s, off, a.Expr.Range()); ok {
+		t.set.Return = r
+	}
 }
 
 // parseReturn reads "CODE [TEXT|URL]": everything after the first space is
 // the text (docs/reference.md#return). As nginx, a bare URL starting with http://, https://
 // or $scheme means a 302 to it. Codes run from 100 to 599, which takes in
 // nginx's 444 (close the connection without a response).
-func parseReturn(s string) (*Return, error) {
+func parseReturn(s string) (*Return, int, error) {
 	code, text, _ := strings.Cut(s, " ")
 	n, ok := statusCode(code, 100, 599)
 	if !ok {
@@ -286,13 +455,9 @@ func parseReturn(s string) (*Return, error) {
 		}
 	}
 	if !ok {
-		return nil, fmt.Errorf("%q does not start with a status code between 100 and 599: want \"CODE [TEXT|URL]\"", s)
+		return nil, 0, fmt.Errorf("%q does not start with a status code between 100 and 599: want \"CODE [TEXT|URL]\"", s)
 	}
-	tpl, err := ParseTemplate(text)
-	if err != nil {
-		return nil, err
-	}
-	return &Return{Code: n, Text: tpl}, nil
+	return &Return{Code: n}, len(s) - len(text), nil
 }
 
 func showReturn(s *Settings) string {
@@ -304,4 +469,12 @@ func showReturn(s *Settings) string {
 		return hclQuote(strconv.Itoa(r.Code))
 	}
 	return hclQuote(strconv.Itoa(r.Code) + " " + r.Text.String())
+}
+
+// ParseExpiresBytes is ParseExpires for a value computed per request (an
+// expires with variables): it does not allocate, and reports only whether
+// the value parsed, as nginx then sends nothing.
+func ParseExpiresBytes(b []byte, modified bool) (Expires, bool) {
+	e, err := ParseExpires(unsafe.String(unsafe.SliceData(b), len(b)), modified)
+	return e, err == nil
 }

@@ -26,7 +26,7 @@ const defaultOpenFileCacheInactive = 60 * time.Second
 func defaultSettings(prefix string) Settings {
 	return Settings{
 		Root:                     filepath.Join(prefix, "html"),
-		Index:                    []string{"index.html"},
+		Index:                    []Template{mustTemplate("index.html")},
 		AutoindexFormat:          "html",
 		DefaultType:              "application/octet-stream",
 		Sendfile:                 true,
@@ -55,29 +55,63 @@ func defaultSettings(prefix string) Settings {
 	}
 }
 
+// decodeRoot reads a path, resolved against the prefix, or a path with
+// variables, expanded per request (a relative result is then taken from
+// the prefix, as nginx).
 func decodeRoot(d *decoder, a *hcl.Attribute, t *target) {
-	if p, ok := d.path(a); ok {
-		t.set.Root = p
+	p, vars, ok := d.pathTemplate(a, false)
+	if ok {
+		t.set.Root, t.set.RootVars = p, vars
 	}
+}
+
+// pathTemplate decodes a non-empty path that may use variables: without
+// them it is resolved against the prefix (a trailing slash kept when
+// keepSlash, for alias); with them, a relative path whose first part is
+// literal is made absolute now, and the rest at run time. The variables
+// nginx refuses in root and alias are refused.
+func (d *decoder) pathTemplate(a *hcl.Attribute, keepSlash bool) (string, Template, bool) {
+	s, ok := d.templateText(a.Name, a.Expr)
+	if !ok {
+		return "", Template{}, false
+	}
+	if s == "" {
+		d.invalid(a.Name, a.Expr.Range(), "the path must not be empty")
+		return "", Template{}, false
+	}
+	tpl, ok := d.compileTemplate(a.Name, s, a.Expr.Range())
+	if !ok {
+		return "", Template{}, false
+	}
+	for _, k := range []VarKind{VarDocumentRoot, VarRealpathRoot, VarRequestFilename} {
+		if tpl.uses(k) {
+			d.invalid(a.Name, a.Expr.Range(), "%s cannot use %s", a.Name, Var{Kind: k})
+			return "", Template{}, false
+		}
+	}
+	if !tpl.HasVars() {
+		lit := string(tpl.Append(nil, nil))
+		p := d.resolve(lit)
+		if keepSlash && strings.HasSuffix(lit, "/") && !strings.HasSuffix(p, "/") {
+			p += "/"
+		}
+		return p, Template{}, true
+	}
+	if !filepath.IsAbs(s) && s[0] != '$' {
+		s = d.prefix + "/" + s
+		tpl, _ = d.compileTemplate(a.Name, s, a.Expr.Range())
+	}
+	return s, tpl, true
 }
 
 // decodeAlias keeps a trailing slash as written: the alias replaces the
 // location's prefix byte for byte, as nginx, so location "/images/" with
 // alias "/srv/img/" maps /images/a.png to /srv/img/a.png.
 func decodeAlias(d *decoder, a *hcl.Attribute, t *target) {
-	s, ok := d.str(a)
-	if !ok {
-		return
+	p, vars, ok := d.pathTemplate(a, true)
+	if ok {
+		t.set.Alias, t.set.AliasVars = p, vars
 	}
-	if s == "" {
-		d.invalid(a.Name, a.Expr.Range(), "the path must not be empty")
-		return
-	}
-	p := d.resolve(s)
-	if strings.HasSuffix(s, "/") && !strings.HasSuffix(p, "/") {
-		p += "/"
-	}
-	t.set.Alias = p
 }
 
 func showAlias(s *Settings) string {
@@ -85,6 +119,45 @@ func showAlias(s *Settings) string {
 		return ""
 	}
 	return hclQuote(s.Alias)
+}
+
+// decodeIndex reads the index names, which may use variables.
+func decodeIndex(d *decoder, a *hcl.Attribute, t *target) {
+	list, ranges, ok := d.textList(a.Name, a.Expr)
+	if !ok {
+		return
+	}
+	var index []Template
+	for i, s := range list {
+		if s == "" {
+			d.invalid(a.Name, ranges[i], "an entry must not be empty")
+			ok = false
+			continue
+		}
+		tpl, good := d.compileTemplate(a.Name, s, ranges[i])
+		ok = ok && good
+		index = append(index, tpl)
+	}
+	if ok {
+		t.set.Index = index
+	}
+}
+
+func showIndex(s *Settings) string {
+	list := make([]string, len(s.Index))
+	for i, t := range s.Index {
+		list[i] = t.String()
+	}
+	return hclList(list)
+}
+
+// mustTemplate compiles a built-in template.
+func mustTemplate(s string) Template {
+	t, err := ParseTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
 
 // nonEmptyList decodes a string or list of strings none of which is
@@ -146,7 +219,7 @@ func decodeGzipTypes(d *decoder, a *hcl.Attribute, t *target) {
 // decodeCharset: "off" is "" (no charset parameter), as nginx.
 func decodeCharset(d *decoder, a *hcl.Attribute, t *target) {
 	s, ok := d.str(a)
-	if !ok {
+	if !ok || !d.noVars(a, s) {
 		return
 	}
 	switch {
@@ -260,7 +333,7 @@ var stdStreams = []string{"stdout", "stderr"}
 func decodeAccessLog(d *decoder, a *hcl.Attribute, t *target) {
 	s, ok := d.str(a)
 	switch {
-	case !ok:
+	case !ok || !d.noVars(a, s):
 	case s == "off":
 		t.set.AccessLog = ""
 	case slices.Contains(stdStreams, s):

@@ -72,10 +72,16 @@ var directiveTable = []directive{
 	}},
 
 	// http only: there is one MIME table per configuration.
-	{name: "include", ctx: inHTTP, decode: func(*decoder, *hcl.Attribute, *target) {
-		// Read by httpBody before the other attributes.
+	{name: "include", ctx: inHTTP | inMap, decode: func(*decoder, *hcl.Attribute, *target) {
+		// Read by httpBody (and decodeMap) before the other attributes.
 	}},
 	{name: "types", ctx: inHTTP, decode: decodeTypes},
+
+	// Inside map "SOURCE" "$NAME" { }: read by decodeMap.
+	{name: "default", ctx: inMap, decode: readByBlock},
+	{name: "hostnames", ctx: inMap, decode: readByBlock},
+	{name: "volatile", ctx: inMap, decode: readByBlock},
+	{name: "values", ctx: inMap | inMapFile, decode: readByBlock},
 
 	// server only.
 	{name: "listen", ctx: inServer, decode: decodeListen},
@@ -84,11 +90,7 @@ var directiveTable = []directive{
 	// Settings: paths and content.
 	{name: "root", ctx: inSettings, decode: decodeRoot, show: func(s *Settings) string { return hclQuote(s.Root) }},
 	{name: "alias", ctx: inLocation, decode: decodeAlias, show: showAlias},
-	{name: "index", ctx: inSettings, decode: func(d *decoder, a *hcl.Attribute, t *target) {
-		if v, ok := d.nonEmptyList(a); ok {
-			t.set.Index = v
-		}
-	}, show: func(s *Settings) string { return hclList(s.Index) }},
+	{name: "index", ctx: inSettings, decode: decodeIndex, show: showIndex},
 	flag("autoindex", func(s *Settings) *bool { return &s.Autoindex }),
 	choice("autoindex_format", func(s *Settings) *string { return &s.AutoindexFormat }, "html", "json"),
 	{name: "try_files", ctx: inServer | inLocation, decode: decodeTryFiles, show: showTryFiles},
@@ -161,6 +163,10 @@ var directiveTable = []directive{
 	{name: "auth_basic", ctx: inSettings, decode: decodeAuthBasic, show: showAuthBasic},
 	{name: "auth_basic_user_file", ctx: inSettings, decode: decodeAuthBasicUserFile, show: showAuthBasicUserFile},
 }
+
+// readByBlock is the decode of an attribute that its block's decoder
+// reads itself.
+func readByBlock(*decoder, *hcl.Attribute, *target) {}
 
 // flag is a boolean Settings directive.
 func flag(name string, field func(*Settings) *bool) directive {

@@ -5,95 +5,93 @@ import (
 	"strings"
 )
 
-// Var is a variable that try_files, return and error_page values may use.
-type Var int8
-
-// The variables of docs/configuration.md#variables, with nginx's meaning.
-const (
-	// VarURI is $uri: the normalised path, without the query.
-	VarURI Var = iota
-	// VarRequestURI is $request_uri: the request target as received.
-	VarRequestURI
-	// VarArgs is $args: the query string, without "?".
-	VarArgs
-	// VarHost is $host: the Host header without its port, lowercased, or
-	// the server's first name when the request has none.
-	VarHost
-	// VarScheme is $scheme: "http".
-	VarScheme
-	// VarServerPort is $server_port: the port that accepted the connection.
-	VarServerPort
-	// VarRemoteAddr is $remote_addr: the client's IP address.
-	VarRemoteAddr
-
-	numVars = iota
-)
-
-// varNames are the variables' names without "$", indexed by Var.
-var varNames = [numVars]string{
-	VarURI:        "uri",
-	VarRequestURI: "request_uri",
-	VarArgs:       "args",
-	VarHost:       "host",
-	VarScheme:     "scheme",
-	VarServerPort: "server_port",
-	VarRemoteAddr: "remote_addr",
-}
-
-// String returns the variable as written in a configuration, e.g. "$uri".
-func (v Var) String() string {
-	if v < 0 || int(v) >= numVars {
-		return fmt.Sprintf("Var(%d)", int8(v))
-	}
-	return "$" + varNames[v]
-}
-
-// Vars supplies variable values when a Template is expanded. The worker
-// implements it on its request state, appending without allocating.
-type Vars interface {
-	// AppendVar appends the value of v to dst and returns the result.
-	AppendVar(dst []byte, v Var) []byte
-}
-
 // Template is a configuration string with variables, compiled once at
 // load time so that expanding it per request is a walk over literal and
-// variable parts. The zero Template is the empty string.
+// variable parts (nginx's complex values and script codes). The zero
+// Template is the empty string.
 type Template struct {
 	raw   string
 	parts []tmplPart
 }
 
-// tmplPart is a literal run (v == literal) or one variable.
+// tmplPart is a literal run (v.Kind == varLiteral) or one variable.
 type tmplPart struct {
 	lit string
 	v   Var
 }
 
-// literal marks a tmplPart that is text, not a variable.
-const literal Var = -1
+// userRef is a variable of a template that is not built in: a set or map
+// variable or a named group, resolved once the whole http block is read.
+type userRef struct {
+	v   *Var
+	off int // byte offset of its "$" in the template text
+}
 
-// ParseTemplate compiles s. A variable is "$name" (the longest run of
-// letters, digits and "_", as nginx) or "${name}"; an unknown name, or a
-// "$" that starts no name, is an error, as in nginx.
+// ParseTemplate compiles s, which may use the built-in variables and
+// captures only (no set or map variables). A variable is "$name" (the
+// longest run of letters, digits and "_", as nginx) or "${name}"; an
+// unknown name, or a "$" that starts no name, is an error, as in nginx.
 func ParseTemplate(s string) (Template, error) {
+	t, refs, err := parseTemplate(s)
+	if err != nil {
+		return Template{}, err
+	}
+	if len(refs) > 0 {
+		return Template{}, fmt.Errorf("unknown variable $%s", refs[0].v.Name)
+	}
+	return t, nil
+}
+
+// templateError is a template that does not compile, and where.
+type templateError struct {
+	off int
+	err error
+}
+
+func (e *templateError) Error() string { return e.err.Error() }
+
+// parseTemplate compiles s and returns the user variables it names, still
+// to be resolved. "$$" is a "$" (nginx has no way to write one; "$$" is
+// an error there).
+func parseTemplate(s string) (Template, []userRef, error) {
 	t := Template{raw: s}
-	for s != "" {
-		i := strings.IndexByte(s, '$')
+	var offs []int
+	lit := func(text string) {
+		if n := len(t.parts); n > 0 && t.parts[n-1].v.Kind == varLiteral {
+			t.parts[n-1].lit += text
+			return
+		}
+		t.parts = append(t.parts, tmplPart{lit: text})
+	}
+	for rest, off := s, 0; rest != ""; {
+		i := strings.IndexByte(rest, '$')
 		if i < 0 {
-			t.parts = append(t.parts, tmplPart{lit: s, v: literal})
+			lit(rest)
 			break
 		}
 		if i > 0 {
-			t.parts = append(t.parts, tmplPart{lit: s[:i], v: literal})
+			lit(rest[:i])
 		}
-		v, n, err := parseVar(s[i:])
+		if strings.HasPrefix(rest[i:], "$$") {
+			lit("$")
+			rest, off = rest[i+2:], off+i+2
+			continue
+		}
+		v, n, err := parseVar(rest[i:])
 		if err != nil {
-			return Template{}, err
+			return Template{}, nil, &templateError{off + i, err}
 		}
 		t.parts = append(t.parts, tmplPart{v: v})
-		s = s[i+n:]
+		if v.Kind == VarUser {
+			offs = append(offs, len(t.parts)-1, off+i)
+		}
+		rest, off = rest[i+n:], off+i+n
 	}
-	return t, nil
+	var refs []userRef
+	for i := 0; i < len(offs); i += 2 {
+		refs = append(refs, userRef{v: &t.parts[offs[i]].v, off: offs[i+1]})
+	}
+	return t, refs, nil
 }
 
 // parseVar reads the variable at the start of s ("$name" or "${name}")
@@ -104,9 +102,12 @@ func parseVar(s string) (Var, int, error) {
 	if strings.HasPrefix(s, "${") {
 		end := strings.IndexByte(s, '}')
 		if end < 0 {
-			return 0, 0, fmt.Errorf("%q has no closing }", s)
+			return Var{}, 0, fmt.Errorf("%q has no closing }", s)
 		}
 		name, n = s[2:end], end+1
+		if strings.IndexFunc(name, func(r rune) bool { return r > 0x7f || !isVarChar(byte(r)) }) >= 0 {
+			return Var{}, 0, fmt.Errorf("%q is not a variable name", name)
+		}
 	} else {
 		end := 1
 		for end < len(s) && isVarChar(s[end]) {
@@ -115,18 +116,23 @@ func parseVar(s string) (Var, int, error) {
 		name, n = s[1:end], end
 	}
 	if name == "" {
-		return 0, 0, fmt.Errorf("a variable name must follow $ in %q", s)
+		return Var{}, 0, fmt.Errorf("a variable name must follow $ in %q", s)
 	}
-	for v, known := range varNames {
-		if name == known {
-			return Var(v), n, nil
-		}
+	v, ok := lookupVar(name)
+	if !ok {
+		return Var{}, 0, fmt.Errorf("unknown variable $%s (captures are $0 to $%d)", name, maxCapture)
 	}
-	return 0, 0, fmt.Errorf("unknown variable $%s (known: $uri, $request_uri, $args, $host, $scheme, $server_port, $remote_addr)", name)
+	return v, n, nil
 }
 
 func isVarChar(c byte) bool {
 	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// TemplateQuote returns s written as a template that expands to s: each
+// "$" doubled.
+func TemplateQuote(s string) string {
+	return strings.ReplaceAll(s, "$", "$$")
 }
 
 // String returns the template as written.
@@ -139,7 +145,17 @@ func (t Template) IsZero() bool { return t.raw == "" }
 // as String() without expanding.
 func (t Template) HasVars() bool {
 	for _, p := range t.parts {
-		if p.v != literal {
+		if p.v.Kind != varLiteral {
+			return true
+		}
+	}
+	return false
+}
+
+// uses reports whether t reads a variable of kind k.
+func (t Template) uses(k VarKind) bool {
+	for _, p := range t.parts {
+		if p.v.Kind == k {
 			return true
 		}
 	}
@@ -158,11 +174,12 @@ func (t Template) Code() (int, bool) {
 // Append appends t with its variables expanded by vars to dst. It
 // allocates only when dst must grow.
 func (t Template) Append(dst []byte, vars Vars) []byte {
-	for _, p := range t.parts {
-		if p.v == literal {
+	for i := range t.parts {
+		p := &t.parts[i]
+		if p.v.Kind == varLiteral {
 			dst = append(dst, p.lit...)
 		} else {
-			dst = vars.AppendVar(dst, p.v)
+			dst = vars.AppendVar(dst, &p.v)
 		}
 	}
 	return dst

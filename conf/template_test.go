@@ -1,14 +1,16 @@
 package conf
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // testVars answers each variable with a fixed value.
-type testVars map[Var]string
+type testVars map[VarKind]string
 
-func (v testVars) AppendVar(dst []byte, x Var) []byte { return append(dst, v[x]...) }
+func (v testVars) AppendVar(dst []byte, x *Var) []byte { return append(dst, v[x.Kind]...) }
 
 var exampleVars = testVars{
 	VarURI:        "/a/b.html",
@@ -40,7 +42,8 @@ func TestTemplate(t *testing.T) {
 		{in: "$urix", err: "unknown variable $urix"},
 		{in: "$foo", err: "unknown variable $foo"},
 		{in: "${foo}", err: "unknown variable $foo"},
-		{in: "cost $5", err: "unknown variable $5"},
+		{in: "cost $5", want: "cost ", hasVars: true},
+		{in: "$10", err: "unknown variable $10"},
 		{in: "a$", err: "must follow $"},
 		{in: "$/", err: "must follow $"},
 		{in: "${}", err: "must follow $"},
@@ -83,14 +86,40 @@ func TestTemplateAppendKeepsPrefix(t *testing.T) {
 }
 
 func TestVarString(t *testing.T) {
-	want := []string{"$uri", "$request_uri", "$args", "$host", "$scheme", "$server_port", "$remote_addr"}
-	for i, w := range want {
-		if got := Var(i).String(); got != w {
-			t.Errorf("%d: Var(%d).String() = %q, want %q", i, i, got, w)
+	tests := []struct {
+		v    Var
+		want string
+	}{
+		{Var{Kind: VarURI}, "$uri"},
+		{Var{Kind: VarRemoteAddr}, "$remote_addr"},
+		{Var{Kind: VarArg, Name: "q"}, "$arg_q"},
+		{Var{Kind: VarHTTP, Name: "user_agent"}, "$http_user_agent"},
+		{Var{Kind: VarCapture, N: 3}, "$3"},
+		{Var{Kind: VarUser, Name: "mine"}, "$mine"},
+		{Var{Kind: numVarKinds + 1}, "Var(" + fmt.Sprint(int(numVarKinds+1)) + ")"},
+	}
+	for i, tt := range tests {
+		if got := tt.v.String(); got != tt.want {
+			t.Errorf("%d: String() = %q, want %q", i, got, tt.want)
 		}
 	}
-	if got := Var(100).String(); got != "Var(100)" {
-		t.Errorf("Var(100).String() = %q", got)
+	// Every name of the table reads back as itself, and every kind but
+	// the literal and user ones has a name.
+	named := map[VarKind]bool{}
+	for _, b := range builtinVars {
+		v, _ := lookupVar(b.name)
+		if v.Kind != b.kind {
+			t.Errorf("$%s looks up as %v", b.name, v)
+		}
+		named[b.kind] = true
+	}
+	for _, f := range varFamilies {
+		named[f.kind] = true
+	}
+	for k := varLiteral + 1; k < numVarKinds; k++ {
+		if !named[k] && k != VarCapture && k != VarUser {
+			t.Errorf("kind %d has no name", k)
+		}
 	}
 }
 
@@ -111,4 +140,45 @@ func TestTemplateCode(t *testing.T) {
 			t.Errorf("%d: %q.Code() = %d, %v; want %d, %v", i, tt.in, code, ok, tt.code, tt.ok)
 		}
 	}
+}
+
+// FuzzTemplate: parsing never panics; whatever parses expands without
+// panicking; TemplateQuote(s) always parses and expands to s.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"", "$uri", "${uri}x", "$$", "a$", "${", "$arg_Q$1$x", "$$$${dir}", "${1}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tpl, _, err := parseTemplate(s); err == nil {
+			tpl.Append(nil, exampleVars)
+		}
+		q, err := ParseTemplate(TemplateQuote(s))
+		if err != nil {
+			t.Fatalf("TemplateQuote(%q) = %q: %v", s, TemplateQuote(s), err)
+		}
+		if got := string(q.Append(nil, exampleVars)); got != s {
+			t.Fatalf("TemplateQuote(%q) expands to %q", s, got)
+		}
+	})
+}
+
+// FuzzExpires: ParseExpires never panics, and a value it accepts writes
+// back (showExpires) to one that parses to the same.
+func FuzzExpires(f *testing.F) {
+	for _, s := range []string{"off", "epoch", "max", "1h", "-30m", "+1d", "@15h30m", "modified", "1y 2M", "@25h", "--1"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, modified bool) {
+		e, err := ParseExpires(s, modified)
+		if err != nil {
+			return
+		}
+		back := showExpires(&Settings{Expires: e})
+		text, _ := strconv.Unquote(back)
+		again, err := ParseExpires(strings.TrimPrefix(text, "modified "), strings.HasPrefix(text, "modified "))
+		if err != nil || again.Mode != e.Mode || again.After != e.After {
+			t.Fatalf("%q (modified %v) → %+v → %s → %+v, %v", s, modified, e, back, again, err)
+		}
+	})
 }

@@ -10,8 +10,9 @@ import (
 
 // HeadersFilter adds what expires and add_header configure, as nginx's
 // headers filter: Expires and Cache-Control first, then the add_header
-// fields in their (sorted) order, and only on the statuses nginx deems
-// safe (addHeaderStatus). tern has no "always" parameter.
+// fields in their (sorted) order, on the statuses nginx deems safe
+// (addHeaderStatus), and an "always" field on every status. Values are
+// expanded with the request's variables.
 type HeadersFilter struct{}
 
 var _ Filter = HeadersFilter{}
@@ -29,15 +30,18 @@ var (
 // Header adds the configured fields.
 func (HeadersFilter) Header(t *Txn) Result {
 	loc := t.Loc
-	if loc == nil || loc.Expires.Mode == conf.ExpiresOff && len(loc.AddHeaders) == 0 ||
-		!addHeaderStatus(t.Resp.Status) {
+	if loc == nil || loc.Expires.Mode == conf.ExpiresOff && loc.Expires.Var.IsZero() && len(loc.AddHeaders) == 0 {
 		return OK
 	}
-	if loc.Expires.Mode != conf.ExpiresOff {
+	safe := addHeaderStatus(t.Resp.Status)
+	if safe && (loc.Expires.Mode != conf.ExpiresOff || !loc.Expires.Var.IsZero()) {
 		t.setExpires(loc.Expires)
 	}
 	for i := range loc.AddHeaders {
-		t.addHeader(loc.AddHeaders[i].Name, loc.AddHeaders[i].Value)
+		h := &loc.AddHeaders[i]
+		if safe || h.Always {
+			t.addHeader(h)
+		}
 	}
 	return OK
 }
@@ -51,11 +55,20 @@ func addHeaderStatus(code int) bool {
 	return false
 }
 
-// setExpires adds Expires and Cache-Control. A duration counts from now
-// (nginx's "modified" and "@time" forms are not in tern's configuration);
-// 0 sends the current time and max-age=0, a negative one a past date and
-// no-cache.
+// setExpires adds Expires and Cache-Control, as nginx's
+// ngx_http_set_expires. A value with variables is parsed now, and one
+// that does not parse, or says off, adds nothing.
 func (t *Txn) setExpires(e conf.Expires) {
+	if !e.Var.IsZero() {
+		start := len(t.vals)
+		t.vals = e.Var.Append(t.vals, t.Vars)
+		v, ok := conf.ParseExpiresBytes(t.vals[start:], e.Mode == conf.ExpiresModified)
+		t.vals = t.vals[:start]
+		if !ok || v.Mode == conf.ExpiresOff {
+			return
+		}
+		e = v
+	}
 	r := &t.Resp
 	switch e.Mode {
 	case conf.ExpiresEpoch:
@@ -68,60 +81,92 @@ func (t *Txn) setExpires(e conf.Expires) {
 		return
 	}
 	secs := int64(e.After / time.Second)
-	if secs == 0 {
+	if secs == 0 && e.Mode != conf.ExpiresDaily {
 		r.AddHeader("Expires", t.Env.Date)
 		r.AddHeader("Cache-Control", maxAgeZero)
 		return
 	}
+	now := t.Env.Now
+	var at, maxAge int64
+	switch {
+	case e.Mode == conf.ExpiresDaily:
+		at = nextTimeOfDay(now, secs)
+		maxAge = at - now
+	case e.Mode == conf.ExpiresAfter || r.LastModified == 0:
+		at, maxAge = now+secs, secs
+	default: // modified
+		at = r.LastModified + secs
+		maxAge = at - now
+	}
 	start := len(t.vals)
-	t.vals = AppendHTTPDate(t.vals, t.Env.Now+secs)
+	t.vals = AppendHTTPDate(t.vals, at)
 	r.AddHeader("Expires", t.valsFrom(start))
-	if secs < 0 {
+	if secs < 0 || maxAge < 0 {
 		r.AddHeader("Cache-Control", noCache)
 		return
 	}
 	start = len(t.vals)
-	t.vals = strconv.AppendInt(append(t.vals, "max-age="...), secs, 10)
+	t.vals = strconv.AppendInt(append(t.vals, "max-age="...), maxAge, 10)
 	r.AddHeader("Cache-Control", t.valsFrom(start))
 }
 
-// addHeader adds one add_header field. As nginx, an empty value adds
-// nothing, and ETag and Last-Modified replace the response's own (an
-// empty value removes it; a Last-Modified that is not a date is sent as
-// is and no longer compared with If-Range).
-func (t *Txn) addHeader(name, value string) {
+// nextTimeOfDay returns the next moment, from now, at which the local
+// time of day is secs after midnight, as nginx's ngx_next_time: today if
+// it is still ahead, else tomorrow.
+func nextTimeOfDay(now, secs int64) int64 {
+	tm := time.Unix(now, 0)
+	y, mo, d := tm.Date()
+	at := time.Date(y, mo, d, 0, 0, 0, 0, tm.Location()).Add(time.Duration(secs) * time.Second)
+	if at.Unix() <= now {
+		at = time.Date(y, mo, d+1, 0, 0, 0, 0, tm.Location()).Add(time.Duration(secs) * time.Second)
+	}
+	return at.Unix()
+}
+
+// addHeader adds one add_header field, its value expanded. As nginx, an
+// empty value adds nothing, and ETag and Last-Modified replace the
+// response's own (an empty value removes it; a Last-Modified that is not
+// a date is sent as is and no longer compared with If-Range).
+func (t *Txn) addHeader(h *conf.Header) {
 	r := &t.Resp
+	start := len(t.vals)
+	t.vals = h.Value.Append(t.vals, t.Vars)
+	value := t.valsFrom(start)
 	switch {
-	case strings.EqualFold(name, "ETag"):
+	case strings.EqualFold(h.Name, "ETag"):
 		r.ETag = nil
-		if value != "" {
-			r.ETag = t.copyVal(value)
+		if len(value) > 0 {
+			r.ETag = value
 		}
 		return
-	case strings.EqualFold(name, "Last-Modified"):
+	case strings.EqualFold(h.Name, "Last-Modified"):
 		r.LastModified = 0
 		r.LastModifiedText = nil
-		if value == "" {
+		if len(value) == 0 {
 			return
 		}
-		v := t.copyVal(value)
-		if sec, ok := ParseHTTPDate(v); ok && sec != 0 {
-			r.LastModified, r.LastModifiedText = sec, v
+		if sec, ok := ParseHTTPDate(value); ok && sec != 0 {
+			r.LastModified, r.LastModifiedText = sec, value
 			return
 		}
-		r.AddHeader(name, v)
+		r.AddHeader(h.Name, value)
 		return
 	}
-	if value != "" {
-		r.AddHeader(name, t.copyVal(value))
+	if len(value) > 0 {
+		r.AddHeader(h.Name, sanitizeValue(value))
 	}
 }
 
-// copyVal copies s into the Txn's value buffer.
-func (t *Txn) copyVal(s string) []byte {
-	start := len(t.vals)
-	t.vals = append(t.vals, s...)
-	return t.valsFrom(start)
+// sanitizeValue replaces the bytes a variable may bring into a header
+// value that would end the header (CR, LF) or are not allowed in one
+// (other controls) with a space: a request must not split its response.
+func sanitizeValue(v []byte) []byte {
+	for i, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			v[i] = ' '
+		}
+	}
+	return v
 }
 
 // valsFrom returns what was appended to t.vals since start, capped so

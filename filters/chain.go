@@ -130,6 +130,10 @@ type Txn struct {
 	FD int
 	// Owner resumes the connection after a thread-pool completion.
 	Owner Owner
+	// Vars evaluates the variables of configured values (add_header,
+	// expires); the worker sets it once, to the request that embeds
+	// this Txn, and Reset keeps it.
+	Vars conf.Vars
 	// Send100 prepends "100 Continue" to the head: the client is waiting
 	// for it before it sends the body that will be discarded.
 	Send100 bool

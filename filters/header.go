@@ -118,6 +118,22 @@ func appendContentType(h []byte, r *Response) []byte {
 	return h
 }
 
+// AppendContentTypeValue appends the Content-Type the response will
+// have, charset included ($sent_http_content_type).
+func AppendContentTypeValue(dst []byte, r *Response) []byte {
+	switch {
+	case r.ContentTypeBytes != nil:
+		return append(dst, r.ContentTypeBytes...)
+	case r.ContentType != "":
+		dst = append(dst, r.ContentType...)
+		if r.Charset != "" {
+			dst = append(dst, "; charset="...)
+			dst = append(dst, r.Charset...)
+		}
+	}
+	return dst
+}
+
 func appendField(h []byte, name string, value []byte) []byte {
 	if value == nil {
 		return h

@@ -78,7 +78,7 @@ func TestHeaderBytes(t *testing.T) {
 func TestConditionalAllocs(t *testing.T) {
 	loc := testLoc(func(s *conf.Settings) {
 		s.Expires = conf.Expires{Mode: conf.ExpiresAfter, After: time.Hour}
-		s.AddHeaders = []conf.Header{{Name: "X-A", Value: "1"}}
+		s.AddHeaders = []conf.Header{{Name: "X-A", Value: tpl("1")}}
 	})
 	tx := newTxn(loc)
 	env := tx.Env

@@ -37,8 +37,22 @@ func testLoc(set func(*conf.Settings)) *conf.Location {
 }
 
 // newTxn returns a Txn for a GET over HTTP/1.1 at testNow.
+// tpl compiles a configured value without user variables.
+func tpl(s string) conf.Template {
+	t, err := conf.ParseTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// noVars answers every variable with nothing.
+type noVars struct{}
+
+func (noVars) AppendVar(dst []byte, _ *conf.Var) []byte { return dst }
+
 func newTxn(loc *conf.Location) *Txn {
-	t := &Txn{}
+	t := &Txn{Vars: noVars{}}
 	t.Reset()
 	t.Loc = loc
 	t.Env = &Env{}

@@ -77,6 +77,11 @@ type Request struct {
 
 	// HeaderLen is the size of the whole request head in bytes.
 	HeaderLen int
+	// Line is the request line ($request); Head holds the header lines
+	// that follow it, for the variables that read any header ($http_*,
+	// $cookie_*).
+	Line []byte
+	Head []byte
 }
 
 // HasBody reports whether a body follows the head.

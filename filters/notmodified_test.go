@@ -122,7 +122,7 @@ func TestNotModifiedHead(t *testing.T) {
 	for i, c := range cases {
 		tx := newTxn(testLoc(func(s *conf.Settings) {
 			s.Expires = conf.Expires{Mode: conf.ExpiresAfter, After: time.Hour}
-			s.AddHeaders = []conf.Header{{Name: "X-Frame-Options", Value: "DENY"}}
+			s.AddHeaders = []conf.Header{{Name: "X-Frame-Options", Value: tpl("DENY")}}
 		}))
 		tx.Req.IfNoneMatch, tx.Req.IfMatch = bytesOrNil(c.inm), bytesOrNil(c.im)
 		fileResponse(tx, []byte("hello"), "text/plain")

@@ -15,20 +15,45 @@ import (
 // (through zerolog, which encodes without allocating) or nginx's combined
 // format, into a LogWriter.
 type accessLog struct {
-	out *LogWriter
-	zl  zerolog.Logger
-	pid int
-	buf []byte // scratch for the combined line and field values
-	// clock strings, refreshed once a second
-	sec     int64
-	iso     []byte // 2026-11-23T06:55:00+00:00 ($time_iso8601)
-	local   []byte // 23/Nov/2026:06:55:00 +0000 ($time_local)
-	isoBuf  [32]byte
-	locaBuf [32]byte
+	out   *LogWriter
+	zl    zerolog.Logger
+	pid   int
+	buf   []byte // scratch for the combined line and field values
+	clock *logClock
 }
 
-func newAccessLog(out *LogWriter, pid int) *accessLog {
-	return &accessLog{out: out, zl: zerolog.New(out), pid: pid, buf: make([]byte, 0, 512)}
+func newAccessLog(out *LogWriter, pid int, clock *logClock) *accessLog {
+	return &accessLog{out: out, zl: zerolog.New(out), pid: pid, buf: make([]byte, 0, 512), clock: clock}
+}
+
+// logClock holds the worker's local time as $time_iso8601 and
+// $time_local, formatted once a second.
+type logClock struct {
+	sec      int64
+	isoB     []byte // 2026-11-23T06:55:00+00:00 ($time_iso8601)
+	localB   []byte // 23/Nov/2026:06:55:00 +0000 ($time_local)
+	isoBuf   [32]byte
+	localBuf [32]byte
+}
+
+func (c *logClock) tick(now time.Time) {
+	if s := now.Unix(); s != c.sec || c.isoB == nil {
+		c.sec = s
+		c.isoB = now.AppendFormat(c.isoBuf[:0], "2006-01-02T15:04:05-07:00")
+		c.localB = now.AppendFormat(c.localBuf[:0], "02/Jan/2006:15:04:05 -0700")
+	}
+}
+
+// iso returns now as $time_iso8601.
+func (c *logClock) iso(now time.Time) []byte {
+	c.tick(now)
+	return c.isoB
+}
+
+// local returns now as $time_local.
+func (c *logClock) local(now time.Time) []byte {
+	c.tick(now)
+	return c.localB
 }
 
 // entry is what one access-log line says.
@@ -42,16 +67,8 @@ type entry struct {
 	json     bool
 }
 
-func (a *accessLog) tick(now time.Time) {
-	if s := now.Unix(); s != a.sec || a.iso == nil {
-		a.sec = s
-		a.iso = now.AppendFormat(a.isoBuf[:0], "2006-01-02T15:04:05-07:00")
-		a.local = now.AppendFormat(a.locaBuf[:0], "02/Jan/2006:15:04:05 -0700")
-	}
-}
-
 func (a *accessLog) write(e *entry) {
-	a.tick(e.now)
+	a.clock.tick(e.now)
 	if e.json {
 		a.writeJSON(e)
 	} else {
@@ -68,7 +85,7 @@ func (a *accessLog) writeJSON(e *entry) {
 	rt = append(rt, '.')
 	rt = append(rt, byte('0'+ms%1000/100), byte('0'+ms%100/10), byte('0'+ms%10))
 	a.zl.Log().
-		Bytes("time", a.iso).
+		Bytes("time", a.clock.isoB).
 		Bytes("remote_addr", addr).
 		Bytes("method", r.MethodName).
 		Bytes("uri", r.Target).
@@ -101,7 +118,7 @@ func (a *accessLog) writeCombined(e *entry) {
 		b = append(b, '-')
 	}
 	b = append(b, " ["...)
-	b = append(b, a.local...)
+	b = append(b, a.clock.localB...)
 	b = append(b, "] \""...)
 	if len(r.MethodName) > 0 {
 		b = appendLogValue(b, r.MethodName)

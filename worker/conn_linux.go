@@ -66,6 +66,7 @@ type conn struct {
 	proxy    *proxyInfo
 	id       uint64
 	lingerBy int64 // loop time a lingering close ends
+	born     int64 // loop time of the accept ($connection_time)
 	fd       int32
 	requests uint32
 	listener uint16

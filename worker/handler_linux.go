@@ -77,7 +77,7 @@ func (w *Worker) redirect(rq *request, path, args []byte) int {
 	keepVary := rq.Resp.Vary
 	rq.Resp.Reset()
 	rq.Resp.Vary = keepVary
-	rq.Loc = rq.Loc.Server.Location(rq.Req.Path)
+	rq.findLocation(rq.Loc.Server)
 	return statusRedirect
 }
 

@@ -87,3 +87,13 @@ func appendLocalAddr(dst []byte, fd int) []byte {
 	}
 	return ip.AppendTo(dst)
 }
+
+// appendLocalIP appends the local address of the connection fd
+// ($server_addr): "127.0.0.1", "::1".
+func appendLocalIP(dst []byte, fd int) []byte {
+	var sa unix.RawSockaddrAny
+	if ip, ok := sockName(fd, &sa); ok {
+		dst = ip.AppendTo(dst)
+	}
+	return dst
+}

@@ -43,6 +43,8 @@ type parser struct {
 	state  parseState
 	pos    int // offset of the first byte of the unfinished line
 	fields int
+	// headStart is where the header lines begin, after the request line.
+	headStart int
 
 	sawHost, sawLength, sawTE bool
 	connClose, connKeepAlive  bool
@@ -87,12 +89,15 @@ func (p *parser) parse(b []byte, r *filters.Request, lim *headLimits) int {
 			if st := parseRequestLine(line, r); st != 0 {
 				return st
 			}
+			r.Line = line
 			p.absHost = r.Host != nil
 			p.state = psHeaders
+			p.headStart = next
 		case psHeaders:
 			if len(line) == 0 {
 				p.pos = next
 				r.HeaderLen = next
+				r.Head = b[p.headStart:p.pos]
 				return p.finish(r)
 			}
 			if p.fields++; p.fields > lim.headers {

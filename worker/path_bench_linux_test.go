@@ -66,12 +66,18 @@ func newPathRig(tb testing.TB, accessLog string) *rig {
 // newPathRigWith is newPathRig with extra lines in the server block; the
 // root also has d/index.html (1 KiB) and big.bin (1 MiB).
 func newPathRigWith(tb testing.TB, accessLog, server string) *rig {
+	return newPathRigHTTP(tb, accessLog, "", server)
+}
+
+// newPathRigHTTP is newPathRigWith with extra lines in the http block.
+func newPathRigHTTP(tb testing.TB, accessLog, http, server string) *rig {
 	r := newRig(tb, `
 pid = "off"
 error_log = "stderr"
 http {
   access_log = "`+accessLog+`"
   keepalive_requests = 1000000000
+`+http+`
   server {
     listen = ["127.0.0.1:1"]
     root = "{{ROOT}}"
@@ -127,6 +133,29 @@ func TestCachedRequestAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, benchReq, n) })
 	if allocs != 0 {
 		t.Fatalf("%v allocations per cached request", allocs)
+	}
+}
+
+// TestVariablesRequestAllocs: the cached small-file path with add_header
+// values that use two variables and a map lookup allocates nothing
+// either: the variables are compiled at load and expanded into the
+// request's buffers.
+func TestVariablesRequestAllocs(t *testing.T) {
+	rig := newPathRigHTTP(t, "off", `
+  map "$uri" "$kind" {
+    default = "other"
+    values  = { "/1K.TXT" = "text-$request_method", "/x" = "x" }
+  }`, `
+    add_header = { "X-Req" = "$uri from $remote_addr", "X-Kind" = "$kind" }`)
+	n := rig.roundTrip(t, benchReq, 0)
+	resp := string(rig.resp[:n])
+	if !strings.HasPrefix(resp, "HTTP/1.1 200 OK\r\n") || !strings.Contains(resp, "\r\nX-Kind: text-GET\r\n") ||
+		!strings.Contains(resp, "\r\nX-Req: /1k.txt from ") {
+		t.Fatalf("response %q", resp)
+	}
+	allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, benchReq, n) })
+	if allocs != 0 {
+		t.Fatalf("%v allocations per request with variables and a map", allocs)
 	}
 }
 

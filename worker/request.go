@@ -50,6 +50,23 @@ type request struct {
 	verify     verifyTask
 	verdict    int8
 	verdictKey [32]byte
+	// w is the worker the request belongs to, for the variables.
+	w *Worker
+	// vs holds the user variables and regular-expression groups.
+	vs varState
+	// The connection's serial number, requests and accept time, and the
+	// body bytes read: $connection, $connection_requests,
+	// $connection_time, $request_length.
+	connID    uint64
+	connReqs  uint32
+	connStart int64
+	bodyRead  int64
+	// completed is set once the whole response was sent.
+	completed bool
+	// aliasURI: try_files chose a file in a regular expression
+	// location with alias, whose path is now the alias and the URI
+	// (nginx's add_uri_to_alias).
+	aliasURI bool
 
 	// Internal redirects (index, try_files, error_page), as nginx's
 	// ngx_http_internal_redirect: redirects counts them, errorPaged is
@@ -95,8 +112,9 @@ const (
 	authKeep = 1 << 10
 )
 
-func newRequest() *request {
+func newRequest(w *Worker) *request {
 	rq := &request{
+		w:        w,
 		fpath:    make([]byte, 0, 256),
 		location: make([]byte, 0, 256),
 		exp:      make([]byte, 0, 256),
@@ -104,6 +122,7 @@ func newRequest() *request {
 		uriBuf:   [2][]byte{make([]byte, 0, 256), make([]byte, 0, 256)},
 	}
 	rq.Txn.Buf = make([]byte, 0, 256)
+	rq.Txn.Vars = rq
 	rq.Txn.Head = make([]byte, 0, 512)
 	rq.reset()
 	return rq
@@ -128,6 +147,11 @@ func (rq *request) reset() {
 	}
 	rq.parkedOn = nil
 	rq.verdict = verdictNone
+	rq.vs.reset(len(rq.w.cfg.HTTP.Vars))
+	rq.connID, rq.connReqs, rq.connStart = 0, 0, 0
+	rq.bodyRead = 0
+	rq.completed = false
+	rq.aliasURI = false
 	rq.redirects = 0
 	rq.errorPaged = false
 	rq.closeAfter = false
@@ -173,7 +197,11 @@ func (rq *request) route(addr *conf.Addr) int {
 	rq.args = r.Args
 	srv := addr.Default
 	if len(r.Host) > 0 {
-		srv = addr.Server(rq.lowerHost())
+		var re *conf.Regex
+		srv, re = addr.Find(rq.lowerHost(), &rq.vs.caps)
+		if re != nil && len(re.Named) > 0 {
+			rq.vs.setNamed(re)
+		}
 	}
 	rq.Loc = srv.Root
 	if r.RawPath[0] != '/' { // "*"
@@ -188,8 +216,18 @@ func (rq *request) route(addr *conf.Addr) int {
 	}
 	rq.Buf = path
 	r.Path = path
-	rq.Loc = srv.Location(path)
+	rq.findLocation(srv)
 	return 0
+}
+
+// findLocation sets the request's location for its URI in srv, with the
+// groups of a regular expression location.
+func (rq *request) findLocation(srv *conf.Server) {
+	loc, re := srv.Find(rq.Req.Path, &rq.vs.caps)
+	if re != nil && len(re.Named) > 0 {
+		rq.vs.setNamed(re)
+	}
+	rq.Loc = loc
 }
 
 // restart undoes a run of the phases that would have waited for the
@@ -206,6 +244,8 @@ func (rq *request) restart() {
 	rq.wouldBlock = false
 	rq.realm = ""
 	rq.parkedOn = nil
+	rq.aliasURI = false
+	rq.vs.reset(len(rq.w.cfg.HTTP.Vars))
 }
 
 // keepAlive decides whether the connection outlives this response, as

@@ -25,6 +25,7 @@ func (c *conn) serve() {
 	rq.FD = int(c.fd)
 	rq.peer = c.peer
 	rq.conn = c
+	rq.connID, rq.connReqs, rq.connStart = c.id, c.requests+1, c.born
 	st := rq.route(w.addrs[c.listener])
 	if st == 0 {
 		st = c.setupBody()

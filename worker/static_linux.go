@@ -84,7 +84,8 @@ func (w *Worker) openCache(loc *conf.Location) *openFileCache {
 }
 
 // aliasPrefix is the part of the URI that loc's alias replaces, "" when
-// loc has no alias (conf refuses alias in regex locations).
+// loc has no alias or is a regular expression location (whose alias is
+// the whole path).
 func aliasPrefix(loc *conf.Location) string {
 	if loc.Alias == "" {
 		return ""
@@ -96,28 +97,60 @@ func aliasPrefix(loc *conf.Location) string {
 	return ""
 }
 
-// mapPath sets rq.fpath to the file system path of uri, as nginx's
-// ngx_http_map_uri_to_path: root + uri, or with alias the alias followed
-// by what of uri comes after the location's prefix ("/i/" alias
-// "/srv/img/" maps "/i/a.png" to "/srv/img/a.png"). It returns the path's
-// length, or 400 for an alias mapping that would climb out of the alias.
+// regexAlias reports whether loc's alias is the whole path: an alias in a
+// regular expression location, which its captures make (nginx).
+func regexAlias(loc *conf.Location) bool {
+	return loc.Alias != "" && loc.Regex != nil
+}
+
+// mapPath sets rq.fpath to the file system path of uri (see appendPath)
+// and returns its length, or 400 for an alias mapping that would climb
+// out of the alias.
 func (w *Worker) mapPath(rq *request, uri []byte) (int, int) {
+	fp, st := rq.appendPath(rq.fpath[:0], uri)
+	rq.fpath = fp
+	if st != 0 {
+		w.log.Error().Bytes("uri", uri).Str("alias", rq.Loc.Alias).Msg("path leaves the alias")
+		return 0, st
+	}
+	return len(fp), 0
+}
+
+// appendPath appends the file system path of uri, as nginx's
+// ngx_http_map_uri_to_path: root + uri; with alias, the alias followed by
+// what of uri comes after the location's prefix ("/i/" alias "/srv/img/"
+// maps "/i/a.png" to "/srv/img/a.png"); in a regular expression location
+// the alias alone (followed by the URI once try_files chose a file).
+// Variables in root and alias are expanded. It returns 400 for an alias
+// mapping that would climb out of the alias.
+func (rq *request) appendPath(dst, uri []byte) ([]byte, int) {
 	loc := rq.Loc
-	fp := rq.fpath[:0]
+	if regexAlias(loc) {
+		dst = rq.appendDocumentRoot(dst)
+		if rq.aliasURI {
+			dst = append(dst, uri...)
+		}
+		return dst, 0
+	}
 	if prefix := aliasPrefix(loc); prefix != "" && hasPrefix(uri, prefix) {
 		rest := uri[len(prefix):]
-		if aliasClimbs(loc.Alias, rest) {
-			w.log.Error().Bytes("uri", uri).Str("alias", loc.Alias).Msg("path leaves the alias")
-			return 0, 400
+		start := len(dst)
+		dst = rq.appendDocumentRoot(dst)
+		if aliasClimbs(string(dst[start:]), rest) {
+			return dst, 400
 		}
-		fp = append(fp, loc.Alias...)
-		fp = append(fp, rest...)
-	} else {
-		fp = append(fp, loc.Root...)
-		fp = append(fp, uri...)
+		return append(dst, rest...), 0
 	}
-	rq.fpath = fp
-	return len(fp), 0
+	if loc.RootVars.IsZero() {
+		dst = append(dst, loc.Root...)
+	} else {
+		dst = rq.appendExpandedPath(dst, loc.RootVars)
+		// nginx drops a trailing slash of root.
+		if n := len(dst); n > 1 && dst[n-1] == '/' {
+			dst = dst[:n-1]
+		}
+	}
+	return append(dst, uri...), 0
 }
 
 // hasPrefix is bytes.HasPrefix for a string prefix, without converting it.
@@ -130,6 +163,9 @@ func hasPrefix(b []byte, prefix string) bool {
 // maps "/i../x" to "/srv/img/../x": nginx serves that (a known
 // misconfiguration trap); tern refuses it.
 func aliasClimbs(alias string, rest []byte) bool {
+	if alias == "" {
+		return false
+	}
 	head := alias[strings.LastIndexByte(alias, '/')+1:]
 	seg := rest
 	if i := bytes.IndexByte(rest, '/'); i >= 0 {
@@ -315,8 +351,12 @@ func (w *Worker) serveDirectory(rq *request) int {
 		return st
 	}
 	dirTested := false
-	for _, name := range loc.Index {
-		if name == "" {
+	for i := range loc.Index {
+		// A name with variables is expanded as it is used (nginx's
+		// index module).
+		rq.tryBuf = loc.Index[i].Append(rq.tryBuf[:0], rq)
+		name := rq.tryBuf
+		if len(name) == 0 {
 			continue
 		}
 		if name[0] == '/' {

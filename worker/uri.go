@@ -2,8 +2,6 @@ package worker
 
 import (
 	"bytes"
-
-	"tern/conf"
 )
 
 // URI changes and the variables of docs/configuration.md#variables.
@@ -25,29 +23,6 @@ const (
 	// which runs its phases again when it is done.
 	statusPark = -3
 )
-
-var _ conf.Vars = (*request)(nil)
-
-// AppendVar appends the value of v as nginx computes it (conf.Vars).
-func (rq *request) AppendVar(dst []byte, v conf.Var) []byte {
-	switch v {
-	case conf.VarURI:
-		return append(dst, rq.Req.Path...)
-	case conf.VarRequestURI:
-		return append(dst, requestURI(rq.Req.Target)...)
-	case conf.VarArgs:
-		return append(dst, rq.Req.Args...)
-	case conf.VarHost:
-		return rq.appendHost(dst)
-	case conf.VarScheme:
-		return append(dst, "http"...)
-	case conf.VarServerPort:
-		return append(dst, addrPort(rq.addr.Addr)...)
-	case conf.VarRemoteAddr:
-		return rq.peer.Addr().AppendTo(dst)
-	}
-	return dst
-}
 
 // appendHost appends $host: the host of an absolute-form target or the
 // Host header, lowercased and without its port; else the server's first

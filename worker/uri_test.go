@@ -63,7 +63,7 @@ func TestSplitArgs(t *testing.T) {
 // TestSetURIAlternates: a new URI may be built from the current one (its
 // path and its arguments) without either being overwritten first.
 func TestSetURIAlternates(t *testing.T) {
-	rq := newRequest()
+	rq := newRequest(&Worker{cfg: &conf.Config{HTTP: &conf.HTTP{}}})
 	rq.Req.Path = []byte("/start")
 	rq.Req.Args = []byte("q=1")
 	for i, want := range []string{"/start/x", "/start/x/x", "/start/x/x/x"} {
@@ -103,7 +103,7 @@ http {
 		t.Fatal(err)
 	}
 	addr := cfg.HTTP.Addrs[0]
-	rq := newRequest()
+	rq := newRequest(&Worker{cfg: cfg})
 	rq.addr = addr
 	rq.Loc = addr.Servers[0].Root
 	rq.peer = netip.MustParseAddrPort("192.0.2.7:5555")

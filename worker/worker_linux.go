@@ -58,10 +58,13 @@ type Worker struct {
 	// proxyFree are PROXY protocol records not in use.
 	proxyFree []*proxyInfo
 
-	log     zerolog.Logger
-	logs    map[string]*accessLog
-	writers []*LogWriter
-	pid     int
+	log   zerolog.Logger
+	logs  map[string]*accessLog
+	clock logClock
+	// hostname is the machine's name ($hostname).
+	hostname string
+	writers  []*LogWriter
+	pid      int
 
 	quitting     bool
 	shutdownTick event.Timer
@@ -92,6 +95,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 		logs:     make(map[string]*accessLog),
 		stats:    new(event.Counters),
 	}
+	w.hostname, _ = os.Hostname()
 	w.chain = filters.NewChain()
 	w.bufs = newBufPool(cfg.HTTP)
 	w.acc = event.NewAcceptor(loop, w)
@@ -124,7 +128,7 @@ func (w *Worker) openAccessLogs() error {
 			return err
 		}
 		w.writers = append(w.writers, lw)
-		w.logs[s.AccessLog] = newAccessLog(lw, w.pid)
+		w.logs[s.AccessLog] = newAccessLog(lw, w.pid, &w.clock)
 		return nil
 	}
 	for _, srv := range w.cfg.HTTP.Servers {
@@ -252,7 +256,7 @@ func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) 
 	}
 	c := w.conns.slot(fd)
 	w.seq++
-	*c = conn{w: w, fd: int32(fd), listener: uint16(w.connAddr(l.Index, fd)), id: w.seq, peer: peerAddr(peer)}
+	*c = conn{w: w, fd: int32(fd), listener: uint16(w.connAddr(l.Index, fd)), id: w.seq, peer: peerAddr(peer), born: w.loop.Now()}
 	c.awaitProxy = w.addrs[c.listener].ProxyProtocol
 	c.Timer = event.Timer{}
 	if err := w.loop.Add(fd, event.In|event.Out|event.RDHup|event.ET, c); err != nil {
@@ -307,7 +311,7 @@ func (w *Worker) getRequest() *request {
 		w.free = w.free[:n-1]
 		return rq
 	}
-	return newRequest()
+	return newRequest(w)
 }
 
 func (w *Worker) putRequest(rq *request) {

@@ -50,7 +50,7 @@ func TestConvertLoads(t *testing.T) {
 		{"index", len(srv.Root.Index) == 2},
 		{"charset", srv.Root.Charset == "utf-8"},
 		{"error_page", srv.Root.ErrorPages[502].URI.String() == "/50x.html" && srv.Root.ErrorPages[403].Status == 200},
-		{"add_header", len(srv.Root.AddHeaders) == 2 && srv.Root.AddHeaders[1].Value == `a "b" c`},
+		{"add_header", len(srv.Root.AddHeaders) == 2 && srv.Root.AddHeaders[1].Value.String() == `a "b" c`},
 		{"exact location", loc("/favicon.ico").Modifier == conf.ModExact && loc("/favicon.ico").AccessLog == ""},
 		{"log_not_found", !loc("/favicon.ico").LogNotFound && srv.Root.LogNotFound},
 		{"^~ location", loc("/static/x.css").Modifier == conf.ModPrefixNoRegex && loc("/static/x.css").GzipStatic},
