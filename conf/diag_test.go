@@ -168,7 +168,6 @@ func TestDiagnostics(t *testing.T) {
 			want: []string{"5,14: Duplicate location"}},
 		{src: "http {\n  server {\n    location \"/a/\" {\n      root  = \"/r\"\n      alias = \"/b/\"\n    }\n  }\n}",
 			want: []string{"5,7: Invalid alias"}},
-		{src: "http {\n  server {\n    location \"~ x\" {\n      alias = \"/b/\"\n    }\n  }\n}", want: []string{"4,7: Invalid alias"}},
 
 		// Types and includes.
 		{src: "http {\n  types = { \"text/x\" = [\"a.b\"] }\n}", want: []string{"2,25: Invalid types"}},

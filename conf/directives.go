@@ -28,8 +28,6 @@ const (
 	inHTTP
 	inServer
 	inLocation
-	inMap
-	inMapFile
 
 	// inSettings is where the directives of Settings may appear: every
 	// http-level directive may also appear in server and location
@@ -38,7 +36,7 @@ const (
 )
 
 // contextNames name the contexts in messages, in the order of the bits.
-var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location", "map", "a map's included file"}
+var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location"}
 
 // String lists the contexts in c: "http, server, location".
 func (c context) String() string {
@@ -116,7 +114,7 @@ func init() {
 		directiveByName[dir.name] = dir
 	}
 	schemas = make(map[context]*hcl.BodySchema)
-	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation, inMap, inMapFile} {
+	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation} {
 		s := &hcl.BodySchema{}
 		for _, dir := range directiveTable {
 			if dir.ctx&ctx != 0 {

@@ -77,6 +77,17 @@ http {
   auth_basic        = "Staff only"
   auth_basic_user_file = "conf/htpasswd"
 
+  map "$http_host$uri" "$mapped" {
+    default   = "d $arg_x"
+    hostnames = false
+    volatile  = true
+    values    = { "/a" = "exact", "\\~b" = "escaped", "~*^/(?P<first>[a-z]+)/(\\d+)" = "re $first $2" }
+  }
+  map "$host" "$site" {
+    hostnames = true
+    values    = { "*.example.com" = "head", "www.example.*" = "tail", "$$dollar" = "$$${literal}" }
+  }
+
   server {
     listen      = ["8080 default_server reuseport backlog=1024", "[::1]:8080 proxy_protocol", "localhost:8081"]
     server_name = ["Example.com", "*.example.com", "www.example.*", ".example.org", "~^w\\d+\\.example\\.net$"]
@@ -94,6 +105,18 @@ http {
       deny    = ["192.168.1.1"]
       allow   = ["192.168.1.0/24", "unix:"]
       auth_basic = "off"
+    }
+    location "/vars/" {
+      root       = "site/$site"
+      index      = ["$mapped.html", "index.html"]
+      expires    = "modified $mapped"
+      add_header = { "X-A" = { value = "$mapped $1", always = true }, "X-B" = "${site}x" }
+    }
+    location "/at/" {
+      expires = "@15h30m"
+    }
+    location "~ ^/re/(.+)$" {
+      alias = "/srv/re/$1"
     }
     location "= /favicon.ico" {
       expires    = "epoch"

@@ -29,15 +29,8 @@ func (d *decoder) decodeLocation(b *hcl.Block, srv *Server) *Location {
 		loc.Regex = re
 	}
 	d.apply(content.Attributes, &target{set: &loc.Settings})
-	if a := content.Attributes["alias"]; a != nil {
-		switch {
-		case content.Attributes["root"] != nil:
-			d.errorf(a.NameRange, "Invalid alias", "a location has root or alias, not both")
-		case loc.Regex != nil:
-			// nginx needs captures in the alias of a regex location;
-			// tern has no captures.
-			d.errorf(a.NameRange, "Invalid alias", "alias is not supported in a regular expression location: use root")
-		}
+	if a := content.Attributes["alias"]; a != nil && content.Attributes["root"] != nil {
+		d.errorf(a.NameRange, "Invalid alias", "a location has root or alias, not both")
 	}
 	return loc
 }

@@ -33,7 +33,19 @@ type Map struct {
 	exact   map[string]*Template // keys lower case
 	hosts   hostTable[*Template]
 	regexes []mapRegex
+	// entries are the keys and values as written, in order, for
+	// WriteHCL.
+	entries [][2]string
 }
+
+// mapSchema is the inside of a map block; mapFileSchema an included
+// file's.
+var (
+	mapSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "default"}, {Name: "hostnames"}, {Name: "volatile"}, {Name: "values"}, {Name: "include"},
+	}}
+	mapFileSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "values"}}}
+)
 
 type mapRegex struct {
 	re  *Regex
@@ -96,7 +108,8 @@ func (d *decoder) decodeMap(b *hcl.Block, h *httpDraft) {
 	if m.Source, ok = d.compileTemplate("map", src, b.LabelRanges[0]); !ok {
 		return
 	}
-	content := d.content(b.Body, inMap)
+	content, diags := b.Body.Content(mapSchema)
+	d.diags = append(d.diags, diags...)
 	for _, a := range sortedAttrs(content.Attributes) {
 		switch a.Name {
 		case "default":
@@ -125,10 +138,15 @@ func (d *decoder) mapValues(m *Map, a *hcl.Attribute) {
 		if !d.decode("map", kv.Key, nil, &key) {
 			continue
 		}
-		val, ok := d.template("map", kv.Value)
+		text, ok := d.templateText("map", kv.Value)
 		if !ok {
 			continue
 		}
+		val, ok := d.compileTemplate("map", text, kv.Value.Range())
+		if !ok {
+			continue
+		}
+		m.entries = append(m.entries, [2]string{key, text})
 		d.mapEntry(m, key, &val, kv.Key.Range())
 	}
 }
@@ -185,7 +203,8 @@ func (d *decoder) mapInclude(m *Map, a *hcl.Attribute) {
 			if file == nil {
 				continue
 			}
-			content := d.content(file.Body, inMapFile)
+			content, diags := file.Body.Content(mapFileSchema)
+			d.diags = append(d.diags, diags...)
 			if va := content.Attributes["values"]; va != nil {
 				d.mapValues(m, va)
 			}
@@ -205,4 +224,22 @@ func validVarName(s string) bool {
 		}
 	}
 	return true
+}
+
+// write writes m as a map block (WriteHCL).
+func (m *Map) write(p *printer, name string) {
+	p.line(1, "map %s %s {", hclQuote(m.Source.String()), hclQuote("$"+name))
+	p.attr(2, "default", hclQuote(m.Default.String()))
+	if m.Hostnames {
+		p.attr(2, "hostnames", "true")
+	}
+	if m.Volatile {
+		p.attr(2, "volatile", "true")
+	}
+	p.line(2, "values = {")
+	for _, e := range m.entries {
+		p.attr(3, hclQuote(e[0]), hclQuote(e[1]))
+	}
+	p.line(2, "}")
+	p.line(1, "}")
 }

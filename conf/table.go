@@ -1,8 +1,9 @@
 package conf
 
 // docs/reference.md is made from this table and docs/directives (see
-// reference_test.go).
-//go:generate go test -run ^TestReference$ -update
+// reference_test.go), docs/variables.md from the variable table
+// (variables_doc_test.go).
+//go:generate go test -run ^(TestReference|TestVariablesDoc)$ -update
 
 import (
 	"math"
@@ -72,16 +73,10 @@ var directiveTable = []directive{
 	}},
 
 	// http only: there is one MIME table per configuration.
-	{name: "include", ctx: inHTTP | inMap, decode: func(*decoder, *hcl.Attribute, *target) {
-		// Read by httpBody (and decodeMap) before the other attributes.
+	{name: "include", ctx: inHTTP, decode: func(*decoder, *hcl.Attribute, *target) {
+		// Read by httpBody before the other attributes.
 	}},
 	{name: "types", ctx: inHTTP, decode: decodeTypes},
-
-	// Inside map "SOURCE" "$NAME" { }: read by decodeMap.
-	{name: "default", ctx: inMap, decode: readByBlock},
-	{name: "hostnames", ctx: inMap, decode: readByBlock},
-	{name: "volatile", ctx: inMap, decode: readByBlock},
-	{name: "values", ctx: inMap | inMapFile, decode: readByBlock},
 
 	// server only.
 	{name: "listen", ctx: inServer, decode: decodeListen},
@@ -163,10 +158,6 @@ var directiveTable = []directive{
 	{name: "auth_basic", ctx: inSettings, decode: decodeAuthBasic, show: showAuthBasic},
 	{name: "auth_basic_user_file", ctx: inSettings, decode: decodeAuthBasicUserFile, show: showAuthBasicUserFile},
 }
-
-// readByBlock is the decode of an attribute that its block's decoder
-// reads itself.
-func readByBlock(*decoder, *hcl.Attribute, *target) {}
 
 // flag is a boolean Settings directive.
 func flag(name string, field func(*Settings) *bool) directive {

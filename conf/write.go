@@ -86,6 +86,17 @@ func (c *Config) writeHTTP(p *printer) {
 	}
 	p.line(1, "}")
 	writeSettings(p, 1, inHTTP, h.settings, nil, 0)
+	maps := 0
+	for _, v := range h.Vars {
+		if v.Map != nil {
+			p.line(0, "")
+			v.Map.write(p, v.Name)
+			maps++
+		}
+	}
+	if maps == 0 {
+		p.line(1, "# map: none")
+	}
 	for _, srv := range h.Servers {
 		p.line(0, "")
 		p.line(1, "server {")

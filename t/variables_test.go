@@ -181,3 +181,34 @@ func TestVariableTimes(t *testing.T) {
 		t.Errorf("$nginx_version empty")
 	}
 }
+
+// TestAliasInRegexLocation: in a regular expression location the alias,
+// made from captures, is the whole path; try_files entries follow it
+// (nginx's http_try_files.t "alias in regex location").
+func TestAliasInRegexLocation(t *testing.T) {
+	s := newServer(t, handlersConfig("", `
+    location "~ ^/pics/(?P<name>[a-z]+)\\.png$" {
+      alias = "{{ROOT}}/store/$name.img"
+    }
+    location "~ /alias-re.html" {
+      alias     = "{{ROOT}}/directory"
+      try_files = ["$uri", "=404"]
+    }`))
+	s.file("store/cat.img", "cat image")
+	s.file("directory/alias-re.html", "SEE THIS")
+	s.start()
+	for i, c := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/pics/cat.png", 200, "cat image"},
+		{"/pics/dog.png", 404, ""},
+		{"/alias-re.html", 200, "SEE THIS"},
+	} {
+		r := s.get(req("GET", c.path))
+		if r.status != c.status || c.body != "" && string(r.body) != c.body {
+			t.Errorf("%d: %s: %d %q, want %d %q", i, c.path, r.status, r.body, c.status, c.body)
+		}
+	}
+}

@@ -174,8 +174,14 @@ func (w *Worker) tryEntry(rq *request, name []byte, dirOnly bool) bool {
 		rq.exp = append(u, clean...)
 		uri = rq.exp
 	}
+	// In a regular expression location with alias, the entry follows
+	// the alias (nginx's add_uri_to_alias), and a file found there is
+	// served from alias and URI.
+	keep := rq.aliasURI
+	rq.aliasURI = regexAlias(rq.Loc)
 	n, st := w.mapPath(rq, uri)
 	if st != 0 {
+		rq.aliasURI = keep
 		return false
 	}
 	// nginx treats every failure as "not found" here (logging those
@@ -183,11 +189,20 @@ func (w *Worker) tryEntry(rq *request, name []byte, dirOnly bool) bool {
 	isDir, errno := w.probe(rq, n)
 	switch errno {
 	case 0:
-		return isDir == dirOnly && rq.setURI(uri, rq.Req.Args)
+		if isDir == dirOnly {
+			if dirOnly && rq.aliasURI {
+				rq.aliasURI = keep // nginx keeps the URI for a directory here
+				return true
+			}
+			if rq.setURI(uri, rq.Req.Args) {
+				return true
+			}
+		}
 	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
 	default:
 		w.logOpenError(rq.Loc, rq.fpath[:n], errno)
 	}
+	rq.aliasURI = keep
 	return false
 }
 
