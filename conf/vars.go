@@ -29,6 +29,7 @@ const (
 	VarServerProtocol
 	VarRemoteAddr
 	VarRemotePort
+	VarRemoteUser
 	VarBinaryRemoteAddr
 	VarScheme
 	VarHTTPS
@@ -145,6 +146,7 @@ var builtinVars = []builtin{
 	{"server_protocol", VarServerProtocol, "the request's protocol: \"HTTP/1.0\" or \"HTTP/1.1\""},
 	{"remote_addr", VarRemoteAddr, "the client's address"},
 	{"remote_port", VarRemotePort, "the client's port"},
+	{"remote_user", VarRemoteUser, "the user name of Basic authentication (auth_basic), whether or not it was accepted"},
 	{"binary_remote_addr", VarBinaryRemoteAddr, "the client's address in binary: 4 bytes for IPv4, 16 for IPv6"},
 	{"scheme", VarScheme, "\"http\" (\"https\" on a TLS listener)"},
 	{"https", VarHTTPS, "\"on\" on a TLS listener, else empty"},

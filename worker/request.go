@@ -92,6 +92,7 @@ type request struct {
 	openRetries int8
 	open        openTask
 	args        []byte
+	method      filters.Method
 
 	// fixed buffers for values the handler computes, so that the hot
 	// path does not allocate and Txn.Buf (which holds Path) never moves.
@@ -195,6 +196,7 @@ func (rq *request) route(addr *conf.Addr) int {
 	r := &rq.Req
 	rq.addr = addr
 	rq.args = r.Args
+	rq.method = r.Method
 	srv := addr.Default
 	if len(r.Host) > 0 {
 		var re *conf.Regex
@@ -237,6 +239,8 @@ func (rq *request) restart() {
 	rq.file.release()
 	rq.Resp.Reset()
 	rq.Req.Args = rq.args
+	// An error_page redirect made the method GET.
+	rq.Req.Method = rq.method
 	rq.redirects = 0
 	rq.errorPaged = false
 	rq.closeAfter = false

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"tern/conf"
+	"tern/filters"
 )
 
 func TestCleanURI(t *testing.T) {
@@ -157,4 +158,33 @@ func FuzzCleanURI(f *testing.F) {
 			t.Fatalf("%q → %q → %q", s, got, again)
 		}
 	})
+}
+
+// TestRestartRestoresRequest: a run of the phases that would have waited
+// for the disk starts again from the request as received, whatever an
+// error_page redirect changed (its method became GET: a POST answered
+// 405 through an error page came back 404 under load before).
+func TestRestartRestoresRequest(t *testing.T) {
+	cfg, err := conf.LoadSnapshot("/t/tern.hcl", "/t", map[string][]byte{"/t/tern.hcl": []byte(`
+http {
+  server {
+    listen = ["127.0.0.1:8081"]
+  }
+}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rq := newRequest(&Worker{cfg: cfg})
+	rq.Req.Method = filters.MethodPOST
+	rq.Req.RawPath = []byte("/post/x")
+	rq.Req.Args = []byte("a=1")
+	if st := rq.route(cfg.HTTP.Addrs[0]); st != 0 {
+		t.Fatal(st)
+	}
+	rq.Req.Method = filters.MethodGET
+	rq.setURI([]byte("/errors/405.html"), nil)
+	rq.restart()
+	if rq.Req.Method != filters.MethodPOST || string(rq.Req.Args) != "a=1" {
+		t.Errorf("after restart: method %v args %q", rq.Req.Method, rq.Req.Args)
+	}
 }

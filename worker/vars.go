@@ -127,6 +127,11 @@ func (rq *request) AppendVar(dst []byte, v *conf.Var) []byte {
 		return rq.peer.Addr().AppendTo(dst)
 	case conf.VarRemotePort:
 		return strconv.AppendUint(dst, uint64(rq.peer.Port()), 10)
+	case conf.VarRemoteUser:
+		if user, _, ok := rq.credentials(); ok {
+			dst = append(dst, user...)
+		}
+		return dst
 	case conf.VarBinaryRemoteAddr:
 		return append(dst, rq.peer.Addr().AsSlice()...)
 	case conf.VarScheme:
