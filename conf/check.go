@@ -73,9 +73,9 @@ func (c *Config) CheckPaths() *Error {
 func (e *Error) HasErrors() bool { return e != nil && e.Diags.HasErrors() }
 
 // servesFiles reports whether a location may read its root: one that
-// answers with return, stub_status or metrics does not.
+// answers with return, stub_status, metrics or health does not.
 func servesFiles(l *Location) bool {
-	return l.Return == nil && l.Server.Root.Return == nil && !l.StubStatus && !l.Metrics
+	return l.Return == nil && l.Server.Root.Return == nil && !l.StubStatus && !l.Metrics && !l.Health
 }
 
 // eachLocation calls f with every server's own settings and every

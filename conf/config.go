@@ -270,6 +270,10 @@ type Settings struct {
 	StubStatus bool
 	// Metrics serves Prometheus text. Default: false.
 	Metrics bool
+	// Health answers 200 while the server serves and 503 once it drains
+	// (a graceful stop, WINCH, an upgrade's hand-over), from memory,
+	// before return and try_files. Default: false.
+	Health bool
 
 	// DefaultType is the media type of an extension the table lacks.
 	// Default: "application/octet-stream".

@@ -180,6 +180,7 @@ var settingsCases = []settingsCase{
 	{`return = "https://example.com$uri"`, func(s *Settings) any { return returnString(s.Return) }, "302 https://example.com$uri"},
 	{`stub_status = true`, func(s *Settings) any { return s.StubStatus }, true},
 	{`metrics = true`, func(s *Settings) any { return s.Metrics }, true},
+	{`health = true`, func(s *Settings) any { return s.Health }, true},
 	{`default_type = "text/plain"`, func(s *Settings) any { return s.DefaultType }, "text/plain"},
 	{`default_type = "text/plain; charset=utf-8"`, func(s *Settings) any { return s.DefaultType }, "text/plain; charset=utf-8"},
 	{`charset = "utf-8"`, func(s *Settings) any { return s.Charset }, "utf-8"},

@@ -296,7 +296,7 @@ func TestWriteHCLText(t *testing.T) {
 		`    try_files = ["$uri", "$${uri}/", "=404"]`,
 		`    open_file_cache = "off"`,
 		"    location \"~ \\\\.(css|js)$\" {\n      # alias: not set\n      expires = \"-1h\"\n      charset = \"off\"\n      internal = false\n    }",
-		"    listen = [\"0.0.0.0:80 default_server backlog=511\"]\n    server_name = [\"other.test\"]\n    try_files = []\n    # return: not set\n    stub_status = false\n    metrics = false\n    aio = \"off\"\n  }",
+		"    listen = [\"0.0.0.0:80 default_server backlog=511\"]\n    server_name = [\"other.test\"]\n    try_files = []\n    # return: not set\n    stub_status = false\n    metrics = false\n    health = false\n    aio = \"off\"\n  }",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %s\n%s", want, out)

@@ -97,6 +97,8 @@ var directiveTable = []directive{
 		show: func(s *Settings) string { return strconv.FormatBool(s.StubStatus) }},
 	{name: "metrics", ctx: inServer | inLocation, decode: flagDecoder(func(s *Settings) *bool { return &s.Metrics }),
 		show: func(s *Settings) string { return strconv.FormatBool(s.Metrics) }},
+	{name: "health", ctx: inServer | inLocation, decode: flagDecoder(func(s *Settings) *bool { return &s.Health }),
+		show: func(s *Settings) string { return strconv.FormatBool(s.Health) }},
 	{name: "default_type", ctx: inSettings, decode: decodeDefaultType, show: func(s *Settings) string { return hclQuote(s.DefaultType) }},
 	{name: "charset", ctx: inSettings, decode: decodeCharset, show: showCharset},
 

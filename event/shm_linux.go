@@ -23,7 +23,8 @@ import (
 // prefetcher never couples two writers):
 //
 //	offset 0     header: magic, layout version, slot count, slot size,
-//	             slots in use (a high-water mark readers sum up to)
+//	             slots in use (a high-water mark readers sum up to),
+//	             the draining flag
 //	offset 128   the accept lock word (64 bits): the holder's pid in the
 //	             low half, 0 when free, its lease's expiry in the high half
 //	offset 256   Slots × SlotSize: one Counters slot per worker process
@@ -68,6 +69,10 @@ type header struct {
 	// InUse is one past the highest slot ever occupied: readers sum
 	// slots [0, InUse).
 	InUse uint64
+	// Draining is 1 from the moment the master begins to drain the
+	// server (QUIT, WINCH) until it starts workers again: what a health
+	// location answers 503 for. Written by the master.
+	Draining uint64
 }
 
 // HistBounds are the upper bounds of the request-time histogram buckets
@@ -326,3 +331,15 @@ func HistBucket(d time.Duration) int {
 	}
 	return len(HistBounds)
 }
+
+// SetDraining says whether the server is draining (master only).
+func (s *Shared) SetDraining(on bool) {
+	var v uint64
+	if on {
+		v = 1
+	}
+	atomic.StoreUint64(&s.header().Draining, v)
+}
+
+// Draining reports whether the master has begun to drain the server.
+func (s *Shared) Draining() bool { return atomic.LoadUint64(&s.header().Draining) != 0 }

@@ -275,6 +275,7 @@ func (m *Master) signal(s syscall.Signal) {
 			return
 		}
 		m.quitting = true
+		m.shm.SetDraining(true) // health locations answer 503 from now on
 		m.stopReason = "QUIT received: graceful stop, every response in flight finished"
 		if m.newBinary != 0 {
 			m.stopReason += fmt.Sprintf("; the new master %d serves on", m.newBinary)
@@ -309,6 +310,7 @@ func (m *Master) signal(s syscall.Signal) {
 		}
 		m.noaccept = true
 		m.respawns = nil
+		m.shm.SetDraining(true)
 		m.stopWorkers(syscall.SIGQUIT, func(*proc) bool { return true })
 		m.log.Info().Msg("gracefully stopping the workers, the master keeps running")
 	case syscall.SIGUSR2:

@@ -70,6 +70,7 @@ func (m *Master) switchGeneration(cfg *conf.Config) {
 	g := &generation{n: old.n + 1, cfg: cfg, lns: lns, snap: snap, fails: make([]int, n)}
 	m.gen, m.cfg = g, cfg
 	m.noaccept = false
+	m.shm.SetDraining(false) // workers again after a WINCH
 	m.respawns = nil
 	for i := 0; i < n; i++ {
 		if err := m.startWorker(g, i); err != nil {

@@ -129,6 +129,7 @@ func (m *Master) newBinaryExited(ws unix.WaitStatus) {
 	m.restorePID()
 	if m.noaccept && !m.quitting && !m.terminating {
 		m.noaccept = false
+		m.shm.SetDraining(false)
 		m.log.Info().Msg("starting workers again")
 		for i := range m.gen.fails {
 			if err := m.startWorker(m.gen, i); err != nil {

@@ -79,8 +79,11 @@ type upgradeServer struct {
 }
 
 // newUpgradeServer prepares a two-worker server with index.html.
-func newUpgradeServer(t *testing.T) *upgradeServer {
-	s := newServer(t, procsConfig("", "", ""))
+func newUpgradeServer(t *testing.T) *upgradeServer { return newUpgradeServerWith(t, "") }
+
+// newUpgradeServerWith is newUpgradeServer with extra server lines.
+func newUpgradeServerWith(t *testing.T, extra string) *upgradeServer {
+	s := newServer(t, procsConfig("", "", extra))
 	s.file("index.html", "hello\n")
 	u := &upgradeServer{server: s, bin: filepath.Join(s.dir, "sbin", "tern"), out: filepath.Join(s.dir, "output.log")}
 	install(t, ternBin, u.bin)

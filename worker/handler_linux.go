@@ -31,6 +31,17 @@ func (w *Worker) handle(rq *request) int {
 // phases runs the phases once, in rq.Loc.
 func (w *Worker) phases(rq *request) int {
 	loc := rq.Loc
+	if loc.Health {
+		// Answered from memory, before any return (a server that
+		// redirects everything to https still answers its checks) and
+		// try_files; allow, deny and auth_basic still apply.
+		if loc.Guard {
+			if st := w.access(rq); st != 0 {
+				return st
+			}
+		}
+		return w.serveHealth(rq)
+	}
 	// A server-level return runs in nginx's server rewrite phase, before
 	// any location's; a location inherits it, so it is found first.
 	if ret := loc.Server.Root.Return; ret != nil {

@@ -66,7 +66,9 @@ type Worker struct {
 	writers  []*LogWriter
 	pid      int
 
-	quitting     bool
+	quitting bool
+	// orphaned: the master is gone (health answers 503).
+	orphaned     bool
 	shutdownTick event.Timer
 	publishTick  event.Timer
 	lastWarn     int64

@@ -119,7 +119,7 @@ func (p *parentWatch) Event(uint32) {
 	unix.Close(master.FDParent)
 	p.log.Warn().Msg("the master process is gone, shutting down gracefully")
 	master.SetTitle(master.WorkerQuitTitle)
-	p.w.Quit()
+	p.w.Orphaned()
 }
 
 // workerSignals turns the master's signals into calls on the loop: QUIT
