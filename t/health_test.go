@@ -204,3 +204,25 @@ func TestHealthMasterGone(t *testing.T) {
 	s.cmd.Process.Kill()
 	expectDraining(t, conns)
 }
+
+// TestHealthBeforeReturn: a server that redirects everything still
+// answers its health checks; deny applies to them.
+func TestHealthBeforeReturn(t *testing.T) {
+	s := newServer(t, handlersConfig("", `
+    return = "301 https://$host$request_uri"
+    location "= /healthz" { health = true }
+    location "= /hidden"  {
+      health = true
+      deny   = "all"
+    }`))
+	s.start()
+	if r := s.get(req("GET", "/healthz")); r.status != 200 || string(r.body) != "ok\n" {
+		t.Fatalf("healthz: %v", r)
+	}
+	if r := s.get(req("GET", "/other")); r.status != 301 {
+		t.Fatalf("the server's return: %v", r)
+	}
+	if r := s.get(req("GET", "/hidden")); r.status != 403 {
+		t.Fatalf("deny: %v", r)
+	}
+}
