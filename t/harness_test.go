@@ -152,8 +152,14 @@ func (s *server) file(rel, content string) string {
 // start runs tern -c DIR/tern.hcl and waits until it accepts.
 func (s *server) start(args ...string) *server {
 	s.t.Helper()
+	return s.startBinary(ternBin, args...)
+}
+
+// startBinary is start with another build of tern (see buildVariant).
+func (s *server) startBinary(bin string, args ...string) *server {
+	s.t.Helper()
 	s.output = &lockedBuffer{}
-	s.cmd = exec.Command(ternBin, append([]string{"-c", filepath.Join(s.dir, "tern.hcl")}, args...)...)
+	s.cmd = exec.Command(bin, append([]string{"-c", filepath.Join(s.dir, "tern.hcl")}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	if s.cred != nil {
 		s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}

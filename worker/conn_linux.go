@@ -87,6 +87,7 @@ type conn struct {
 
 // Event takes the epoll events of the connection.
 func (c *conn) Event(ev uint32) {
+	defer c.recoverPanic()
 	if ev&(event.Err|event.Hup) != 0 {
 		// Let the next read or write find out what happened; they
 		// never wait again.
@@ -111,10 +112,12 @@ func (c *conn) Event(ev uint32) {
 
 // Posted resumes a response that yielded after sendfile_max_chunk.
 func (c *conn) Posted() {
+	defer c.recoverPanic()
 	if !c.posted {
 		return
 	}
 	c.posted = false
+	testPanic(c, "posted")
 	if c.state == stWrite && c.rq.Wait == filters.WaitPost {
 		c.afterWrite(c.w.chain.Resume(&c.rq.Txn))
 		c.drive()
@@ -124,6 +127,7 @@ func (c *conn) Posted() {
 // Resume continues a response after its thread-pool task completed
 // (filters.Owner).
 func (c *conn) Resume() {
+	defer c.recoverPanic()
 	if c.closing {
 		c.close()
 		return
@@ -140,6 +144,8 @@ func (c *conn) Resume() {
 // a lingering close that is over. A response paused by limit_rate goes
 // on instead.
 func (c *conn) Timeout() {
+	defer c.recoverPanic()
+	testPanic(c, "timer")
 	switch c.state {
 	case stHead:
 		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out reading request head")

@@ -108,6 +108,7 @@ func (c *conn) waitOpen() {
 
 // openDone resumes a request whose path the pool resolved.
 func (c *conn) openDone() {
+	defer c.recoverPanic()
 	if c.closing {
 		c.close()
 		return

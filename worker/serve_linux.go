@@ -67,6 +67,8 @@ func (c *conn) runPhases(st int) {
 // unpark runs the phases of a parked request again, once what it waited
 // for is done.
 func (c *conn) unpark() {
+	defer c.recoverPanic()
+	testPanic(c, "completion")
 	c.rq.parkedOn = nil
 	c.restartPhases()
 	c.drive()
@@ -155,6 +157,7 @@ func (c *conn) discardBuffered() int {
 
 // respond runs the filter chain on the response the request built.
 func (c *conn) respond() {
+	testPanic(c, "event")
 	w := c.w
 	rq := c.rq
 	resp := &rq.Resp
