@@ -181,8 +181,16 @@ func TestGzipRoundTrip(t *testing.T) {
 		}
 		tx.Reset()
 	}
-	if n := len(env.gzip.idle[1]); n != 1 {
-		t.Errorf("%d idle level-1 compressors, want 1: each response gave its own back", n)
+	if n := len(env.gzip.idle); n != 1 {
+		t.Errorf("%d idle producers, want 1: each response gave its own back", n)
+	}
+	if n := len(env.gzip.bufs); n != 1 {
+		t.Errorf("%d idle buffers, want 1: each response gave its own back", n)
+	}
+	for l, zw := range env.gzip.zw {
+		if want := l == 1 || l == 2 || l == 6 || l == 9; (zw != nil) != want {
+			t.Errorf("level %d: compressor %v, want one per level used", l, zw != nil)
+		}
 	}
 }
 
@@ -250,5 +258,50 @@ func TestGzipAllocs(t *testing.T) {
 	run()
 	if n := testing.AllocsPerRun(50, run); n != 0 {
 		t.Fatalf("%v allocations per compressed response", n)
+	}
+}
+
+// TestGzipTurnState: a response keeps no compressor between turns, and
+// its output buffer — the one thing it keeps — holds a turn of the
+// worst input there is (random bytes) without growing; once it is done,
+// buffers beyond maxIdleGzipBufs are given back.
+func TestGzipTurnState(t *testing.T) {
+	random := make([]byte, 5*gzipTurnInput+7)
+	rand.New(rand.NewSource(2)).Read(random)
+	env := &Env{}
+	loc := testLoc(func(s *conf.Settings) { s.Gzip = true })
+	var txs []*Txn
+	for i := 0; i < maxIdleGzipBufs+3; i++ {
+		tx := newTxn(loc)
+		tx.Env = env
+		tx.Req.AcceptEncoding = []byte("gzip")
+		fileResponse(tx, random, "text/html")
+		runChain(tx)
+		txs = append(txs, tx)
+	}
+	// Every response makes its first turn, as stalled clients would
+	// leave them: each holds its output, none a compressor.
+	for i, tx := range txs {
+		turn := false
+		if r, more := tx.refill(&turn); !more || r != OK {
+			t.Fatalf("%d: first turn %v (%v)", i, r, tx.Err)
+		}
+		g := tx.Resp.Body.Producer.(*chunker).inner.(*gzipBody)
+		if cap(g.out.b) != gzipBufSize || &g.out.b[:1][0] != &g.mem.b[0] || g.in.b != nil {
+			t.Fatalf("%d: a turn of %d random bytes made %d bytes and moved out of the buffer (cap %d), or kept its input", i, gzipTurnInput, len(g.out.b), cap(g.out.b))
+		}
+	}
+	for i, tx := range txs {
+		zipped, err := unchunk(produceAll(t, tx))
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		if got, err := gunzip(zipped); err != nil || !bytes.Equal(got, random) {
+			t.Fatalf("%d: %v: %d bytes back, want %d", i, err, len(got), len(random))
+		}
+		tx.Reset()
+	}
+	if n := len(env.gzip.bufs); n != maxIdleGzipBufs {
+		t.Errorf("%d idle buffers after %d responses, want %d", n, len(txs), maxIdleGzipBufs)
 	}
 }
