@@ -42,7 +42,10 @@ func idleConns(t *testing.T, s *server, n int) []*client {
 // another until one answers 503, and checks that answer: "draining",
 // with the connection closed after it. Connections that answer 200
 // before the master has flagged the drain are fine; none may fail.
-func expectDraining(t *testing.T, conns []*client) {
+func expectDraining(t *testing.T, conns []*client) { expectDrainingEvery(t, conns, 20*time.Millisecond) }
+
+// expectDrainingEvery is expectDraining, asking every d.
+func expectDrainingEvery(t *testing.T, conns []*client, d time.Duration) {
 	t.Helper()
 	for i, c := range conns {
 		r := c.do(req("GET", "/healthz"))
@@ -57,7 +60,7 @@ func expectDraining(t *testing.T, conns []*client) {
 		case r.status != 200:
 			t.Fatalf("healthz during the drain: %v", r)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(d)
 	}
 	t.Fatalf("no 503 on %d connections", len(conns))
 }
