@@ -42,7 +42,9 @@ func idleConns(t *testing.T, s *server, n int) []*client {
 // another until one answers 503, and checks that answer: "draining",
 // with the connection closed after it. Connections that answer 200
 // before the master has flagged the drain are fine; none may fail.
-func expectDraining(t *testing.T, conns []*client) { expectDrainingEvery(t, conns, 20*time.Millisecond) }
+func expectDraining(t *testing.T, conns []*client) {
+	expectDrainingEvery(t, conns, 20*time.Millisecond)
+}
 
 // expectDrainingEvery is expectDraining, asking every d.
 func expectDrainingEvery(t *testing.T, conns []*client, d time.Duration) {
