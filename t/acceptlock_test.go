@@ -301,3 +301,60 @@ func socketFDs(pid int) int {
 	}
 	return n
 }
+
+// TestAcceptLockAllFull: with every worker at worker_connections and no
+// idle connection to close, a new client waits in the listen queue —
+// no worker takes the lock only to close it — and is served as soon as a
+// connection closes; the error log says why it waited.
+func TestAcceptLockAllFull(t *testing.T) {
+	s := newServer(t, procsConfig(`worker_connections = 2
+accept_mutex_delay = "100ms"`, "", ""))
+	s.file("a.txt", "hello, tern\n")
+	s.start()
+	ws := s.waitWorkers(2, nil, 10*time.Second)
+	base := s.waitServing(ws)
+	// Four connections inside a request head, one at a time so that
+	// each is reading its head before the next comes: no worker has
+	// room, and none has an idle connection to close.
+	var heads []*client
+	for i := 0; i < 4; i++ {
+		c := s.dial()
+		c.send("GET /a.txt HTTP/1.1\r\n")
+		heads = append(heads, c)
+		time.Sleep(150 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(5 * time.Second); socketFDs(ws[0])-base[ws[0]] != 2 || socketFDs(ws[1])-base[ws[1]] != 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections held: %d and %d, want 2 each", socketFDs(ws[0])-base[ws[0]], socketFDs(ws[1])-base[ws[1]])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waiting := s.dial()
+	waiting.send(req("GET", "/a.txt"))
+	waiting.c.SetReadDeadline(time.Now().Add(time.Second))
+	if b, err := waiting.br.ReadByte(); err == nil || !isTimeout(err) {
+		t.Fatalf("with every worker full, the new client got %q %v, want to wait", b, err)
+	}
+	heads[0].c.Close()
+	if r := waiting.read("GET"); r.status != 200 || string(r.body) != "hello, tern\n" {
+		t.Fatalf("after a connection closed: %v", r)
+	}
+	s.signal(syscall.SIGQUIT) // flush the error log
+	for _, c := range heads[1:] {
+		c.c.Close()
+	}
+	waiting.c.Close()
+	s.wait(10 * time.Second)
+	found := false
+	for _, line := range readLines(t, filepath.Join(s.dir, "logs/error.log")) {
+		found = found || strings.Contains(line, "worker_connections are not enough")
+	}
+	if !found {
+		t.Fatal("no 'worker_connections are not enough' in the error log")
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

@@ -4,6 +4,7 @@ package worker
 
 import (
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -96,5 +97,17 @@ func (w *Worker) Room() int {
 	if w.idle.front() != nil {
 		return 0
 	}
+	// Under the accept lock the connections wait in the listen queue
+	// for a worker with room; say why.
+	w.warnFull()
 	return -1
+}
+
+// warnFull logs, at most once a second, that the worker has no room for
+// a new connection.
+func (w *Worker) warnFull() {
+	if now := w.loop.Now(); now-w.lastWarn > int64(time.Second) || w.lastWarn == 0 {
+		w.lastWarn = now
+		w.log.Warn().Int("worker_connections", w.maxConns).Msg("worker_connections are not enough")
+	}
 }

@@ -249,10 +249,7 @@ func (w *Worker) closeAll() {
 func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) {
 	event.Inc(&w.stats.Accepts)
 	if w.active >= w.maxConns && !w.reuseIdle() {
-		if now := w.loop.Now(); now-w.lastWarn > int64(time.Second) {
-			w.lastWarn = now
-			w.log.Warn().Int("worker_connections", w.maxConns).Msg("worker_connections are not enough")
-		}
+		w.warnFull()
 		unix.Close(fd)
 		return
 	}
