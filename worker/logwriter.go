@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,8 +15,14 @@ import (
 // the disk is stalled, at most maxPending bytes wait; lines beyond that
 // are counted and dropped, and the count is written once the disk answers
 // again — nginx would block the whole worker instead.
+//
+// A write that fails (a full disk, a file system gone read-only, a pipe
+// whose reader is gone) is counted (Errors) and reported through the
+// function given to OnError, at most once every errorReportEvery; nginx
+// logs every failure, which on a full disk is one line per request into
+// an error log that is likely on the same disk.
 type LogWriter struct {
-	path string // "" for a standard stream
+	path string // "" for a standard stream or a file handed over
 
 	mu      sync.Mutex
 	cur     []byte
@@ -27,8 +34,22 @@ type LogWriter struct {
 	closed  bool
 
 	kick   chan struct{}
-	reopen chan chan error
+	reopen chan reopenReq
 	done   chan struct{}
+
+	errs atomic.Uint64 // failed writes, ever
+	// onError, lastReport and unreported belong to the writer goroutine
+	// (and to Close, after it ended).
+	onError    func(err error, failed uint64)
+	lastReport time.Time
+	unreported uint64
+}
+
+// reopenReq asks the writer goroutine to switch files: to f, or when f
+// is nil to a new open of the path.
+type reopenReq struct {
+	f   *os.File
+	res chan error
 }
 
 const (
@@ -38,6 +59,8 @@ const (
 	maxPending = 8 << 20
 	// flushEvery bounds how long a line waits in memory.
 	flushEvery = time.Second
+	// errorReportEvery bounds how often failed writes are reported.
+	errorReportEvery = 10 * time.Second
 )
 
 // OpenLog opens a log file for appending ("stderr" and "stdout" name the
@@ -55,16 +78,57 @@ func OpenLog(path string) (*LogWriter, error) {
 			return nil, err
 		}
 	}
-	lw := &LogWriter{
-		path:   path,
+	lw := newLogWriter(f)
+	lw.path = path
+	go lw.run()
+	return lw, nil
+}
+
+// NewLogWriter writes to f, a file opened by someone else (the master
+// opens a worker's logs): Reopen does nothing, SetFile switches to
+// another file. Close closes f, unless it is a standard stream.
+func NewLogWriter(f *os.File) *LogWriter {
+	lw := newLogWriter(f)
+	go lw.run()
+	return lw
+}
+
+func newLogWriter(f *os.File) *LogWriter {
+	return &LogWriter{
 		f:      f,
 		cur:    make([]byte, 0, logBufSize),
 		kick:   make(chan struct{}, 1),
-		reopen: make(chan chan error),
+		reopen: make(chan reopenReq),
 		done:   make(chan struct{}),
 	}
-	go lw.run()
-	return lw, nil
+}
+
+// OnError sets the function failed writes are reported to, with the
+// count of failures since the last report: at most once every
+// errorReportEvery, from the writer's goroutine. Call it before the
+// first Write.
+func (lw *LogWriter) OnError(f func(err error, failed uint64)) { lw.onError = f }
+
+// Errors is how many writes have failed.
+func (lw *LogWriter) Errors() uint64 { return lw.errs.Load() }
+
+// written counts a write's failure and reports it when the last report
+// is old enough.
+func (lw *LogWriter) written(err error) {
+	if err == nil {
+		return
+	}
+	lw.errs.Add(1)
+	lw.unreported++
+	if lw.onError == nil {
+		return
+	}
+	if now := time.Now(); now.Sub(lw.lastReport) >= errorReportEvery {
+		lw.lastReport = now
+		n := lw.unreported
+		lw.unreported = 0
+		lw.onError(err, n)
+	}
 }
 
 // maxSpare is how many written buffers are kept for reuse.
@@ -121,9 +185,9 @@ func (lw *LogWriter) run() {
 		select {
 		case <-lw.kick:
 		case <-tick.C:
-		case res := <-lw.reopen:
+		case req := <-lw.reopen:
 			lw.flush(true)
-			res <- lw.swapFile()
+			req.res <- lw.swapFile(req.f)
 			continue
 		}
 		if !lw.flush(true) {
@@ -149,7 +213,8 @@ func (lw *LogWriter) flush(all bool) bool {
 	f := lw.f
 	lw.mu.Unlock()
 	for _, b := range batches {
-		f.Write(b)
+		_, err := f.Write(b)
+		lw.written(err)
 	}
 	lw.mu.Lock()
 	for _, b := range batches {
@@ -159,7 +224,8 @@ func (lw *LogWriter) flush(all bool) bool {
 	}
 	lw.mu.Unlock()
 	if dropped > 0 {
-		fmt.Fprintf(f, "{\"level\":\"warn\",\"message\":\"log writer dropped %d lines while the disk was stalled\"}\n", dropped)
+		_, err := fmt.Fprintf(f, "{\"level\":\"warn\",\"message\":\"log writer dropped %d lines while the disk was stalled\"}\n", dropped)
+		lw.written(err)
 	}
 	return !closed
 }
@@ -170,26 +236,47 @@ func (lw *LogWriter) Reopen() error {
 	if lw.path == "" {
 		return nil
 	}
-	res := make(chan error, 1)
+	return lw.switchTo(nil)
+}
+
+// SetFile makes f the file lines go to, once what was buffered is
+// written to the old one, which is closed (a reopen of a log the master
+// opened for this process). It returns once lines go to f.
+func (lw *LogWriter) SetFile(f *os.File) error { return lw.switchTo(f) }
+
+func (lw *LogWriter) switchTo(f *os.File) error {
+	req := reopenReq{f: f, res: make(chan error, 1)}
 	select {
-	case lw.reopen <- res:
-		return <-res
+	case lw.reopen <- req:
+		return <-req.res
 	case <-lw.done:
+		if f != nil {
+			f.Close()
+		}
 		return nil
 	}
 }
 
-func (lw *LogWriter) swapFile() error {
-	f, err := openAppend(lw.path)
-	if err != nil {
-		return err
+// swapFile switches to f, or to a new open of the path when f is nil.
+// A standard stream is never closed.
+func (lw *LogWriter) swapFile(f *os.File) error {
+	if f == nil {
+		var err error
+		if f, err = openAppend(lw.path); err != nil {
+			return err
+		}
 	}
 	lw.mu.Lock()
 	old := lw.f
 	lw.f = f
 	lw.mu.Unlock()
+	if isStdStream(old) {
+		return nil
+	}
 	return old.Close()
 }
+
+func isStdStream(f *os.File) bool { return f == os.Stdout || f == os.Stderr }
 
 // Close writes what is buffered and stops the writer goroutine.
 func (lw *LogWriter) Close() error {
@@ -206,8 +293,8 @@ func (lw *LogWriter) Close() error {
 	}
 	<-lw.done
 	lw.flush(true)
-	if lw.path != "" {
-		return lw.f.Close()
+	if isStdStream(lw.f) {
+		return nil
 	}
-	return nil
+	return lw.f.Close()
 }

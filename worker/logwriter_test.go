@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,5 +125,60 @@ func TestLogWriterStalledDisk(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("reader did not finish")
+	}
+}
+
+// TestLogWriterErrors: writes to a full device are counted, and reported
+// once per errorReportEvery with the count since the last report.
+func TestLogWriterErrors(t *testing.T) {
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("SKIP (no /dev/full):", err)
+	}
+	lw := NewLogWriter(f)
+	var mu sync.Mutex
+	var reports []uint64
+	var lastErr error
+	lw.OnError(func(err error, failed uint64) {
+		mu.Lock()
+		reports = append(reports, failed)
+		lastErr = err
+		mu.Unlock()
+	})
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(lw, "line %d\n", i)
+		time.Sleep(flushEvery + 200*time.Millisecond)
+	}
+	lw.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if n := lw.Errors(); n < 3 {
+		t.Fatalf("%d failed writes counted, want 3 or more", n)
+	}
+	if len(reports) != 1 || reports[0] != 1 || !errors.Is(lastErr, syscall.ENOSPC) {
+		t.Fatalf("reports %v (%v), want one report of the first failure", reports, lastErr)
+	}
+}
+
+// TestLogWriterSetFile: SetFile switches to a file someone else opened,
+// after writing what was buffered to the old one.
+func TestLogWriterSetFile(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := os.Create(filepath.Join(dir, "a"))
+	b, _ := os.Create(filepath.Join(dir, "b"))
+	lw := NewLogWriter(a)
+	fmt.Fprintln(lw, "one")
+	if err := lw.SetFile(b); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(lw, "two")
+	lw.Close()
+	ga, _ := os.ReadFile(filepath.Join(dir, "a"))
+	gb, _ := os.ReadFile(filepath.Join(dir, "b"))
+	if string(ga) != "one\n" || string(gb) != "two\n" {
+		t.Fatalf("a %q, b %q", ga, gb)
+	}
+	if _, err := a.Write([]byte("x")); err == nil {
+		t.Fatal("the old file was not closed")
 	}
 }
