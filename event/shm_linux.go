@@ -27,7 +27,8 @@ import (
 //	             the draining flag
 //	offset 128   the accept lock word (64 bits): the holder's pid in the
 //	             low half, 0 when free, its lease's expiry in the high half
-//	offset 256   Slots × SlotSize: one Counters slot per worker process
+//	offset 256   the master's counters (MasterCounters)
+//	offset 384   Slots × SlotSize: one Counters slot per worker process
 //
 // A slot is written by the one worker that occupies it, with atomic
 // stores (single writer, so a load and a store are enough); anybody reads
@@ -43,13 +44,15 @@ type Shared struct {
 
 const (
 	shmMagic   = 0x314d48534e524554 // "TERNSHM1", little-endian
-	shmVersion = 5
+	shmVersion = 6
 	// shmLine is the unit of the layout: two 64-byte cache lines.
 	shmLine = 128
 	// offLock is the accept lock word's line.
 	offLock = shmLine
+	// offMaster is the master's counters' line.
+	offMaster = 2 * shmLine
 	// offSlots is where the first slot starts.
-	offSlots = 2 * shmLine
+	offSlots = 3 * shmLine
 	// SlotSize is one worker's Counters, padded to four lines.
 	SlotSize = 512
 	// MaxSlots bounds the worker processes alive at once, old generations
@@ -84,6 +87,30 @@ var HistBounds = [...]time.Duration{
 	500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
 	5 * time.Second, 10 * time.Second,
 }
+
+// MasterCounters are the master's line: what only the master knows
+// (worker deaths, respawns, reloads), written by the master alone with
+// Inc and Add, read by a worker answering metrics.
+type MasterCounters struct {
+	// Crashes counts the workers that exited without being told to:
+	// killed by a signal, a Go panic or fatal error (exit status 2),
+	// any other status, a worker that could not start included.
+	Crashes uint64
+	// Respawns counts the workers started in place of one that died.
+	Respawns uint64
+	// Delayed is the workers whose respawn waits out a back-off, because
+	// they kept dying soon after their start: a crash loop (gauge).
+	Delayed uint64
+	// ReloadsOK and ReloadsFailed count the reloads (HUP) by outcome:
+	// new workers serving, or the old ones kept (an invalid
+	// configuration, a file that cannot be opened, new workers that did
+	// not start).
+	ReloadsOK     uint64
+	ReloadsFailed uint64
+}
+
+// Compile-time check: the master's counters fit their line.
+var _ [shmLine - unsafe.Sizeof(MasterCounters{})]byte
 
 // Status classes of Counters.Status.
 const (
@@ -148,6 +175,10 @@ type Counters struct {
 	// OffloadedOpens counts paths resolved on a pool thread because
 	// resolving them would have read the disk.
 	OffloadedOpens uint64
+	// LogWriteErrors counts the writes to the worker's log files (error
+	// and access logs) that failed: a full disk, a file system gone
+	// read-only, a log pipe whose reader is gone.
+	LogWriteErrors uint64
 }
 
 // counterFields is how many uint64 fields Counters has; tryAtField is
@@ -231,6 +262,23 @@ func (s *Shared) header() *header { return (*header)(unsafe.Pointer(&s.mem[0])) 
 
 // lockWord is the accept lock.
 func (s *Shared) lockWord() *uint64 { return (*uint64)(unsafe.Pointer(&s.mem[offLock])) }
+
+// Master returns the master's counters.
+func (s *Shared) Master() *MasterCounters {
+	return (*MasterCounters)(unsafe.Pointer(&s.mem[offMaster]))
+}
+
+// MasterTotals reads the master's counters, each atomically.
+func (s *Shared) MasterTotals() MasterCounters {
+	m := s.Master()
+	return MasterCounters{
+		Crashes:       atomic.LoadUint64(&m.Crashes),
+		Respawns:      atomic.LoadUint64(&m.Respawns),
+		Delayed:       atomic.LoadUint64(&m.Delayed),
+		ReloadsOK:     atomic.LoadUint64(&m.ReloadsOK),
+		ReloadsFailed: atomic.LoadUint64(&m.ReloadsFailed),
+	}
+}
 
 // Slot returns slot i's counters (0 <= i < MaxSlots).
 func (s *Shared) Slot(i int) *Counters {
@@ -343,3 +391,6 @@ func (s *Shared) SetDraining(on bool) {
 
 // Draining reports whether the master has begun to drain the server.
 func (s *Shared) Draining() bool { return atomic.LoadUint64(&s.header().Draining) != 0 }
+
+// Store sets a counter of a line that only the calling goroutine writes.
+func Store(p *uint64, v uint64) { atomic.StoreUint64(p, v) }

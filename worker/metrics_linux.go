@@ -40,6 +40,11 @@ func (w *Worker) publish() {
 	}
 	atomic.StoreUint64(&st.PoolQueued, queued)
 	atomic.StoreUint64(&st.PoolRejected, rejected)
+	logErrs := w.logErrBase
+	for _, lw := range w.writers {
+		logErrs += lw.Errors()
+	}
+	atomic.StoreUint64(&st.LogWriteErrors, logErrs)
 }
 
 // metricsType is the Prometheus text exposition format's media type.
@@ -61,7 +66,12 @@ func (w *Worker) serveMetrics(rq *request) int {
 		t.Writing++
 	}
 	// Not the hot path: a buffer per response (two may be in flight).
+	var mc event.MasterCounters
+	if w.shm != nil {
+		mc = w.shm.MasterTotals()
+	}
 	b := appendMetrics(make([]byte, 0, 4096), &t)
+	b = appendMasterMetrics(b, &mc)
 	resp := &rq.Resp
 	resp.Status = 200
 	resp.ContentType = metricsType
@@ -112,6 +122,35 @@ func appendMetrics(b []byte, t *event.Counters) []byte {
 	sample("tern_thread_pool_queue_depth", "", t.PoolQueued)
 	metric("tern_thread_pool_rejected_total", "counter", "Tasks refused by a full thread-pool queue.")
 	sample("tern_thread_pool_rejected_total", "", t.PoolRejected)
+	metric("tern_log_write_errors_total", "counter", "Failed writes to the error and access logs (a full disk, a broken log pipe).")
+	sample("tern_log_write_errors_total", "", t.LogWriteErrors)
+	return b
+}
+
+// appendMasterMetrics writes the master's counters: worker deaths,
+// respawns and crash loops, reloads.
+func appendMasterMetrics(b []byte, m *event.MasterCounters) []byte {
+	for _, c := range []struct {
+		name, typ, help, labels string
+		v                       uint64
+	}{
+		{"tern_worker_crashes_total", "counter", "Worker processes that exited without being told to (a signal, a Go panic or fatal error, a worker that could not start).", "", m.Crashes},
+		{"tern_worker_respawns_total", "counter", "Worker processes started in place of one that died.", "", m.Respawns},
+		{"tern_worker_respawns_delayed", "gauge", "Worker processes waiting out a respawn back-off because they kept dying soon after their start (a crash loop).", "", m.Delayed},
+		{"tern_reloads_total", "counter", "Configuration reloads by outcome: new workers serving (ok), or the old ones kept (failed).", `result="ok"`, m.ReloadsOK},
+		{"tern_reloads_total", "", "", `result="failed"`, m.ReloadsFailed},
+	} {
+		if c.typ != "" {
+			b = append(b, "# HELP "+c.name+" "+c.help+"\n# TYPE "+c.name+" "+c.typ+"\n"...)
+		}
+		b = append(b, c.name...)
+		if c.labels != "" {
+			b = append(b, "{"+c.labels+"}"...)
+		}
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, c.v, 10)
+		b = append(b, '\n')
+	}
 	return b
 }
 

@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"sync/atomic"
 	"time"
 
 	"tern/event"
@@ -21,6 +22,7 @@ import (
 func (w *Worker) UseShared(sh *event.Shared, slot int, mutex bool) {
 	w.shm = sh
 	w.stats = sh.Slot(slot)
+	w.logErrBase = atomic.LoadUint64(&w.stats.LogWriteErrors)
 	if mutex {
 		w.mutex = event.NewAcceptMutex(w.loop, w.acc, sh, slot, w.pid, w.cfg.AcceptMutexDelay)
 	}
