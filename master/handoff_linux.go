@@ -23,19 +23,34 @@ import (
 //	fd 4  FDConfig  the configuration snapshot (memfd, JSON, see snapshot)
 //	fd 5  FDParent  the read end of a pipe the master never writes: EOF
 //	                means the master is gone, and the worker quits
-//	fd 6… FDListen  one listening socket per bound address, in the order
+//	fd 6  FDChannel the worker's end of its channel with the master
+//	                (channel_linux.go): ready, cannot start, reopen
+//	fd 7… FDListen  one listening socket per bound address, in the order
 //	                of Config.HTTP.Bound(): the shared socket, or for a
 //	                reuseport address this worker's own one
+//	then            the log files, in LogPaths order (logs_linux.go)
 //
 // The environment variable carries what is not a descriptor. Its value is
-// "slot=S,index=I,gen=G,listeners=N,workers=W".
+// "slot=S,index=I,gen=G,listeners=N,workers=W,logs=L".
+//
+// A worker that cannot start (its hand-off or its configuration does not
+// work out) says why on its channel and exits with ExitCannotStart.
+// Everything else the master treats as a crash, and replaces the worker.
 const (
 	// WorkerEnv names the worker role and its parameters.
 	WorkerEnv = "TERN_WORKER"
 	FDShared  = 3
 	FDConfig  = 4
 	FDParent  = 5
-	FDListen  = 6
+	FDChannel = 6
+	FDListen  = 7
+	// ExitCannotStart is the exit status of a worker that cannot start.
+	// The Go runtime never exits with it by itself: a panic, a fatal
+	// error (out of memory, a concurrent map write) and SIGABRT or
+	// SIGSEGV exit with status 2, log.Fatal with 1. (nginx uses 2 for
+	// "cannot start", which in a Go program would also mean every
+	// crash.)
+	ExitCannotStart = 3
 )
 
 // WorkerParams are a worker's parameters from WorkerEnv.
@@ -52,10 +67,12 @@ type WorkerParams struct {
 	// Workers is the size of the worker's generation: one worker alone
 	// needs no accept lock.
 	Workers int
+	// Logs is how many log files follow the listening sockets.
+	Logs int
 }
 
 func (p WorkerParams) String() string {
-	return fmt.Sprintf("slot=%d,index=%d,gen=%d,listeners=%d,workers=%d", p.Slot, p.Index, p.Gen, p.Listeners, p.Workers)
+	return fmt.Sprintf("slot=%d,index=%d,gen=%d,listeners=%d,workers=%d,logs=%d", p.Slot, p.Index, p.Gen, p.Listeners, p.Workers, p.Logs)
 }
 
 // WorkerRole reports whether this process was started as a worker, and
@@ -68,7 +85,7 @@ func WorkerRole() (WorkerParams, bool, error) {
 	}
 	os.Unsetenv(WorkerEnv)
 	var p WorkerParams
-	fields := map[string]*int{"slot": &p.Slot, "index": &p.Index, "gen": &p.Gen, "listeners": &p.Listeners, "workers": &p.Workers}
+	fields := map[string]*int{"slot": &p.Slot, "index": &p.Index, "gen": &p.Gen, "listeners": &p.Listeners, "workers": &p.Workers, "logs": &p.Logs}
 	for _, kv := range strings.Split(v, ",") {
 		k, val, _ := strings.Cut(kv, "=")
 		dst := fields[k]

@@ -58,16 +58,29 @@ type Master struct {
 	// parentR is the read end of the pipe whose EOF tells workers that
 	// the master is gone; parentW is never written, only held.
 	parentR, parentW int
+	// chans wakes run when a worker's channel has a message.
+	chans *channels
 
+	// gen is the generation that serves; at start, the first one while
+	// it starts. next is a reload's generation while it starts: the old
+	// workers keep serving until all of next's report ready. gens are
+	// every generation that still has workers, gen and next included.
 	gen   *generation
+	next  *generation
+	gens  []*generation
 	procs map[int]*proc
 	slots [event.MaxSlots]bool
+	// reloadAgain is a HUP that came while next was starting.
+	reloadAgain bool
+	// reloads numbers the reloads, for the status file (reload_linux.go).
+	reloads int
 
 	quitting    bool
 	terminating bool
 	// stopReason says why the master stops, for the terminal.
 	stopReason string
 	noaccept   bool // WINCH: no workers until HUP
+	exitCode   int  // 1 once the start failed
 	killDelay  time.Duration
 	killAt     time.Time
 	respawns   []respawn
@@ -85,24 +98,15 @@ type Master struct {
 	sigs chan os.Signal
 }
 
-// generation is a configuration and the sockets opened for it; a reload
-// makes a new one.
-type generation struct {
-	n    int
-	cfg  *conf.Config
-	lns  *listenSet
-	snap int // the configuration snapshot memfd
-	// fails counts the quick deaths of each worker index in a row, for
-	// the respawn back-off.
-	fails []int
-}
-
 // proc is a worker process.
 type proc struct {
 	pid, slot, index int
 	gen              *generation
+	channel          int // the master's end
 	started          time.Time
-	exiting          bool // told to stop: not respawned
+	readyAt          time.Time // zero until it reports ready
+	exiting          bool      // told to stop: not respawned
+	reason           string    // why it cannot start, as it said
 }
 
 // respawn is a worker index waiting out its back-off.
@@ -113,30 +117,30 @@ type respawn struct {
 }
 
 const (
-	// startPause lets new workers start before the old ones are told to
-	// quit on a reload (nginx sleeps 100 ms too). Connections arriving
-	// meanwhile wait in the listen queue, whoever takes them.
-	startPause = 100 * time.Millisecond
+	// readyTimeout bounds how long a generation's workers may take to
+	// report ready: at start the master then exits 1, on a reload the old
+	// workers serve on and the new ones are stopped.
+	readyTimeout = 10 * time.Second
 	// killFirst and killLast: a fast stop re-sends TERM after 50 ms,
 	// doubling, and sends SIGKILL once the doubled delay passes a second,
 	// 1.55 s after the first TERM (nginx's ngx_master_process_cycle).
 	killFirst = 50 * time.Millisecond
 	killLast  = time.Second
-	// stableAfter is how long a worker must have run for its death not
-	// to count as a crash loop.
-	stableAfter = 10 * time.Second
+	// stableAfter is how long a worker must have served (since it
+	// reported ready) for its death not to count as a crash loop. A
+	// crash loop of workers that live longer costs at most one start a
+	// second per worker.
+	stableAfter = time.Second
 	// backoffFirst and backoffMax bound the pause before respawning a
 	// worker that keeps dying: the first death is replaced at once, the
-	// next after 100 ms, doubling up to 10 s.
+	// next quick one after 100 ms, doubling up to 10 s. A worker that
+	// cannot start is tried again every backoffMax.
 	backoffFirst = 100 * time.Millisecond
 	backoffMax   = 10 * time.Second
-	// fatalExit is the exit code of a worker that cannot start (bad
-	// snapshot, no shared memory): nginx does not respawn it either.
-	fatalExit = 2
 )
 
 // Run starts the master and serves until a stop signal; it returns the
-// process's exit code.
+// process's exit code: 0, or 1 when the start failed.
 func Run(opt Options) int {
 	IgnoreSignals()
 	m, err := start(opt)
@@ -160,7 +164,8 @@ func IgnoreSignals() {
 	signal.Ignore(syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
 }
 
-// start opens everything the workers need and starts them.
+// start opens everything the workers need and starts them; run then
+// waits for them to report ready.
 func start(opt Options) (*Master, error) {
 	cfg := opt.Config
 	if cfg.HTTP == nil || len(cfg.HTTP.Addrs) == 0 {
@@ -189,17 +194,21 @@ func start(opt Options) (*Master, error) {
 		return fail(os.NewSyscallError("pipe2", err))
 	}
 	m.parentR, m.parentW = p[0], p[1]
+	if m.chans, err = newChannels(); err != nil {
+		return fail(err)
+	}
 	n := workerCount(cfg, m.cpus)
 	lns, err := m.openSockets(cfg, n)
 	if err != nil {
 		return fail(err)
 	}
-	snap, err := writeSnapshot(cfg)
+	g, err := newGeneration(1, cfg, lns, n)
 	if err != nil {
 		lns.closeExcept(nil)
 		return fail(err)
 	}
-	m.gen = &generation{n: 1, cfg: cfg, lns: lns, snap: snap, fails: make([]int, n)}
+	m.gen = g
+	m.gens = []*generation{g}
 	// Signals before the first worker: a SIGCHLD must not be missed.
 	m.sigs = make(chan os.Signal, 32)
 	signal.Notify(m.sigs, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT,
@@ -210,17 +219,8 @@ func start(opt Options) (*Master, error) {
 		}
 	}
 	SetTitle(MasterTitle())
-	m.log.Info().Int("worker_processes", n).Int("listeners", len(lns.list)).Str("conf", cfg.File).Msg("tern started")
-	for i := 0; i < n; i++ {
-		if err := m.startWorker(m.gen, i); err != nil {
-			if len(m.procs) == 0 {
-				m.terminating = true
-				return fail(err)
-			}
-			m.log.Error().Err(err).Int("index", i).Msg("starting a worker failed")
-		}
-	}
-	announce(opt.Stderr, cfg.HTTP)
+	m.log.Info().Int("worker_processes", n).Int("listeners", len(lns.list)).Str("conf", cfg.File).Msg("tern starting")
+	m.startGeneration(g)
 	return m, nil
 }
 
@@ -230,7 +230,12 @@ func (m *Master) setLog(logf LogFile, cfg *conf.Config) {
 	m.log = zerolog.New(logf).Level(cfg.ErrorLogLevel).With().Timestamp().Int("pid", m.pid).Str("process", "master").Logger()
 }
 
-// run is the master's loop: wait for a signal or a deadline, act, reap.
+// alert logs at the highest level, which no error_log_level filters out:
+// what an operator must see (nginx's alert).
+func (m *Master) alert() *zerolog.Event { return m.log.WithLevel(conf.LogAlert) }
+
+// run is the master's loop: wait for a signal, a worker's message or a
+// deadline, act, reap.
 func (m *Master) run() int {
 	for {
 		var timeout <-chan time.Time
@@ -240,12 +245,17 @@ func (m *Master) run() int {
 		select {
 		case s := <-m.sigs:
 			m.signal(s.(syscall.Signal))
+		case <-m.chans.wake:
 		case <-timeout:
 		}
-		// Every wake-up reaps: SIGCHLDs coalesce, and a worker may
-		// exit just as another signal arrives.
+		// Every wake-up reads the channels and reaps: SIGCHLDs
+		// coalesce, and a worker may exit just as another signal
+		// arrives.
+		m.readChannels()
 		m.reap()
-		m.deadlines(time.Now())
+		now := time.Now()
+		m.deadlines(now)
+		m.settle(now)
 		if (m.quitting || m.terminating) && len(m.procs) == 0 {
 			break
 		}
@@ -255,7 +265,7 @@ func (m *Master) run() int {
 	if m.opt.Stderr != nil {
 		fmt.Fprintf(m.opt.Stderr, "tern: stopped: %s\n", m.stopReason)
 	}
-	return 0
+	return m.exitCode
 }
 
 // signal acts on one signal (nginx's master cycle).
@@ -280,6 +290,7 @@ func (m *Master) signal(s syscall.Signal) {
 		if m.newBinary != 0 {
 			m.stopReason += fmt.Sprintf("; the new master %d serves on", m.newBinary)
 		}
+		m.giveUp("the master is stopping")
 		m.stopWorkers(syscall.SIGQUIT, func(*proc) bool { return true })
 		// nginx closes the master's listening sockets at once; the
 		// workers close theirs as they stop accepting.
@@ -289,14 +300,11 @@ func (m *Master) signal(s syscall.Signal) {
 		if m.terminating {
 			return
 		}
-		m.terminating = true
 		m.stopReason = unix.SignalName(s) + " received: fast stop"
 		if s == syscall.SIGINT {
 			m.stopReason = "SIGINT (Ctrl-C) received: fast stop"
 		}
-		m.stopWorkers(syscall.SIGTERM, func(*proc) bool { return true })
-		m.killDelay = killFirst
-		m.killAt = time.Now().Add(m.killDelay)
+		m.terminate()
 	case syscall.SIGUSR1:
 		m.reopen()
 	case syscall.SIGWINCH:
@@ -308,6 +316,7 @@ func (m *Master) signal(s syscall.Signal) {
 		if m.quitting || m.terminating {
 			return
 		}
+		m.giveUp("WINCH stops the workers")
 		m.noaccept = true
 		m.respawns = nil
 		m.shm.SetDraining(true)
@@ -316,6 +325,16 @@ func (m *Master) signal(s syscall.Signal) {
 	case syscall.SIGUSR2:
 		m.changeBinary()
 	}
+}
+
+// terminate is the fast stop: TERM to every worker, again and again,
+// then SIGKILL (see deadlines).
+func (m *Master) terminate() {
+	m.giveUp("the master is stopping")
+	m.terminating = true
+	m.stopWorkers(syscall.SIGTERM, func(*proc) bool { return true })
+	m.killDelay = killFirst
+	m.killAt = time.Now().Add(m.killDelay)
 }
 
 // stopWorkers sends sig to the workers sel picks and marks them exiting.
@@ -331,15 +350,23 @@ func (m *Master) stopWorkers(sig syscall.Signal, sel func(*proc) bool) {
 	}
 }
 
-// reopen reopens the master's error log and tells every worker to reopen
-// its logs (USR1, for logrotate).
+// reopen reopens the master's error log and every generation's log
+// files, and hands each worker its generation's new files (USR1, for
+// logrotate): a worker never opens a log itself.
 func (m *Master) reopen() {
 	if err := m.logf.Reopen(); err != nil {
 		m.log.Error().Err(err).Msg("reopening the error log failed")
 	}
 	m.log.Info().Msg("reopening logs")
+	for _, g := range m.gens {
+		if err := g.logs.reopen(); err != nil {
+			m.log.Error().Err(err).Int("generation", g.n).Msg("reopening log files failed, the old ones are kept")
+		}
+	}
 	for _, p := range m.procs {
-		unix.Kill(p.pid, syscall.SIGUSR1)
+		if err := sendFiles(p.channel, p.gen.logs.files); err != nil {
+			m.log.Error().Err(err).Int("worker", p.pid).Msg("handing the reopened logs to a worker failed")
+		}
 	}
 }
 
@@ -355,115 +382,57 @@ func (m *Master) startWorker(g *generation, index int) error {
 	if slot < 0 {
 		return fmt.Errorf("%d worker processes alive: no shared memory slot left", event.MaxSlots)
 	}
+	mine, theirs, err := newChannel()
+	if err != nil {
+		return err
+	}
 	cpus := workerCPUs(g.cfg.WorkerCPUAffinity, index, m.cpus)
 	pid, err := spawn(spawnSpec{
-		params: WorkerParams{Slot: slot, Index: index, Gen: g.n, Listeners: len(g.lns.list), Workers: len(g.fails)},
-		cpus:   cpus,
-		shm:    m.shm.FD(),
-		snap:   g.snap,
-		parent: m.parentR,
-		lns:    g.lns.forWorker(index),
+		params: WorkerParams{Slot: slot, Index: index, Gen: g.n, Listeners: len(g.lns.list),
+			Workers: len(g.fails), Logs: len(g.logs.files)},
+		cpus:    cpus,
+		shm:     m.shm.FD(),
+		snap:    g.snap,
+		parent:  m.parentR,
+		channel: theirs,
+		lns:     g.lns.forWorker(index),
+		logs:    g.logs.files,
 	})
+	unix.Close(theirs)
+	if err == nil {
+		err = m.chans.add(mine)
+	}
 	if err != nil {
+		unix.Close(mine)
 		return err
 	}
 	m.slots[slot] = true
 	m.shm.Occupy(slot, pid)
-	m.procs[pid] = &proc{pid: pid, slot: slot, index: index, gen: g, started: time.Now()}
+	m.procs[pid] = &proc{pid: pid, slot: slot, index: index, gen: g, channel: mine, started: time.Now()}
+	g.procs++
 	m.log.Info().Int("worker", pid).Int("index", index).Int("slot", slot).Ints("cpus", cpus).Int("generation", g.n).Msg("worker process started")
 	return nil
-}
-
-// reap collects every worker that exited, frees what it held, and
-// replaces it when it was not told to stop.
-func (m *Master) reap() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
-		if pid == m.newBinary {
-			m.newBinaryExited(ws)
-			continue
-		}
-		p := m.procs[pid]
-		if p == nil {
-			continue
-		}
-		delete(m.procs, pid)
-		// Right after wait4, before the pid can be reused: a lock the
-		// dead worker held is freed, its gauges zeroed.
-		held := m.lock.ForceUnlock(pid)
-		m.shm.Vacate(p.slot)
-		m.slots[p.slot] = false
-		ev := m.log.Info()
-		if !p.exiting {
-			ev = m.log.Warn()
-		}
-		ev = ev.Int("worker", pid).Int("index", p.index).Int("generation", p.gen.n)
-		switch {
-		case ws.Signaled():
-			ev.Int("signal", int(ws.Signal())).Bool("core_dumped", ws.CoreDump()).Msg("worker process exited on signal")
-		default:
-			ev.Int("code", ws.ExitStatus()).Msg("worker process exited")
-		}
-		if held {
-			m.log.Warn().Int("worker", pid).Msg("accept lock was held by the dead worker, released")
-		}
-		if p.exiting || m.quitting || m.terminating || m.noaccept || p.gen != m.gen {
-			continue
-		}
-		if ws.Exited() && ws.ExitStatus() == fatalExit {
-			m.log.Error().Int("worker", pid).Msg("worker process exited with fatal code 2 and cannot be respawned")
-			continue
-		}
-		m.scheduleRespawn(p)
-	}
-}
-
-// scheduleRespawn replaces a dead worker in the same index (same CPU,
-// same reuseport sockets): at once the first time, then with a growing
-// pause while it keeps dying within stableAfter of its start.
-func (m *Master) scheduleRespawn(p *proc) {
-	g := p.gen
-	if time.Since(p.started) >= stableAfter {
-		g.fails[p.index] = 0
-	}
-	g.fails[p.index]++
-	var delay time.Duration
-	if f := g.fails[p.index]; f > 1 {
-		delay = min(backoffFirst<<min(f-2, 16), backoffMax)
-	}
-	if delay == 0 {
-		m.respawnNow(g, p.index)
-		return
-	}
-	m.log.Warn().Int("index", p.index).Dur("after", delay).Msg("worker keeps dying, respawn delayed")
-	m.respawns = append(m.respawns, respawn{gen: g, index: p.index, at: time.Now().Add(delay)})
-}
-
-func (m *Master) respawnNow(g *generation, index int) {
-	if err := m.startWorker(g, index); err != nil {
-		m.log.Error().Err(err).Int("index", index).Msg("respawning a worker failed")
-		// Try again later rather than never.
-		m.respawns = append(m.respawns, respawn{gen: g, index: index, at: time.Now().Add(backoffMax)})
-	}
 }
 
 // nextDeadline is the earliest timed action pending.
 func (m *Master) nextDeadline() (time.Time, bool) {
 	var t time.Time
+	earlier := func(d time.Time) {
+		if t.IsZero() || d.Before(t) {
+			t = d
+		}
+	}
 	if m.terminating && len(m.procs) > 0 {
-		t = m.killAt
+		earlier(m.killAt)
 	}
 	for _, r := range m.respawns {
-		if t.IsZero() || r.at.Before(t) {
-			t = r.at
-		}
+		earlier(r.at)
+	}
+	if !m.gen.serving && !m.terminating {
+		earlier(m.gen.deadline)
+	}
+	if m.next != nil {
+		earlier(m.next.deadline)
 	}
 	return t, !t.IsZero()
 }
@@ -482,18 +451,7 @@ func (m *Master) deadlines(now time.Time) {
 		m.stopWorkers(sig, func(*proc) bool { return true })
 		m.killAt = now.Add(m.killDelay)
 	}
-	rest := m.respawns[:0]
-	for _, r := range m.respawns {
-		switch {
-		case r.gen != m.gen || m.quitting || m.terminating || m.noaccept:
-			// dropped: its generation is over
-		case !now.Before(r.at):
-			m.respawnNow(r.gen, r.index)
-		default:
-			rest = append(rest, r)
-		}
-	}
-	m.respawns = rest
+	m.respawnDue(now)
 }
 
 // cleanup releases what the master holds, on its way out.
@@ -502,18 +460,25 @@ func (m *Master) cleanup() {
 		signal.Stop(m.sigs)
 	}
 	if m.gen != nil {
+		// Older generations' sockets were closed as they retired.
 		m.gen.lns.closeExcept(nil)
-		unix.Close(m.gen.snap)
+	}
+	for _, g := range m.gens {
+		g.release()
 	}
 	if m.cfg.PID != "" {
 		// After an upgrade the pid file names the new master and
 		// only PID.oldbin is ours.
 		removePID(m.cfg.PID, m.pid)
 		removePID(OldPIDPath(m.cfg.PID), m.pid)
+		removeReloadStatus(m.cfg.PID, m.pid)
 	}
 	if m.parentW > 0 {
 		unix.Close(m.parentR)
 		unix.Close(m.parentW)
+	}
+	if m.chans != nil {
+		m.chans.close()
 	}
 	if m.shm != nil {
 		m.shm.Close()

@@ -3,6 +3,7 @@
 package master
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -28,7 +29,7 @@ import (
 func TestMain(m *testing.M) {
 	if p, ok, err := WorkerRole(); ok {
 		if err != nil {
-			os.Exit(fatalExit)
+			os.Exit(ExitCannotStart)
 		}
 		os.Exit(fakeWorker(p))
 	}
@@ -39,29 +40,48 @@ func TestMain(m *testing.M) {
 }
 
 func fakeWorker(p WorkerParams) int {
+	ch := WorkerChannel()
+	fail := func(what string, err error) int {
+		ch.Fail(fmt.Sprintf("%s: %v", what, err))
+		return ExitCannotStart
+	}
 	if _, err := event.MapShared(FDShared); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return fatalExit
+		return fail("shared memory", err)
 	}
 	cfg, err := ReadSnapshot(FDConfig)
-	if err != nil || len(cfg.HTTP.Addrs) != p.Listeners {
-		fmt.Fprintln(os.Stderr, "snapshot:", err)
-		return fatalExit
+	if err == nil && len(cfg.HTTP.Addrs) != p.Listeners {
+		err = fmt.Errorf("%d listeners for %d addresses", p.Listeners, len(cfg.HTTP.Addrs))
+	}
+	if err != nil {
+		return fail("snapshot", err)
 	}
 	for _, fd := range InheritedListeners(p.Listeners) {
 		if _, err := unix.Getsockname(fd); err != nil {
-			return fatalExit
+			return fail("listener", err)
+		}
+	}
+	logs, err := InheritedLogs(cfg, p)
+	if err != nil {
+		return fail("logs", err)
+	}
+	for path, f := range logs {
+		if _, err := fmt.Fprintf(f, "worker %d writes %s\n", os.Getpid(), path); err != nil {
+			return fail("logs", err)
 		}
 	}
 	SetTitle(WorkerTitle)
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGQUIT, syscall.SIGTERM)
+	if os.Getenv("TERN_FAKE_WORKER_FAILS") != "" {
+		return fail("told to", errors.New("TERN_FAKE_WORKER_FAILS"))
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM)
 	go func() {
 		var b [1]byte
 		unix.Read(FDParent, b[:]) // EOF: the master is gone
-		ch <- syscall.SIGQUIT
+		sigs <- syscall.SIGQUIT
 	}()
-	<-ch
+	ch.Ready()
+	<-sigs
 	return 0
 }
 
@@ -111,14 +131,21 @@ func waitChildren(t *testing.T, n int, not []int) []int {
 	}
 }
 
-// TestMasterLoop runs the master in this process (with the race
-// detector in CI: signals arrive on a channel, spawns run on locked
-// threads): start, respawn after SIGKILL, reload, quit.
-func TestMasterLoop(t *testing.T) {
+// wait waits until the log has n lines containing s.
+func (l *bufLog) wait(t *testing.T, s string, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d lines with %q in the log", n, s), func() bool { return strings.Count(l.String(), s) >= n })
+}
+
+// runMaster runs a master in this process on a configuration with two
+// workers and an access log, and returns its directory, its log and its
+// exit code's channel.
+func runMaster(t *testing.T) (string, *bufLog, chan int) {
 	dir := t.TempDir()
 	port := freePort(t)
 	file := filepath.Join(dir, "tern.hcl")
-	src := fmt.Sprintf("pid = %q\nerror_log = \"stderr\"\nworker_processes = 2\nhttp {\n  server {\n    listen = [\"127.0.0.1:%d\"]\n  }\n}\n", filepath.Join(dir, "tern.pid"), port)
+	src := fmt.Sprintf("pid = %q\nerror_log = \"stderr\"\nworker_processes = 2\nhttp {\n  access_log = %q\n  server {\n    listen = [\"127.0.0.1:%d\"]\n  }\n}\n",
+		filepath.Join(dir, "tern.pid"), filepath.Join(dir, "access.log"), port)
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -126,29 +153,23 @@ func TestMasterLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := &bufLog{}
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(Options{
 			Config:  cfg,
 			Load:    func() (*conf.Config, error) { return conf.Load(file, "") },
-			OpenLog: func(string) (LogFile, error) { return nopLog{os.Stderr}, nil },
-			Stderr:  os.Stderr,
+			OpenLog: func(string) (LogFile, error) { return log, nil },
+			Stderr:  log,
 		})
 	}()
-	ws := waitChildren(t, 2, nil)
-	if pid, err := ReadPID(filepath.Join(dir, "tern.pid")); err != nil || pid != os.Getpid() {
-		t.Fatalf("pid file: %d %v", pid, err)
-	}
-	for i, pid := range ws {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, pid))
-		if !strings.Contains(string(b), "Cpus_allowed_list:\t"+strconv.Itoa(CPUs()[i%len(CPUs())])+"\n") {
-			t.Errorf("worker %d not pinned to CPU %d", pid, CPUs()[i%len(CPUs())])
-		}
-	}
-	syscall.Kill(ws[0], syscall.SIGKILL)
-	ws = append(waitChildren(t, 1, ws), ws[1])
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitChildren(t, 2, ws)
+	return dir, log, done
+}
+
+// quitMaster stops the master with QUIT and checks that it leaves
+// nothing behind.
+func quitMaster(t *testing.T, dir string, done chan int) {
+	t.Helper()
 	syscall.Kill(os.Getpid(), syscall.SIGQUIT)
 	select {
 	case code := <-done:
@@ -161,6 +182,81 @@ func TestMasterLoop(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "tern.pid")); !os.IsNotExist(err) {
 		t.Fatalf("pid file left: %v", err)
 	}
+	if c := childrenOf(os.Getpid()); len(c) != 0 {
+		t.Fatalf("children left: %v", c)
+	}
+}
+
+// TestMasterLoop runs the master in this process (with the race
+// detector in CI: signals arrive on a channel, spawns run on locked
+// threads): start, respawn after SIGKILL, reload, quit.
+func TestMasterLoop(t *testing.T) {
+	dir, log, done := runMaster(t)
+	ws := waitChildren(t, 2, nil)
+	log.wait(t, "tern started", 1)
+	if pid, err := ReadPID(filepath.Join(dir, "tern.pid")); err != nil || pid != os.Getpid() {
+		t.Fatalf("pid file: %d %v", pid, err)
+	}
+	for i, pid := range ws {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, pid))
+		if !strings.Contains(string(b), "Cpus_allowed_list:\t"+strconv.Itoa(CPUs()[i%len(CPUs())])+"\n") {
+			t.Errorf("worker %d not pinned to CPU %d", pid, CPUs()[i%len(CPUs())])
+		}
+	}
+	syscall.Kill(ws[0], syscall.SIGKILL)
+	ws = append(waitChildren(t, 1, ws), ws[1])
+	log.wait(t, "crashed, respawning", 1)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitChildren(t, 2, ws)
+	log.wait(t, "reconfigured", 1)
+	st, err := ReadReloadStatus(filepath.Join(dir, "tern.pid"))
+	if err != nil || st.Master != os.Getpid() || st.Seq != 1 || st.State != "ok" || st.Workers != 2 {
+		t.Fatalf("reload status %+v %v", st, err)
+	}
+	// The workers wrote into the access log the master handed them.
+	b, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+	if n := strings.Count(string(b), "writes "+filepath.Join(dir, "access.log")); n != 5 {
+		t.Fatalf("%d workers wrote in the access log, want 5:\n%s", n, b)
+	}
+	quitMaster(t, dir, done)
+}
+
+// TestReloadWorkersFail: a reload whose new workers cannot start is
+// given up, the old workers serve on, and the status file says why.
+func TestReloadWorkersFail(t *testing.T) {
+	dir, log, done := runMaster(t)
+	ws := waitChildren(t, 2, nil)
+	log.wait(t, "tern started", 1)
+	t.Setenv("TERN_FAKE_WORKER_FAILS", "1")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	log.wait(t, "reload failed", 1)
+	st, err := ReadReloadStatus(filepath.Join(dir, "tern.pid"))
+	if err != nil || st.State != "failed" || !strings.Contains(st.Reason, "TERN_FAKE_WORKER_FAILS") {
+		t.Fatalf("reload status %+v %v", st, err)
+	}
+	// The new workers are gone, the old ones alive.
+	for deadline := time.Now().Add(10 * time.Second); !slices.Equal(childrenOf(os.Getpid()), ws); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("workers %v, want the old ones %v", childrenOf(os.Getpid()), ws)
+		}
+	}
+	quitMaster(t, dir, done)
+}
+
+// TestStartWorkersFail: a start whose workers cannot start ends with
+// exit status 1 and the reason.
+func TestStartWorkersFail(t *testing.T) {
+	t.Setenv("TERN_FAKE_WORKER_FAILS", "1")
+	_, log, done := runMaster(t)
+	select {
+	case code := <-done:
+		if code != 1 {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the master did not give up")
+	}
+	log.wait(t, "tern: start failed: a new worker exited with status 3 (cannot start): told to: TERN_FAKE_WORKER_FAILS", 1)
 	if c := childrenOf(os.Getpid()); len(c) != 0 {
 		t.Fatalf("children left: %v", c)
 	}

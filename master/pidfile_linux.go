@@ -15,11 +15,17 @@ import (
 // reader (tern -s, a supervisor, an upgrade in progress) never sees a
 // half-written file.
 func WritePID(path string, pid int) error {
+	return writeFileAtomic(path, []byte(strconv.Itoa(pid)+"\n"))
+}
+
+// writeFileAtomic writes a temporary file beside path and renames it
+// over path.
+func writeFileAtomic(path string, content []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
-	_, err = tmp.WriteString(strconv.Itoa(pid) + "\n")
+	_, err = tmp.Write(content)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -3,20 +3,48 @@
 package master
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"tern/conf"
+	"tern/event"
 )
 
-// reload is HUP: load and validate the configuration; on any error log
-// it and change nothing; else open the new sockets (keeping those of
-// addresses that stay), start a new generation of workers, tell the old
-// ones to quit gracefully, and close the sockets no longer configured.
+// A reload (HUP) in three steps, so that nothing an operator writes can
+// take the server down:
+//
+//  1. Load and validate the configuration, then open what the new
+//     workers need (sockets for new addresses, the snapshot, every log
+//     file; the error log and the pid file when their paths change). Any
+//     error: log it, change nothing.
+//  2. Start the new generation's workers beside the old ones. Each
+//     reports ready on its channel once it polls its sockets.
+//  3. When all have, the old workers are told to quit gracefully and
+//     sockets no longer configured are closed (commit). If one exits
+//     first, or readyTimeout passes, the new workers are told to quit,
+//     what was opened for them is closed, and the old ones serve on
+//     (abandon).
+//
+// Each outcome is written to the reload status file beside the pid file,
+// which tern -s reload waits for.
+
+// reload is HUP.
 func (m *Master) reload() {
+	if m.next != nil {
+		// One reload at a time: this one begins when the one under
+		// way ends, and reads the files then.
+		m.reloadAgain = true
+		m.log.Info().Int("generation", m.next.n).Msg("a reload is under way: reloading again when it ends")
+		return
+	}
+	m.reloads++
+	m.writeReloadStatus(reloadStatus{State: "reloading"})
 	if m.newBinary != 0 {
 		// nginx: while a new binary runs, HUP starts workers again
 		// from the configuration in memory (the first step of a
@@ -32,79 +60,216 @@ func (m *Master) reload() {
 	if m.opt.Load != nil {
 		var err error
 		if cfg, err = m.opt.Load(); err != nil {
-			m.log.Error().Str("diagnostics", diagnostics(err)).Msg("reload failed: invalid configuration, still running the old one")
+			m.reloadFailed("invalid configuration", diagnostics(err))
 			return
 		}
 	}
 	if cfg.HTTP == nil || len(cfg.HTTP.Addrs) == 0 {
-		m.log.Error().Msg("reload failed: no listen address configured, still running the old one")
+		m.reloadFailed("no listen address configured", "")
 		return
 	}
 	m.switchGeneration(cfg)
 }
 
-// switchGeneration opens cfg's sockets (keeping those of addresses that
-// stay), starts a new generation of workers, tells the old ones to quit
-// gracefully and closes the sockets no longer configured. On an error it
-// logs and changes nothing.
+// reloadFailed logs why a reload changed nothing, counts it and writes
+// the status file.
+func (m *Master) reloadFailed(reason, diag string) {
+	ev := m.log.Error().Str("reason", reason)
+	if diag != "" {
+		ev = ev.Str("diagnostics", diag)
+		reason += ":\n" + diag
+	}
+	ev.Msg("reload failed, still running the old configuration")
+	event.Inc(&m.shm.Master().ReloadsFailed)
+	m.writeReloadStatus(reloadStatus{State: "failed", Reason: reason})
+}
+
+// switchGeneration opens what cfg's workers need (keeping the sockets of
+// addresses that stay) and starts them as the next generation; settle
+// commits it once they are all ready. On an error it changes nothing.
 func (m *Master) switchGeneration(cfg *conf.Config) {
 	n := workerCount(cfg, m.cpus)
 	lns, err := openListeners(cfg, n, m.gen.lns)
 	if err != nil {
-		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
+		m.reloadFailed(err.Error(), "")
 		return
 	}
-	snap, err := writeSnapshot(cfg)
+	g, err := newGeneration(m.gen.n+1, cfg, lns, n)
+	if err == nil {
+		err = m.prepareFiles(g)
+	}
 	if err != nil {
 		lns.closeExcept(m.gen.lns)
-		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
-		return
-	}
-	if err := m.switchFiles(cfg); err != nil {
-		lns.closeExcept(m.gen.lns)
-		unix.Close(snap)
-		m.log.Error().Err(err).Msg("reload failed, still running the old configuration")
-		return
-	}
-	old := m.gen
-	g := &generation{n: old.n + 1, cfg: cfg, lns: lns, snap: snap, fails: make([]int, n)}
-	m.gen, m.cfg = g, cfg
-	m.noaccept = false
-	m.shm.SetDraining(false) // workers again after a WINCH
-	m.respawns = nil
-	for i := 0; i < n; i++ {
-		if err := m.startWorker(g, i); err != nil {
-			m.log.Error().Err(err).Int("index", i).Msg("starting a worker failed")
+		if g != nil {
+			g.release()
 		}
+		m.reloadFailed(err.Error(), "")
+		return
 	}
-	time.Sleep(startPause)
-	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen != g })
-	old.lns.closeExcept(lns)
-	unix.Close(old.snap)
-	m.log.Info().Int("generation", g.n).Int("worker_processes", n).Msg("reconfigured")
+	m.next = g
+	m.gens = append(m.gens, g)
+	m.noaccept = false
+	m.log.Info().Int("generation", g.n).Int("worker_processes", n).Msg("starting the new workers")
+	m.startGeneration(g)
 }
 
-// switchFiles moves the error log and the pid file to the paths cfg
-// names, when they changed.
-func (m *Master) switchFiles(cfg *conf.Config) error {
+// prepareFiles opens the error log and writes the pid file at g's paths
+// when they differ from the current ones; commit then switches to them.
+func (m *Master) prepareFiles(g *generation) error {
+	cfg := g.cfg
 	if cfg.ErrorLog != m.cfg.ErrorLog {
 		logf, err := m.opt.OpenLog(cfg.ErrorLog)
 		if err != nil {
 			return fmt.Errorf("error log: %w", err)
 		}
-		old := m.logf
-		m.setLog(logf, cfg)
-		old.Close()
-	} else if cfg.ErrorLogLevel != m.cfg.ErrorLogLevel {
-		m.setLog(m.logf, cfg)
+		g.errLog = logf
 	}
-	if cfg.PID != m.cfg.PID {
-		if cfg.PID != "" {
-			if err := WritePID(cfg.PID, m.pid); err != nil {
-				return fmt.Errorf("pid file: %w", err)
-			}
+	if cfg.PID != m.cfg.PID && cfg.PID != "" {
+		if err := WritePID(cfg.PID, m.pid); err != nil {
+			return fmt.Errorf("pid file: %w", err)
 		}
-		removePID(m.cfg.PID, m.pid)
+		g.pidWritten = true
 	}
 	return nil
 }
+
+// commit makes next the serving generation: every new worker reported
+// ready. The old workers are told to quit gracefully, and the sockets
+// no longer configured are closed.
+func (m *Master) commit() {
+	g, old := m.next, m.gen
+	m.next = nil
+	g.serving = true
+	if g.errLog != nil {
+		prev := m.logf
+		m.setLog(g.errLog, g.cfg)
+		g.errLog = nil
+		prev.Close()
+	} else if g.cfg.ErrorLogLevel != m.cfg.ErrorLogLevel {
+		m.setLog(m.logf, g.cfg)
+	}
+	if g.cfg.PID != m.cfg.PID {
+		removePID(m.cfg.PID, m.pid)
+		removeReloadStatus(m.cfg.PID, m.pid)
+	}
+	m.gen, m.cfg = g, g.cfg
+	m.shm.SetDraining(false) // serving again after a WINCH
+	m.respawns = nil
+	m.countDelayed()
+	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen != g })
+	old.lns.closeExcept(g.lns)
+	old.lns = &listenSet{}
+	m.retire(old)
+	event.Inc(&m.shm.Master().ReloadsOK)
+	m.log.Info().Int("generation", g.n).Int("worker_processes", len(g.fails)).Msg("reconfigured")
+	m.writeReloadStatus(reloadStatus{State: "ok", Generation: g.n, Workers: len(g.fails)})
+}
+
+// abandon gives the next generation up: its workers are told to quit
+// (they may have taken connections), what was opened for it is closed,
+// and the old workers serve on.
+func (m *Master) abandon(reason string) {
+	g := m.next
+	m.next = nil
+	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen == g })
+	g.lns.closeExcept(m.gen.lns)
+	g.lns = &listenSet{}
+	if g.pidWritten {
+		removePID(g.cfg.PID, m.pid)
+	}
+	g.failed = reason
+	m.retire(g)
+	m.reloadFailed(reason, "")
+}
+
+// giveUp abandons a reload under way because the master stops its
+// workers (QUIT, TERM, WINCH).
+func (m *Master) giveUp(why string) {
+	if m.next != nil {
+		m.abandon(why)
+	}
+	m.reloadAgain = false
+}
+
+// reloadStatus is the reload status file: the outcome of the master's
+// last reload, which tern -s reload waits for.
+type reloadStatus struct {
+	// Master is the master's pid, Seq the reload's number (from 1).
+	Master int `json:"master"`
+	Seq    int `json:"seq"`
+	// State is "reloading", "ok" or "failed".
+	State string `json:"state"`
+	// Reason says why a reload failed.
+	Reason string `json:"reason,omitempty"`
+	// Generation and Workers describe a successful reload.
+	Generation int `json:"generation,omitempty"`
+	Workers    int `json:"workers,omitempty"`
+}
+
+// ReloadStatusSuffix is appended to the pid file's path to name the
+// reload status file.
+const ReloadStatusSuffix = ".reload"
+
+func reloadStatusPath(pid string) string { return pid + ReloadStatusSuffix }
+
+// writeReloadStatus writes st for the current reload (no file without a
+// pid file).
+func (m *Master) writeReloadStatus(st reloadStatus) {
+	if m.cfg.PID == "" {
+		return
+	}
+	st.Master, st.Seq = m.pid, m.reloads
+	b, _ := json.Marshal(st)
+	if err := writeFileAtomic(reloadStatusPath(m.cfg.PID), append(b, '\n')); err != nil {
+		m.log.Error().Err(err).Msg("writing the reload status file failed")
+	}
+}
+
+// ReloadStatus is what tern -s reload reads from the status file.
+type ReloadStatus = reloadStatus
+
+// ReadReloadStatus reads the reload status file beside the pid file; a
+// missing file is the zero status.
+func ReadReloadStatus(pidPath string) (ReloadStatus, error) {
+	var st reloadStatus
+	b, err := os.ReadFile(reloadStatusPath(pidPath))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+// removeReloadStatus removes the status file if master pid wrote it.
+func removeReloadStatus(pidPath string, pid int) {
+	if st, err := ReadReloadStatus(pidPath); err == nil && st.Master == pid {
+		os.Remove(reloadStatusPath(pidPath))
+	}
+}
+
+// WaitReload waits until the master pid has finished a reload numbered
+// after seq (the status file's Seq before HUP was sent, 0 for another
+// master's), or until the timeout; it also gives up when the master
+// exits.
+func WaitReload(pidPath string, pid, seq int, timeout time.Duration) (ReloadStatus, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := ReadReloadStatus(pidPath)
+		if err == nil && st.Master == pid && st.Seq > seq && st.State != "reloading" {
+			return st, nil
+		}
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			return st, fmt.Errorf("master %d exited", pid)
+		}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("no answer from master %d within %v (is it an older tern, without reload status?)", pid, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ReloadWait is how long tern -s reload waits for the master's answer:
+// the new workers' readyTimeout, and time to read the configuration.
+const ReloadWait = readyTimeout + 5*time.Second

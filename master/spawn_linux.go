@@ -35,12 +35,14 @@ const selfExe = "/proc/self/exe"
 
 // spawnSpec is everything one worker is started with.
 type spawnSpec struct {
-	params WorkerParams
-	cpus   []int // nil: not pinned
-	shm    int
-	snap   int
-	parent int
-	lns    []int // in Config.HTTP.Addrs order
+	params  WorkerParams
+	cpus    []int // nil: not pinned
+	shm     int
+	snap    int
+	parent  int
+	channel int   // the worker's end
+	lns     []int // in Config.HTTP.Addrs order
+	logs    []*os.File
 }
 
 // spawn starts a worker and returns its pid. The child inherits the
@@ -50,9 +52,12 @@ type spawnSpec struct {
 // away afterwards (its goroutine exits locked), so the master's other
 // threads keep their mask.
 func spawn(s spawnSpec) (int, error) {
-	files := []uintptr{0, 1, 2, uintptr(s.shm), uintptr(s.snap), uintptr(s.parent)}
+	files := []uintptr{0, 1, 2, uintptr(s.shm), uintptr(s.snap), uintptr(s.parent), uintptr(s.channel)}
 	for _, fd := range s.lns {
 		files = append(files, uintptr(fd))
+	}
+	for _, f := range s.logs {
+		files = append(files, f.Fd())
 	}
 	env := append(workerEnviron(),
 		WorkerEnv+"="+s.params.String(),

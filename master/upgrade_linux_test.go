@@ -99,6 +99,10 @@ func TestUpgradeInProcess(t *testing.T) {
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The master opens the default logs, in PREFIX/logs.
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := conf.Load(file, "")
 	if err != nil {
 		t.Fatal(err)

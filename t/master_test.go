@@ -41,6 +41,24 @@ http {
 `
 }
 
+// noFailuresBut fails the test when the load had failures other than on
+// connections from the client ports in lost (those killed workers held).
+func noFailuresBut(t *testing.T, l *load, name string, lost map[int]bool) {
+	t.Helper()
+	var mine, others []failure
+	for _, f := range l.report(name) {
+		if lost[f.port] {
+			mine = append(mine, f)
+		} else {
+			others = append(others, f)
+		}
+	}
+	t.Logf("%s: %d failures on the killed workers' connections, %d elsewhere", name, len(mine), len(others))
+	if len(others) > 0 {
+		t.Fatalf("%s: %d requests failed on connections the killed workers did not hold: %v", name, len(others), others)
+	}
+}
+
 // noFailures fails the test when the load had failures.
 func noFailures(t *testing.T, l *load, name string) {
 	t.Helper()
@@ -341,18 +359,7 @@ func TestKillWorker(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	l.halt()
-	var mine, others []failure
-	for _, f := range l.report("kill -9") {
-		if lost[f.port] {
-			mine = append(mine, f)
-		} else {
-			others = append(others, f)
-		}
-	}
-	t.Logf("kill -9: %d failures on the killed workers' connections, %d elsewhere", len(mine), len(others))
-	if len(others) > 0 {
-		t.Fatalf("%d requests failed on connections the killed workers did not hold: %v", len(others), others)
-	}
+	noFailuresBut(t, l, "kill -9", lost)
 }
 
 // TestQuitDuringBigDownload: QUIT while a 1 GiB response is in flight

@@ -38,7 +38,21 @@ func newRig(tb testing.TB, cfgText string) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w, err := New(cfg, []Listener{{FD: -1, Addr: cfg.HTTP.Addrs[0]}}, zerolog.Nop())
+	// The logs, opened as the master would.
+	logs := map[string]*LogWriter{}
+	for _, srv := range cfg.HTTP.Servers {
+		for _, l := range append([]*conf.Location{srv.Root}, srv.Locations...) {
+			if p := l.AccessLog; p != "" && logs[p] == nil {
+				lw, err := OpenLog(p)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				logs[p] = lw
+				tb.Cleanup(func() { lw.Close() })
+			}
+		}
+	}
+	w, err := New(cfg, []Listener{{FD: -1, Addr: cfg.HTTP.Addrs[0]}}, zerolog.Nop(), logs)
 	if err != nil {
 		tb.Fatal(err)
 	}

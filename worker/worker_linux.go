@@ -7,6 +7,7 @@
 package worker
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -63,8 +64,12 @@ type Worker struct {
 	clock logClock
 	// hostname is the machine's name ($hostname).
 	hostname string
-	writers  []*LogWriter
-	pid      int
+	writers  map[string]*LogWriter // every log this worker writes, by path
+	// logErrBase is the slot's LogWriteErrors when the worker took it:
+	// a slot's counters go on from its earlier workers'.
+	logErrBase uint64
+	pid        int
+	ready      func()
 
 	quitting bool
 	// orphaned: the master is gone (health answers 503).
@@ -80,8 +85,10 @@ type Worker struct {
 }
 
 // New creates a worker for cfg on the given listening sockets. Errors go to
-// log.
-func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) {
+// log. logs are the writers of every log file the worker writes, by path
+// (the master opened them: a worker never does), "stdout" and "stderr"
+// included when used; the caller closes them after Run.
+func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*LogWriter) (*Worker, error) {
 	loop, err := event.New()
 	if err != nil {
 		return nil, err
@@ -95,6 +102,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 		log:      log,
 		pid:      os.Getpid(),
 		logs:     make(map[string]*accessLog),
+		writers:  logs,
 		stats:    new(event.Counters),
 	}
 	w.hostname, _ = os.Hostname()
@@ -108,7 +116,6 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 	}
 	w.coverSpecific()
 	if err := w.openAccessLogs(); err != nil {
-		w.closeLogs()
 		loop.Close()
 		return nil, err
 	}
@@ -119,17 +126,23 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger) (*Worker, error) 
 	return w, nil
 }
 
-// openAccessLogs opens every distinct access_log of the configuration.
+// openAccessLogs sets up every distinct access_log of the configuration
+// on its writer; a write that fails is reported in the error log
+// (rate-limited by the writer) and counted in metrics.
 func (w *Worker) openAccessLogs() error {
 	open := func(s *conf.Settings) error {
 		if s.AccessLog == "" || w.logs[s.AccessLog] != nil {
 			return nil
 		}
-		lw, err := OpenLog(s.AccessLog)
-		if err != nil {
-			return err
+		lw := w.writers[s.AccessLog]
+		if lw == nil {
+			return fmt.Errorf("access log %s: not handed over by the master", s.AccessLog)
 		}
-		w.writers = append(w.writers, lw)
+		path := s.AccessLog
+		lw.OnError(func(err error, failed uint64) {
+			w.log.Error().Err(err).Str("access_log", path).Uint64("failed_writes", failed).
+				Msg("writing the access log failed, lines are lost")
+		})
 		w.logs[s.AccessLog] = newAccessLog(lw, w.pid, &w.clock)
 		return nil
 	}
@@ -146,20 +159,9 @@ func (w *Worker) openAccessLogs() error {
 	return nil
 }
 
-func (w *Worker) closeLogs() {
-	for _, lw := range w.writers {
-		lw.Close()
-	}
-}
-
-// ReopenLogs reopens every access log (USR1). Safe from any goroutine.
-func (w *Worker) ReopenLogs() {
-	for _, lw := range w.writers {
-		if err := lw.Reopen(); err != nil {
-			w.loop.Submit(func() { w.log.Error().Err(err).Msg("reopening access log failed") })
-		}
-	}
-}
+// OnReady sets what Run calls once the worker polls its listening
+// sockets: the master retires the old workers of a reload only then.
+func (w *Worker) OnReady(f func()) { w.ready = f }
 
 // Loop is the worker's event loop, for Submit and Wake from elsewhere.
 func (w *Worker) Loop() *event.Loop { return w.loop }
@@ -174,6 +176,9 @@ func (w *Worker) Run() error {
 	signal.Ignore(syscall.SIGPIPE)
 	if err := w.acc.Enable(); err != nil {
 		return err
+	}
+	if w.ready != nil {
+		w.ready()
 	}
 	w.loop.SetTimer(&w.publishTick, publishEvery, publisher{w})
 	var err error
@@ -190,7 +195,6 @@ func (w *Worker) Run() error {
 		Uint64("offloaded_sends", w.env.Stats.OffloadedSends).
 		Uint64("offloaded_opens", w.env.Stats.OffloadedOpens).Msg("worker exiting")
 	w.closeAll()
-	w.closeLogs()
 	w.loop.Close()
 	return err
 }

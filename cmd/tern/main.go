@@ -107,6 +107,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if o.test || o.dump {
+		if !checkFiles(cfg, stderr) {
+			fmt.Fprintf(stderr, "configuration file %s test failed\n", cfg.File)
+			return 1
+		}
 		fmt.Fprintf(stderr, "configuration file %s test is successful\n", cfg.File)
 		if o.dump {
 			if err := cfg.WriteHCL(stdout); err != nil {

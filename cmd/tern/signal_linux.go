@@ -7,6 +7,7 @@ import (
 	"io"
 	"syscall"
 
+	"tern/conf"
 	"tern/master"
 )
 
@@ -49,8 +50,44 @@ func signalMaster(o options, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tern: no running master: %v\n", err)
 		return 1
 	}
+	var before master.ReloadStatus
+	if sig == syscall.SIGHUP {
+		// Checked here too, so that a log that cannot be opened is
+		// named at once; the master checks again.
+		ce := cfg.CheckPaths()
+		if ce != nil {
+			ce.WriteText(stderr)
+		}
+		if ce.HasErrors() || !checkFiles(cfg, stderr) {
+			fmt.Fprintf(stderr, "tern: reload refused: configuration file %s test failed\n", cfg.File)
+			return 1
+		}
+		before, _ = master.ReadReloadStatus(cfg.PID)
+		if before.Master != pid {
+			before.Seq = 0
+		}
+	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		fmt.Fprintf(stderr, "tern: no running master: kill(%d, %s): %v\n", pid, o.signal, err)
+		return 1
+	}
+	if sig == syscall.SIGHUP {
+		return waitReload(cfg, pid, before.Seq, stderr)
+	}
+	return 0
+}
+
+// waitReload waits for the master's verdict on the reload (its reload
+// status file) and says it: nothing and 0 when the new workers serve,
+// the reason and 1 when the master kept the old ones.
+func waitReload(cfg *conf.Config, pid, seq int, stderr io.Writer) int {
+	st, err := master.WaitReload(cfg.PID, pid, seq, master.ReloadWait)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "tern: reload: %v\n", err)
+		return 1
+	case st.State != "ok":
+		fmt.Fprintf(stderr, "tern: reload failed, master %d serves on with the old configuration: %s\n", pid, st.Reason)
 		return 1
 	}
 	return 0

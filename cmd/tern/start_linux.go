@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"tern/conf"
@@ -22,4 +23,15 @@ func start(cfg *conf.Config, stderr io.Writer, load func() (*conf.Config, error)
 		OpenLog: func(path string) (master.LogFile, error) { return worker.OpenLog(path) },
 		Stderr:  stderr,
 	})
+}
+
+// checkFiles opens every log file, as the master will before it starts
+// or reloads workers (conf.CheckPaths only looks at directories and
+// permissions), and says which one fails.
+func checkFiles(cfg *conf.Config, stderr io.Writer) bool {
+	if err := master.CheckFiles(cfg); err != nil {
+		fmt.Fprintln(stderr, "tern:", err)
+		return false
+	}
+	return true
 }

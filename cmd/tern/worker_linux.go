@@ -11,14 +11,11 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tern/conf"
 	"tern/event"
 	"tern/master"
 	"tern/worker"
 )
-
-// fatalExit tells the master that this worker cannot start and must not
-// be respawned (nginx's exit code 2).
-const fatalExit = 2
 
 // workersNeverAccept is set only in a test build (go build -tags
 // ternhang, testhang_linux.go): its workers close their listening
@@ -34,10 +31,19 @@ func workerRole() (int, bool) {
 		return 0, false
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tern worker:", err)
-		return fatalExit, true
+		return cannotStart(master.WorkerChannel(), "worker parameters", err), true
 	}
 	return runWorker(p), true
+}
+
+// cannotStart tells the master why this worker cannot start (its channel,
+// and standard error for when the master is gone) and returns the exit
+// status that says so.
+func cannotStart(ch *master.Channel, what string, err error) int {
+	reason := fmt.Sprintf("%s: %v", what, err)
+	fmt.Fprintf(os.Stderr, "tern worker %d: %s\n", os.Getpid(), reason)
+	ch.Fail(reason)
+	return master.ExitCannotStart
 }
 
 // runWorker sets the worker up from what the master handed over (see
@@ -45,10 +51,8 @@ func workerRole() (int, bool) {
 func runWorker(p master.WorkerParams) int {
 	master.IgnoreSignals() // inherited from the master, and set again
 	master.SetTitle(master.WorkerTitle)
-	fatal := func(what string, err error) int {
-		fmt.Fprintf(os.Stderr, "tern worker %d: %s: %v\n", os.Getpid(), what, err)
-		return fatalExit
-	}
+	ch := master.WorkerChannel()
+	fatal := func(what string, err error) int { return cannotStart(ch, what, err) }
 	shm, err := event.MapShared(master.FDShared)
 	if err != nil {
 		return fatal("shared memory", err)
@@ -58,11 +62,16 @@ func runWorker(p master.WorkerParams) int {
 	if err != nil {
 		return fatal("configuration snapshot", err)
 	}
-	errw, err := worker.OpenLog(cfg.ErrorLog)
+	logs, err := workerLogs(cfg, p)
 	if err != nil {
-		return fatal("error log", err)
+		return fatal("log files", err)
 	}
-	defer errw.Close()
+	defer func() {
+		for _, lw := range logs {
+			lw.Close()
+		}
+	}()
+	errw := logs[cfg.ErrorLog]
 	log := zerolog.New(errw).Level(cfg.ErrorLogLevel).With().Timestamp().
 		Int("pid", os.Getpid()).Int("worker", p.Index).Logger()
 	if n := cfg.WorkerRlimitNofile; n > 0 {
@@ -87,7 +96,7 @@ func runWorker(p master.WorkerParams) int {
 		}
 		lns = nil
 	}
-	w, err := worker.New(cfg, lns, log)
+	w, err := worker.New(cfg, lns, log, logs)
 	if err != nil {
 		return fatal("starting", err)
 	}
@@ -96,13 +105,73 @@ func runWorker(p master.WorkerParams) int {
 	if err := w.Loop().Add(master.FDParent, event.In, &parentWatch{w: w, log: log}); err != nil {
 		return fatal("watching the master", err)
 	}
-	workerSignals(w, errw)
+	// Signals and the channel before Run reports ready: from then on
+	// the master may send USR1 or a reopen.
+	workerSignals(w, ch)
+	go reopenLogs(ch, master.LogPaths(cfg), logs, log)
+	w.OnReady(func() {
+		if err := ch.Ready(); err != nil {
+			log.Error().Err(err).Msg("telling the master this worker is ready failed")
+		}
+	})
 	if err := w.Run(); err != nil {
 		log.Error().Err(err).Msg("worker process failed")
 		return 1
 	}
 	log.Info().Msg("worker process exiting")
 	return 0
+}
+
+// workerLogs makes a writer for every log the worker writes: the files
+// the master opened and handed over, and the standard streams the
+// configuration names.
+func workerLogs(cfg *conf.Config, p master.WorkerParams) (map[string]*worker.LogWriter, error) {
+	files, err := master.InheritedLogs(cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	logs := make(map[string]*worker.LogWriter, len(files)+1)
+	for path, f := range files {
+		logs[path] = worker.NewLogWriter(f)
+	}
+	std := map[string]*os.File{"stderr": os.Stderr, "stdout": os.Stdout}
+	use := func(path string) {
+		if f := std[path]; f != nil && logs[path] == nil {
+			logs[path] = worker.NewLogWriter(f)
+		}
+	}
+	use(cfg.ErrorLog)
+	for _, srv := range cfg.HTTP.Servers {
+		use(srv.Root.AccessLog)
+		for _, l := range srv.Locations {
+			use(l.AccessLog)
+		}
+	}
+	return logs, nil
+}
+
+// reopenLogs takes the log files the master reopens (USR1) from the
+// channel and switches each writer to its new file, until the master is
+// gone. It runs on a goroutine of its own, blocked in recvmsg.
+func reopenLogs(ch *master.Channel, paths []string, logs map[string]*worker.LogWriter, log zerolog.Logger) {
+	for {
+		files, err := ch.Receive()
+		if err != nil {
+			return // the master is gone: parentWatch stops the worker
+		}
+		if len(files) != len(paths) {
+			log.Error().Int("files", len(files)).Int("logs", len(paths)).Msg("the master handed over the wrong number of log files")
+		}
+		for i, f := range files {
+			if i >= len(paths) {
+				f.Close()
+				continue
+			}
+			if err := logs[paths[i]].SetFile(f); err != nil {
+				log.Error().Err(err).Str("log", paths[i]).Msg("switching to the reopened log failed")
+			}
+		}
+	}
 }
 
 // parentWatch is the read end of the pipe the master holds open and never
@@ -123,14 +192,15 @@ func (p *parentWatch) Event(uint32) {
 }
 
 // workerSignals turns the master's signals into calls on the loop: QUIT
-// graceful stop, TERM and INT fast stop, USR1 reopen the logs. HUP,
-// WINCH and USR2 are the master's and ignored here, as nginx.
-func workerSignals(w *worker.Worker, errw *worker.LogWriter) {
+// graceful stop, TERM and INT fast stop. USR1 asks the master to reopen
+// the logs, which only it opens. HUP, WINCH and USR2 are the master's
+// and ignored here, as nginx.
+func workerSignals(w *worker.Worker, ch *master.Channel) {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGWINCH, syscall.SIGUSR2)
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
 	go func() {
-		for s := range ch {
+		for s := range sigs {
 			switch s {
 			case syscall.SIGTERM, syscall.SIGINT:
 				w.Loop().Submit(w.Stop)
@@ -140,8 +210,7 @@ func workerSignals(w *worker.Worker, errw *worker.LogWriter) {
 					w.Quit()
 				})
 			case syscall.SIGUSR1:
-				errw.Reopen()
-				w.ReopenLogs()
+				ch.AskReopen()
 			}
 		}
 	}()
