@@ -172,6 +172,9 @@ func start(opt Options) (*Master, error) {
 		return nil, errors.New("no listen address configured (an http block with a server is needed)")
 	}
 	m := &Master{opt: opt, cfg: cfg, pid: os.Getpid(), cpus: CPUs(), procs: map[int]*proc{}}
+	// Named before any socket listens: whoever sees it accept sees the
+	// title.
+	SetTitle(MasterTitle())
 	logf, err := opt.OpenLog(cfg.ErrorLog)
 	if err != nil {
 		return nil, fmt.Errorf("error log: %w", err)
@@ -218,7 +221,6 @@ func start(opt Options) (*Master, error) {
 			return fail(fmt.Errorf("pid file: %w", err))
 		}
 	}
-	SetTitle(MasterTitle())
 	m.log.Info().Int("worker_processes", n).Int("listeners", len(lns.list)).Str("conf", cfg.File).Msg("tern starting")
 	m.startGeneration(g)
 	return m, nil

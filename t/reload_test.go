@@ -39,20 +39,22 @@ func (s *server) waitLogLine(msg string, n int) []map[string]any {
 	}
 }
 
-// TestReloadUnopenableLog: an access_log that cannot be opened fails -t
-// and tern -s reload, with the path and the reason, and a HUP sent
-// anyway changes nothing: the old workers serve on, no request fails.
+// TestReloadUnopenableLog: an access_log that cannot be opened (here a
+// directory: its parent exists and may be written, so only opening it
+// tells) fails -t and tern -s reload, with the path and the reason, and
+// a HUP sent anyway changes nothing: the old workers serve on, no
+// request fails.
 func TestReloadUnopenableLog(t *testing.T) {
 	s := newServer(t, procsConfig("", "", metricsLocation))
 	s.file("index.html", "hello\n")
 	s.start()
 	ws := s.waitWorkers(2, nil, 10*time.Second)
 	l := startLoad(t, s.addr, "/", 4, 4, func(b []byte) bool { return string(b) == "hello\n" })
-	bad := filepath.Join(s.dir, "missing", "access.log")
+	bad := filepath.Join(s.dir, "logs")
 	cfg := s.write("tern.hcl", s.reloadConfig("", bad))
 
 	code, _, errOut := runTern(t, s.dir, "-t", "-c", cfg)
-	if code != 1 || !strings.Contains(errOut, bad) || !strings.Contains(errOut, "no such file or directory") || !strings.Contains(errOut, "test failed") {
+	if code != 1 || !strings.Contains(errOut, bad) || !strings.Contains(errOut, "is a directory") || !strings.Contains(errOut, "test failed") {
 		t.Fatalf("-t: exit %d %q", code, errOut)
 	}
 	code, _, errOut = runTern(t, s.dir, "-s", "reload", "-c", cfg)
@@ -162,4 +164,43 @@ func TestReopenRightAfterReload(t *testing.T) {
 	if got := len(readLines(t, log)); got != n {
 		t.Fatalf("%d lines in the new access log, want %d", got, n)
 	}
+}
+
+// TestReloadKeepAliveInFlight: a response whose head promised keep-alive
+// and that is still being sent when a reload retires its worker ends,
+// and the client's next request on that connection is answered (with
+// Connection: close), not met by a close.
+func TestReloadKeepAliveInFlight(t *testing.T) {
+	s := newServer(t, procsConfig("", "", ""))
+	s.file("index.html", "hello\n")
+	const size = 64 << 20
+	sparseFile(t, filepath.Join(s.root, "big.bin"), size)
+	s.start()
+	ws := s.waitWorkers(2, nil, 10*time.Second)
+	c := s.dial()
+	c.send(req("GET", "/big.bin"))
+	r := &response{}
+	c.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if err := readHead(c.br, r); err != nil {
+		t.Fatal(err)
+	}
+	if r.status != 200 || r.header("Connection") == "close" {
+		t.Fatalf("%v", r)
+	}
+	h := newHasher()
+	if err := h.copyN(c.br, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	s.signal(syscall.SIGHUP)
+	s.waitWorkers(2, ws, 10*time.Second)
+	time.Sleep(200 * time.Millisecond) // the old workers got QUIT
+	if err := h.copyN(c.br, size-1<<20); err != nil {
+		t.Fatalf("the response was cut: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond) // a client that takes its time
+	r = c.do(req("GET", "/"))
+	if r.status != 200 || string(r.body) != "hello\n" || r.header("Connection") != "close" {
+		t.Fatalf("next request on the connection: %v %q", r, r.body)
+	}
+	c.expectClosed(5 * time.Second)
 }
