@@ -266,9 +266,7 @@ func (c *conn) responseDone() {
 func (c *conn) finishRequest() {
 	w := c.w
 	rq := c.rq
-	// A response that promised keep-alive before a graceful stop began
-	// still ends the connection: the worker is on its way out.
-	keep := rq.Resp.KeepAlive && !w.quitting
+	keep := rq.Resp.KeepAlive
 	loc := rq.Loc
 	c.rq = nil
 	w.putRequest(rq)
@@ -282,7 +280,17 @@ func (c *conn) finishRequest() {
 	}
 	c.requests++
 	c.setState(stIdle)
-	w.loop.SetTimer(&c.Timer, loc.KeepaliveTimeout, c)
+	timeout := loc.KeepaliveTimeout
+	if w.quitting {
+		// The head promised keep-alive before the graceful stop began,
+		// so the client may send its next request at once: closing now
+		// would race with it (nginx closes, and the client sees a
+		// reset). The connection gets the grace an idle one got when
+		// the stop began; a request in it is answered with
+		// Connection: close.
+		timeout = min(timeout, quitGrace)
+	}
+	w.loop.SetTimer(&c.Timer, timeout, c)
 	w.idle.pushBack(c)
 }
 
