@@ -20,9 +20,10 @@ import (
 type load struct {
 	t    testing.TB
 	addr string
-	path string
-	// body checks a response body; nil accepts any.
-	body func([]byte) bool
+	// reqs are the requests the clients make, in turn; pause is a
+	// client's rest between two.
+	reqs  []loadReq
+	pause time.Duration
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -43,17 +44,38 @@ func (f failure) String() string {
 	return fmt.Sprintf("%s port %d: %s", f.at.Format("15:04:05.000"), f.port, f.err)
 }
 
+// loadReq is one kind of request of a load: the request's head without
+// its final CRLF (a fresh client adds Connection: close), and what the
+// response must be.
+type loadReq struct {
+	method string
+	head   string
+	status int
+	// body checks a response body; nil accepts any.
+	body func(*response) bool
+}
+
 // loadLimit bounds any load loop, whatever the test does.
 const loadLimit = 60 * time.Second
 
 // startLoad starts keepAlive + fresh clients requesting path.
 func startLoad(t testing.TB, addr, path string, keepAlive, fresh int, body func([]byte) bool) *load {
-	l := &load{t: t, addr: addr, path: path, body: body, stop: make(chan struct{})}
+	r := loadReq{method: "GET", head: "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n"}
+	if body != nil {
+		r.body = func(resp *response) bool { return body(resp.body) }
+	}
+	return startMixedLoad(t, addr, []loadReq{r}, keepAlive, fresh, 0, loadLimit)
+}
+
+// startMixedLoad starts keepAlive + fresh clients making reqs in turn,
+// resting pause between two, for at most limit.
+func startMixedLoad(t testing.TB, addr string, reqs []loadReq, keepAlive, fresh int, pause, limit time.Duration) *load {
+	l := &load{t: t, addr: addr, reqs: reqs, pause: pause, stop: make(chan struct{})}
 	for i := 0; i < keepAlive+fresh; i++ {
 		l.wg.Add(1)
-		go l.client(i < keepAlive)
+		go l.client(i, i < keepAlive)
 	}
-	deadline := time.AfterFunc(loadLimit, func() { l.halt() })
+	deadline := time.AfterFunc(limit, func() { l.halt() })
 	t.Cleanup(func() { deadline.Stop(); l.halt() })
 	return l
 }
@@ -94,8 +116,8 @@ func (l *load) Failures() []failure {
 	return append([]failure(nil), l.failures...)
 }
 
-// client runs one client until stop.
-func (l *load) client(keepAlive bool) {
+// client runs client n until stop.
+func (l *load) client(n int, keepAlive bool) {
 	defer l.wg.Done()
 	var c net.Conn
 	var br *bufio.Reader
@@ -107,11 +129,15 @@ func (l *load) client(keepAlive bool) {
 		}
 	}
 	defer closeConn()
-	raw := "GET " + l.path + " HTTP/1.1\r\nHost: localhost\r\n\r\n"
+	end := "\r\n"
 	if !keepAlive {
-		raw = "GET " + l.path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+		end = "Connection: close\r\n\r\n"
 	}
-	for !l.stopped() {
+	for i := n; !l.stopped(); i++ {
+		rq := &l.reqs[i%len(l.reqs)]
+		if l.pause > 0 {
+			time.Sleep(l.pause)
+		}
 		if c == nil {
 			var err error
 			c, err = net.DialTimeout("tcp", l.addr, 5*time.Second)
@@ -125,21 +151,21 @@ func (l *load) client(keepAlive bool) {
 			br = bufio.NewReader(c)
 		}
 		c.SetDeadline(time.Now().Add(15 * time.Second))
-		if _, err := c.Write([]byte(raw)); err != nil {
+		if _, err := c.Write([]byte(rq.head + end)); err != nil {
 			l.fail(port, "write: %v", err)
 			closeConn()
 			continue
 		}
-		r, err := readResponse(br, "GET")
+		r, err := readResponse(br, rq.method)
 		switch {
 		case err != nil:
 			l.fail(port, "read: %v", err)
 			closeConn()
 			continue
-		case r.status < 200 || r.status > 299:
-			l.fail(port, "status %d", r.status)
-		case l.body != nil && !l.body(r.body):
-			l.fail(port, "unexpected body %q", trunc(string(r.body)))
+		case rq.status == 0 && (r.status < 200 || r.status > 299), rq.status != 0 && r.status != rq.status:
+			l.fail(port, "%s: status %d", strings.Fields(rq.head)[1], r.status)
+		case rq.body != nil && !rq.body(r):
+			l.fail(port, "%s: unexpected body %q", strings.Fields(rq.head)[1], trunc(string(r.body)))
 		default:
 			l.ok.Add(1)
 		}
