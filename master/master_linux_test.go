@@ -350,3 +350,31 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestBackoff: the first death of a worker index is replaced at once;
+// each next one that comes within stableAfter of the worker's ready
+// report (or before it) waits 100 ms, doubling up to 10 s; a worker that
+// served for stableAfter starts the count again.
+func TestBackoff(t *testing.T) {
+	m := &Master{}
+	g := &generation{fails: make([]int, 2)}
+	quick := &proc{index: 1, gen: g, readyAt: time.Now()}
+	never := &proc{index: 1, gen: g}
+	stable := &proc{index: 1, gen: g, readyAt: time.Now().Add(-2 * stableAfter)}
+	ms := time.Millisecond
+	for i, c := range []struct {
+		p    *proc
+		want time.Duration
+	}{
+		{quick, 0}, {quick, 100 * ms}, {never, 200 * ms}, {quick, 400 * ms}, {quick, 800 * ms},
+		{quick, 1600 * ms}, {quick, 3200 * ms}, {quick, 6400 * ms}, {quick, backoffMax}, {quick, backoffMax},
+		{stable, 0}, {quick, 100 * ms},
+	} {
+		if got := m.backoff(c.p); got != c.want {
+			t.Errorf("%d: %v, want %v", i, got, c.want)
+		}
+	}
+	if g.fails[0] != 0 {
+		t.Errorf("index 0 counted %d deaths of index 1", g.fails[0])
+	}
+}
