@@ -321,6 +321,7 @@ func (m *Master) signal(s syscall.Signal) {
 		m.giveUp("WINCH stops the workers")
 		m.noaccept = true
 		m.respawns = nil
+		m.countDelayed()
 		m.shm.SetDraining(true)
 		m.stopWorkers(syscall.SIGQUIT, func(*proc) bool { return true })
 		m.log.Info().Msg("gracefully stopping the workers, the master keeps running")

@@ -74,14 +74,17 @@ func (m *Master) reload() {
 // reloadFailed logs why a reload changed nothing, counts it and writes
 // the status file.
 func (m *Master) reloadFailed(reason, diag string) {
+	event.Inc(&m.shm.Master().ReloadsFailed)
+	full := reason
+	if diag != "" {
+		full += ":\n" + diag
+	}
+	m.writeReloadStatus(reloadStatus{State: "failed", Reason: full})
 	ev := m.log.Error().Str("reason", reason)
 	if diag != "" {
 		ev = ev.Str("diagnostics", diag)
-		reason += ":\n" + diag
 	}
 	ev.Msg("reload failed, still running the old configuration")
-	event.Inc(&m.shm.Master().ReloadsFailed)
-	m.writeReloadStatus(reloadStatus{State: "failed", Reason: reason})
 }
 
 // switchGeneration opens what cfg's workers need (keeping the sockets of
@@ -161,8 +164,8 @@ func (m *Master) commit() {
 	old.lns = &listenSet{}
 	m.retire(old)
 	event.Inc(&m.shm.Master().ReloadsOK)
-	m.log.Info().Int("generation", g.n).Int("worker_processes", len(g.fails)).Msg("reconfigured")
 	m.writeReloadStatus(reloadStatus{State: "ok", Generation: g.n, Workers: len(g.fails)})
+	m.log.Info().Int("generation", g.n).Int("worker_processes", len(g.fails)).Msg("reconfigured")
 }
 
 // abandon gives the next generation up: its workers are told to quit
