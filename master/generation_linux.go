@@ -40,6 +40,9 @@ type generation struct {
 	// pidWritten: a reload wrote the pid file at a new path, removed if
 	// the generation is given up.
 	pidWritten bool
+	// afterWinch: a reload started it while WINCH had stopped every
+	// worker; given up, the master is back in that state.
+	afterWinch bool
 }
 
 // newGeneration prepares generation n of cfg on lns for workers: the

@@ -111,7 +111,13 @@ func (m *Master) switchGeneration(cfg *conf.Config) {
 	}
 	m.next = g
 	m.gens = append(m.gens, g)
-	m.noaccept = false
+	if m.noaccept {
+		// After WINCH no worker serves: the new ones serve as each is
+		// ready, and health locations answer 200 again.
+		g.afterWinch = true
+		m.noaccept = false
+		m.shm.SetDraining(false)
+	}
 	m.log.Info().Int("generation", g.n).Int("worker_processes", n).Msg("starting the new workers")
 	m.startGeneration(g)
 }
@@ -156,7 +162,6 @@ func (m *Master) commit() {
 		removeReloadStatus(m.cfg.PID, m.pid)
 	}
 	m.gen, m.cfg = g, g.cfg
-	m.shm.SetDraining(false) // serving again after a WINCH
 	m.respawns = nil
 	m.countDelayed()
 	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen != g })
@@ -181,6 +186,10 @@ func (m *Master) abandon(reason string) {
 		removePID(g.cfg.PID, m.pid)
 	}
 	g.failed = reason
+	if g.afterWinch {
+		m.noaccept = true
+		m.shm.SetDraining(true)
+	}
 	m.retire(g)
 	m.reloadFailed(reason, "")
 }
