@@ -75,7 +75,12 @@ func (e *Error) HasErrors() bool { return e != nil && e.Diags.HasErrors() }
 // servesFiles reports whether a location may read its root: one that
 // answers with return, stub_status, metrics or health does not.
 func servesFiles(l *Location) bool {
-	return l.Return == nil && l.Server.Root.Return == nil && !l.StubStatus && !l.Metrics && !l.Health
+	return !returnsFirst(l.Script) && !returnsFirst(l.Server.Root.Script) && !l.StubStatus && !l.Metrics && !l.Health
+}
+
+// returnsFirst reports whether script answers every request at once.
+func returnsFirst(script []Stmt) bool {
+	return len(script) > 0 && script[0].Op == OpReturn
 }
 
 // eachLocation calls f with every server's own settings and every
@@ -85,10 +90,7 @@ func (c *Config) eachLocation(f func(*Location)) {
 		return
 	}
 	for _, s := range c.HTTP.Servers {
-		f(s.Root)
-		for _, l := range s.Locations {
-			f(l)
-		}
+		s.Walk(f)
 	}
 }
 

@@ -227,6 +227,18 @@ type Location struct {
 	Regex *Regex
 	// Server is the server this location belongs to.
 	Server *Server
+	// Script is the location's statements (set, rewrite, return, break,
+	// if), run in its rewrite phase; a server's Root holds the server's,
+	// run before a location is chosen. Not inherited.
+	Script []Stmt
+	// If marks the location of an if block: it shares its location's
+	// match and inherits all its settings.
+	If bool
+	// Locations are the locations nested in this one, in configuration
+	// order.
+	Locations []*Location
+
+	locs locationIndex
 	// Guard is set when the access phase has work here (allow or deny,
 	// auth_basic, internal): a request elsewhere skips it with one test.
 	Guard bool
@@ -264,8 +276,21 @@ type Settings struct {
 	AddHeaders []Header
 	// Expires sets Expires and Cache-Control. Default: off.
 	Expires Expires
-	// Return, when non-nil, answers every request of the location.
-	Return *Return
+	// AbsoluteRedirect makes a Location that starts with "/" absolute.
+	// Default: true.
+	AbsoluteRedirect bool
+	// ServerNameInRedirect uses the server's first name in an absolute
+	// Location rather than the request's host. Default: false.
+	ServerNameInRedirect bool
+	// PortInRedirect puts the port that accepted the connection in an
+	// absolute Location (but 80). Default: true.
+	PortInRedirect bool
+	// MergeSlashes merges runs of slashes in the request path; a
+	// server's own value applies (http and server only). Default: true.
+	MergeSlashes bool
+	// RewriteLog logs each rewrite and if regular expression's outcome
+	// at notice level. Default: false.
+	RewriteLog bool
 	// StubStatus serves nginx's stub_status text. Default: false.
 	StubStatus bool
 	// Metrics serves Prometheus text. Default: false.
@@ -477,15 +502,6 @@ type ErrorPage struct {
 	URI Template
 	// Status, when not 0, replaces the response status ("=CODE").
 	Status int
-}
-
-// Return is the return directive: "CODE [TEXT|URL]".
-type Return struct {
-	// Code is the status, 100 to 599; 444 closes the connection without
-	// a response, as nginx.
-	Code int
-	// Text is the body, or for 301, 302, 303, 307 and 308 the Location.
-	Text Template
 }
 
 // OpenFileCache is open_file_cache = { max, inactive }.

@@ -38,6 +38,9 @@ var wantDefaultSettings = Settings{
 	AccessLog:                "/etc/tern/logs/access.log",
 	AccessLogFormat:          "json",
 	LogNotFound:              true,
+	AbsoluteRedirect:         true,
+	PortInRedirect:           true,
+	MergeSlashes:             true,
 }
 
 func TestDefaults(t *testing.T) {
@@ -174,10 +177,6 @@ var settingsCases = []settingsCase{
 	{`expires = "-1h"`, func(s *Settings) any { return s.Expires }, Expires{Mode: ExpiresAfter, After: -time.Hour}},
 	{`expires = 3600`, func(s *Settings) any { return s.Expires }, Expires{Mode: ExpiresAfter, After: time.Hour}},
 	{`expires = "0"`, func(s *Settings) any { return s.Expires }, Expires{Mode: ExpiresAfter}},
-	{`return = "301 https://$host$request_uri"`, func(s *Settings) any { return returnString(s.Return) }, "301 https://$host$request_uri"},
-	{`return = "200 hello world "`, func(s *Settings) any { return returnString(s.Return) }, "200 hello world "},
-	{`return = "444"`, func(s *Settings) any { return returnString(s.Return) }, "444 "},
-	{`return = "https://example.com$uri"`, func(s *Settings) any { return returnString(s.Return) }, "302 https://example.com$uri"},
 	{`stub_status = true`, func(s *Settings) any { return s.StubStatus }, true},
 	{`metrics = true`, func(s *Settings) any { return s.Metrics }, true},
 	{`health = true`, func(s *Settings) any { return s.Health }, true},
@@ -282,13 +281,6 @@ func errorPageStrings(pages map[int]ErrorPage) map[int]string {
 		out[code] = s
 	}
 	return out
-}
-
-func returnString(r *Return) string {
-	if r == nil {
-		return "<nil>"
-	}
-	return itoa(r.Code) + " " + r.Text.String()
 }
 
 func itoa(n int) string { return FormatSize(int64(n)) }

@@ -28,6 +28,7 @@ const (
 	inHTTP
 	inServer
 	inLocation
+	inIf
 
 	// inSettings is where the directives of Settings may appear: every
 	// http-level directive may also appear in server and location
@@ -36,7 +37,7 @@ const (
 )
 
 // contextNames name the contexts in messages, in the order of the bits.
-var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location"}
+var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location", "if"}
 
 // String lists the contexts in c: "http, server, location".
 func (c context) String() string {
@@ -57,6 +58,8 @@ type target struct {
 	http *httpDraft
 	srv  *serverDraft
 	set  *Settings
+	// script collects a server's, location's or if block's statements.
+	script *script
 	// ownAccess is set once the body decoded has an allow or deny of its
 	// own: the first one replaces the rules the level inherits.
 	ownAccess bool
@@ -93,8 +96,17 @@ var blockSpecs = []blockSpec{
 	{"thread_pool", []string{"name"}, inMain},
 	{"http", nil, inMain},
 	{"server", nil, inHTTP},
-	{"location", []string{"match"}, inServer},
+	{"location", []string{"match"}, inServer | inLocation},
 	{"map", []string{"source", "variable"}, inHTTP},
+	{"if", []string{"condition"}, inServer | inLocation},
+}
+
+// ifDirectives may also appear in an if block: the statements, and the
+// settings nginx allows there (NGX_HTTP_LIF_CONF) that tern has.
+var ifDirectives = []string{
+	"set", "rewrite", "return", "break", "rewrite_log",
+	"root", "add_header", "expires", "error_page", "gzip", "sendfile", "charset",
+	"access_log", "limit_rate", "limit_rate_after",
 }
 
 // The directive table, indexed by name, and the schema of each context,
@@ -114,7 +126,12 @@ func init() {
 		directiveByName[dir.name] = dir
 	}
 	schemas = make(map[context]*hcl.BodySchema)
-	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation} {
+	for _, dir := range directiveTable {
+		if slices.Contains(ifDirectives, dir.name) {
+			directiveByName[dir.name].ctx |= inIf
+		}
+	}
+	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation, inIf} {
 		s := &hcl.BodySchema{}
 		for _, dir := range directiveTable {
 			if dir.ctx&ctx != 0 {
@@ -190,9 +207,6 @@ func (d *decoder) refuse(name string, ctx context, rng hcl.Range, block bool) bo
 	switch {
 	case allowed&ctx != 0:
 		return false
-	case block && name == "location" && ctx == inLocation:
-		d.errorf(rng, "Nested location blocks are not supported",
-			"tern's locations are flat: move this block up into the server block")
 	case block:
 		d.errorf(rng, fmt.Sprintf("A %s block is not allowed here", name),
 			"%s blocks belong in %s, not in %s", name, allowed, contextNames[ctxIndex(ctx)])

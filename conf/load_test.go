@@ -114,6 +114,19 @@ http {
     }
     location "/at/" {
       expires = "@15h30m"
+      set     = { v = "x", args = "a=$v" }
+      if "$arg_q ~* ^(?P<qq>a+)$" {
+        add_header = { "X-Q" = "$qq" }
+        rewrite    = ["^/at/(.*)$ /at/q/$1 break"]
+      }
+      rewrite = ["^/at/old$ /at/new", ["^/at/a b$", "/at/c d?", "last"]]
+      if "!-f $request_filename" {
+        return = "404"
+      }
+      location "/at/inner/" {
+        rewrite_log = true
+        break       = true
+      }
     }
     location "~ ^/re/(.+)$" {
       alias = "/srv/re/$1"
@@ -296,7 +309,7 @@ func TestWriteHCLText(t *testing.T) {
 		`    try_files = ["$uri", "$${uri}/", "=404"]`,
 		`    open_file_cache = "off"`,
 		"    location \"~ \\\\.(css|js)$\" {\n      # alias: not set\n      expires = \"-1h\"\n      charset = \"off\"\n      internal = false\n    }",
-		"    listen = [\"0.0.0.0:80 default_server backlog=511\"]\n    server_name = [\"other.test\"]\n    try_files = []\n    # return: not set\n    stub_status = false\n    metrics = false\n    health = false\n    aio = \"off\"\n  }",
+		"    listen = [\"0.0.0.0:80 default_server backlog=511\"]\n    server_name = [\"other.test\"]\n    try_files = []\n    stub_status = false\n    metrics = false\n    health = false\n    aio = \"off\"\n    # set: not set\n    # rewrite: not set\n    # return: not set\n    # break: not set\n    # if: none\n  }",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %s\n%s", want, out)

@@ -430,13 +430,14 @@ func decodeReturn(d *decoder, a *hcl.Attribute, t *target) {
 	if !ok {
 		return
 	}
-	r, off, err := parseReturn(s)
+	code, off, err := parseReturn(s)
 	if err != nil {
 		d.invalid(a.Name, a.Expr.Range(), "%v", err)
 		return
 	}
-	if r.Text, ok = d.compileSub(a.Name, s, off, a.Expr.Range()); ok {
-		t.set.Return = r
+	st := Stmt{Op: OpReturn, Code: code}
+	if st.Value, ok = d.compileSub(a.Name, s, off, a.Expr.Range()); ok {
+		t.script.add(a.Range.Start.Byte, st)
 	}
 }
 
@@ -444,31 +445,16 @@ func decodeReturn(d *decoder, a *hcl.Attribute, t *target) {
 // the text (docs/reference.md#return). As nginx, a bare URL starting with http://, https://
 // or $scheme means a 302 to it. Codes run from 100 to 599, which takes in
 // nginx's 444 (close the connection without a response).
-func parseReturn(s string) (*Return, int, error) {
+func parseReturn(s string) (int, int, error) {
 	code, text, _ := strings.Cut(s, " ")
-	n, ok := statusCode(code, 100, 599)
-	if !ok {
-		for _, p := range []string{"http://", "https://", "$scheme", "${scheme}"} {
-			if strings.HasPrefix(s, p) {
-				n, text, ok = 302, s, true
-			}
-		}
+	n, ok := statusCode(code, 100, 999)
+	if !ok && hasRedirectPrefix(s) {
+		n, text, ok = 302, s, true
 	}
 	if !ok {
-		return nil, 0, fmt.Errorf("%q does not start with a status code between 100 and 599: want \"CODE [TEXT|URL]\"", s)
+		return 0, 0, fmt.Errorf("%q does not start with a status code between 100 and 999: want \"CODE [TEXT|URL]\"", s)
 	}
-	return &Return{Code: n}, len(s) - len(text), nil
-}
-
-func showReturn(s *Settings) string {
-	r := s.Return
-	if r == nil {
-		return ""
-	}
-	if r.Text.IsZero() {
-		return hclQuote(strconv.Itoa(r.Code))
-	}
-	return hclQuote(strconv.Itoa(r.Code) + " " + r.Text.String())
+	return n, len(s) - len(text), nil
 }
 
 // ParseExpiresBytes is ParseExpires for a value computed per request (an

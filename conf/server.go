@@ -46,15 +46,40 @@ func (d *decoder) decodeServer(b *hcl.Block, parent *Settings) *serverDraft {
 	srv := sd.srv
 	srv.Root = &Location{Modifier: ModNone, Server: srv, Settings: *parent}
 	content := d.content(b.Body, inServer)
-	d.apply(content.Attributes, &target{set: &srv.Root.Settings, srv: sd})
+	var sc script
+	d.apply(content.Attributes, &target{set: &srv.Root.Settings, srv: sd, script: &sc})
 	if _, ok := content.Attributes["listen"]; !ok {
 		e, _ := parseListen(defaultListen)
 		e.rng = b.DefRange
 		sd.listens = []listenEntry{e}
 	}
+	srv.Locations = d.blocks(content.Blocks, srv.Root, &sc)
+	srv.Root.Locations = srv.Locations
+	srv.Root.Script = sc.flatten()
+	srv.locs = newLocationIndex(srv.Locations)
+	d.checkAccess(srv.Root, parent)
+	srv.Walk(func(l *Location) {
+		if l != srv.Root {
+			d.checkAccess(l, &srv.Root.Settings, parent)
+		}
+	})
+	return sd
+}
+
+// blocks decodes the location and if blocks of a server or location,
+// parent: it returns the locations, and adds the if blocks to sc, where
+// they are written among the statements.
+func (d *decoder) blocks(blocks hcl.Blocks, parent *Location, sc *script) []*Location {
+	var locs []*Location
 	seen := make(map[string]hcl.Range)
-	for _, lb := range content.Blocks {
-		loc := d.decodeLocation(lb, srv)
+	for _, lb := range blocks {
+		if lb.Type == "if" {
+			if st, ok := d.decodeIf(lb, parent); ok {
+				sc.add(lb.DefRange.Start.Byte, st)
+			}
+			continue
+		}
+		loc := d.decodeLocation(lb, parent)
 		if loc == nil {
 			continue
 		}
@@ -65,14 +90,27 @@ func (d *decoder) decodeServer(b *hcl.Block, parent *Settings) *serverDraft {
 			continue
 		}
 		seen[key] = lb.LabelRanges[0]
-		srv.Locations = append(srv.Locations, loc)
+		locs = append(locs, loc)
 	}
-	srv.locs = newLocationIndex(srv.Locations)
-	d.checkAccess(srv.Root, parent)
-	for _, l := range srv.Locations {
-		d.checkAccess(l, &srv.Root.Settings, parent)
+	return locs
+}
+
+// Walk calls f with the server's own settings, every location, nested
+// ones included, and the location of every if block.
+func (s *Server) Walk(f func(*Location)) {
+	walk(s.Root, f)
+}
+
+func walk(l *Location, f func(*Location)) {
+	f(l)
+	for _, st := range l.Script {
+		if st.Op == OpIf {
+			walk(st.Then, f)
+		}
 	}
-	return sd
+	for _, sub := range l.Locations {
+		walk(sub, f)
+	}
 }
 
 func decodeListen(d *decoder, a *hcl.Attribute, t *target) {

@@ -50,6 +50,9 @@ func defaultSettings(prefix string) Settings {
 		GzipMinLength:            20,
 		GzipCompLevel:            1,
 		AccessLog:                filepath.Join(prefix, "logs", "access.log"),
+		AbsoluteRedirect:         true,
+		PortInRedirect:           true,
+		MergeSlashes:             true,
 		AccessLogFormat:          "json",
 		LogNotFound:              true,
 	}

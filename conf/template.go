@@ -184,3 +184,25 @@ func (t Template) Append(dst []byte, vars Vars) []byte {
 	}
 	return dst
 }
+
+// AppendEscapingArgs is Append, except that each capture ($1..$9)
+// written after the template's first literal "?" is passed through
+// escape (dst, the capture's bytes): nginx escapes the groups of a
+// rewrite's arguments when the request's URI was percent-encoded.
+func (t Template) AppendEscapingArgs(dst []byte, vars Vars, escape func(dst, src []byte) []byte, scratch []byte) ([]byte, []byte) {
+	inArgs := false
+	for i := range t.parts {
+		p := &t.parts[i]
+		switch {
+		case p.v.Kind == varLiteral:
+			dst = append(dst, p.lit...)
+			inArgs = inArgs || strings.IndexByte(p.lit, '?') >= 0
+		case inArgs && p.v.Kind == VarCapture:
+			scratch = vars.AppendVar(scratch[:0], &p.v)
+			dst = escape(dst, scratch)
+		default:
+			dst = vars.AppendVar(dst, &p.v)
+		}
+	}
+	return dst, scratch
+}

@@ -117,7 +117,13 @@ func (d *decoder) compileTemplate(name, s string, rng hcl.Range) (Template, bool
 // compileSub compiles s[off:], where s is the whole text of a string
 // written at rng (so that a diagnostic points at the variable).
 func (d *decoder) compileSub(name, s string, off int, rng hcl.Range) (Template, bool) {
-	t, refs, err := parseTemplate(s[off:])
+	return d.compileSpan(name, s, off, len(s)-off, rng)
+}
+
+// compileSpan compiles s[off:off+n], where s is the whole text of a
+// string written at rng.
+func (d *decoder) compileSpan(name, s string, off, n int, rng hcl.Range) (Template, bool) {
+	t, refs, err := parseTemplate(s[off : off+n])
 	if err != nil {
 		var te *templateError
 		if errors.As(err, &te) {

@@ -124,11 +124,29 @@ func (s *Server) write(p *printer, parent *Settings) {
 	p.attr(2, "listen", hclList(listens))
 	p.attr(2, "server_name", hclList(s.Names))
 	writeSettings(p, 2, inServer, &s.Root.Settings, parent, inHTTP)
-	for _, l := range s.Locations {
+	if len(s.Root.Script) == 0 {
+		for _, name := range []string{"set", "rewrite", "return", "break"} {
+			p.line(2, "# %s: not set", name)
+		}
+		p.line(2, "# if: none")
+	}
+	writeScript(p, 2, s.Root.Script, &s.Root.Settings)
+	writeLocations(p, 2, s.Root)
+}
+
+// writeLocations writes the locations nested in parent, at depth.
+func writeLocations(p *printer, depth int, parent *Location) {
+	for _, l := range parent.Locations {
 		p.line(0, "")
-		p.line(2, "location %s {", hclQuote(l.Name))
-		writeSettings(p, 3, inLocation, &l.Settings, &s.Root.Settings, inServer)
-		p.line(2, "}")
+		p.line(depth, "location %s {", hclQuote(l.Name))
+		ctx := inServer
+		if parent.Modifier != ModNone {
+			ctx = inSettings
+		}
+		writeSettings(p, depth+1, inLocation, &l.Settings, &parent.Settings, ctx)
+		writeScript(p, depth+1, l.Script, &l.Settings)
+		writeLocations(p, depth+1, l)
+		p.line(depth, "}")
 	}
 }
 

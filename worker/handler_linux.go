@@ -28,41 +28,66 @@ func (w *Worker) handle(rq *request) int {
 	}
 }
 
-// phases runs the phases once, in rq.Loc.
+// phases runs the phases once, in rq.Loc: the server's statements (the
+// server rewrite phase) unless a location's rewrite sent the request
+// back here, the location chosen for the URI, its statements (choosing
+// again while a rewrite changes the URI), access, try_files, content.
 func (w *Worker) phases(rq *request) int {
-	loc := rq.Loc
-	if loc.Health {
-		// Answered from memory, before any return (a server that
+	if rq.Loc.Health {
+		// Answered from memory, before any statement (a server that
 		// redirects everything to https still answers its checks) and
 		// try_files; allow, deny and auth_basic still apply.
-		if loc.Guard {
+		if rq.Loc.Guard {
 			if st := w.access(rq); st != 0 {
 				return st
 			}
 		}
 		return w.serveHealth(rq)
 	}
-	// A server-level return runs in nginx's server rewrite phase, before
-	// any location's; a location inherits it, so it is found first.
-	if ret := loc.Server.Root.Return; ret != nil {
-		return w.doReturn(rq, ret)
+	srv := rq.Loc.Server
+	if script := srv.Root.Script; script != nil {
+		rq.Loc = srv.Root
+		if st, flow := w.runScript(rq, script); st != 0 || flow == flowAnswered {
+			return st
+		}
+		// nginx's find-config phase follows the server's statements,
+		// which may have changed the URI or the groups.
+		rq.findLocation(srv)
 	}
-	// nginx's find-config phase: an internal location is not found by
-	// a request from outside (ngx_http_core_find_config_phase).
-	if loc.Internal && rq.redirects == 0 {
-		return 404
+	for {
+		loc := rq.Loc
+		// nginx's find-config phase: an internal location is not found
+		// by a request from outside (ngx_http_core_find_config_phase).
+		if loc.Internal && rq.redirects == 0 {
+			return 404
+		}
+		if loc.Script == nil {
+			break
+		}
+		// The location's rewrite phase comes before access: a return
+		// answers whatever allow, deny or auth_basic say, as nginx.
+		st, flow := w.runScript(rq, loc.Script)
+		if st != 0 || flow == flowAnswered {
+			return st
+		}
+		if flow != flowFind {
+			break
+		}
+		// ngx_http_core_post_rewrite_phase: a changed URI chooses the
+		// location again, at most maxURIChanges times in all.
+		if rq.redirects++; rq.redirects > maxURIChanges {
+			w.log.Error().Bytes("uri", rq.Req.Path).Msg("rewrite or internal redirection cycle while processing the URI")
+			return 500
+		}
+		rq.rewritten = false
+		rq.findLocation(srv)
 	}
-	// The location's rewrite phase (return) comes before access: a
-	// return answers whatever allow, deny or auth_basic say, as nginx.
-	if loc.Return != nil {
-		return w.doReturn(rq, loc.Return)
-	}
-	if loc.Guard {
+	if rq.Loc.Guard {
 		if st := w.access(rq); st != 0 {
 			return st
 		}
 	}
-	if loc.TryFiles != nil {
+	if rq.Loc.TryFiles != nil {
 		if st := w.tryFiles(rq); st != 0 {
 			return st
 		}
@@ -108,19 +133,18 @@ func isRedirect(status int) bool {
 // without text is answered like an error (error_page applies). Anything
 // else sends the text as the body, typed by the URI's extension (else
 // default_type), as nginx.
-func (w *Worker) doReturn(rq *request, ret *conf.Return) int {
-	code := ret.Code
+func (w *Worker) doReturn(rq *request, code int, text conf.Template) int {
 	switch {
 	case code == 444:
 		return statusClose
 	case isRedirect(code):
-		rq.exp = ret.Text.Append(rq.exp[:0], rq)
+		rq.exp = text.Append(rq.exp[:0], rq)
 		rq.setLocation(rq.exp)
 		return code
-	case code >= 400 && ret.Text.IsZero():
+	case code >= 400 && text.IsZero():
 		return code
 	}
-	rq.text = ret.Text.Append(rq.text[:0], rq)
+	rq.text = text.Append(rq.text[:0], rq)
 	resp := &rq.Resp
 	resp.Status = code
 	resp.ContentLength = int64(len(rq.text))

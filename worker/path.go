@@ -2,12 +2,18 @@ package worker
 
 // normalizePath appends to dst the request path raw (which starts with
 // "/") percent-decoded once, with "." and ".." segments resolved and runs
-// of slashes merged, as nginx's complex-URI parser does. A decoded "/"
+// of slashes merged, as nginx's complex-URI parser does (merge_slashes
+// off keeps them: "/a//b" stays, and ".." removes an empty segment). A decoded "/"
 // (%2F) separates segments like a literal one, and "%2e%2e" is "..", so
 // no encoding smuggles a traversal past this function. It returns 400 for
 // a bad escape, a NUL (%00), or a ".." that would climb above the root;
 // the returned path then never leaves the document root.
 func normalizePath(dst, raw []byte) ([]byte, int) {
+	return normalize(dst, raw, true)
+}
+
+// normalize is normalizePath with merge_slashes as merge.
+func normalize(dst, raw []byte, merge bool) ([]byte, int) {
 	base := len(dst)
 	dst = append(dst, '/')
 	var ok bool
@@ -34,11 +40,15 @@ func normalizePath(dst, raw []byte) ([]byte, int) {
 			dst = append(dst, c)
 			continue
 		}
+		n := len(dst)
 		if dst, ok = dotSegment(dst, base); !ok {
 			return dst[:base], 400
 		}
-		if dst[len(dst)-1] != '/' {
-			dst = append(dst, '/') // a run of slashes is one
+		if len(dst) != n {
+			continue // "." or ".." resolved: dst ends in its "/"
+		}
+		if !merge || dst[len(dst)-1] != '/' {
+			dst = append(dst, '/') // a run of slashes is one, when merged
 		}
 	}
 	if dst, ok = dotSegment(dst, base); !ok {

@@ -321,3 +321,27 @@ func FuzzChunked(f *testing.F) {
 		}
 	})
 }
+
+// TestNormalizeKeepSlashes: merge_slashes off keeps runs of slashes, and
+// ".." removes one segment, empty or not (nginx's merge_slashes.t).
+func TestNormalizeKeepSlashes(t *testing.T) {
+	for i, c := range []struct{ in, want string }{
+		{"/foo//../bar", "/foo/bar"},
+		{"/foo///../bar", "/foo//bar"},
+		{"/a//b", "/a//b"},
+		{"/a/./b//", "/a/b//"},
+		{"//..", "/"},
+		{"/..", ""},
+	} {
+		got, st := normalize(nil, []byte(c.in), false)
+		if c.want == "" {
+			if st != 400 {
+				t.Errorf("%d: %q: %q %d, want 400", i, c.in, got, st)
+			}
+			continue
+		}
+		if st != 0 || string(got) != c.want {
+			t.Errorf("%d: %q: %q %d, want %q", i, c.in, got, st, c.want)
+		}
+	}
+}

@@ -67,6 +67,9 @@ type request struct {
 	// location with alias, whose path is now the alias and the URI
 	// (nginx's add_uri_to_alias).
 	aliasURI bool
+	// rewritten: a rewrite with break changed the URI in this location,
+	// whose alias can no longer map it (nginx's valid_location = 0).
+	rewritten bool
 
 	// Internal redirects (index, try_files, error_page), as nginx's
 	// ngx_http_internal_redirect: redirects counts them, errorPaged is
@@ -153,6 +156,7 @@ func (rq *request) reset() {
 	rq.bodyRead = 0
 	rq.completed = false
 	rq.aliasURI = false
+	rq.rewritten = false
 	rq.redirects = 0
 	rq.errorPaged = false
 	rq.closeAfter = false
@@ -212,7 +216,7 @@ func (rq *request) route(addr *conf.Addr) int {
 		}
 		return 400
 	}
-	path, st := normalizePath(rq.Buf[:0], r.RawPath)
+	path, st := normalize(rq.Buf[:0], r.RawPath, srv.Root.MergeSlashes)
 	if st != 0 {
 		return st
 	}
@@ -230,6 +234,7 @@ func (rq *request) findLocation(srv *conf.Server) {
 		rq.vs.setNamed(re)
 	}
 	rq.Loc = loc
+	rq.rewritten = false
 }
 
 // restart undoes a run of the phases that would have waited for the
@@ -249,6 +254,7 @@ func (rq *request) restart() {
 	rq.realm = ""
 	rq.parkedOn = nil
 	rq.aliasURI = false
+	rq.rewritten = false
 	rq.vs.reset(len(rq.w.cfg.HTTP.Vars))
 }
 
@@ -311,25 +317,31 @@ func (rq *request) dirRedirect() int {
 	return 301
 }
 
-// setLocation sets the Location header to loc, made absolute as nginx's
-// absolute_redirect when it starts with "/": the request's host (else the
-// server's first name, else the local address — nginx would use the local
-// address, server_name_in_redirect being off) and the port unless 80.
-// Controls, spaces and non-ASCII bytes are percent-encoded: a value built
-// from $uri must not split the header (nginx sends them raw).
+// setLocation sets the Location header to loc, made absolute when it
+// starts with "/", as nginx's header filter with absolute_redirect on:
+// the server's first name when server_name_in_redirect is on, else the
+// request's host, else the server's first name, else the local address;
+// then the port that accepted the connection unless it is 80 or
+// port_in_redirect is off. Controls, spaces and non-ASCII bytes are
+// percent-encoded: a value built from $uri must not split the header
+// (nginx sends them raw).
 func (rq *request) setLocation(loc []byte) {
 	l := rq.location[:0]
-	if len(loc) > 0 && loc[0] == '/' {
+	s := &rq.Loc.Settings
+	if len(loc) > 0 && loc[0] == '/' && s.AbsoluteRedirect {
 		l = append(l, "http://"...)
+		names := rq.Loc.Server.Names
 		switch {
+		case s.ServerNameInRedirect && len(names) > 0:
+			l = append(l, names[0]...)
 		case len(rq.Req.Host) > 0:
 			l = append(l, rq.lowerHost()...)
-		case len(rq.Loc.Server.Names) > 0 && plainName(rq.Loc.Server.Names[0]):
-			l = append(l, rq.Loc.Server.Names[0]...)
+		case len(names) > 0 && plainName(names[0]):
+			l = append(l, names[0]...)
 		default:
 			l = appendLocalAddr(l, rq.FD)
 		}
-		if port := addrPort(rq.addr.Addr); port != "80" {
+		if port := addrPort(rq.addr.Addr); port != "80" && s.PortInRedirect {
 			l = append(l, ':')
 			l = append(l, port...)
 		}

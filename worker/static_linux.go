@@ -107,6 +107,10 @@ func regexAlias(loc *conf.Location) bool {
 // and returns its length, or 400 for an alias mapping that would climb
 // out of the alias.
 func (w *Worker) mapPath(rq *request, uri []byte) (int, int) {
+	if rq.rewritten && rq.Loc.Alias != "" {
+		w.log.Error().Str("location", rq.Loc.Name).Msg("alias cannot be used in a location where the URI was rewritten")
+		return 0, 500
+	}
 	fp, st := rq.appendPath(rq.fpath[:0], uri)
 	rq.fpath = fp
 	if st != 0 {

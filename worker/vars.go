@@ -36,8 +36,10 @@ type varState struct {
 	// reqID is $request_id, made on first use.
 	reqID   [16]byte
 	hasID   bool
-	pending []byte // scratch for values set computes, and $realpath_root
+	pending []byte // scratch for the statements: set values, conditions, rewrites
 	path    []byte // scratch for a root or alias with variables
+	real    []byte // scratch for $realpath_root
+	capEsc  []byte // scratch for a group a rewrite escapes
 }
 
 // userVal is where a user variable's value is in varState.buf.
@@ -349,8 +351,8 @@ func (rq *request) appendExpandedPath(dst []byte, t conf.Template) []byte {
 // symbolic links resolved. This reads the file system on the loop and
 // allocates, as nginx's realpath(3); only configurations that use it pay.
 func (rq *request) appendRealpathRoot(dst []byte) []byte {
-	root := rq.appendDocumentRoot(rq.vs.pending[:0])
-	rq.vs.pending = root
+	root := rq.appendDocumentRoot(rq.vs.real[:0])
+	rq.vs.real = root
 	real, err := filepath.EvalSymlinks(string(root))
 	if err != nil {
 		return dst

@@ -56,7 +56,7 @@ func TestConvertLoads(t *testing.T) {
 		{"^~ location", loc("/static/x.css").Modifier == conf.ModPrefixNoRegex && loc("/static/x.css").GzipStatic},
 		{"regex location", loc("/a/b.JS").Modifier == conf.ModRegexCaseless},
 		{"alias", strings.HasSuffix(loc("/images/a.png").Alias, "/srv/img/") && loc("/images/").AutoindexFormat == "json"},
-		{"return", loc("/old").Return != nil && loc("/old").Return.Code == 301 && loc("/gone").Return.Code == 302},
+		{"return", len(loc("/old").Script) == 1 && loc("/old").Script[0].Code == 301 && loc("/gone").Script[0].Code == 302},
 		{"stub_status", loc("/status").StubStatus},
 	}
 	for i, c := range checks {
