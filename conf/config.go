@@ -86,7 +86,13 @@ type Config struct {
 	// Sources maps the absolute path (or pseudo-name) of every file the
 	// configuration was read from to its text: the snapshot that a worker
 	// or an upgraded binary decodes instead of re-reading the disk.
+	// Certificates, keys and the other files of TLS servers are in it too.
 	Sources map[string][]byte
+
+	// Warnings, when not nil, are diagnostics that did not stop the
+	// load, such as a certificate that expires within 30 days; -t prints
+	// them with WriteText.
+	Warnings *Error
 }
 
 // AffinityMode is how workers are pinned to CPUs.
@@ -168,6 +174,9 @@ type Addr struct {
 	// whose connection it relays ($proxy_protocol_addr); real_ip_header
 	// "proxy_protocol" makes that the client's address.
 	ProxyProtocol bool
+	// SSL makes it a TLS listener: a server listening on it with "ssl"
+	// makes it one for every server on it, as nginx.
+	SSL bool
 	// Default is the server that answers a Host that no server_name
 	// matches: the one marked default_server, else the first.
 	Default *Server
@@ -407,6 +416,9 @@ type Settings struct {
 	// auth_basic checks passwords against; it is read again when it
 	// changes. Default: none.
 	AuthBasicUserFile string
+	// SSL holds the ssl_* directives, which only http and server set; a
+	// location carries its server's.
+	SSL SSL
 }
 
 // AIOMode is the aio directive's mode.

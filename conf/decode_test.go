@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"crypto/tls"
 	"reflect"
 	"testing"
 	"time"
@@ -41,6 +42,14 @@ var wantDefaultSettings = Settings{
 	AbsoluteRedirect:         true,
 	PortInRedirect:           true,
 	MergeSlashes:             true,
+	SSL: SSL{
+		MinVersion:       tls.VersionTLS12,
+		MaxVersion:       tls.VersionTLS13,
+		SessionTickets:   true,
+		SessionTimeout:   5 * time.Minute,
+		HandshakeTimeout: 60 * time.Second,
+		VerifyDepth:      1,
+	},
 }
 
 func TestDefaults(t *testing.T) {

@@ -142,7 +142,7 @@ func TestDiagnostics(t *testing.T) {
 			want: []string{"6,15: Conflicting listen options"}},
 		{src: "http {\n  server {\n    listen = [\"80 backlog=5\"]\n  }\n  server {\n    listen = [\"80 backlog=10\"]\n  }\n}",
 			want: []string{"6,15: Conflicting listen options"}},
-		{src: "http {\n  server {\n    listen = [\"80 ssl\"]\n  }\n}", want: []string{"3,15: Invalid listen"}},
+		{src: "http {\n  server {\n    listen = [\"80 http2\"]\n  }\n}", want: []string{"3,15: Invalid listen"}},
 		{src: "http {\n  server {\n    listen = [\"80 fast\"]\n  }\n}", want: []string{"3,15: Invalid listen"}},
 		{src: "http {\n  server {\n    listen = [\"80 backlog=0\"]\n  }\n}", want: []string{"3,15: Invalid listen"}},
 		{src: "http {\n  server {\n    listen = [\"70000\"]\n  }\n}", want: []string{"3,15: Invalid listen"}},
@@ -230,19 +230,19 @@ func TestUnsupported(t *testing.T) {
 }
 
 func TestErrorText(t *testing.T) {
-	_, err := loadText("http {\n\tkeepalive_timeout = \"5x\"\n  server {\n    listen = [\"80 ssl\"]\n  }\n}\n")
+	_, err := loadText("http {\n\tkeepalive_timeout = \"5x\"\n  server {\n    listen = [\"80 http2\"]\n  }\n}\n")
 	want := `/etc/tern/tern.hcl:2,22: Invalid keepalive_timeout: "5x" is not a duration: unknown unit "x" (use ms, s, m, h, d, w, M or y)
   	keepalive_timeout = "5x"
   	                    ^~~~
-/etc/tern/tern.hcl:4,15: Invalid listen: "80 ssl": the listen option "ssl" is not supported
-      listen = ["80 ssl"]
-                ^~~~~~~~
+/etc/tern/tern.hcl:4,15: Invalid listen: "80 http2": the listen option "http2" is not supported
+      listen = ["80 http2"]
+                ^~~~~~~~~~
 `
 	if got := errText(err); got != want {
 		t.Errorf("WriteText:\n%s\nwant:\n%s", got, want)
 	}
 	wantLines := `/etc/tern/tern.hcl:2,22: Invalid keepalive_timeout: "5x" is not a duration: unknown unit "x" (use ms, s, m, h, d, w, M or y)
-/etc/tern/tern.hcl:4,15: Invalid listen: "80 ssl": the listen option "ssl" is not supported`
+/etc/tern/tern.hcl:4,15: Invalid listen: "80 http2": the listen option "http2" is not supported`
 	if got := err.Error(); got != wantLines {
 		t.Errorf("Error():\n%s\nwant:\n%s", got, wantLines)
 	}

@@ -42,6 +42,7 @@ func (d *decoder) decodeHTTP(body hcl.Body) *HTTP {
 		out.Servers = append(out.Servers, sd.srv)
 	}
 	out.Addrs = d.buildAddrs(drafts)
+	d.loadSSL(h, drafts)
 	d.resolveVars()
 	out.Vars = make([]UserVar, len(d.vars.names))
 	for i, name := range d.vars.names {

@@ -39,6 +39,12 @@ type decoder struct {
 	reported map[hcl.Range]bool
 	// vars are the user variables and the references to them.
 	vars varScope
+	// certs are the certificate and key pairs loaded so far, by their
+	// files, so that servers naming the same files share one.
+	certs map[string]*Certificate
+	// warnings are diagnostics that do not stop the load (-t prints
+	// them): a certificate about to expire, a directive without effect.
+	warnings hcl.Diagnostics
 }
 
 func newDecoder(prefix string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *decoder {
@@ -51,6 +57,7 @@ func newDecoder(prefix string, read func(string) ([]byte, error), glob func(stri
 		fileOrder: make(map[string]int),
 		authAt:    make(map[*Settings]hcl.Range),
 		reported:  make(map[hcl.Range]bool),
+		certs:     make(map[string]*Certificate),
 	}
 }
 
@@ -139,6 +146,10 @@ func (d *decoder) run(file string) (*Config, error) {
 		return nil, d.error()
 	}
 	cfg.File, cfg.Prefix, cfg.Sources = file, d.prefix, d.sources
+	if len(d.warnings) > 0 {
+		sortDiags(d.warnings, d.fileOrder)
+		cfg.Warnings = &Error{Diags: d.warnings, Files: d.parser.Files()}
+	}
 	return cfg, nil
 }
 

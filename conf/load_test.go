@@ -175,11 +175,11 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-// withoutSources returns a copy of c without File and Sources, which a
+// withoutSources returns a copy of c without File, Sources and Warnings, which a
 // round trip through WriteHCL changes.
 func withoutSources(c *Config) Config {
 	out := *c
-	out.File, out.Sources = "", nil
+	out.File, out.Sources, out.Warnings = "", nil, nil
 	return out
 }
 

@@ -24,6 +24,9 @@ type serverDraft struct {
 	srv     *Server
 	listens []listenEntry
 	names   []serverName
+	// at is where the server sets the ssl_* directives whose files are
+	// loaded after every server is read.
+	at map[string]hcl.Range
 }
 
 // listenEntry is one entry of listen.
@@ -32,6 +35,7 @@ type listenEntry struct {
 	defaultServer bool
 	reusePort     bool
 	proxyProtocol bool
+	ssl           bool
 	backlog       int // 0 when not given
 	rng           hcl.Range
 }
@@ -136,11 +140,11 @@ func decodeListen(d *decoder, a *hcl.Attribute, t *target) {
 // unsupportedListenOptions are nginx listen parameters tern does not
 // implement, named so that the message says so instead of "unknown".
 var unsupportedListenOptions = []string{
-	"ssl", "http2", "quic", "deferred", "bind", "ipv6only",
+	"http2", "quic", "deferred", "bind", "ipv6only",
 	"so_keepalive", "rcvbuf", "sndbuf", "fastopen", "accept_filter", "setfib", "default",
 }
 
-// parseListen reads "ADDR [default_server] [reuseport] [backlog=N]
+// parseListen reads "ADDR [ssl] [default_server] [reuseport] [backlog=N]
 // [proxy_protocol]", where
 // ADDR is "PORT", "HOST:PORT", "[V6]:PORT" or a host alone (port 80, as
 // nginx). HOST is an IPv4 address, "*" or "localhost" (127.0.0.1):
@@ -163,6 +167,8 @@ func parseListen(s string) (listenEntry, error) {
 			e.reusePort = true
 		case opt == "proxy_protocol":
 			e.proxyProtocol = true
+		case opt == "ssl":
+			e.ssl = true
 		case name == "backlog" && hasVal:
 			n, rest, err := leadingInt(val)
 			if err != nil || rest != "" || n < 1 || n > maxInt32 {
@@ -172,7 +178,7 @@ func parseListen(s string) (listenEntry, error) {
 		case slices.Contains(unsupportedListenOptions, name):
 			return e, fmt.Errorf("the listen option %q is not supported", opt)
 		default:
-			return e, fmt.Errorf("unknown listen option %q (known: default_server, reuseport, backlog=N, proxy_protocol)", opt)
+			return e, fmt.Errorf("unknown listen option %q (known: ssl, default_server, reuseport, backlog=N, proxy_protocol)", opt)
 		}
 	}
 	return e, nil
@@ -277,6 +283,7 @@ func (d *decoder) buildAddrs(servers []*serverDraft) []*Addr {
 				addrs = append(addrs, ad.addr)
 			}
 			ad.addr.Servers = append(ad.addr.Servers, sd.srv)
+			ad.addr.SSL = ad.addr.SSL || e.ssl
 			sd.srv.Addrs = append(sd.srv.Addrs, ad.addr)
 			d.listenFlags(ad, e, sd.srv)
 		}

@@ -55,6 +55,7 @@ func defaultSettings(prefix string) Settings {
 		MergeSlashes:             true,
 		AccessLogFormat:          "json",
 		LogNotFound:              true,
+		SSL:                      defaultSSL(),
 	}
 }
 

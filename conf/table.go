@@ -7,6 +7,7 @@ package conf
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,10 +24,11 @@ const (
 	maxBufferSize = 64 << 20
 )
 
-// directiveTable lists every attribute of the language once. The Settings
-// directives (inSettings and narrower) are shared by http, server and
-// location: one decoder, one default (defaultSettings), one writer.
-var directiveTable = []directive{
+// coreDirectives lists every attribute of the language once, but for the
+// ssl_* ones. The Settings directives (inSettings and narrower) are shared
+// by http, server and location: one decoder, one default
+// (defaultSettings), one writer.
+var coreDirectives = []directive{
 	// Main context.
 	{name: "worker_processes", ctx: inMain, decode: decodeWorkerProcesses},
 	{name: "worker_cpu_affinity", ctx: inMain, decode: decodeAffinity},
@@ -171,6 +173,9 @@ var directiveTable = []directive{
 	{name: "auth_basic", ctx: inSettings, decode: decodeAuthBasic, show: showAuthBasic},
 	{name: "auth_basic_user_file", ctx: inSettings, decode: decodeAuthBasicUserFile, show: showAuthBasicUserFile},
 }
+
+// directiveTable is every directive: the core ones, then TLS's (ssl.go).
+var directiveTable = slices.Concat(coreDirectives, sslDirectives)
 
 // flag is a boolean Settings directive.
 func flag(name string, field func(*Settings) *bool) directive {

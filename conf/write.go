@@ -109,6 +109,9 @@ func (s *Server) write(p *printer, parent *Settings) {
 	var listens []string
 	for _, a := range s.Addrs {
 		entry := a.Addr
+		if a.SSL {
+			entry += " ssl"
+		}
 		if a.Default == s {
 			entry += " default_server"
 			if a.ReusePort {

@@ -63,6 +63,9 @@ func (m *Master) reload() {
 			m.reloadFailed("invalid configuration", diagnostics(err))
 			return
 		}
+		if cfg.Warnings != nil {
+			m.log.Warn().Str("diagnostics", diagnostics(cfg.Warnings)).Msg("the new configuration has warnings")
+		}
 	}
 	if cfg.HTTP == nil || len(cfg.HTTP.Addrs) == 0 {
 		m.reloadFailed("no listen address configured", "")

@@ -14,7 +14,7 @@ import (
 // into tern's HCL: every directive tern has under the same name, blocks
 // as blocks, repeated directives (listen, add_header, error_page, types)
 // gathered into one attribute. What tern does not do (proxying, rewrite,
-// TLS, ...) becomes a comment in the output and a warning on stderr, so
+// HTTP/2, ...) becomes a comment in the output and a warning on stderr, so
 // nothing is dropped silently.
 
 // kind is how an nginx value becomes an HCL value.
@@ -98,6 +98,8 @@ type block struct {
 	order []string
 	// access are the allow and deny rules, in order (convert_access.go).
 	access []accessRule
+	// sslOn is nginx's old "ssl on": every listen becomes a TLS one.
+	sslOn bool
 }
 
 func (b *block) list(name string, vals ...cty.Value) {
@@ -130,6 +132,9 @@ func (c *converter) body(body *hclwrite.Body, dirs []*directive, ctx string) {
 		default:
 			c.directive(body, b, d)
 		}
+	}
+	if b.sslOn {
+		b.sslListens()
 	}
 	for _, name := range b.order {
 		if vals, ok := b.lists[name]; ok {
@@ -172,7 +177,7 @@ func (c *converter) directive(body *hclwrite.Body, b *block, d *directive) {
 		c.plain(body, b, d, d.name, k)
 		return
 	}
-	if c.special(body, b, d) {
+	if c.special(body, b, d) || c.ssl(body, b, d) {
 		return
 	}
 	c.unsupported(body, d)

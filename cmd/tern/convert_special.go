@@ -40,7 +40,7 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 	case "open_file_cache":
 		c.openFileCache(body, d)
 	case "listen":
-		c.listen(b, d)
+		c.listen(body, b, d)
 	case "error_page":
 		c.errorPage(b, d)
 	case "add_header":
@@ -214,7 +214,7 @@ func (c *converter) openFileCache(body *hclwrite.Body, d *directive) {
 }
 
 // listen keeps the address and the parameters tern knows.
-func (c *converter) listen(b *block, d *directive) {
+func (c *converter) listen(body *hclwrite.Body, b *block, d *directive) {
 	if len(d.args) == 0 {
 		return
 	}
@@ -228,8 +228,11 @@ func (c *converter) listen(b *block, d *directive) {
 		switch {
 		case p == "default_server" || p == "default":
 			parts = append(parts, "default_server")
-		case p == "reuseport" || strings.HasPrefix(p, "backlog=") || p == "proxy_protocol":
+		case p == "reuseport" || strings.HasPrefix(p, "backlog=") || p == "proxy_protocol" || p == "ssl":
 			parts = append(parts, p)
+		case p == "http2":
+			c.warn(d, "listen %s: http2 is not supported yet: HTTP/1.1 only", addr)
+			comment(body, "nginx: "+line(d)+" (http2: HTTP/2 is not supported yet)")
 		default:
 			c.warn(d, "listen %s: parameter %q is not supported: dropped", addr, p)
 		}

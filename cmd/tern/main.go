@@ -145,6 +145,9 @@ func load(file, prefix string, stderr io.Writer) (*conf.Config, int) {
 		fmt.Fprintf(stderr, "configuration file %s test failed\n", file)
 		return nil, 1
 	}
+	if cfg.Warnings != nil {
+		cfg.Warnings.WriteText(stderr)
+	}
 	return cfg, 0
 }
 

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tern/conf"
+	"tern/internal/testcert"
+)
+
+// TestConvertSSL converts a TLS server and loads the result with its
+// certificates: every directive tern has arrives with its value, and the
+// rest (session cache, dhparam, http2) is reported.
+func TestConvertSSL(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA("convert CA")
+	ec := ca.Leaf(testcert.Options{}, "example.com")
+	rsa := ca.Leaf(testcert.Options{Key: testcert.RSA}, "example.com")
+	files := map[string][]byte{
+		"ec.crt": ec.CertPEM, "ec.key": ec.KeyPEM, "rsa.crt": rsa.CertPEM, "rsa.key": rsa.KeyPEM,
+		"ca.pem": ca.CertPEM, "ticket.key": bytes.Repeat([]byte{7}, 80),
+		"nginx.conf": []byte(`events {}
+http {
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_ciphers ECDHE+AESGCM;
+  ssl_session_cache shared:SSL:10m;
+  ssl_session_timeout 10m;
+  ssl_session_ticket_key ticket.key;
+  server {
+    listen 127.0.0.1:8443 ssl http2;
+    http2 on;
+    server_name example.com;
+    ssl_certificate ec.crt;
+    ssl_certificate_key ec.key;
+    ssl_certificate rsa.crt;
+    ssl_certificate_key rsa.key;
+    ssl_client_certificate ca.pem;
+    ssl_verify_client optional;
+    ssl_verify_depth 2;
+    ssl_handshake_timeout 5s;
+    ssl_dhparam dh.pem;
+  }
+  server {
+    listen 127.0.0.1:8444;
+    ssl on;
+    ssl_reject_handshake on;
+  }
+}
+`),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, warn bytes.Buffer
+	if !convertNginx(filepath.Join(dir, "nginx.conf"), &out, &warn) {
+		t.Fatalf("convert failed: %s", warn.String())
+	}
+	main := filepath.Join(dir, "tern.hcl")
+	if err := os.WriteFile(main, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Load(main, "")
+	if err != nil {
+		var b strings.Builder
+		err.(*conf.Error).WriteText(&b)
+		t.Fatalf("converted config does not load:\n%s\n%s", b.String(), out.String())
+	}
+	a, r := cfg.HTTP.Servers[0].Root.SSL, cfg.HTTP.Servers[1].Root.SSL
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"listen ssl", cfg.HTTP.Addrs[0].SSL && cfg.HTTP.Addrs[0].Addr == "127.0.0.1:8443"},
+		{"ssl on", cfg.HTTP.Addrs[1].SSL},
+		{"certificates", len(a.Certificates) == 2 && a.Certificates[1].TLS.Leaf.PublicKeyAlgorithm.String() == "RSA"},
+		{"protocols", a.MinVersion == tls.VersionTLS12 && a.MaxVersion == tls.VersionTLS13},
+		{"ciphers", len(a.CipherSuites) == 4},
+		{"session timeout", a.SessionTimeout.Minutes() == 10},
+		{"ticket key", len(a.TicketKeys) == 1},
+		{"client certificate", len(a.ClientCAs) == 1 && a.VerifyClient == conf.VerifyOptional && a.VerifyDepth == 2},
+		{"handshake timeout", a.HandshakeTimeout.Seconds() == 5},
+		{"reject", r.RejectHandshake},
+	}
+	for i, c := range checks {
+		if !c.ok {
+			t.Errorf("%d: %s not converted right\n%s", i, c.name, out.String())
+		}
+	}
+	for _, want := range []string{"ssl_session_cache not converted", "http2 is not supported yet: HTTP/1.1 only",
+		"http2 is not supported yet: HTTP/1.1 only; left as a comment", "ssl_dhparam not converted", "ssl on: every listen"} {
+		if !strings.Contains(warn.String(), want) {
+			t.Errorf("no warning %q in:\n%s", want, warn.String())
+		}
+	}
+	for _, want := range []string{"# nginx: listen 127.0.0.1:8443 ssl http2 (http2:", "# nginx: http2 on"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no comment %q in:\n%s", want, out.String())
+		}
+	}
+}

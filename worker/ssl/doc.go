@@ -1,0 +1,2 @@
+// Package ssl is HTTPS on the worker's event loop.
+package ssl
