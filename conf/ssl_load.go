@@ -50,7 +50,7 @@ func (d *decoder) loadSSL(h *httpDraft, drafts []*serverDraft) {
 			d.warnf(at("ssl_prefer_server_ciphers"), "ssl_prefer_server_ciphers has no effect",
 				"Go orders the cipher suites itself: AES-GCM first on CPUs with AES instructions, ChaCha20-Poly1305 otherwise")
 		}
-		d.loadCertificates(s, e, at)
+		d.loadCertificates(sd, s, e, at)
 		d.loadTicketKeys(s, at("ssl_session_ticket_key"))
 		d.loadStaple(s, at("ssl_stapling_file"))
 		d.loadClientCAs(s, at)
@@ -71,12 +71,30 @@ func (sd *serverDraft) sslListen() *listenEntry {
 	return nil
 }
 
+// isDefaultTLS reports whether the server is the default server of one
+// of its TLS addresses.
+func (sd *serverDraft) isDefaultTLS() bool {
+	for _, a := range sd.srv.Addrs {
+		if a.SSL && a.Default == sd.srv {
+			return true
+		}
+	}
+	return false
+}
+
 // loadCertificates fills s.Certificates.
-func (d *decoder) loadCertificates(s *SSL, e *listenEntry, at func(string) hcl.Range) {
+func (d *decoder) loadCertificates(sd *serverDraft, s *SSL, e *listenEntry, at func(string) hcl.Range) {
 	if len(s.CertificateFiles) == 0 {
-		if !s.RejectHandshake {
+		switch {
+		case s.RejectHandshake:
+		case sd.isDefaultTLS():
+			// As nginx: the server that answers handshakes without SNI
+			// must have a certificate.
 			d.errorf(e.rng, "No certificate for a TLS listener",
-				"%s is a TLS listener (\"ssl\"): this server needs ssl_certificate and ssl_certificate_key, or ssl_reject_handshake = true", e.addr)
+				"%s is a TLS listener (\"ssl\"): its default server needs ssl_certificate and ssl_certificate_key, or ssl_reject_handshake = true", e.addr)
+		default:
+			d.warnf(e.rng, "No certificate for a TLS listener",
+				"this server has no ssl_certificate: handshakes that name it fail (set ssl_reject_handshake = true to say so)")
 		}
 		return
 	}

@@ -130,7 +130,7 @@ func offloadable(t *Txn) *threadpool.Pool {
 func (w *WriteFilter) post(t *Txn, p *threadpool.Pool, s *Segment, head []byte, count int64) Result {
 	task := t.sendTask()
 	task.read = false
-	task.sock, task.fd = t.FD, s.File.FD
+	task.sock, task.fd = t.Conn.SendfileFD(), s.File.FD
 	task.head = head
 	task.off = s.Off + t.segOff
 	task.count = int(count)

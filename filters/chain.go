@@ -96,6 +96,28 @@ type Owner interface {
 	Resume()
 }
 
+// Transport carries a response to the client: the socket itself
+// (Socket), or TLS over it. The write filter writes through it and never
+// to a descriptor of its own choosing, so that a new way to the client
+// (kernel TLS, say) is one more Transport.
+type Transport interface {
+	// Writev sends bufs in order and returns how many bytes it took: all
+	// of them, or fewer when the socket is full (an EPOLLOUT follows).
+	// more says that more of the response follows at once, so that a
+	// partial segment may be held back (MSG_MORE, or unflushed records).
+	Writev(bufs [][]byte, more bool) (int, error)
+	// SendfileFD is the descriptor that file data may go to without
+	// passing through memory — sendfile(2), on the loop or a pool
+	// thread — or -1 when it must go through Writev: TLS encrypts in
+	// user space. A kernel TLS transport would return its socket here
+	// once the kernel has the keys, and file bodies would take the
+	// sendfile path again unchanged.
+	SendfileFD() int
+	// Flush sends what the transport holds back (TLS records not yet
+	// written). It returns syscall.EAGAIN when the socket is full.
+	Flush() error
+}
+
 // Chain is the ordered filter chain of a worker; its last filter must be a
 // Resumer.
 type Chain []Filter
@@ -126,8 +148,11 @@ type Txn struct {
 	Loc *conf.Location
 	// Env is the worker's shared state.
 	Env *Env
-	// FD is the connection's socket.
+	// FD is the connection's socket, for what is asked of the socket
+	// itself (its local address); the response goes out through Conn.
 	FD int
+	// Conn is what the response is written to.
+	Conn Transport
 	// Owner resumes the connection after a thread-pool completion.
 	Owner Owner
 	// Vars evaluates the variables of configured values (add_header,
@@ -177,6 +202,10 @@ type Txn struct {
 	// response went to the pool, so the rest goes there too.
 	task      any
 	offloaded bool
+	// memBuf holds file data on its way through a transport that cannot
+	// take file data directly (TLS); allocated on first use, kept with
+	// the Txn.
+	memBuf []byte
 
 	// The filters' per-response state, kept with the Txn so that a
 	// response allocates nothing once the buffers have grown.

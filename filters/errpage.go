@@ -8,6 +8,28 @@ import "strconv"
 // log shows 400.
 const StatusHeaderTooLarge = 494
 
+// nginx's other internal statuses of TLS, sent as 400 with a page of
+// their own and logged as 400; error_page may name them.
+const (
+	// StatusCertError: the client's certificate did not verify
+	// (ssl_verify_client on or optional).
+	StatusCertError = 495
+	// StatusNoCert: ssl_verify_client on, and the client sent no
+	// certificate.
+	StatusNoCert = 496
+	// StatusToHTTPS: a plain HTTP request on a TLS listener.
+	StatusToHTTPS = 497
+)
+
+// badRequestPages are the 400 pages of the internal statuses: the title
+// says what went wrong.
+var badRequestPages = map[int]string{
+	StatusHeaderTooLarge: "Request Header Or Cookie Too Large",
+	StatusCertError:      "The SSL certificate error",
+	StatusNoCert:         "No required SSL certificate was sent",
+	StatusToHTTPS:        "The plain HTTP request was sent to HTTPS port",
+}
+
 // errorPages[tokens][code] is the built-in page of each status from 300 up,
 // laid out as nginx's so that tools scraping them keep working.
 var errorPages [2]map[int][]byte
@@ -22,8 +44,9 @@ func init() {
 			title := strconv.Itoa(code) + " " + reason
 			pages[code] = page(title, "<center><h1>"+title+"</h1></center>\r\n", sig)
 		}
-		pages[StatusHeaderTooLarge] = page("400 Request Header Or Cookie Too Large",
-			"<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n", sig)
+		for code, what := range badRequestPages {
+			pages[code] = page("400 "+what, "<center><h1>400 Bad Request</h1></center>\r\n<center>"+what+"</center>\r\n", sig)
+		}
 		errorPages[i] = pages
 	}
 }
@@ -45,7 +68,7 @@ func ErrorPage(status int, tokens bool) []byte {
 
 // WireStatus is the status that goes out for an internal one.
 func WireStatus(status int) int {
-	if status == StatusHeaderTooLarge {
+	if _, ok := badRequestPages[status]; ok {
 		return 400
 	}
 	return status

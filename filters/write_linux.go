@@ -31,9 +31,12 @@ var ErrTruncated = errors.New("file was truncated while being sent")
 
 // WriteFilter ends the chain: it sends the head and memory segments with
 // one writev and file regions with sendfile, at most sendfile_max_chunk per
-// turn, and says what the response waits for when it cannot finish.
+// turn, and says what the response waits for when it cannot finish. It
+// writes through the Txn's Transport: over TLS, file regions are read
+// into memory (inline when their pages are cached, on a pool thread when
+// not) and encrypted on the loop.
 type WriteFilter struct {
-	iov [iovMax]unix.Iovec
+	bufs [iovMax][]byte
 	// copyBuf carries file data when sendfile is off. A partial write
 	// does not keep the rest: the next turn reads it again from the
 	// file, which the read just brought into the page cache.
@@ -56,6 +59,31 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 	if r := w.finishTask(t); r != OK {
 		return r
 	}
+	// Output the transport held back goes first.
+	if r := w.flush(t); r != OK {
+		return r
+	}
+	r := w.send(t)
+	if r == Done {
+		// The last records may still be in the transport.
+		r = w.flush(t)
+		if r == OK {
+			r = Done
+		}
+	}
+	return r
+}
+
+// flush sends what the transport holds back.
+func (w *WriteFilter) flush(t *Txn) Result {
+	if err := t.Conn.Flush(); err != nil {
+		return w.failed(t, err, "write")
+	}
+	return OK
+}
+
+// send sends what is left of the response.
+func (w *WriteFilter) send(t *Txn) Result {
 	budget := t.Loc.SendfileMaxChunk
 	if budget <= 0 || budget > maxSendfile {
 		budget = maxSendfile
@@ -75,8 +103,9 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 		segs = nil
 	}
 	pool := offloadable(t)
+	sfd := t.Conn.SendfileFD()
 	for {
-		if pool != nil && t.headSent == 0 && len(t.Head) > 0 && t.seg < len(segs) && !segs[t.seg].InMemory() {
+		if pool != nil && sfd >= 0 && t.headSent == 0 && len(t.Head) > 0 && t.seg < len(segs) && !segs[t.seg].InMemory() {
 			// The head and the first chunk of a file: if the chunk
 			// must come from the disk, both go to the pool together,
 			// so that a full queue still leaves room for a clean 500.
@@ -114,7 +143,7 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 			continue // writeMem stopped at iovMax
 		}
 		s := &segs[t.seg]
-		if pool != nil {
+		if pool != nil && sfd >= 0 {
 			// A response that once needed the pool stays on it: its
 			// file comes off a cold disk, and copying it there keeps
 			// its bulk off the loop even when readahead got ahead.
@@ -123,7 +152,10 @@ func (w *WriteFilter) Resume(t *Txn) Result {
 			}
 		}
 		send := w.sendFile
-		if !t.Loc.Sendfile {
+		switch {
+		case sfd < 0:
+			send = w.throughMemory
+		case !t.Loc.Sendfile:
 			send = w.copyFile
 		}
 		n, r := send(t, s, budget)
@@ -151,13 +183,9 @@ func (w *WriteFilter) writeMem(t *Txn, segs []Segment, limit int64) (r Result, m
 	if n == 0 {
 		return OK, true
 	}
-	var written int
-	var err error
-	if i < len(segs) && !segs[i].InMemory() && t.Loc.TCPNopush {
-		written, err = event.WritevMore(t.FD, w.iov[:n])
-	} else {
-		written, err = event.Writev(t.FD, w.iov[:n])
-	}
+	fileNext := i < len(segs) && !segs[i].InMemory() && t.Loc.TCPNopush
+	written, err := t.Conn.Writev(w.bufs[:n], fileNext)
+	clear(w.bufs[:n]) // hold no response's memory between calls
 	if err != nil {
 		return w.failed(t, err, "writev"), false
 	}
@@ -198,8 +226,7 @@ func (w *WriteFilter) add(n, total int, p []byte) (int, int) {
 	if len(p) == 0 {
 		return n, total
 	}
-	w.iov[n].Base = (*byte)(unsafe.Pointer(&p[0]))
-	w.iov[n].SetLen(len(p))
+	w.bufs[n] = p
 	return n + 1, total + len(p)
 }
 
@@ -239,7 +266,7 @@ func (w *WriteFilter) sendFile(t *Txn, s *Segment, budget int64) (int64, Result)
 	// sendfile may sleep on a page-cache miss, so it goes through
 	// Syscall (unix.Sendfile), which lets the runtime run the pool's
 	// goroutines meanwhile.
-	n, err := unix.Sendfile(t.FD, s.File.FD, &off, int(count))
+	n, err := unix.Sendfile(t.Conn.SendfileFD(), s.File.FD, &off, int(count))
 	t.Env.Stats.InlineSends++
 	if err != nil {
 		return 0, w.failed(t, err, "sendfile")
@@ -262,7 +289,9 @@ func (w *WriteFilter) copyFile(t *Txn, s *Segment, budget int64) (int64, Result)
 	if n == 0 {
 		return w.sent(t, s, 0)
 	}
-	m, err := event.Write(t.FD, w.copyBuf[:n])
+	w.bufs[0] = w.copyBuf[:n]
+	m, err := t.Conn.Writev(w.bufs[:1], false)
+	w.bufs[0] = nil
 	t.Env.Stats.InlineSends++
 	if err != nil {
 		return 0, w.failed(t, err, "write")
@@ -367,3 +396,92 @@ func NewChain() Chain {
 		&WriteFilter{},
 	}
 }
+
+// throughMemory sends up to budget bytes of a file segment through a
+// transport that cannot take file data directly (TLS): a chunk is read
+// into the Txn's buffer — inline when its pages are cached, on a pool
+// thread when not, and from then on for the rest of the response, as the
+// sendfile path does — and written with Writev, which encrypts it on the
+// loop. A partial write keeps nothing: the next turn reads the rest again
+// from the page cache.
+func (w *WriteFilter) throughMemory(t *Txn, s *Segment, budget int64) (int64, Result) {
+	count := min(s.Len-t.segOff, budget, copyChunk)
+	if t.memBuf == nil {
+		t.memBuf = make([]byte, copyChunk)
+	}
+	buf := t.memBuf[:count]
+	off := s.Off + t.segOff
+	n, done, err := takeRead(t, s.File, off, buf)
+	if !done {
+		if pool := offloadable(t); pool != nil && (t.offloaded || !resident(s.File.FD, off, count)) {
+			t.offloaded = true
+			return 0, postRead(t, pool, s.File, off, buf)
+		}
+		for {
+			n, err = unix.Pread(s.File.FD, buf, off)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		t.Env.Stats.InlineSends++
+	}
+	if err != nil {
+		t.Err = os.NewSyscallError("pread", err)
+		return 0, Error
+	}
+	if n == 0 {
+		return w.sent(t, s, 0)
+	}
+	w.bufs[0] = buf[:n]
+	m, err := t.Conn.Writev(w.bufs[:1], false)
+	w.bufs[0] = nil
+	if err != nil {
+		return 0, w.failed(t, err, "write")
+	}
+	if m == 0 {
+		t.Wait = WaitWrite
+		return 0, Again
+	}
+	if _, r := w.sent(t, s, int64(m)); r != OK {
+		return 0, r
+	}
+	if m < n {
+		t.Wait = WaitWrite
+		return int64(m), Again
+	}
+	return int64(m), OK
+}
+
+// Socket is the Transport of a plain TCP connection: writev straight to
+// the socket, and file data by sendfile.
+type Socket struct {
+	FD int
+}
+
+var _ Transport = (*Socket)(nil)
+
+// Writev writes bufs with one writev, or with MSG_MORE when more follows
+// at once: the kernel holds a partial segment back for the file data —
+// tcp_nopush without the two setsockopt calls of TCP_CORK.
+func (s *Socket) Writev(bufs [][]byte, more bool) (int, error) {
+	var iov [iovMax]unix.Iovec
+	n := 0
+	for _, b := range bufs[:min(len(bufs), iovMax)] {
+		if len(b) == 0 {
+			continue
+		}
+		iov[n].Base = (*byte)(unsafe.Pointer(&b[0]))
+		iov[n].SetLen(len(b))
+		n++
+	}
+	if more {
+		return event.WritevMore(s.FD, iov[:n])
+	}
+	return event.Writev(s.FD, iov[:n])
+}
+
+// SendfileFD is the socket: file data goes to it by sendfile.
+func (s *Socket) SendfileFD() int { return s.FD }
+
+// Flush has nothing to do: a socket holds nothing back.
+func (s *Socket) Flush() error { return nil }

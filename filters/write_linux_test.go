@@ -29,6 +29,7 @@ func pipeTxn(tb testing.TB, t *Txn) (done func() []byte) {
 		tb.Fatal(err)
 	}
 	t.FD = fds[0]
+	t.Conn = &Socket{FD: fds[0]}
 	got := make(chan []byte)
 	go func() {
 		var out []byte

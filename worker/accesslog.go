@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tern/conf"
 	"tern/filters"
 )
 
@@ -65,6 +66,15 @@ type entry struct {
 	now      time.Time
 	elapsed  time.Duration
 	json     bool
+	// tls is what the handshake agreed, on a TLS connection.
+	tls *tlsInfo
+}
+
+// tlsInfo is what the access log says of a TLS connection: nginx's
+// $ssl_protocol, $ssl_cipher and $ssl_alpn_protocol.
+type tlsInfo struct {
+	version, cipher uint16
+	alpn            string
 }
 
 func (a *accessLog) write(e *entry) {
@@ -84,7 +94,7 @@ func (a *accessLog) writeJSON(e *entry) {
 	rt := strconv.AppendInt(addr[len(addr):], ms/1000, 10)
 	rt = append(rt, '.')
 	rt = append(rt, byte('0'+ms%1000/100), byte('0'+ms%100/10), byte('0'+ms%10))
-	a.zl.Log().
+	ev := a.zl.Log().
 		Bytes("time", a.clock.isoB).
 		Bytes("remote_addr", addr).
 		Bytes("method", r.MethodName).
@@ -99,8 +109,13 @@ func (a *accessLog) writeJSON(e *entry) {
 		Bytes("user_agent", r.UserAgent).
 		Int("pid", a.pid).
 		Uint64("connection", e.connID).
-		Uint32("connection_requests", e.requests).
-		Msg("")
+		Uint32("connection_requests", e.requests)
+	if t := e.tls; t != nil {
+		ev = ev.Str("tls_protocol", conf.VersionName(t.version)).
+			Str("tls_cipher", conf.CipherName(t.cipher)).
+			Str("alpn", t.alpn)
+	}
+	ev.Msg("")
 }
 
 // writeCombined writes nginx's combined format (with $remote_user the

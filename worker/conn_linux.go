@@ -12,6 +12,7 @@ import (
 	"tern/conf"
 	"tern/event"
 	"tern/filters"
+	"tern/worker/ssl"
 )
 
 // connState is where a connection is in its life.
@@ -35,6 +36,10 @@ const (
 	// thread checked a password or read a user file; its phases then run
 	// again.
 	stWait
+	// stHello reads a ClientHello on a TLS address, and stHandshake
+	// waits for the handshake goroutine (tls_linux.go).
+	stHello
+	stHandshake
 	// stLinger has sent its last response and half-closed the socket; it
 	// reads and drops what the client still sends, so that closing does
 	// not reset the connection under the response (nginx's lingering
@@ -82,12 +87,25 @@ type conn struct {
 	posted     bool
 	inIdle     bool
 	awaitProxy bool // a PROXY protocol header comes first
-	closing    bool // close once the thread-pool task in flight is done
+	closing    bool // close once the thread-pool task or handshake in flight is done
+	plainTLS   bool // plain HTTP on a TLS address: its request gets 497
+
+	// tls is the connection's TLS, nil on a plain address; sock is the
+	// transport of a plain one.
+	tls  *ssl.Conn
+	sock filters.Socket
 }
 
 // Event takes the epoll events of the connection.
 func (c *conn) Event(ev uint32) {
 	defer c.recoverPanic()
+	if c.state == stHandshake {
+		c.tls.Poke() // the handshake goroutine does the I/O
+		return
+	}
+	if c.tls != nil && ev&(event.In|event.RDHup|event.Err|event.Hup) != 0 {
+		c.tls.Readable()
+	}
 	if ev&(event.Err|event.Hup) != 0 {
 		// Let the next read or write find out what happened; they
 		// never wait again.
@@ -149,6 +167,8 @@ func (c *conn) Timeout() {
 	switch c.state {
 	case stHead:
 		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out reading request head")
+	case stHello, stHandshake:
+		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out in TLS handshake")
 	case stOpen, stWait:
 		return // a deadline left over from before the request; the pool answers
 	case stWrite:
@@ -177,7 +197,7 @@ func (c *conn) Timeout() {
 func (c *conn) drive() {
 	for {
 		switch c.state {
-		case stClosed, stOpen, stWait:
+		case stClosed, stOpen, stWait, stHandshake:
 			return
 		case stWrite:
 			if c.rq.Wait != filters.WaitWrite || !c.writeReady {
@@ -215,6 +235,8 @@ func (c *conn) step() bool {
 		}
 		c.beginRequest()
 		return true
+	case stHello:
+		return c.stepHello()
 	case stHead:
 		return c.parseHead()
 	case stBody:
@@ -248,7 +270,13 @@ func (c *conn) read() {
 		b.end = copy(b.b, b.b[b.start:b.end])
 		b.start = 0
 	}
-	n, err := event.Read(int(c.fd), b.b[b.end:])
+	var n int
+	var err error
+	if c.tls != nil {
+		n, err = c.tls.Read(b.b[b.end:])
+	} else {
+		n, err = event.Read(int(c.fd), b.b[b.end:])
+	}
 	switch {
 	case err == unix.EAGAIN:
 		c.readReady = false
@@ -261,10 +289,12 @@ func (c *conn) read() {
 		}
 		c.close()
 	default:
-		if n < len(b.b)-b.end && !c.peerShut && !c.broken {
+		if n < len(b.b)-b.end && !c.peerShut && !c.broken && c.tls == nil {
 			// A short read drained the socket; with edge-triggered
 			// epoll, more input brings a new event. After the peer's
 			// FIN nothing more will, and the next read returns 0.
+			// (Over TLS, records may wait in crypto/tls: ssl.Conn.Read
+			// says EAGAIN when none is left.)
 			c.readReady = false
 		}
 		b.end += n
@@ -274,7 +304,7 @@ func (c *conn) read() {
 // releaseIdleBuf gives the buffer back when nothing is in it, so that an
 // idle connection holds none.
 func (c *conn) releaseIdleBuf() {
-	if c.buf != nil && c.buf.len() == 0 && c.state != stHead {
+	if c.buf != nil && c.buf.len() == 0 && c.state != stHead && c.state != stHello {
 		c.w.bufs.put(c.buf)
 		c.buf = nil
 	}

@@ -250,7 +250,7 @@ func (w *Worker) tryEntry(rq *request, name []byte, dirOnly bool) bool {
 func (w *Worker) special(rq *request, st int) int {
 	for st > 0 {
 		switch st {
-		case 400, 413, 414, 500, 501:
+		case 400, 413, 414, 500, 501, filters.StatusCertError, filters.StatusNoCert, filters.StatusToHTTPS:
 			rq.closeAfter = true
 		}
 		page, ok := rq.Loc.ErrorPages[st]

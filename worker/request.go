@@ -70,6 +70,8 @@ type request struct {
 	// rewritten: a rewrite with break changed the URI in this location,
 	// whose alias can no longer map it (nginx's valid_location = 0).
 	rewritten bool
+	// https is set on a TLS connection ($scheme, $https).
+	https bool
 
 	// Internal redirects (index, try_files, error_page), as nginx's
 	// ngx_http_internal_redirect: redirects counts them, errorPaged is
@@ -157,6 +159,7 @@ func (rq *request) reset() {
 	rq.completed = false
 	rq.aliasURI = false
 	rq.rewritten = false
+	rq.https = false
 	rq.redirects = 0
 	rq.errorPaged = false
 	rq.closeAfter = false
@@ -319,17 +322,22 @@ func (rq *request) dirRedirect() int {
 
 // setLocation sets the Location header to loc, made absolute when it
 // starts with "/", as nginx's header filter with absolute_redirect on:
-// the server's first name when server_name_in_redirect is on, else the
-// request's host, else the server's first name, else the local address;
-// then the port that accepted the connection unless it is 80 or
-// port_in_redirect is off. Controls, spaces and non-ASCII bytes are
+// the scheme (https on a TLS connection), the server's first name when
+// server_name_in_redirect is on, else the request's host, else the
+// server's first name, else the local address; then the port that
+// accepted the connection unless it is the scheme's default (80, or 443)
+// or port_in_redirect is off. Controls, spaces and non-ASCII bytes are
 // percent-encoded: a value built from $uri must not split the header
 // (nginx sends them raw).
 func (rq *request) setLocation(loc []byte) {
 	l := rq.location[:0]
 	s := &rq.Loc.Settings
 	if len(loc) > 0 && loc[0] == '/' && s.AbsoluteRedirect {
-		l = append(l, "http://"...)
+		scheme, defaultPort := "http://", "80"
+		if rq.https {
+			scheme, defaultPort = "https://", "443"
+		}
+		l = append(l, scheme...)
 		names := rq.Loc.Server.Names
 		switch {
 		case s.ServerNameInRedirect && len(names) > 0:
@@ -341,7 +349,7 @@ func (rq *request) setLocation(loc []byte) {
 		default:
 			l = appendLocalAddr(l, rq.FD)
 		}
-		if port := addrPort(rq.addr.Addr); port != "80" && s.PortInRedirect {
+		if port := addrPort(rq.addr.Addr); port != defaultPort && s.PortInRedirect {
 			l = append(l, ':')
 			l = append(l, port...)
 		}

@@ -26,7 +26,14 @@ func (c *conn) serve() {
 	rq.peer = c.peer
 	rq.conn = c
 	rq.connID, rq.connReqs, rq.connStart = c.id, c.requests+1, c.born
+	rq.https = c.tls != nil
 	st := rq.route(w.addrs[c.listener])
+	switch {
+	case c.plainTLS:
+		st = filters.StatusToHTTPS
+	case st == 0 && c.tls != nil:
+		st = c.tlsStatus(rq)
+	}
 	if st == 0 {
 		st = c.setupBody()
 	}
@@ -171,6 +178,7 @@ func (c *conn) respond() {
 		resp.AddHeader("WWW-Authenticate", rq.authHdr)
 	}
 	rq.FD = int(c.fd)
+	rq.Conn = c.transport()
 	rq.Owner = c
 	rq.Env = &w.env
 	if loc := rq.Loc; loc.LimitRate > 0 {
@@ -314,6 +322,11 @@ func (c *conn) logAccess() {
 		elapsed:  time.Duration(w.loop.Now() - rq.start),
 		json:     rq.Loc.AccessLogFormat != "combined",
 	}
+	var ti tlsInfo
+	if c.tls != nil {
+		ti = tlsInfo{version: c.tls.Version(), cipher: c.tls.Cipher(), alpn: c.tls.ALPN()}
+		e.tls = &ti
+	}
 	al.write(&e)
 }
 
@@ -323,6 +336,9 @@ func (c *conn) lingerClose() {
 	if c.rq != nil {
 		c.w.putRequest(c.rq)
 		c.rq = nil
+	}
+	if c.tls != nil {
+		c.tls.CloseNotify()
 	}
 	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
 		c.close()
@@ -365,6 +381,9 @@ func (c *conn) close() {
 		c.closing = true
 		return
 	}
+	if c.tls != nil && !c.closeTLS() {
+		return // the handshake goroutine finishes first (HandshakeDone)
+	}
 	w := c.w
 	if c.rq != nil {
 		w.putRequest(c.rq)
@@ -385,6 +404,7 @@ func (c *conn) close() {
 	c.setState(stClosed)
 	c.posted = false
 	c.closing = false
+	c.plainTLS = false
 	w.active--
 	w.updateDisabled()
 }

@@ -21,6 +21,7 @@ import (
 	"tern/conf"
 	"tern/event"
 	"tern/filters"
+	"tern/worker/ssl"
 )
 
 // Listener is a listening socket handed to a worker and the configured
@@ -78,6 +79,9 @@ type Worker struct {
 	publishTick  event.Timer
 	lastWarn     int64
 
+	// ssl is the TLS engine, nil when no address is a TLS one.
+	ssl *ssl.Engine
+
 	// shm, stats and mutex: see stats_linux.go.
 	shm   *event.Shared
 	stats *event.Counters
@@ -123,6 +127,9 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 	w.env.Clock = loop.Now
 	w.env.Pools = startPools(cfg, loop)
 	w.limitConns()
+	if hasTLS(cfg) {
+		w.ssl = ssl.NewEngine(loop, cfg, ssl.StaticKeys{ssl.NewKey()})
+	}
 	return w, nil
 }
 
@@ -191,6 +198,9 @@ func (w *Worker) Run() error {
 		}
 	}
 	stopPools(w.env.Pools)
+	if w.ssl != nil {
+		w.ssl.Close()
+	}
 	w.log.Info().Uint64("inline_sends", w.env.Stats.InlineSends).
 		Uint64("offloaded_sends", w.env.Stats.OffloadedSends).
 		Uint64("offloaded_opens", w.env.Stats.OffloadedOpens).Msg("worker exiting")
@@ -270,8 +280,11 @@ func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) 
 	}
 	w.active++
 	w.accepted()
-	settings := &w.addrs[c.listener].Default.Root.Settings
-	w.loop.SetTimer(&c.Timer, settings.ClientHeaderTimeout, c)
+	if a := w.addrs[c.listener]; a.SSL {
+		c.beginTLS(a)
+	} else {
+		w.loop.SetTimer(&c.Timer, a.Default.Root.ClientHeaderTimeout, c)
+	}
 	w.idle.pushBack(c)
 }
 
@@ -305,6 +318,16 @@ func peerAddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), p)
 	}
 	return netip.AddrPort{}
+}
+
+// hasTLS reports whether cfg has a TLS address.
+func hasTLS(cfg *conf.Config) bool {
+	for _, a := range cfg.HTTP.Addrs {
+		if a.SSL {
+			return true
+		}
+	}
+	return false
 }
 
 // getRequest takes a request from the free list.

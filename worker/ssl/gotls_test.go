@@ -254,3 +254,25 @@ func newCertPool(ca *testcert.CA) *x509.CertPool {
 	pool.AddCert(ca.Cert)
 	return pool
 }
+
+// TestReadAllocatesOnce: a Read that has to ask the transport for
+// ciphertext allocates once (readFromUntil's &atLeastReader{}, which
+// bytes.Buffer.ReadFrom's interface parameter makes escape), and one
+// that finds a whole record buffered allocates nothing. It is the one
+// allocation of a TLS keep-alive request (worker's
+// TestTLSCachedRequestAllocs); if this fails with 0, crypto/tls stopped
+// allocating there: make that test want 0.
+func TestReadAllocatesOnce(t *testing.T) {
+	server, se, client := handshake(t, tls.VersionTLS13)
+	se.setNonblock()
+	buf := make([]byte, 4096)
+	msg := []byte("GET / HTTP/1.1\r\n\r\n")
+	for i := 0; i < 100; i++ {
+		client.Write(msg)
+		server.Read(buf)
+	}
+	empty := testing.AllocsPerRun(100, func() { server.Read(buf) })
+	if empty != 1 {
+		t.Errorf("a Read that finds nothing allocates %v times, want 1", empty)
+	}
+}

@@ -1,0 +1,215 @@
+package ssl
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"strings"
+	"time"
+
+	"tern/conf"
+)
+
+// alpnHTTP11 is what tern offers through ALPN: HTTP/1.1 only.
+var alpnHTTP11 = []string{"http/1.1"}
+
+// Configs are the tls.Configs of a configuration's TLS servers: one per
+// server, and one per TLS address whose GetConfigForClient picks the
+// server by SNI, as nginx's servername callback picks its SSL_CTX.
+type Configs struct {
+	byAddr   map[*conf.Addr]*tls.Config
+	byServer map[*conf.Server]*serverTLS
+	keys     TicketKeys
+	// now is the clock of ticket ages; time.Now but in tests.
+	now func() time.Time
+}
+
+// serverTLS is one server's TLS setup.
+type serverTLS struct {
+	cfg       *tls.Config // nil: the server refuses handshakes
+	ssl       *conf.SSL
+	clientCAs *x509.CertPool
+	// identity is a digest of what a session depends on: the
+	// certificates and how client certificates are checked. Servers with
+	// the same identity serve each other's Host names (else 421) and
+	// resume each other's sessions.
+	identity [8]byte
+}
+
+// NewConfigs builds the tls.Configs of cfg's TLS servers, with session
+// tickets sealed by keys unless a server names key files of its own.
+func NewConfigs(cfg *conf.Config, keys TicketKeys) *Configs {
+	cs := &Configs{byAddr: map[*conf.Addr]*tls.Config{}, byServer: map[*conf.Server]*serverTLS{}, keys: keys, now: time.Now}
+	if cfg.HTTP == nil {
+		return cs
+	}
+	for _, a := range cfg.HTTP.Addrs {
+		if !a.SSL {
+			continue
+		}
+		for _, srv := range a.Servers {
+			if cs.byServer[srv] == nil {
+				cs.byServer[srv] = cs.newServerTLS(srv)
+			}
+		}
+		cs.byAddr[a] = cs.addrConfig(a)
+	}
+	return cs
+}
+
+// refuse is the configuration of a server that refuses handshakes
+// (ssl_reject_handshake, or no certificate): with no certificate,
+// crypto/tls ends the handshake with an unrecognized_name alert, as
+// nginx's ssl_reject_handshake does.
+var refuse = &tls.Config{MinVersion: tls.VersionTLS10}
+
+// addrConfig is the configuration a handshake on a starts with: it
+// selects the server by the client's SNI.
+func (cs *Configs) addrConfig(a *conf.Addr) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS10,
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			srv := a.Default
+			c, _ := hello.Conn.(*transport)
+			if hello.ServerName != "" {
+				srv = a.Server([]byte(strings.ToLower(hello.ServerName)))
+			}
+			if c != nil {
+				(*Conn)(c).server, (*Conn)(c).sni = srv, hello.ServerName != ""
+			}
+			if st := cs.byServer[srv]; st != nil && st.cfg != nil {
+				return st.cfg, nil
+			}
+			return refuse, nil
+		},
+	}
+}
+
+func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
+	s := &srv.Root.SSL
+	st := &serverTLS{ssl: s, identity: identity(s)}
+	if s.RejectHandshake || len(s.Certificates) == 0 {
+		return st
+	}
+	certs := make([]tls.Certificate, len(s.Certificates))
+	for i, c := range s.Certificates {
+		certs[i] = c.TLS
+		if s.Staple != nil && i == s.StapleFor {
+			certs[i].OCSPStaple = s.Staple
+		}
+	}
+	cfg := &tls.Config{
+		Certificates:           certs,
+		MinVersion:             s.MinVersion,
+		MaxVersion:             s.MaxVersion,
+		CipherSuites:           s.CipherSuites,
+		NextProtos:             alpnHTTP11,
+		SessionTicketsDisabled: !s.SessionTickets,
+	}
+	if s.VerifyClient != conf.VerifyOff {
+		// The handshake asks for a certificate and never fails for
+		// it: the request gets nginx's 400 pages (495, 496) instead,
+		// which say what is wrong. The check is verifyClient's.
+		cfg.ClientAuth = tls.RequestClientCert
+		if len(s.ClientCAs) > 0 {
+			st.clientCAs = x509.NewCertPool()
+			for _, ca := range s.ClientCAs {
+				st.clientCAs.AddCert(ca)
+			}
+			cfg.ClientCAs = st.clientCAs // named in the CertificateRequest
+		}
+	}
+	keys := cs.keys
+	if len(s.TicketKeys) > 0 {
+		keys = StaticKeys(s.TicketKeys)
+	}
+	cfg.WrapSession = func(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		keys := keys.Keys()
+		if len(keys) == 0 {
+			return nil, errNoTicketKey
+		}
+		ss.Extra = append(ss.Extra, sessionExtra(cs.now(), st.identity))
+		state, err := ss.Bytes()
+		if err != nil {
+			return nil, err
+		}
+		return sealTicket(keys[0], state)
+	}
+	cfg.UnwrapSession = func(ticket []byte, _ tls.ConnectionState) (*tls.SessionState, error) {
+		state := openTicket(keys.Keys(), ticket)
+		if state == nil {
+			return nil, nil // not ours, or forged: a full handshake
+		}
+		ss, err := tls.ParseSessionState(state)
+		if err != nil || !sessionValid(ss.Extra, cs.now(), st.identity, s.SessionTimeout) {
+			return nil, nil
+		}
+		return ss, nil
+	}
+	st.cfg = cfg
+	return st
+}
+
+// identity digests the certificates and the client verification of s.
+func identity(s *conf.SSL) [8]byte {
+	h := sha256.New()
+	for _, c := range s.Certificates {
+		for _, der := range c.TLS.Certificate {
+			h.Write(der)
+		}
+	}
+	h.Write([]byte{0, byte(s.VerifyClient)})
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.VerifyDepth)))
+	for _, ca := range s.ClientCAs {
+		h.Write(ca.Raw)
+	}
+	return [8]byte(h.Sum(nil))
+}
+
+// forAddr is the configuration handshakes on a start with.
+func (cs *Configs) forAddr(a *conf.Addr) *tls.Config { return cs.byAddr[a] }
+
+// Same reports whether servers a and b have the same certificates and
+// client verification, so that a request on a connection made for a
+// may be served by b.
+func (cs *Configs) Same(a, b *conf.Server) bool {
+	if a == b {
+		return true
+	}
+	sa, sb := cs.byServer[a], cs.byServer[b]
+	return sa != nil && sb != nil && sa.identity == sb.identity
+}
+
+// verifyClient checks the client's certificate chain against the
+// server's ssl_client_certificate and ssl_verify_depth.
+func (cs *Configs) verifyClient(srv *conf.Server, chain []*x509.Certificate) Verify {
+	st := cs.byServer[srv]
+	if st == nil || st.ssl.VerifyClient == conf.VerifyOff || len(chain) == 0 {
+		return VerifyNone
+	}
+	if st.clientCAs == nil {
+		return VerifyFailed // optional_no_ca without CAs: asked, not checked
+	}
+	opts := x509.VerifyOptions{
+		Roots:         st.clientCAs,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		CurrentTime:   cs.now(),
+	}
+	for _, c := range chain[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	chains, err := chain[0].Verify(opts)
+	if err != nil {
+		return VerifyFailed
+	}
+	for _, ch := range chains {
+		// OpenSSL's verify depth: the certificates above the client's
+		// own, the trusted one included.
+		if len(ch)-1 <= st.ssl.VerifyDepth {
+			return VerifySuccess
+		}
+	}
+	return VerifyFailed
+}

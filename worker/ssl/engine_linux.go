@@ -1,0 +1,239 @@
+//go:build linux
+
+package ssl
+
+import (
+	"bytes"
+	"crypto/tls"
+	"sync"
+
+	"tern/conf"
+	"tern/event"
+)
+
+const (
+	// plainChunk is the most plaintext one tls.Conn.Write gets: four
+	// full records, so that a batch of a file body is one write(2).
+	plainChunk = 4 * maxPlaintext
+	// outSize is a ciphertext buffer: plainChunk and the overhead of its
+	// records (header, tag, content type), small records included.
+	outSize = plainChunk + 4<<10
+	// keepOuts bounds the free ciphertext buffers a worker keeps.
+	keepOuts = 64
+)
+
+// Engine is a worker's TLS: the configurations of its TLS servers and
+// the handshake goroutines. It belongs to the loop goroutine, except
+// complete, which handshake goroutines call.
+//
+// A handshake runs on a goroutine of its own, because crypto/tls cannot
+// be driven by non-blocking reads (TestHandshakeErrorIsSticky). At most
+// MaxHandshakes run at once; connections whose ClientHello is complete
+// beyond that wait in order for a slot. The loop reads the ClientHello
+// before (ScanHello), so a connection that sends nothing, or sends it
+// slowly, takes no goroutine.
+type Engine struct {
+	loop *event.Loop
+	// MaxHandshakes bounds the handshake goroutines at once.
+	MaxHandshakes int
+	running       int
+	waiting       []*Conn
+	inFlight      map[*Conn]struct{} // those whose goroutine runs
+
+	mu       sync.Mutex
+	done     []*Conn
+	draining []*Conn
+	wg       sync.WaitGroup
+
+	configs *Configs
+	plain   []byte   // Writev's gathering buffer
+	outs    [][]byte // free ciphertext buffers
+}
+
+// DefaultMaxHandshakes is a worker's bound on handshakes at once. A
+// handshake goroutine waiting for the client's second flight holds about
+// 10 KiB (its stack and crypto/tls's state); 1024 of them are 10 MiB, and
+// more in flight than that on one CPU means the CPU, not the number of
+// goroutines, is the limit.
+const DefaultMaxHandshakes = 1024
+
+// NewEngine makes the TLS engine of a worker for cfg's TLS servers.
+func NewEngine(loop *event.Loop, cfg *conf.Config, keys TicketKeys) *Engine {
+	e := &Engine{
+		loop:          loop,
+		MaxHandshakes: DefaultMaxHandshakes,
+		configs:       NewConfigs(cfg, keys),
+		plain:         make([]byte, plainChunk),
+		inFlight:      make(map[*Conn]struct{}),
+	}
+	loop.OnWake(e)
+	return e
+}
+
+// Start begins the handshake of the connection fd on addr, whose first
+// bytes, the ClientHello, the loop has read into hello; the Conn reads
+// them before the socket and keeps no reference to them once the
+// handshake is done.
+func (e *Engine) Start(fd int, addr *conf.Addr, hello []byte, owner Owner) *Conn {
+	c := &Conn{fd: fd, e: e, owner: owner, hello: hello, handshaking: true, wake: make(chan struct{}, 1)}
+	c.tc = tls.Server((*transport)(c), e.configs.forAddr(addr))
+	if e.running < e.MaxHandshakes {
+		e.run(c)
+	} else {
+		c.queued = true
+		e.waiting = append(e.waiting, c)
+	}
+	return c
+}
+
+func (e *Engine) run(c *Conn) {
+	e.inFlight[c] = struct{}{}
+	e.running++
+	e.wg.Add(1)
+	go c.handshake()
+}
+
+// handshake runs on the connection's goroutine.
+func (c *Conn) handshake() {
+	defer c.e.wg.Done()
+	err := c.tc.Handshake()
+	if err == nil {
+		cs := c.tc.ConnectionState()
+		c.version, c.cipher, c.alpn = cs.Version, cs.CipherSuite, cs.NegotiatedProtocol
+		c.verify = c.e.configs.verifyClient(c.server, cs.PeerCertificates)
+	}
+	c.err = err
+	c.e.complete(c)
+}
+
+// complete hands a finished handshake to the loop.
+func (e *Engine) complete(c *Conn) {
+	e.mu.Lock()
+	e.done = append(e.done, c)
+	e.mu.Unlock()
+	e.loop.Wake()
+}
+
+// Drain reports the finished handshakes to their owners and starts the
+// waiting ones (event.Drainer).
+func (e *Engine) Drain() {
+	e.mu.Lock()
+	e.draining, e.done = e.done, e.draining[:0]
+	e.mu.Unlock()
+	for i, c := range e.draining {
+		e.draining[i] = nil
+		delete(e.inFlight, c)
+		e.running--
+		c.finish()
+		c.owner.HandshakeDone()
+	}
+	for e.running < e.MaxHandshakes && len(e.waiting) > 0 {
+		c := e.waiting[0]
+		e.waiting[0] = nil
+		e.waiting = e.waiting[1:]
+		c.queued = false
+		e.run(c)
+	}
+	if len(e.waiting) == 0 {
+		e.waiting = nil // let the queue's array go after a burst
+	}
+}
+
+// finish moves a Conn from its handshake goroutine to the loop.
+func (c *Conn) finish() {
+	c.handshaking = false
+	c.wake = nil
+	// The rest of what the loop read first, if crypto/tls did not read
+	// it all, must not point into the loop's buffer any more.
+	c.hello = bytes.Clone(c.hello)
+	if len(c.hello) == 0 {
+		c.hello = nil
+	}
+	// crypto/tls may hold records it read during the handshake (a
+	// request sent with the client's Finished): the first Read asks it.
+	c.readable = true
+	c.rs.uncertain = true
+}
+
+// Cancel ends a handshake the loop gives up on (ssl_handshake_timeout,
+// a closing worker). It reports whether the connection may be closed at
+// once: true for one still waiting for a goroutine, false for one whose
+// goroutine runs, which the owner hears of through HandshakeDone.
+func (e *Engine) Cancel(c *Conn) bool {
+	if c.queued {
+		for i, w := range e.waiting {
+			if w == c {
+				e.waiting = append(e.waiting[:i], e.waiting[i+1:]...)
+				break
+			}
+		}
+		c.queued = false
+		c.handshaking = false
+		c.err = errCanceled
+		return true
+	}
+	if !c.handshaking {
+		return true
+	}
+	c.canceled.Store(true)
+	c.Poke()
+	return false
+}
+
+// Running is the number of handshakes in progress and waiting.
+func (e *Engine) Running() (running, waiting int) { return e.running, len(e.waiting) }
+
+// Close cancels every handshake and waits for their goroutines, so that
+// none of them touches a socket the worker closes on its way out.
+func (e *Engine) Close() {
+	for c := range e.inFlight {
+		e.Cancel(c)
+	}
+	e.waiting = nil
+	e.wg.Wait()
+}
+
+// gather copies the bytes of bufs from offset skip into the gathering
+// buffer, as much as fits, and returns them. A single buffer is
+// returned as it is.
+func (e *Engine) gather(bufs [][]byte, skip int) []byte {
+	for len(bufs) > 0 && skip >= len(bufs[0]) {
+		skip -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if len(bufs) == 1 || len(bufs) > 0 && len(bufs[0])-skip >= plainChunk {
+		b := bufs[0][skip:]
+		return b[:min(len(b), plainChunk)]
+	}
+	p := e.plain[:0]
+	for _, b := range bufs {
+		b = b[skip:]
+		skip = 0
+		k := min(len(b), plainChunk-len(p))
+		p = append(p, b[:k]...)
+		if len(p) == plainChunk {
+			break
+		}
+	}
+	return p
+}
+
+func (e *Engine) getOut() []byte {
+	if n := len(e.outs); n > 0 {
+		b := e.outs[n-1]
+		e.outs[n-1] = nil
+		e.outs = e.outs[:n-1]
+		return b
+	}
+	return make([]byte, 0, outSize)
+}
+
+func (e *Engine) putOut(b []byte) {
+	if b != nil && cap(b) <= 2*outSize && len(e.outs) < keepOuts {
+		e.outs = append(e.outs, b[:0])
+	}
+}
+
+// Same reports whether servers a and b have the same certificates and
+// client verification (Configs.Same).
+func (e *Engine) Same(a, b *conf.Server) bool { return e.configs.Same(a, b) }

@@ -1,0 +1,171 @@
+//go:build linux
+
+package worker
+
+import (
+	"tern/conf"
+	"tern/filters"
+	"tern/worker/ssl"
+)
+
+// A connection on a TLS address goes through two more states before it
+// reads requests: stHello, where the loop reads the ClientHello itself
+// (ssl.ScanHello), and stHandshake, where a goroutine of the TLS engine
+// runs the handshake while the loop only passes it the connection's
+// epoll events. ssl_handshake_timeout, armed at accept, bounds both.
+// Then the connection is a plain one whose reads and writes go through
+// its *ssl.Conn. Bytes that are not TLS are read as a plain HTTP
+// request, answered with nginx's 497 (400 "The plain HTTP request was
+// sent to HTTPS port").
+
+// beginTLS starts a connection accepted on the TLS address a.
+func (c *conn) beginTLS(a *conf.Addr) {
+	c.setState(stHello)
+	c.w.loop.SetTimer(&c.Timer, a.Default.Root.SSL.HandshakeTimeout, c)
+}
+
+// stepHello acts on the bytes read so far in stHello. It reports whether
+// it made progress; false means it needs more input.
+func (c *conn) stepHello() bool {
+	w := c.w
+	b := c.buf
+	if b == nil || b.len() == 0 {
+		return false
+	}
+	if c.awaitProxy {
+		// The load balancer's PROXY protocol header comes before the
+		// ClientHello.
+		return c.readProxy()
+	}
+	// A connection that has begun its handshake is not idle: it is not
+	// closed to make room for another, as nginx's reusable connections.
+	w.idle.remove(c)
+	switch ssl.ScanHello(b.b[b.start:b.end], w.bufs.largeSize) {
+	case ssl.HelloMore:
+		if b.end < len(b.b) {
+			return false
+		}
+		if !c.growHello() {
+			w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Int("bytes", b.len()).Msg("client sent too large a TLS ClientHello")
+			c.close()
+		}
+		return true
+	case ssl.HelloDone:
+		c.setState(stHandshake)
+		c.tls = w.ssl.Start(int(c.fd), w.addrs[c.listener], b.b[b.start:b.end], c)
+		return true
+	case ssl.HelloPlain:
+		c.plainTLS = true
+		c.setState(stIdle)
+		return true
+	case ssl.HelloTooLarge:
+		w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client sent too large a TLS ClientHello")
+	default:
+		w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client sent something that is neither a TLS ClientHello nor HTTP")
+	}
+	c.close()
+	return true
+}
+
+// growHello moves a ClientHello that filled the first buffer into a
+// large one; false when it already is in one.
+func (c *conn) growHello() bool {
+	old := c.buf
+	if len(old.b) >= c.w.bufs.largeSize {
+		return false
+	}
+	nb := c.w.bufs.get(true)
+	nb.end = copy(nb.b, old.b[old.start:old.end])
+	c.w.bufs.put(old)
+	c.buf = nb
+	return true
+}
+
+// HandshakeDone takes the connection back from its handshake goroutine
+// (ssl.Owner): on failure it closes; on success the connection waits for
+// its first request as a fresh plain one does.
+func (c *conn) HandshakeDone() {
+	w := c.w
+	if c.buf != nil {
+		// The ClientHello's buffer is the loop's again.
+		w.bufs.put(c.buf)
+		c.buf = nil
+	}
+	if c.closing {
+		c.closing = false
+		c.close()
+		return
+	}
+	if err := c.tls.Err(); err != nil {
+		w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Err(err).Msg("TLS handshake failed")
+		c.close()
+		return
+	}
+	c.setState(stIdle)
+	def := &w.addrs[c.listener].Default.Root.Settings
+	w.loop.SetTimer(&c.Timer, def.ClientHeaderTimeout, c)
+	w.idle.pushBack(c)
+	c.readReady = true
+	c.drive()
+}
+
+// transport is what the connection's responses are written through.
+func (c *conn) transport() filters.Transport {
+	if c.tls != nil {
+		return c.tls
+	}
+	c.sock.FD = int(c.fd)
+	return &c.sock
+}
+
+// tlsStatus checks a request on a TLS connection against the server its
+// Host selected, as nginx: 421 when that server is not the one the
+// handshake was made for (SNI) and has other certificates or client
+// verification; 496 or 495 when ssl_verify_client wants a certificate
+// the client did not send or that did not verify. It returns 0 when the
+// request may go on.
+func (c *conn) tlsStatus(rq *request) int {
+	srv := rq.Loc.Server
+	if c.tls.SNI() && !c.w.ssl.Same(c.tls.Server(), srv) {
+		// RFC 9110 §15.5.20. nginx checks this only when the Host's
+		// server verifies client certificates; a certificate the
+		// client did not agree to is as wrong.
+		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client asked for a Host whose server has another certificate than the one negotiated")
+		return 421
+	}
+	switch srv.Root.SSL.VerifyClient {
+	case conf.VerifyOn:
+		switch c.tls.ClientVerify() {
+		case ssl.VerifyNone:
+			c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client sent no required SSL certificate")
+			return filters.StatusNoCert
+		case ssl.VerifyFailed:
+			c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client SSL certificate verify error")
+			return filters.StatusCertError
+		}
+	case conf.VerifyOptional:
+		if c.tls.ClientVerify() == ssl.VerifyFailed {
+			c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client SSL certificate verify error")
+			return filters.StatusCertError
+		}
+	}
+	return 0
+}
+
+// closeTLS ends the TLS side of a closing connection: a close_notify
+// when it is healthy, the handshake goroutine called back when it runs.
+// It reports false when the goroutine must finish first: close then
+// comes from HandshakeDone.
+func (c *conn) closeTLS() bool {
+	if c.state == stHandshake {
+		if !c.w.ssl.Cancel(c.tls) {
+			c.closing = true
+			return false
+		}
+	} else {
+		c.tls.CloseNotify()
+	}
+	c.tls.Release()
+	c.tls = nil
+	return true
+}
