@@ -3,6 +3,7 @@
 package docs_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,8 +11,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/crypto/ocsp"
 
 	"tern/conf"
+	"tern/internal/testcert"
 )
 
 // pages returns every Markdown file of docs/ and the README, by path
@@ -153,12 +159,55 @@ func loadExample(src string) error {
 		}
 		added := false
 		for _, d := range ce.Diags {
-			if path, _, ok := strings.Cut(d.Detail, ": "); ok && d.Summary == "Cannot read configuration file" && sources[path] == nil {
+			path, _, ok := strings.Cut(d.Detail, ": ")
+			if !ok || sources[path] != nil {
+				continue
+			}
+			switch d.Summary {
+			case "Cannot read configuration file":
 				sources[path], added = []byte{}, true
+			case "Cannot read file":
+				// A file a TLS directive names: made up to fit.
+				sources[path], added = exampleFile(src, d.Subject, path), true
 			}
 		}
 		if !added {
 			return err
 		}
 	}
+}
+
+// The certificate, key and OCSP response of the examples' TLS servers:
+// the same for every file name.
+var (
+	exampleCA   = testcert.NewCA("docs example CA")
+	examplePair = exampleCA.Leaf(testcert.Options{}, "example.com")
+)
+
+// exampleFile makes the contents of a file a TLS directive of an example
+// names: a certificate chain, a key, CA certificates, a ticket key or an
+// OCSP response, as the directive at rng wants.
+func exampleFile(src string, rng *hcl.Range, path string) []byte {
+	directive := ""
+	if rng != nil && rng.Start.Byte < len(src) {
+		directive, _, _ = strings.Cut(src[rng.Start.Byte:], " ")
+	}
+	switch {
+	case directive == "ssl_session_ticket_key":
+		return bytes.Repeat([]byte{7}, 80)
+	case directive == "ssl_stapling_file":
+		der, err := ocsp.CreateResponse(exampleCA.Cert, exampleCA.Cert, ocsp.Response{
+			Status: ocsp.Good, SerialNumber: examplePair.Cert.SerialNumber,
+			ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour),
+		}, exampleCA.Key)
+		if err != nil {
+			panic(err)
+		}
+		return der
+	case directive == "ssl_certificate_key":
+		return examplePair.KeyPEM
+	case directive == "ssl_client_certificate":
+		return exampleCA.CertPEM
+	}
+	return append(bytes.Clone(examplePair.CertPEM), exampleCA.CertPEM...)
 }

@@ -103,8 +103,12 @@ func (c *conn) Event(ev uint32) {
 		c.tls.Poke() // the handshake goroutine does the I/O
 		return
 	}
-	if c.tls != nil && ev&(event.In|event.RDHup|event.Err|event.Hup) != 0 {
-		c.tls.Readable()
+	if c.tls != nil {
+		if ev&(event.RDHup|event.Err|event.Hup) != 0 {
+			c.tls.Shut()
+		} else if ev&event.In != 0 {
+			c.tls.Readable()
+		}
 	}
 	if ev&(event.Err|event.Hup) != 0 {
 		// Let the next read or write find out what happened; they

@@ -56,6 +56,7 @@ type Conn struct {
 
 	// After the handshake.
 	readable bool   // the socket may have input: set by Readable, cleared on EAGAIN or a short read
+	shut     bool   // the peer's FIN came (or the socket broke): input stays readable
 	eof      bool   // the peer closed (close_notify or end of stream)
 	broken   bool   // a read or write failed: no close_notify
 	out      []byte // ciphertext not yet written, out[sent:]
@@ -112,6 +113,11 @@ func (c *Conn) Poke() {
 
 // Readable says that the socket has input (EPOLLIN).
 func (c *Conn) Readable() { c.readable = true }
+
+// Shut says that the peer sent its FIN (EPOLLRDHUP) or the socket broke
+// (EPOLLHUP, EPOLLERR): no edge follows the last input, so the socket
+// stays readable until a read returns 0 or fails.
+func (c *Conn) Shut() { c.shut, c.readable = true, true }
 
 // Read reads plaintext like event.Read: unix.EAGAIN when none is
 // there, 0 and nil at the end of the stream (close_notify, or the peer's
@@ -328,7 +334,7 @@ func (t *transport) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		default:
 			if !c.handshaking {
-				if n < len(p) {
+				if n < len(p) && !c.shut {
 					// A short read drained the socket; an EPOLLIN edge
 					// says when there is more.
 					c.readable = false
