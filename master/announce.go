@@ -17,7 +17,11 @@ import (
 func listenLines(h *conf.HTTP) []string {
 	var lines []string
 	for _, a := range h.Addrs {
-		line := "tern: listening on http://" + a.Addr + "/"
+		scheme := "http://"
+		if a.SSL {
+			scheme = "https://"
+		}
+		line := "tern: listening on " + scheme + a.Addr + "/"
 		switch {
 		case strings.HasPrefix(a.Addr, "0.0.0.0:"):
 			line += " (every IPv4 address)"

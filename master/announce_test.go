@@ -29,6 +29,10 @@ server {
   listen = ["127.0.0.1:81 default_server"]
   server_name = ["b.test"]
 }`, []string{"tern: listening on http://127.0.0.1:81/ for a server without server_name, b.test (default)"}},
+		{`server {
+  listen = ["127.0.0.1:8443 ssl"]
+  ssl_reject_handshake = true
+}`, []string{"tern: listening on https://127.0.0.1:8443/"}},
 	}
 	for i, tt := range tests {
 		const file = "/etc/tern/tern.hcl"

@@ -29,6 +29,8 @@ import (
 //	                of Config.HTTP.Bound(): the shared socket, or for a
 //	                reuseport address this worker's own one
 //	then            the log files, in LogPaths order (logs_linux.go)
+//	then            the session ticket keys zone (tickets_linux.go), when
+//	                Keys is 1
 //
 // The environment variable carries what is not a descriptor. Its value is
 // "slot=S,index=I,gen=G,listeners=N,workers=W,logs=L".
@@ -69,10 +71,12 @@ type WorkerParams struct {
 	Workers int
 	// Logs is how many log files follow the listening sockets.
 	Logs int
+	// Keys is 1 when the ticket keys zone follows the log files.
+	Keys int
 }
 
 func (p WorkerParams) String() string {
-	return fmt.Sprintf("slot=%d,index=%d,gen=%d,listeners=%d,workers=%d,logs=%d", p.Slot, p.Index, p.Gen, p.Listeners, p.Workers, p.Logs)
+	return fmt.Sprintf("slot=%d,index=%d,gen=%d,listeners=%d,workers=%d,logs=%d,keys=%d", p.Slot, p.Index, p.Gen, p.Listeners, p.Workers, p.Logs, p.Keys)
 }
 
 // WorkerRole reports whether this process was started as a worker, and
@@ -85,7 +89,7 @@ func WorkerRole() (WorkerParams, bool, error) {
 	}
 	os.Unsetenv(WorkerEnv)
 	var p WorkerParams
-	fields := map[string]*int{"slot": &p.Slot, "index": &p.Index, "gen": &p.Gen, "listeners": &p.Listeners, "workers": &p.Workers, "logs": &p.Logs}
+	fields := map[string]*int{"slot": &p.Slot, "index": &p.Index, "gen": &p.Gen, "listeners": &p.Listeners, "workers": &p.Workers, "logs": &p.Logs, "keys": &p.Keys}
 	for _, kv := range strings.Split(v, ",") {
 		k, val, _ := strings.Cut(kv, "=")
 		dst := fields[k]
@@ -158,4 +162,15 @@ func InheritedListeners(n int) []int {
 		unix.CloseOnExec(fds[i])
 	}
 	return fds
+}
+
+// InheritedTicketKeys returns the ticket keys zone a worker inherited,
+// made close-on-exec, or -1 when it has none.
+func InheritedTicketKeys(p WorkerParams) int {
+	if p.Keys != 1 {
+		return -1
+	}
+	fd := FDListen + p.Listeners + p.Logs
+	unix.CloseOnExec(fd)
+	return fd
 }

@@ -54,7 +54,9 @@ type Master struct {
 
 	shm  *event.Shared
 	lock event.AcceptLock
-	cpus []int
+	// tickets are the session ticket keys the workers share.
+	tickets *ticketRing
+	cpus    []int
 	// parentR is the read end of the pipe whose EOF tells workers that
 	// the master is gone; parentW is never written, only held.
 	parentR, parentW int
@@ -192,6 +194,13 @@ func start(opt Options) (*Master, error) {
 		return fail(err)
 	}
 	m.lock = m.shm.AcceptLock()
+	inherited := false
+	if m.tickets, inherited, err = newTicketRing(cfg); err != nil {
+		return fail(err)
+	}
+	if inherited {
+		m.log.Info().Msg("session ticket keys taken over from the old master")
+	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return fail(os.NewSyscallError("pipe2", err))
@@ -400,6 +409,7 @@ func (m *Master) startWorker(g *generation, index int) error {
 		channel: theirs,
 		lns:     g.lns.forWorker(index),
 		logs:    g.logs.files,
+		keys:    m.tickets.zone.FD(),
 	})
 	unix.Close(theirs)
 	if err == nil {
@@ -437,11 +447,17 @@ func (m *Master) nextDeadline() (time.Time, bool) {
 	if m.next != nil {
 		earlier(m.next.deadline)
 	}
+	if r := m.tickets.next(); !r.IsZero() {
+		earlier(r)
+	}
 	return t, !t.IsZero()
 }
 
 // deadlines runs the timed actions due at now.
 func (m *Master) deadlines(now time.Time) {
+	if m.tickets != nil && m.tickets.rotate(now) {
+		m.log.Info().Dur("period", m.tickets.period).Msg("session ticket key rotated")
+	}
 	if m.terminating && len(m.procs) > 0 && !now.Before(m.killAt) {
 		// The delay doubles before it is compared, as in nginx: TERM
 		// again at 50, 150, 350 and 750 ms, SIGKILL at 1550 ms.
@@ -486,6 +502,7 @@ func (m *Master) cleanup() {
 	if m.shm != nil {
 		m.shm.Close()
 	}
+	m.tickets.close()
 	m.logf.Close()
 }
 

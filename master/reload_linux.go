@@ -165,6 +165,7 @@ func (m *Master) commit() {
 		removeReloadStatus(m.cfg.PID, m.pid)
 	}
 	m.gen, m.cfg = g, g.cfg
+	m.tickets.configure(g.cfg)
 	m.respawns = nil
 	m.countDelayed()
 	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen != g })

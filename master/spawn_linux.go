@@ -43,6 +43,7 @@ type spawnSpec struct {
 	channel int   // the worker's end
 	lns     []int // in Config.HTTP.Addrs order
 	logs    []*os.File
+	keys    int // the ticket keys zone, 0 for none
 }
 
 // spawn starts a worker and returns its pid. The child inherits the
@@ -58,6 +59,10 @@ func spawn(s spawnSpec) (int, error) {
 	}
 	for _, f := range s.logs {
 		files = append(files, f.Fd())
+	}
+	if s.keys > 0 {
+		files = append(files, uintptr(s.keys))
+		s.params.Keys = 1
 	}
 	env := append(workerEnviron(),
 		WorkerEnv+"="+s.params.String(),

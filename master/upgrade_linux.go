@@ -4,6 +4,7 @@ package master
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -79,7 +80,7 @@ func (m *Master) changeBinary() {
 			return
 		}
 	}
-	pid, err := execNewBinary(m.exe, os.Args, m.gen.lns.FDs())
+	pid, err := execNewBinary(m.exe, os.Args, m.gen.lns.FDs(), m.tickets.zone.FD())
 	if err != nil {
 		m.log.Error().Str(upgradeLogKey, "failed").Err(err).Msg("starting the new binary failed, still serving")
 		m.restorePID()
@@ -91,9 +92,10 @@ func (m *Master) changeBinary() {
 
 // execNewBinary starts path as a new master with argv, the listening
 // sockets fds as its fds 3, 4, ... (not close-on-exec: ForkExec dup2s
-// them into place) named in ListenFDsEnv, and this process's environment
-// and standard streams.
-func execNewBinary(path string, argv []string, fds []int) (int, error) {
+// them into place) named in ListenFDsEnv, the ticket keys zone after
+// them named in TicketKeysEnv, and this process's environment and
+// standard streams.
+func execNewBinary(path string, argv []string, fds []int, keys int) (int, error) {
 	files := []uintptr{0, 1, 2}
 	child := make([]int, len(fds))
 	for i, fd := range fds {
@@ -102,11 +104,15 @@ func execNewBinary(path string, argv []string, fds []int) (int, error) {
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, ListenFDsEnv+"=") {
+		if !strings.HasPrefix(kv, ListenFDsEnv+"=") && !strings.HasPrefix(kv, TicketKeysEnv+"=") {
 			env = append(env, kv)
 		}
 	}
 	env = append(env, ListenFDsEnv+"="+formatFDList(child))
+	if keys > 0 {
+		env = append(env, TicketKeysEnv+"="+strconv.Itoa(len(files)))
+		files = append(files, uintptr(keys))
+	}
 	return syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: files})
 }
 

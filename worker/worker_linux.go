@@ -128,6 +128,8 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 	w.env.Pools = startPools(cfg, loop)
 	w.limitConns()
 	if hasTLS(cfg) {
+		// Keys of this worker alone, until UseTicketKeys gives it the
+		// master's.
 		w.ssl = ssl.NewEngine(loop, cfg, ssl.StaticKeys{ssl.NewKey()})
 	}
 	return w, nil
@@ -344,4 +346,13 @@ func (w *Worker) putRequest(rq *request) {
 	rq.file.release()
 	rq.reset()
 	w.free = append(w.free, rq)
+}
+
+// UseTicketKeys seals session tickets with keys, the master's shared ones,
+// for the servers without ssl_session_ticket_key files. Call it before
+// Run.
+func (w *Worker) UseTicketKeys(keys ssl.TicketKeys) {
+	if w.ssl != nil {
+		w.ssl.SetTicketKeys(keys)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"tern/event"
 	"tern/master"
 	"tern/worker"
+	"tern/worker/ssl"
 )
 
 // workersNeverAccept is set only in a test build (go build -tags
@@ -99,6 +100,13 @@ func runWorker(p master.WorkerParams) int {
 	w, err := worker.New(cfg, lns, log, logs)
 	if err != nil {
 		return fatal("starting", err)
+	}
+	if fd := master.InheritedTicketKeys(p); fd >= 0 {
+		zone, err := event.MapZone(fd)
+		if err != nil {
+			return fatal("session ticket keys", err)
+		}
+		w.UseTicketKeys(ssl.NewZoneKeys(zone))
 	}
 	w.UseShared(shm, p.Slot, cfg.AcceptMutex && p.Workers > 1)
 	unix.CloseOnExec(master.FDParent)

@@ -120,12 +120,13 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 			cfg.ClientCAs = st.clientCAs // named in the CertificateRequest
 		}
 	}
-	keys := cs.keys
+	// The master's keys, unless the server has key files of its own.
+	keys := func() [][]byte { return cs.keys.Keys() }
 	if len(s.TicketKeys) > 0 {
-		keys = StaticKeys(s.TicketKeys)
+		keys = StaticKeys(s.TicketKeys).Keys
 	}
 	cfg.WrapSession = func(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-		keys := keys.Keys()
+		keys := keys()
 		if len(keys) == 0 {
 			return nil, errNoTicketKey
 		}
@@ -137,7 +138,7 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 		return sealTicket(keys[0], state)
 	}
 	cfg.UnwrapSession = func(ticket []byte, _ tls.ConnectionState) (*tls.SessionState, error) {
-		state := openTicket(keys.Keys(), ticket)
+		state := openTicket(keys(), ticket)
 		if state == nil {
 			return nil, nil // not ours, or forged: a full handshake
 		}

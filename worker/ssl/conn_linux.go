@@ -274,15 +274,18 @@ func (c *Conn) Flush() error {
 
 func (c *Conn) pending() int { return len(c.out) - c.sent }
 
-// CloseNotify sends a close_notify alert if the connection is healthy
-// and the socket takes it at once; closing never waits for it.
+// CloseNotify sends a close_notify alert if the connection is healthy,
+// and whatever alert crypto/tls left waiting if it is not (a refused
+// renegotiation, a bad record), as far as the socket takes them at once:
+// closing never waits for them.
 func (c *Conn) CloseNotify() {
-	if c.broken || c.handshaking || c.tc == nil {
+	if c.handshaking || c.tc == nil {
 		return
 	}
-	if c.tc.CloseWrite() == nil {
-		c.Flush()
+	if !c.broken {
+		c.tc.CloseWrite()
 	}
+	c.Flush()
 }
 
 // Release gives back what the Conn holds. The loop calls it when the

@@ -237,3 +237,8 @@ func (e *Engine) putOut(b []byte) {
 // Same reports whether servers a and b have the same certificates and
 // client verification (Configs.Same).
 func (e *Engine) Same(a, b *conf.Server) bool { return e.configs.Same(a, b) }
+
+// SetTicketKeys makes keys the session ticket keys of the servers that
+// have no ssl_session_ticket_key files: the master's. Call it before the
+// loop runs.
+func (e *Engine) SetTicketKeys(keys TicketKeys) { e.configs.keys = keys }
