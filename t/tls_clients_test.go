@@ -259,6 +259,10 @@ func TestTLSCertificateReload(t *testing.T) {
 	old := s.workers()
 	s.signal(syscall.SIGHUP)
 	s.waitWorkers(1, old, 10*time.Second)
+	waitFor(t, 10*time.Second, "the old worker to stop accepting", func() bool {
+		w := s.workers()
+		return len(w) == 1 && w[0] != old[0]
+	})
 	if got := serial(); got != next.Cert.SerialNumber.String() || got == first {
 		t.Fatalf("after the reload: serial %s, want %s (was %s)", got, next.Cert.SerialNumber, first)
 	}
