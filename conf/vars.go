@@ -59,6 +59,15 @@ const (
 	VarTimeLocal
 	VarPID
 	VarNginxVersion
+	VarSSLProtocol
+	VarSSLCipher
+	VarSSLServerName
+	VarSSLSessionReused
+	VarSSLALPNProtocol
+	VarSSLClientVerify
+	VarSSLClientSDN
+	VarSSLClientIDN
+	VarSSLClientSerial
 
 	// The families: a prefix and a name, in Var.Name.
 
@@ -176,6 +185,15 @@ var builtinVars = []builtin{
 	{"time_local", VarTimeLocal, "the local time in the common log format, e.g. 23/Nov/2026:06:55:00 +0000"},
 	{"pid", VarPID, "the worker's process id"},
 	{"nginx_version", VarNginxVersion, "tern's version (the name nginx configurations use)"},
+	{"ssl_protocol", VarSSLProtocol, "the TLS version of the connection: \"TLSv1.2\", \"TLSv1.3\"; empty without TLS"},
+	{"ssl_cipher", VarSSLCipher, "the cipher suite, by OpenSSL's name: \"ECDHE-ECDSA-AES128-GCM-SHA256\", \"TLS_AES_128_GCM_SHA256\""},
+	{"ssl_server_name", VarSSLServerName, "the server name the client sent (SNI), else empty"},
+	{"ssl_session_reused", VarSSLSessionReused, "\"r\" when the TLS session was resumed, else \".\""},
+	{"ssl_alpn_protocol", VarSSLALPNProtocol, "the protocol agreed through ALPN (\"http/1.1\"), else empty"},
+	{"ssl_client_verify", VarSSLClientVerify, "\"SUCCESS\", \"FAILED:REASON\" or \"NONE\": the check of the client certificate (ssl_verify_client)"},
+	{"ssl_client_s_dn", VarSSLClientSDN, "the subject of the client certificate, RFC 2253"},
+	{"ssl_client_i_dn", VarSSLClientIDN, "the issuer of the client certificate, RFC 2253"},
+	{"ssl_client_serial", VarSSLClientSerial, "the serial number of the client certificate, in hexadecimal"},
 }
 
 // family is a variable prefix followed by a name.

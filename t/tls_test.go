@@ -281,3 +281,38 @@ func TestTLSStillServesDuringHandshakes(t *testing.T) {
 	}
 	io.WriteString(stuck[0], "")
 }
+
+// TestTLSVariables: the $ssl_ variables, in add_header, on a connection
+// with a client certificate, then on a resumed one.
+func TestTLSVariables(t *testing.T) {
+	s, certs := newTLSServer(t, tlsConfig("", `
+    ssl_client_certificate = "{{DIR}}/certs/ca.pem"
+    ssl_verify_client = "optional"
+    add_header = { "X-TLS" = "$ssl_protocol|$ssl_cipher|$ssl_server_name|$ssl_session_reused|$ssl_alpn_protocol|$scheme|$https",
+                   "X-Client" = "$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial" }`))
+	s.file("f", "x")
+	s.start()
+	cfg := certs.config("localhost")
+	cfg.MaxVersion = tls.VersionTLS12
+	cfg.NextProtos = []string{"http/1.1"}
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	pair := certs.clientPair(t, "client")
+	cfg.Certificates = []tls.Certificate{pair}
+	r := s.dialTLS(cfg).do(req("GET", "/f"))
+	if got := r.header("X-TLS"); got != "TLSv1.2|ECDHE-ECDSA-AES128-GCM-SHA256|localhost|.|http/1.1|https|on" {
+		t.Errorf("X-TLS: %q", got)
+	}
+	want := "SUCCESS|CN=client|CN=tern test CA|" + strings.ToUpper(pair.Leaf.SerialNumber.Text(16))
+	if got := r.header("X-Client"); got != want {
+		t.Errorf("X-Client: %q, want %q", got, want)
+	}
+	r = s.dialTLS(cfg).do(req("GET", "/f"))
+	if got := r.header("X-TLS"); !strings.Contains(got, "|localhost|r|") {
+		t.Errorf("resumed: X-TLS %q", got)
+	}
+	plain := certs.config("")
+	plain.InsecureSkipVerify = true
+	if got := s.dialTLS(plain).do(req("GET", "/f")).header("X-Client"); got != "NONE|||" {
+		t.Errorf("no client certificate, no SNI: X-Client %q", got)
+	}
+}

@@ -169,3 +169,48 @@ func (c *conn) closeTLS() bool {
 	c.tls = nil
 	return true
 }
+
+// appendSSLVar appends one of the $ssl_ variables: empty without TLS, as
+// nginx's.
+func (rq *request) appendSSLVar(dst []byte, k conf.VarKind) []byte {
+	if rq.conn == nil || rq.conn.tls == nil {
+		return dst
+	}
+	c := rq.conn.tls
+	cc := c.Client()
+	switch k {
+	case conf.VarSSLProtocol:
+		return append(dst, conf.VersionName(c.Version())...)
+	case conf.VarSSLCipher:
+		return append(dst, conf.CipherName(c.Cipher())...)
+	case conf.VarSSLServerName:
+		return append(dst, c.ServerName()...)
+	case conf.VarSSLSessionReused:
+		if c.Resumed() {
+			return append(dst, 'r')
+		}
+		return append(dst, '.')
+	case conf.VarSSLALPNProtocol:
+		return append(dst, c.ALPN()...)
+	case conf.VarSSLClientVerify:
+		switch {
+		case cc == nil:
+			return append(dst, "NONE"...)
+		case c.ClientVerify() == ssl.VerifySuccess:
+			return append(dst, "SUCCESS"...)
+		}
+		return append(append(dst, "FAILED:"...), cc.VerifyError...)
+	}
+	if cc == nil {
+		return dst
+	}
+	switch k {
+	case conf.VarSSLClientSDN:
+		return append(dst, cc.SubjectDN...)
+	case conf.VarSSLClientIDN:
+		return append(dst, cc.IssuerDN...)
+	case conf.VarSSLClientSerial:
+		return append(dst, cc.Serial...)
+	}
+	return dst
+}

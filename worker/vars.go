@@ -137,8 +137,14 @@ func (rq *request) AppendVar(dst []byte, v *conf.Var) []byte {
 	case conf.VarBinaryRemoteAddr:
 		return append(dst, rq.peer.Addr().AsSlice()...)
 	case conf.VarScheme:
+		if rq.https {
+			return append(dst, "https"...)
+		}
 		return append(dst, "http"...)
 	case conf.VarHTTPS:
+		if rq.https {
+			dst = append(dst, "on"...)
+		}
 		return dst
 	case conf.VarRequestMethod:
 		return append(dst, r.MethodName...)
@@ -198,6 +204,9 @@ func (rq *request) appendVar2(dst []byte, v *conf.Var) []byte {
 		return strconv.AppendInt(dst, int64(rq.w.pid), 10)
 	case conf.VarNginxVersion:
 		return append(dst, filters.ServerVersion...)
+	case conf.VarSSLProtocol, conf.VarSSLCipher, conf.VarSSLServerName, conf.VarSSLSessionReused,
+		conf.VarSSLALPNProtocol, conf.VarSSLClientVerify, conf.VarSSLClientSDN, conf.VarSSLClientIDN, conf.VarSSLClientSerial:
+		return rq.appendSSLVar(dst, v.Kind)
 	case conf.VarArg:
 		return append(dst, findArg(r.Args, v.Name)...)
 	case conf.VarHTTP:

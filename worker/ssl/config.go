@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"strings"
 	"time"
 
@@ -183,14 +184,16 @@ func (cs *Configs) Same(a, b *conf.Server) bool {
 }
 
 // verifyClient checks the client's certificate chain against the
-// server's ssl_client_certificate and ssl_verify_depth.
-func (cs *Configs) verifyClient(srv *conf.Server, chain []*x509.Certificate) Verify {
+// server's ssl_client_certificate and ssl_verify_depth, and says why it
+// failed.
+func (cs *Configs) verifyClient(srv *conf.Server, chain []*x509.Certificate) (Verify, string) {
 	st := cs.byServer[srv]
 	if st == nil || st.ssl.VerifyClient == conf.VerifyOff || len(chain) == 0 {
-		return VerifyNone
+		return VerifyNone, ""
 	}
 	if st.clientCAs == nil {
-		return VerifyFailed // optional_no_ca without CAs: asked, not checked
+		// optional_no_ca without CAs: asked for, not checked.
+		return VerifyFailed, "unable to get local issuer certificate"
 	}
 	opts := x509.VerifyOptions{
 		Roots:         st.clientCAs,
@@ -203,14 +206,29 @@ func (cs *Configs) verifyClient(srv *conf.Server, chain []*x509.Certificate) Ver
 	}
 	chains, err := chain[0].Verify(opts)
 	if err != nil {
-		return VerifyFailed
+		return VerifyFailed, verifyReason(err)
 	}
 	for _, ch := range chains {
 		// OpenSSL's verify depth: the certificates above the client's
 		// own, the trusted one included.
 		if len(ch)-1 <= st.ssl.VerifyDepth {
-			return VerifySuccess
+			return VerifySuccess, ""
 		}
 	}
-	return VerifyFailed
+	return VerifyFailed, "certificate chain too long"
+}
+
+// verifyReason names a verification failure as OpenSSL does, for
+// $ssl_client_verify ("FAILED:REASON").
+func verifyReason(err error) string {
+	var inv x509.CertificateInvalidError
+	switch {
+	case errors.As(err, new(x509.UnknownAuthorityError)):
+		return "unable to get local issuer certificate"
+	case errors.As(err, &inv) && inv.Reason == x509.Expired:
+		return "certificate has expired"
+	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
+		return "unsupported certificate purpose"
+	}
+	return err.Error()
 }

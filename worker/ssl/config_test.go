@@ -372,7 +372,7 @@ func TestVerifyClient(t *testing.T) {
 		{2, []*x509.Certificate{f.client.Cert}, VerifyFailed},
 	}
 	for i, tt := range tests {
-		if got := cs.verifyClient(srv[tt.srv], tt.chain); got != tt.want {
+		if got, _ := cs.verifyClient(srv[tt.srv], tt.chain); got != tt.want {
 			t.Errorf("%d: %v, want %v", i, got, tt.want)
 		}
 	}

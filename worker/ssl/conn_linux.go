@@ -53,6 +53,9 @@ type Conn struct {
 	// What the handshake agreed, for the request path and the log.
 	version, cipher uint16
 	alpn            string
+	serverName      string
+	resumed         bool
+	client          *ClientCert // the client's certificate, when asked for and sent
 
 	// After the handshake.
 	readable bool   // the socket may have input: set by Readable, cleared on EAGAIN or a short read
@@ -99,6 +102,26 @@ func (c *Conn) Cipher() uint16 { return c.cipher }
 
 // ALPN is the application protocol agreed, or "".
 func (c *Conn) ALPN() string { return c.alpn }
+
+// ServerName is the name the client sent (SNI), or "".
+func (c *Conn) ServerName() string { return c.serverName }
+
+// Resumed reports whether the session was resumed.
+func (c *Conn) Resumed() bool { return c.resumed }
+
+// Client is the client's certificate, nil when none was asked for or
+// sent.
+func (c *Conn) Client() *ClientCert { return c.client }
+
+// ClientCert is what the variables say of a client certificate, made at
+// the handshake so that requests only copy it.
+type ClientCert struct {
+	// SubjectDN and IssuerDN are RFC 2253 names; Serial is upper-case
+	// hexadecimal, as nginx's $ssl_client_serial.
+	SubjectDN, IssuerDN, Serial string
+	// VerifyError says why verification failed ("" when it did not).
+	VerifyError string
+}
 
 // Poke tells the handshake goroutine that the socket may be ready. The
 // loop calls it on every epoll event of the connection during the

@@ -5,6 +5,7 @@ package ssl
 import (
 	"bytes"
 	"crypto/tls"
+	"strings"
 	"sync"
 
 	"tern/conf"
@@ -100,7 +101,18 @@ func (c *Conn) handshake() {
 	if err == nil {
 		cs := c.tc.ConnectionState()
 		c.version, c.cipher, c.alpn = cs.Version, cs.CipherSuite, cs.NegotiatedProtocol
-		c.verify = c.e.configs.verifyClient(c.server, cs.PeerCertificates)
+		c.serverName, c.resumed = cs.ServerName, cs.DidResume
+		var why string
+		c.verify, why = c.e.configs.verifyClient(c.server, cs.PeerCertificates)
+		if len(cs.PeerCertificates) > 0 {
+			leaf := cs.PeerCertificates[0]
+			c.client = &ClientCert{
+				SubjectDN:   leaf.Subject.String(),
+				IssuerDN:    leaf.Issuer.String(),
+				Serial:      strings.ToUpper(leaf.SerialNumber.Text(16)),
+				VerifyError: why,
+			}
+		}
 	}
 	c.err = err
 	c.e.complete(c)
