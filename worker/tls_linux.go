@@ -85,6 +85,7 @@ func (c *conn) growHello() bool {
 // (ssl.Owner): on failure it closes; on success the connection waits for
 // its first request as a fresh plain one does.
 func (c *conn) HandshakeDone() {
+	defer c.recoverPanic()
 	w := c.w
 	if c.buf != nil {
 		// The ClientHello's buffer is the loop's again.

@@ -5,6 +5,7 @@ package ssl
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -94,9 +95,17 @@ func (e *Engine) run(c *Conn) {
 	go c.handshake()
 }
 
-// handshake runs on the connection's goroutine.
+// handshake runs on the connection's goroutine. A panic in it (in
+// crypto/tls, or in a callback of ours) fails the handshake instead of
+// the worker.
 func (c *Conn) handshake() {
 	defer c.e.wg.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			c.err = fmt.Errorf("panic in the TLS handshake: %v", v)
+			c.e.complete(c)
+		}
+	}()
 	err := c.tc.Handshake()
 	if err == nil {
 		cs := c.tc.ConnectionState()
