@@ -150,7 +150,7 @@ http {
 			tb.Fatal(err)
 		}
 	}
-	w, err := New(cfg, []Listener{{FD: -1, Addr: cfg.HTTP.Addrs[0]}}, zerolog.Nop())
+	w, err := New(cfg, []Listener{{FD: -1, Addr: cfg.HTTP.Addrs[0]}}, zerolog.Nop(), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
