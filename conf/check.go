@@ -36,7 +36,7 @@ func (c *Config) CheckPaths() *Error {
 		diags = append(diags, checkWritable("pid", c.PID, at("pid", c.PID))...)
 	}
 	seen := map[siteKey]bool{}
-	c.eachLocation(func(l *Location) {
+	c.EachLocation(func(l *Location) {
 		check := func(name, path string, f func(string, string, *hcl.Range) hcl.Diagnostics) {
 			k := siteKey{name, path}
 			if path == "" || seen[k] {
@@ -45,15 +45,18 @@ func (c *Config) CheckPaths() *Error {
 			seen[k] = true
 			diags = append(diags, f(name, path, at(name, path))...)
 		}
-		if l.AccessLog != "stderr" && l.AccessLog != "stdout" {
-			check("access_log", l.AccessLog, checkWritable)
+		for _, a := range l.AccessLogs {
+			if a.Path != "stderr" && a.Path != "stdout" {
+				check("access_log", a.Path, checkWritable)
+			}
 		}
 		if !servesFiles(l) {
 			return
 		}
-		if l.Alias != "" {
+		switch {
+		case l.Alias != "" && l.AliasVars.IsZero():
 			check("alias", l.Alias, checkDir)
-		} else {
+		case l.Alias == "" && l.RootVars.IsZero():
 			check("root", l.Root, checkDir)
 		}
 	})
@@ -83,9 +86,9 @@ func returnsFirst(script []Stmt) bool {
 	return len(script) > 0 && script[0].Op == OpReturn
 }
 
-// eachLocation calls f with every server's own settings and every
-// location.
-func (c *Config) eachLocation(f func(*Location)) {
+// EachLocation calls f with every server's own settings, every location,
+// nested ones included, and the location of every if block.
+func (c *Config) EachLocation(f func(*Location)) {
 	if c.HTTP == nil {
 		return
 	}

@@ -143,6 +143,8 @@ type HTTP struct {
 	// Vars are the user variables — made by set and map, and the named
 	// groups of regular expressions — indexed by Var.N.
 	Vars []UserVar
+	// LogFormats are the log_format blocks, in order.
+	LogFormats []*LogFormat
 
 	// settings are the http-level settings the servers inherit, kept for
 	// WriteHCL.
@@ -380,11 +382,12 @@ type Settings struct {
 	// GzipCompLevel is 1 (fastest) to 9 (smallest). Default: 1.
 	GzipCompLevel int
 
-	// AccessLog is an absolute path, "stdout", "stderr" or "" (off).
+	// AccessLogs are where each request is logged; none is off.
 	// Default: PREFIX/logs/access.log.
-	AccessLog string
-	// AccessLogFormat is "json" or "combined". Default: "json".
-	AccessLogFormat string
+	AccessLogs []AccessLog
+	// AccessLogFormat is the format of the AccessLogs that name none.
+	// Default: json.
+	AccessLogFormat *LogFormat
 	// LogNotFound logs, at error, each request for a file that does not
 	// exist (nginx's log_not_found). Default: true.
 	LogNotFound bool

@@ -3,6 +3,7 @@ package conf
 import (
 	"crypto/tls"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,8 +37,8 @@ var wantDefaultSettings = Settings{
 	GzipTypes:                []string{"text/html", "text/css", "application/javascript", "application/json", "image/svg+xml", "text/plain"},
 	GzipMinLength:            20,
 	GzipCompLevel:            1,
-	AccessLog:                "/etc/tern/logs/access.log",
-	AccessLogFormat:          "json",
+	AccessLogs:               []AccessLog{{Path: "/etc/tern/logs/access.log"}},
+	AccessLogFormat:          FormatJSON,
 	LogNotFound:              true,
 	AbsoluteRedirect:         true,
 	PortInRedirect:           true,
@@ -230,17 +231,28 @@ var settingsCases = []settingsCase{
 	{`gzip_types = ["Text/CSS", "*"]`, func(s *Settings) any { return s.GzipTypes }, []string{"text/css", "*"}},
 	{`gzip_min_length = "1k"`, func(s *Settings) any { return s.GzipMinLength }, int64(1024)},
 	{`gzip_comp_level = 9`, func(s *Settings) any { return s.GzipCompLevel }, 9},
-	{`access_log = "off"`, func(s *Settings) any { return s.AccessLog }, ""},
-	{`access_log = "stdout"`, func(s *Settings) any { return s.AccessLog }, "stdout"},
-	{`access_log = "stderr"`, func(s *Settings) any { return s.AccessLog }, "stderr"},
-	{`access_log = "/var/log/tern/a.log"`, func(s *Settings) any { return s.AccessLog }, "/var/log/tern/a.log"},
-	{`access_log_format = "combined"`, func(s *Settings) any { return s.AccessLogFormat }, "combined"},
+	{`access_log = "off"`, func(s *Settings) any { return logsString(s) }, ""},
+	{`access_log = "stdout"`, func(s *Settings) any { return logsString(s) }, "stdout"},
+	{`access_log = "stderr"`, func(s *Settings) any { return logsString(s) }, "stderr"},
+	{`access_log = "/var/log/tern/a.log"`, func(s *Settings) any { return logsString(s) }, "/var/log/tern/a.log"},
+	{`access_log = ["a.log combined buffer=32k flush=5s", "stdout json if=$arg_log"]`, func(s *Settings) any { return logsString(s) },
+		"/etc/tern/a.log combined buffer=32k flush=5s|stdout json if=$arg_log"},
+	{`access_log_format = "combined"`, func(s *Settings) any { return s.AccessLogFormat.Name }, "combined"},
 	{`log_not_found = false`, func(s *Settings) any { return s.LogNotFound }, false},
 	{`open_file_cache = { max = 10000, inactive = "20s" }`, func(s *Settings) any { return s.OpenFileCache },
 		&OpenFileCache{Max: 10000, Inactive: 20 * time.Second}},
 	{`open_file_cache = { max = 10 }`, func(s *Settings) any { return s.OpenFileCache },
 		&OpenFileCache{Max: 10, Inactive: 60 * time.Second}},
 	{`open_file_cache = "off"`, func(s *Settings) any { return s.OpenFileCache }, (*OpenFileCache)(nil)},
+}
+
+// logsString writes the access_log destinations of s, "|" between them.
+func logsString(s *Settings) string {
+	var out []string
+	for _, l := range s.AccessLogs {
+		out = append(out, l.String())
+	}
+	return strings.Join(out, "|")
 }
 
 // asStrings turns a []Template into the strings it was written as, for

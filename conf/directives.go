@@ -99,6 +99,7 @@ var blockSpecs = []blockSpec{
 	{"location", []string{"match"}, inServer | inLocation},
 	{"map", []string{"source", "variable"}, inHTTP},
 	{"if", []string{"condition"}, inServer | inLocation},
+	{"log_format", []string{"name"}, inHTTP},
 }
 
 // ifDirectives may also appear in an if block: the statements, and the

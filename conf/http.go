@@ -44,6 +44,7 @@ func (d *decoder) decodeHTTP(body hcl.Body) *HTTP {
 	out.Addrs = d.buildAddrs(drafts)
 	d.loadSSL(h, drafts)
 	d.resolveVars()
+	d.resolveFormats(h, out)
 	out.Vars = make([]UserVar, len(d.vars.names))
 	for i, name := range d.vars.names {
 		out.Vars[i].Name = name
@@ -68,6 +69,8 @@ func (d *decoder) httpBody(body hcl.Body, h *httpDraft, depth int) {
 			servers = append(servers, b)
 		case "map":
 			d.decodeMap(b, h)
+		case "log_format":
+			d.decodeLogFormat(b)
 		}
 	}
 	// Servers written before the include come first, then the included

@@ -45,6 +45,11 @@ type decoder struct {
 	// warnings are diagnostics that do not stop the load (-t prints
 	// them): a certificate about to expire, a directive without effect.
 	warnings hcl.Diagnostics
+	// formats are the log_format blocks by name and in order, and
+	// formatRefs the format names written, resolved at the end of http.
+	formats     map[string]*LogFormat
+	formatOrder []*LogFormat
+	formatRefs  []formatRef
 }
 
 func newDecoder(prefix string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *decoder {

@@ -83,6 +83,11 @@ http {
     volatile  = true
     values    = { "/a" = "exact", "\\~b" = "escaped", "~*^/(?P<first>[a-z]+)/(\\d+)" = "re $first $2" }
   }
+  log_format "main" {
+    escape = "json"
+    format = "{\"u\":\"$uri\",\"s\":$status}"
+  }
+
   map "$host" "$site" {
     hostnames = true
     values    = { "*.example.com" = "head", "www.example.*" = "tail", "$$dollar" = "$$${literal}" }
@@ -95,7 +100,7 @@ http {
     return      = "301 https://$host$request_uri"
     expires     = "off"
     open_file_cache = "off"
-    access_log  = "logs/a.log"
+    access_log  = ["logs/a.log", "logs/b.log main buffer=32k flush=2s if=$mapped", "stderr combined"]
 
     location "/images/" {
       alias   = "/srv/img/"
@@ -345,12 +350,12 @@ func TestServe(t *testing.T) {
 			t.Errorf("%d: root %q addr %s %s", i, srv.Root.Root, a.Network, a.Addr)
 		}
 		if c.File != "<serve>" || c.Prefix != cwd || c.WorkerProcesses != 0 || c.PID != "" ||
-			c.ErrorLog != "stderr" || srv.Root.AccessLog != "stderr" {
+			c.ErrorLog != "stderr" || len(srv.Root.AccessLogs) != 1 || srv.Root.AccessLogs[0].Path != "stderr" {
 			t.Errorf("%d: %+v", i, c)
 		}
 		// Everything else is at its default.
 		want := wantDefaultSettings
-		want.Root, want.AccessLog = tt.root, "stderr"
+		want.Root, want.AccessLogs = tt.root, []AccessLog{{Path: "stderr"}}
 		want.Autoindex, want.Gzip, want.GzipStatic = tt.autoindex, tt.gzip, tt.gzip
 		if !reflect.DeepEqual(srv.Root.Settings, want) {
 			t.Errorf("%d: settings %+v", i, srv.Root.Settings)

@@ -49,11 +49,11 @@ func defaultSettings(prefix string) Settings {
 		GzipTypes:                slices.Clone(defaultGzipTypes),
 		GzipMinLength:            20,
 		GzipCompLevel:            1,
-		AccessLog:                filepath.Join(prefix, "logs", "access.log"),
+		AccessLogs:               []AccessLog{{Path: filepath.Join(prefix, "logs", "access.log")}},
 		AbsoluteRedirect:         true,
 		PortInRedirect:           true,
 		MergeSlashes:             true,
-		AccessLogFormat:          "json",
+		AccessLogFormat:          FormatJSON,
 		LogNotFound:              true,
 		SSL:                      defaultSSL(),
 	}
@@ -331,30 +331,6 @@ func showIMS(s *Settings) string { return hclQuote(imsNames[s.IfModifiedSince]) 
 
 // stdStreams are the log destinations that are not files.
 var stdStreams = []string{"stdout", "stderr"}
-
-// decodeAccessLog: "off" is "", "stdout" and "stderr" are kept as they
-// are, anything else is a path.
-func decodeAccessLog(d *decoder, a *hcl.Attribute, t *target) {
-	s, ok := d.str(a)
-	switch {
-	case !ok || !d.noVars(a, s):
-	case s == "off":
-		t.set.AccessLog = ""
-	case slices.Contains(stdStreams, s):
-		t.set.AccessLog = s
-	default:
-		if p, ok := d.path(a); ok {
-			t.set.AccessLog = p
-		}
-	}
-}
-
-func showAccessLog(s *Settings) string {
-	if s.AccessLog == "" {
-		return hclQuote("off")
-	}
-	return hclQuote(s.AccessLog)
-}
 
 // decodeOpenFileCache reads { max = N, inactive = DURATION } or "off".
 func decodeOpenFileCache(d *decoder, a *hcl.Attribute, t *target) {

@@ -156,7 +156,7 @@ var coreDirectives = []directive{
 
 	// Settings: logging and caching.
 	{name: "access_log", ctx: inSettings, decode: decodeAccessLog, show: showAccessLog},
-	choice("access_log_format", func(s *Settings) *string { return &s.AccessLogFormat }, "json", "combined"),
+	{name: "access_log_format", ctx: inSettings, decode: decodeAccessLogFormat, show: showAccessLogFormat},
 	flag("log_not_found", func(s *Settings) *bool { return &s.LogNotFound }),
 	{name: "open_file_cache", ctx: inSettings, decode: decodeOpenFileCache, show: showOpenFileCache},
 

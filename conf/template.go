@@ -206,3 +206,16 @@ func (t Template) AppendEscapingArgs(dst []byte, vars Vars, escape func(dst, src
 	}
 	return dst, scratch
 }
+
+// Len is the number of parts of t: literal runs and variables.
+func (t Template) Len() int { return len(t.parts) }
+
+// Part returns part i of t: its literal text, or the variable (nil for
+// literal text).
+func (t Template) Part(i int) (string, *Var) {
+	p := &t.parts[i]
+	if p.v.Kind == varLiteral {
+		return p.lit, nil
+	}
+	return "", &p.v
+}

@@ -244,7 +244,7 @@ func (d *decoder) resolveVars() {
 	for _, p := range d.vars.pending {
 		i, ok := d.vars.index[p.v.Name]
 		if !ok {
-			d.errorf(p.rng, "Unknown variable", "$%s is not a variable tern knows, nor one that a map or a named group makes (the variables are listed in docs/variables.md)",
+			d.errorf(p.rng, "Unknown variable", "$%s is not a variable tern knows, nor one that set, map or a named group makes (the variables are listed in docs/variables.md)",
 				p.v.Name)
 			continue
 		}

@@ -97,6 +97,7 @@ func (c *Config) writeHTTP(p *printer) {
 	if maps == 0 {
 		p.line(1, "# map: none")
 	}
+	writeLogFormats(p, h.LogFormats)
 	for _, srv := range h.Servers {
 		p.line(0, "")
 		p.line(1, "server {")

@@ -32,13 +32,8 @@ func LogPaths(cfg *conf.Config) []string {
 		}
 	}
 	add(cfg.ErrorLog)
-	if cfg.HTTP != nil {
-		for _, srv := range cfg.HTTP.Servers {
-			add(srv.Root.AccessLog)
-			for _, l := range srv.Locations {
-				add(l.AccessLog)
-			}
-		}
+	for _, p := range cfg.AccessLogPaths() {
+		add(p)
 	}
 	return paths
 }

@@ -212,3 +212,14 @@ func TestAliasInRegexLocation(t *testing.T) {
 		}
 	}
 }
+
+// tternT runs tern -t on s's configuration and returns its output; it
+// fails the test when tern -t succeeds.
+func tternT(t *testing.T, s *server) string {
+	t.Helper()
+	out, err := exec.Command(ternBin, "-t", "-c", s.dir+"/tern.hcl").CombinedOutput()
+	if err == nil {
+		t.Errorf("tern -t succeeded:\n%s", out)
+	}
+	return string(out)
+}

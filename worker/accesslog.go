@@ -20,6 +20,7 @@ type accessLog struct {
 	zl    zerolog.Logger
 	pid   int
 	buf   []byte // scratch for the combined line and field values
+	val   []byte // scratch for one variable of a log_format
 	clock *logClock
 }
 
@@ -65,7 +66,7 @@ type entry struct {
 	requests uint32
 	now      time.Time
 	elapsed  time.Duration
-	json     bool
+	format   *conf.LogFormat
 	// tls is what the handshake agreed, on a TLS connection.
 	tls *tlsInfo
 }
@@ -79,11 +80,86 @@ type tlsInfo struct {
 
 func (a *accessLog) write(e *entry) {
 	a.clock.tick(e.now)
-	if e.json {
+	switch e.format {
+	case conf.FormatJSON, nil:
 		a.writeJSON(e)
-	} else {
+	case conf.FormatCombined:
 		a.writeCombined(e)
+	default:
+		a.writeFormat(e)
 	}
+}
+
+// writeFormat writes a log_format line: its text as written, each
+// variable's value escaped as the format says; a variable the request
+// does not have (a header, argument or cookie it did not send) is "-",
+// as nginx.
+func (a *accessLog) writeFormat(e *entry) {
+	f := e.format
+	rq := e.rq
+	b := a.buf[:0]
+	for i := 0; i < f.Line.Len(); i++ {
+		lit, v := f.Line.Part(i)
+		if v == nil {
+			b = append(b, lit...)
+			continue
+		}
+		a.val = rq.AppendVar(a.val[:0], v)
+		if len(a.val) == 0 && dashWhenEmpty(v.Kind) && f.Escape != conf.EscapeJSON {
+			b = append(b, '-')
+			continue
+		}
+		switch f.Escape {
+		case conf.EscapeDefault:
+			b = appendLogValue(b, a.val)
+		case conf.EscapeJSON:
+			b = appendJSONValue(b, a.val)
+		default:
+			b = append(b, a.val...)
+		}
+	}
+	b = append(b, '\n')
+	a.buf = b[:0]
+	a.out.Write(b)
+}
+
+// dashWhenEmpty lists the variables nginx reports as not found, logged
+// as "-", when the request has no value for them.
+func dashWhenEmpty(k conf.VarKind) bool {
+	switch k {
+	case conf.VarArg, conf.VarHTTP, conf.VarCookie, conf.VarSentHTTP, conf.VarRemoteUser,
+		conf.VarArgs, conf.VarContentType, conf.VarContentLength, conf.VarUser:
+		return true
+	}
+	return false
+}
+
+// appendJSONValue writes v as the inside of a JSON string (nginx's
+// escape=json): quote, backslash and control characters escaped, other
+// bytes as they are.
+func appendJSONValue(b, v []byte) []byte {
+	const hex = "0123456789abcdef"
+	for _, c := range v {
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 func (a *accessLog) writeJSON(e *entry) {

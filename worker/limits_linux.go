@@ -61,12 +61,7 @@ func cachedFiles(cfg *conf.Config) int {
 			n += c.Max
 		}
 	}
-	for _, srv := range cfg.HTTP.Servers {
-		add(&srv.Root.Settings)
-		for _, l := range srv.Locations {
-			add(&l.Settings)
-		}
-	}
+	cfg.EachLocation(func(l *conf.Location) { add(&l.Settings) })
 	return n
 }
 

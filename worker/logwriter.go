@@ -35,7 +35,11 @@ type LogWriter struct {
 
 	kick   chan struct{}
 	reopen chan reopenReq
+	policy chan time.Duration
 	done   chan struct{}
+	// batch is the size at which a buffer is written (access_log's
+	// buffer=); guarded by mu.
+	batch int
 
 	errs atomic.Uint64 // failed writes, ever
 	// onError, lastReport and unreported belong to the writer goroutine
@@ -99,7 +103,26 @@ func newLogWriter(f *os.File) *LogWriter {
 		cur:    make([]byte, 0, logBufSize),
 		kick:   make(chan struct{}, 1),
 		reopen: make(chan reopenReq),
+		policy: make(chan time.Duration),
 		done:   make(chan struct{}),
+		batch:  logBufSize,
+	}
+}
+
+// SetPolicy sets how long a line may wait in memory (access_log's
+// flush=; 0 keeps flushEvery) and the size at which a buffer is written
+// (buffer=; 0 keeps logBufSize).
+func (lw *LogWriter) SetPolicy(flush time.Duration, batch int) {
+	if batch > 0 {
+		lw.mu.Lock()
+		lw.batch = batch
+		lw.mu.Unlock()
+	}
+	if flush > 0 {
+		select {
+		case lw.policy <- flush:
+		case <-lw.done:
+		}
 	}
 }
 
@@ -157,7 +180,7 @@ func (lw *LogWriter) Write(p []byte) (int, error) {
 		lw.mu.Unlock()
 		return len(p), nil
 	}
-	if len(lw.cur)+len(p) > logBufSize && len(lw.cur) > 0 {
+	if len(lw.cur)+len(p) > lw.batch && len(lw.cur) > 0 {
 		if lw.npend+len(lw.cur) > maxPending {
 			lw.dropped++
 			lw.mu.Unlock()
@@ -188,6 +211,9 @@ func (lw *LogWriter) run() {
 		case req := <-lw.reopen:
 			lw.flush(true)
 			req.res <- lw.swapFile(req.f)
+			continue
+		case d := <-lw.policy:
+			tick.Reset(d)
 			continue
 		}
 		if !lw.flush(true) {

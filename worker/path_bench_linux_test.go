@@ -40,17 +40,13 @@ func newRig(tb testing.TB, cfgText string) *rig {
 	}
 	// The logs, opened as the master would.
 	logs := map[string]*LogWriter{}
-	for _, srv := range cfg.HTTP.Servers {
-		for _, l := range append([]*conf.Location{srv.Root}, srv.Locations...) {
-			if p := l.AccessLog; p != "" && logs[p] == nil {
-				lw, err := OpenLog(p)
-				if err != nil {
-					tb.Fatal(err)
-				}
-				logs[p] = lw
-				tb.Cleanup(func() { lw.Close() })
-			}
+	for _, p := range cfg.AccessLogPaths() {
+		lw, err := OpenLog(p)
+		if err != nil {
+			tb.Fatal(err)
 		}
+		logs[p] = lw
+		tb.Cleanup(func() { lw.Close() })
 	}
 	w, err := New(cfg, []Listener{{FD: -1, Addr: cfg.HTTP.Addrs[0]}}, zerolog.Nop(), logs)
 	if err != nil {
@@ -170,6 +166,25 @@ func TestVariablesRequestAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, benchReq, n) })
 	if allocs != 0 {
 		t.Fatalf("%v allocations per request with variables and a map", allocs)
+	}
+}
+
+// TestLoggedRequestAllocs: access logging — the JSON line, the combined
+// line and a log_format with variables — allocates nothing per request.
+func TestLoggedRequestAllocs(t *testing.T) {
+	for _, format := range []string{"json", "combined", "main"} {
+		t.Run(format, func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "access.log")
+			rig := newPathRigHTTP(t, log+" "+format, `
+  log_format "main" {
+    format = "$remote_addr [$time_local] \"$request\" $status $body_bytes_sent \"$http_user_agent\" $request_time $arg_x"
+  }`, "")
+			n := rig.roundTrip(t, benchReq, 0)
+			allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, benchReq, n) })
+			if allocs != 0 {
+				t.Fatalf("%v allocations per logged request", allocs)
+			}
+		})
 	}
 }
 

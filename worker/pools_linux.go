@@ -22,12 +22,7 @@ func startPools(cfg *conf.Config, loop *event.Loop) map[string]*threadpool.Pool 
 			used[authPool(s)] = true
 		}
 	}
-	for _, srv := range cfg.HTTP.Servers {
-		mark(&srv.Root.Settings)
-		for _, l := range srv.Locations {
-			mark(&l.Settings)
-		}
-	}
+	cfg.EachLocation(func(l *conf.Location) { mark(&l.Settings) })
 	pools := make(map[string]*threadpool.Pool, len(used))
 	for name := range used {
 		tp := cfg.ThreadPools[name]

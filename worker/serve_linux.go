@@ -306,13 +306,10 @@ func (c *conn) logAccess() {
 	w := c.w
 	rq := c.rq
 	w.requestDone(rq)
-	if rq.Loc == nil || rq.Loc.AccessLog == "" {
+	if rq.Loc == nil || len(rq.Loc.AccessLogs) == 0 {
 		return
 	}
-	al := w.logs[rq.Loc.AccessLog]
-	if al == nil {
-		return
-	}
+	rq.completed = rq.Err == nil && rq.Resp.Status != 444 && rq.BodySent() >= rq.Resp.ContentLength
 	e := entry{
 		peer:     c.peer,
 		rq:       rq,
@@ -320,14 +317,32 @@ func (c *conn) logAccess() {
 		requests: c.requests + 1,
 		now:      w.loop.Wall(),
 		elapsed:  time.Duration(w.loop.Now() - rq.start),
-		json:     rq.Loc.AccessLogFormat != "combined",
 	}
 	var ti tlsInfo
 	if c.tls != nil {
 		ti = tlsInfo{version: c.tls.Version(), cipher: c.tls.Cipher(), alpn: c.tls.ALPN()}
 		e.tls = &ti
 	}
-	al.write(&e)
+	for i := range rq.Loc.AccessLogs {
+		dest := &rq.Loc.AccessLogs[i]
+		al := w.logs[dest.Path]
+		if al == nil || !dest.If.IsZero() && !rq.truthy(dest.If) {
+			continue
+		}
+		e.format = dest.Format
+		if e.format == nil {
+			e.format = rq.Loc.AccessLogFormat
+		}
+		al.write(&e)
+	}
+}
+
+// truthy reports whether t expands to neither "" nor "0" (access_log's
+// if=).
+func (rq *request) truthy(t conf.Template) bool {
+	v := t.Append(rq.vs.pending[:0], rq)
+	rq.vs.pending = v
+	return len(v) > 0 && !(len(v) == 1 && v[0] == '0')
 }
 
 // lingerClose half-closes the connection after its last response and

@@ -136,34 +136,22 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 }
 
 // openAccessLogs sets up every distinct access_log of the configuration
-// on its writer; a write that fails is reported in the error log
-// (rate-limited by the writer) and counted in metrics.
+// on its writer, with the flush and buffer its destinations ask for; a
+// write that fails is reported in the error log (rate-limited by the
+// writer) and counted in metrics.
 func (w *Worker) openAccessLogs() error {
-	open := func(s *conf.Settings) error {
-		if s.AccessLog == "" || w.logs[s.AccessLog] != nil {
-			return nil
-		}
-		lw := w.writers[s.AccessLog]
+	for _, path := range w.cfg.AccessLogPaths() {
+		lw := w.writers[path]
 		if lw == nil {
-			return fmt.Errorf("access log %s: not handed over by the master", s.AccessLog)
+			return fmt.Errorf("access log %s: not handed over by the master", path)
 		}
-		path := s.AccessLog
 		lw.OnError(func(err error, failed uint64) {
 			w.log.Error().Err(err).Str("access_log", path).Uint64("failed_writes", failed).
 				Msg("writing the access log failed, lines are lost")
 		})
-		w.logs[s.AccessLog] = newAccessLog(lw, w.pid, &w.clock)
-		return nil
-	}
-	for _, srv := range w.cfg.HTTP.Servers {
-		if err := open(&srv.Root.Settings); err != nil {
-			return err
-		}
-		for _, l := range srv.Locations {
-			if err := open(&l.Settings); err != nil {
-				return err
-			}
-		}
+		flush, buffer := w.cfg.LogPolicy(path)
+		lw.SetPolicy(flush, int(buffer))
+		w.logs[path] = newAccessLog(lw, w.pid, &w.clock)
 	}
 	return nil
 }

@@ -149,11 +149,8 @@ func workerLogs(cfg *conf.Config, p master.WorkerParams) (map[string]*worker.Log
 		}
 	}
 	use(cfg.ErrorLog)
-	for _, srv := range cfg.HTTP.Servers {
-		use(srv.Root.AccessLog)
-		for _, l := range srv.Locations {
-			use(l.AccessLog)
-		}
+	for _, p := range cfg.AccessLogPaths() {
+		use(p)
 	}
 	return logs, nil
 }
