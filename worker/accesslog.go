@@ -67,8 +67,10 @@ type entry struct {
 	now      time.Time
 	elapsed  time.Duration
 	format   *conf.LogFormat
-	// tls is what the handshake agreed, on a TLS connection.
-	tls *tlsInfo
+	// tls is what the handshake agreed, on a TLS connection (by value:
+	// a pointer would leak to the heap with rq).
+	tls    tlsInfo
+	hasTLS bool
 }
 
 // tlsInfo is what the access log says of a TLS connection: nginx's
@@ -86,7 +88,7 @@ func (a *accessLog) write(e *entry) {
 	case conf.FormatCombined:
 		a.writeCombined(e)
 	default:
-		a.writeFormat(e)
+		a.writeFormat(e.format, e.rq)
 	}
 }
 
@@ -94,9 +96,7 @@ func (a *accessLog) write(e *entry) {
 // variable's value escaped as the format says; a variable the request
 // does not have (a header, argument or cookie it did not send) is "-",
 // as nginx.
-func (a *accessLog) writeFormat(e *entry) {
-	f := e.format
-	rq := e.rq
+func (a *accessLog) writeFormat(f *conf.LogFormat, rq *request) {
 	b := a.buf[:0]
 	for i := 0; i < f.Line.Len(); i++ {
 		lit, v := f.Line.Part(i)
@@ -186,7 +186,7 @@ func (a *accessLog) writeJSON(e *entry) {
 		Int("pid", a.pid).
 		Uint64("connection", e.connID).
 		Uint32("connection_requests", e.requests)
-	if t := e.tls; t != nil {
+	if t := &e.tls; e.hasTLS {
 		ev = ev.Str("tls_protocol", conf.VersionName(t.version)).
 			Str("tls_cipher", conf.CipherName(t.cipher)).
 			Str("alpn", t.alpn)

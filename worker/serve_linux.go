@@ -318,10 +318,9 @@ func (c *conn) logAccess() {
 		now:      w.loop.Wall(),
 		elapsed:  time.Duration(w.loop.Now() - rq.start),
 	}
-	var ti tlsInfo
 	if c.tls != nil {
-		ti = tlsInfo{version: c.tls.Version(), cipher: c.tls.Cipher(), alpn: c.tls.ALPN()}
-		e.tls = &ti
+		e.tls = tlsInfo{version: c.tls.Version(), cipher: c.tls.Cipher(), alpn: c.tls.ALPN()}
+		e.hasTLS = true
 	}
 	for i := range rq.Loc.AccessLogs {
 		dest := &rq.Loc.AccessLogs[i]
