@@ -47,6 +47,11 @@ type Stats struct {
 	// OffloadedOpens counts paths resolved on a pool thread because
 	// resolving them on the loop would have read the disk.
 	OffloadedOpens uint64
+	// OffloadedListings counts directories read for autoindex on a
+	// pool thread.
+	OffloadedListings uint64
+	// OffloadedCloses counts file descriptors closed on a pool thread.
+	OffloadedCloses uint64
 }
 
 // Tick refreshes the cached clock strings when the second changes.

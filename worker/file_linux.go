@@ -32,12 +32,22 @@ const resolveCached = 0x20
 // before 5.12): opens then may wait for the disk, as nginx's always do.
 var noResolveCached bool
 
+// coldForTest, set by tests only, stands in for a path whose dentries or
+// inode the kernel does not have cached, which there is no way to make of
+// one path (drop_caches empties every cache of the machine): it reports
+// whether a lookup of path, cached (RESOLVE_CACHED) or not, finds it
+// cold. A lookup that may wait warms what it resolves, as the kernel's.
+var coldForTest func(path []byte, cached bool) bool
+
 // openAt opens path (NUL-terminated) with flags. With noSymlinks, a
 // symlink in any component fails with ELOOP (RESOLVE_NO_SYMLINKS, Linux
 // 5.6); with cached, a path whose lookup would read the disk fails with
 // EAGAIN (RESOLVE_CACHED) — the caller then resolves it on a pool thread.
 func openAt(path []byte, flags uint64, noSymlinks, cached bool) (int, syscall.Errno) {
 	cached = cached && !noResolveCached
+	if coldForTest != nil && coldForTest(path, cached) {
+		return -1, unix.EAGAIN
+	}
 	if !noSymlinks && !cached {
 		r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])), uintptr(flags), 0, 0, 0)
 		if e != 0 {

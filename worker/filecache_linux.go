@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,22 +57,29 @@ func newFileCache() *fileCache {
 }
 
 // lookup returns the entry for path (the file system path, NUL-terminated
-// in cpath), revalidating it when it is due. The map lookup with a
-// converted byte slice does not allocate.
-func (fc *fileCache) lookup(path, cpath []byte, now int64) *cacheEntry {
+// in cpath), revalidating it when it is due, or nil. With noWait the
+// revalidation's stat must not wait for the disk: where it would, lookup
+// keeps the entry and returns EAGAIN, for the caller to resolve the path
+// on a pool thread and ask again. The map lookup with a converted byte
+// slice does not allocate.
+func (fc *fileCache) lookup(path, cpath []byte, now int64, noWait bool) (*cacheEntry, syscall.Errno) {
 	e := fc.m[string(path)]
 	if e == nil {
-		return nil
+		return nil, 0
 	}
 	if now-e.checked >= revalidateAfter {
-		if statPath(cpath, &fc.st) != 0 || !e.ver.same(&fc.st) {
+		errno := statFile(cpath, false, noWait, &fc.st)
+		if errno == unix.EAGAIN {
+			return nil, errno
+		}
+		if errno != 0 || !e.ver.same(&fc.st) {
 			fc.remove(e)
-			return nil
+			return nil, 0
 		}
 		e.checked = now
 	}
 	fc.lru.touch(&e.node)
-	return e
+	return e, 0
 }
 
 // cacheable reports whether a file of this stat may be cached.

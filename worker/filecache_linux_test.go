@@ -82,10 +82,10 @@ func TestFileCacheRevalidation(t *testing.T) {
 			t.Fatal(err)
 		}
 		cpath := append([]byte(path), 0)
-		if e := fc.lookup([]byte(path), cpath, sec-1); e != cached {
+		if e, _ := fc.lookup([]byte(path), cpath, sec-1, false); e != cached {
 			t.Fatalf("%d: %s: not trusted within a second", i, c.name)
 		}
-		e := fc.lookup([]byte(path), cpath, sec)
+		e, _ := fc.lookup([]byte(path), cpath, sec, false)
 		if kept := e == cached; kept != c.keep {
 			t.Errorf("%d: %s: kept %v after the revalidation, want %v", i, c.name, kept, c.keep)
 		}

@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -54,6 +55,7 @@ type ofcEntry struct {
 	used    int64 // loop time of the last use
 	refs    int32 // responses sending from file.FD
 	dead    bool  // dropped: close the descriptor on the last release
+	closer  *fdCloser
 	node    lruNode[ofcEntry]
 }
 
@@ -67,7 +69,7 @@ func (e *ofcEntry) release() {
 
 func (e *ofcEntry) close() {
 	if e.file.FD >= 0 {
-		closeFD(e.file.FD)
+		e.closer.close(e.file.FD)
 		e.file.FD = -1
 	}
 }
@@ -98,31 +100,37 @@ func newOpenFileCache(c *conf.OpenFileCache, loop *event.Loop) *openFileCache {
 }
 
 // get returns the entry for path (NUL-terminated in cpath), revalidated
-// when it is due, or nil.
-func (oc *openFileCache) get(path, cpath []byte, noSymlinks bool, now int64) *ofcEntry {
+// when it is due, or nil; with noWait, EAGAIN where the revalidation
+// would wait for the disk, as fileCache.lookup.
+func (oc *openFileCache) get(path, cpath []byte, noSymlinks bool, now int64, noWait bool) (*ofcEntry, syscall.Errno) {
 	e := oc.m[string(path)]
 	if e == nil {
-		return nil
+		return nil, 0
 	}
 	if e.noSymlinks != noSymlinks {
 		oc.remove(e)
-		return nil
+		return nil, 0
 	}
 	if now-e.checked >= revalidateAfter {
-		if statFile(cpath, noSymlinks, false, &oc.st) != 0 || !e.ver.same(&oc.st) {
+		errno := statFile(cpath, noSymlinks, noWait, &oc.st)
+		if errno == unix.EAGAIN {
+			return nil, errno
+		}
+		if errno != 0 || !e.ver.same(&oc.st) {
 			oc.remove(e)
-			return nil
+			return nil, 0
 		}
 		e.checked = now
 	}
 	e.used = now
 	oc.lru.touch(&e.node)
-	return e
+	return e, 0
 }
 
 // add caches the open file fd (stat st, read at wall clock wall) as path
-// and takes over fd: a directory's is closed at once, as nginx keeps none.
-func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bool, now, wall int64) *ofcEntry {
+// and takes over fd, which closer closes when the entry goes: a
+// directory's at once, as nginx keeps none.
+func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bool, now, wall int64, closer *fdCloser) *ofcEntry {
 	if old := oc.m[string(path)]; old != nil {
 		oc.remove(old)
 	}
@@ -130,6 +138,7 @@ func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bo
 	e := &ofcEntry{
 		key:        key,
 		noSymlinks: noSymlinks,
+		closer:     closer,
 		checked:    now,
 		used:       now,
 		file:       filters.File{FD: fd, Size: st.Size, MTime: st.Mtim.Sec, Name: []byte(key)},
@@ -139,7 +148,7 @@ func (oc *openFileCache) add(path []byte, fd int, st *unix.Stat_t, noSymlinks bo
 		e.etag = appendETag(nil, st.Mtim.Sec, st.Size)
 		e.lastMod = filters.AppendHTTPDate(nil, st.Mtim.Sec)
 	} else {
-		closeFD(fd)
+		closer.close(fd)
 		e.file.FD = -1
 	}
 	oc.m[key] = e

@@ -39,7 +39,7 @@ func (r *ofcRig) write(name, content string) []byte {
 // get looks path up at now, opening and adding it on a miss.
 func (r *ofcRig) get(path []byte, now int64) (e *ofcEntry, hit bool) {
 	cpath := append(append([]byte(nil), path...), 0)
-	if e := r.oc.get(path, cpath, false, now); e != nil {
+	if e, _ := r.oc.get(path, cpath, false, now, false); e != nil {
 		return e, true
 	}
 	fd, errno := openPath(cpath, false, false)
@@ -50,7 +50,7 @@ func (r *ofcRig) get(path []byte, now int64) (e *ofcEntry, hit bool) {
 	if fstat(fd, &st) != 0 {
 		r.t.Fatal("fstat")
 	}
-	return r.oc.add(path, fd, &st, false, now, r.wall), false
+	return r.oc.add(path, fd, &st, false, now, r.wall, nil), false
 }
 
 func fdOpen(fd int) bool {
@@ -237,7 +237,7 @@ func TestOpenFileCacheDirsAndSymlinks(t *testing.T) {
 	p := r.write("f", "x")
 	r.get(p, 0)
 	cpath := append(append([]byte(nil), p...), 0)
-	if r.oc.get(p, cpath, true, 1) != nil {
+	if e, _ := r.oc.get(p, cpath, true, 1, false); e != nil {
 		t.Fatal("entry crossed disable_symlinks")
 	}
 }

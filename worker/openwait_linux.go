@@ -79,27 +79,22 @@ func (w *Worker) statFor(rq *request, cpath []byte, st *unix.Stat_t) syscall.Err
 	return e
 }
 
-// openDirFor opens the directory cpath for rq; see openAt.
-func (w *Worker) openDirFor(rq *request, cpath []byte) (int, syscall.Errno) {
-	fd, e := openDir(cpath, rq.Loc.DisableSymlinks, w.noWait(rq))
-	if e == unix.EAGAIN {
-		rq.blocked(cpath)
-	}
-	return fd, e
-}
-
 // waitOpen posts the blocked path to the location's pool and parks the
-// connection until it is resolved. A full queue does not fail the
-// request: the phases run again at once, allowed to wait for the disk.
+// connection until it is resolved. With the pool's queue full the request
+// gets 500, as a send the queue has no room for does (nginx's answer to a
+// thread pool queue overflow): opening on the loop instead would wait for
+// the disk there, when the disk is what the queue waits for.
 func (c *conn) waitOpen() {
 	rq := c.rq
 	task := &rq.open
 	task.c = c
 	task.noSym = rq.Loc.DisableSymlinks
-	pool := c.w.env.Pools[rq.Loc.AIO.Pool]
-	if pool == nil || pool.Post(task) != nil {
-		rq.openRetries = maxOpenRetries
-		c.restartPhases()
+	if err := c.w.env.Pools[rq.Loc.AIO.Pool].Post(task); err != nil { // noWait checked the pool
+		c.w.log.Error().Uint64("conn", c.id).Err(err).Msg("thread pool task refused")
+		rq.restart()
+		rq.setError(500)
+		rq.closeAfter = true
+		c.respond()
 		return
 	}
 	c.w.env.Stats.OffloadedOpens++

@@ -43,11 +43,13 @@ type request struct {
 	// for (statusPark): a user file being checked, or its verify task.
 	// verdict and verdictKey carry a pool thread's password check across
 	// the restart of the phases.
-	realm      string
-	authBuf    []byte
-	authHdr    []byte
-	parkedOn   any
-	verify     verifyTask
+	realm    string
+	authBuf  []byte
+	authHdr  []byte
+	parkedOn any
+	verify   verifyTask
+	// list reads a directory for autoindex on a pool thread.
+	list       listTask
 	verdict    int8
 	verdictKey [32]byte
 	// w is the worker the request belongs to, for the variables.
@@ -152,6 +154,8 @@ func (rq *request) reset() {
 		rq.authBuf = nil
 	}
 	rq.parkedOn = nil
+	rq.list.done = false
+	rq.list.reset()
 	rq.verdict = verdictNone
 	rq.vs.reset(len(rq.w.cfg.HTTP.Vars))
 	rq.connID, rq.connReqs, rq.connStart = 0, 0, 0

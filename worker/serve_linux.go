@@ -389,7 +389,7 @@ func (c *conn) close() {
 	if c.state == stClosed {
 		return
 	}
-	if c.rq != nil && (c.rq.TaskInFlight() || c.rq.open.InFlight() || c.rq.verify.InFlight()) {
+	if c.rq != nil && (c.rq.TaskInFlight() || c.rq.open.InFlight() || c.rq.verify.InFlight() || c.rq.list.InFlight()) {
 		// A pool thread is sending on this socket from this file: close
 		// both when its completion comes back (Resume).
 		c.closing = true

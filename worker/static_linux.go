@@ -30,8 +30,8 @@ type handlerState struct {
 	st unix.Stat_t
 	// sa is scratch for getsockname.
 	sa unix.RawSockaddrAny
-	// ents is autoindex's scratch list of entries.
-	ents []dirEntry
+	// list is autoindex's listing of a directory read on the loop.
+	list listing
 	// covered lists, per listening socket on a wildcard address, the
 	// indexes in Worker.addrs of the specific addresses on its port
 	// that have no socket of their own (see Bound).
@@ -42,14 +42,15 @@ type handlerState struct {
 // from: a descriptor of its own, a reference to an open_file_cache
 // entry, or nothing (the small-file cache's contents are memory).
 type fileRef struct {
-	file filters.File
-	own  bool
-	ent  *ofcEntry
+	file   filters.File
+	own    bool
+	closer *fdCloser // closes an own descriptor; nil: at once
+	ent    *ofcEntry
 }
 
 func (f *fileRef) release() {
 	if f.own {
-		closeFD(f.file.FD)
+		f.closer.close(f.file.FD)
 	}
 	if f.ent != nil {
 		f.ent.release()
@@ -192,17 +193,28 @@ func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
 	path, cpath := rq.fpath[:n], rq.fpath
 	now := w.loop.Now()
 	noSym := loc.DisableSymlinks
+	noWait := w.noWait(rq)
 	// The small-file cache does not know how a path was resolved: it
 	// is not used where symlinks are refused.
 	if !noSym {
-		if e := w.files.lookup(path, cpath, now); e != nil {
+		e, errno := w.files.lookup(path, cpath, now, noWait)
+		if errno != 0 {
+			rq.blocked(cpath)
+			return errno
+		}
+		if e != nil {
 			*f = found{mode: unix.S_IFREG, file: &e.file, etag: e.etag, lastMod: e.lastMod}
 			return 0
 		}
 	}
 	oc := w.openCache(loc)
 	if oc != nil {
-		if e := oc.get(path, cpath, noSym, now); e != nil {
+		e, errno := oc.get(path, cpath, noSym, now, noWait)
+		if errno != 0 {
+			rq.blocked(cpath)
+			return errno
+		}
+		if e != nil {
 			w.fromOpenCache(rq, e, f)
 			return 0
 		}
@@ -211,19 +223,20 @@ func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
+	closer := w.fileCloser(loc)
 	st := &w.hs.st
 	if e := fstat(fd, st); e != 0 {
-		closeFD(fd)
+		closer.close(fd)
 		return e
 	}
 	wall := w.loop.Wall().UnixNano()
 	if oc != nil {
-		w.fromOpenCache(rq, oc.add(path, fd, st, noSym, now, wall), f)
+		w.fromOpenCache(rq, oc.add(path, fd, st, noSym, now, wall, closer), f)
 		return 0
 	}
 	mode := st.Mode & unix.S_IFMT
 	if mode != unix.S_IFREG {
-		closeFD(fd)
+		closer.close(fd)
 		*f = found{mode: mode}
 		return 0
 	}
@@ -231,12 +244,12 @@ func (w *Worker) lookup(rq *request, n int, f *found) syscall.Errno {
 		var v fileVersion
 		v.set(st, wall)
 		if e := w.files.add(path, fd, &v, loc.AIO.Mode == conf.AIOThreads, now); e != nil {
-			closeFD(fd)
+			closer.close(fd)
 			*f = found{mode: unix.S_IFREG, file: &e.file, etag: e.etag, lastMod: e.lastMod}
 			return 0
 		}
 	}
-	rq.file = fileRef{file: filters.File{FD: fd, Size: st.Size, MTime: st.Mtim.Sec, Name: path}, own: true}
+	rq.file = fileRef{file: filters.File{FD: fd, Size: st.Size, MTime: st.Mtim.Sec, Name: path}, own: true, closer: closer}
 	*f = found{mode: unix.S_IFREG, file: &rq.file.file, etag: appendETag(rq.etag[:0], st.Mtim.Sec, st.Size)}
 	return 0
 }
@@ -271,8 +284,15 @@ func (w *Worker) probe(rq *request, n int) (bool, syscall.Errno) {
 		return f.mode == unix.S_IFDIR, errno
 	}
 	rq.fpath = append(rq.fpath[:n], 0)
-	if !loc.DisableSymlinks && w.files.lookup(rq.fpath[:n], rq.fpath, w.loop.Now()) != nil {
-		return false, 0
+	if !loc.DisableSymlinks {
+		e, errno := w.files.lookup(rq.fpath[:n], rq.fpath, w.loop.Now(), w.noWait(rq))
+		if errno != 0 {
+			rq.blocked(rq.fpath)
+			return false, errno
+		}
+		if e != nil {
+			return false, 0
+		}
 	}
 	st := &w.hs.st
 	if errno := w.statFor(rq, rq.fpath, st); errno != 0 {

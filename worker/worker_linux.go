@@ -21,6 +21,7 @@ import (
 	"tern/conf"
 	"tern/event"
 	"tern/filters"
+	"tern/threadpool"
 	"tern/worker/ssl"
 )
 
@@ -55,6 +56,8 @@ type Worker struct {
 	env   filters.Env
 	files *fileCache
 	hs    handlerState
+	// closers close files on the pools (closer_linux.go), by pool.
+	closers map[*threadpool.Pool]*fdCloser
 	// auth is auth_basic's state, made on first use.
 	auth *authState
 	// proxyFree are PROXY protocol records not in use.
@@ -188,12 +191,17 @@ func (w *Worker) Run() error {
 		}
 	}
 	stopPools(w.env.Pools)
+	for _, c := range w.closers {
+		c.closeNow()
+	}
 	if w.ssl != nil {
 		w.ssl.Close()
 	}
 	w.log.Info().Uint64("inline_sends", w.env.Stats.InlineSends).
 		Uint64("offloaded_sends", w.env.Stats.OffloadedSends).
-		Uint64("offloaded_opens", w.env.Stats.OffloadedOpens).Msg("worker exiting")
+		Uint64("offloaded_opens", w.env.Stats.OffloadedOpens).
+		Uint64("offloaded_listings", w.env.Stats.OffloadedListings).
+		Uint64("offloaded_closes", w.env.Stats.OffloadedCloses).Msg("worker exiting")
 	w.closeAll()
 	w.loop.Close()
 	return err
