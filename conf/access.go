@@ -223,7 +223,7 @@ func showAuthBasicUserFile(s *Settings) string {
 // checkAccess finishes a location's access settings once inheritance is
 // resolved: auth_basic without a user file is an error (nginx would
 // silently not authenticate), and Guard is set when the access phase has
-// anything to do. levels are the Settings l inherits from, innermost
+// anything to do (with the preaccess phase: limit_req, limit_conn). levels are the Settings l inherits from, innermost
 // first, after its own.
 func (d *decoder) checkAccess(l *Location, levels ...*Settings) {
 	s := &l.Settings
@@ -242,5 +242,5 @@ func (d *decoder) checkAccess(l *Location, levels ...*Settings) {
 			break
 		}
 	}
-	l.Guard = len(s.Access) > 0 || s.AuthBasic != "" || s.Internal
+	l.Guard = len(s.Access) > 0 || s.AuthBasic != "" || s.Internal || len(s.LimitReq) > 0 || len(s.LimitConn) > 0
 }

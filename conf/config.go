@@ -145,6 +145,10 @@ type HTTP struct {
 	Vars []UserVar
 	// LogFormats are the log_format blocks, in order.
 	LogFormats []*LogFormat
+	// Zones are the limit_req_zone and limit_conn_zone blocks, in the
+	// order they are defined: the order the master hands their shared
+	// memory to workers.
+	Zones []*LimitZone
 
 	// settings are the http-level settings the servers inherit, kept for
 	// WriteHCL.
@@ -400,6 +404,26 @@ type Settings struct {
 	// LimitRateAfter is how many bytes of a response go out before
 	// LimitRate applies. Default: 0.
 	LimitRateAfter int64
+	// LimitReq are the limit_req of the level, checked in order; a level
+	// that has its own replaces what it inherits. Default: none.
+	LimitReq []LimitReq
+	// LimitReqStatus answers a request limit_req refuses. Default: 503.
+	LimitReqStatus int
+	// LimitReqLogLevel is the level of "limiting requests" in the error
+	// log; delays are logged a level lower. Default: error.
+	LimitReqLogLevel zerolog.Level
+	// LimitReqDryRun counts and logs but refuses and delays nothing.
+	// Default: false.
+	LimitReqDryRun bool
+	// LimitConn are the limit_conn of the level. Default: none.
+	LimitConn []LimitConn
+	// LimitConnStatus answers a request limit_conn refuses. Default: 503.
+	LimitConnStatus int
+	// LimitConnLogLevel is the level of "limiting connections" in the
+	// error log. Default: error.
+	LimitConnLogLevel zerolog.Level
+	// LimitConnDryRun counts and logs but refuses nothing. Default: false.
+	LimitConnDryRun bool
 
 	// Access are the allow and deny rules in order, the first that
 	// matches the client deciding; nil allows everyone. A server or

@@ -51,6 +51,10 @@ var wantDefaultSettings = Settings{
 		HandshakeTimeout: 60 * time.Second,
 		VerifyDepth:      1,
 	},
+	LimitReqStatus:    503,
+	LimitReqLogLevel:  LogError,
+	LimitConnStatus:   503,
+	LimitConnLogLevel: LogError,
 }
 
 func TestDefaults(t *testing.T) {

@@ -29,6 +29,8 @@ const (
 	inServer
 	inLocation
 	inIf
+	inReqZone
+	inConnZone
 
 	// inSettings is where the directives of Settings may appear: every
 	// http-level directive may also appear in server and location
@@ -37,7 +39,7 @@ const (
 )
 
 // contextNames name the contexts in messages, in the order of the bits.
-var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location", "if"}
+var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location", "if", "limit_req_zone", "limit_conn_zone"}
 
 // String lists the contexts in c: "http, server, location".
 func (c context) String() string {
@@ -60,6 +62,7 @@ type target struct {
 	set  *Settings
 	// script collects a server's, location's or if block's statements.
 	script *script
+	zone   *LimitZone
 	// ownAccess is set once the body decoded has an allow or deny of its
 	// own: the first one replaces the rules the level inherits.
 	ownAccess bool
@@ -100,6 +103,8 @@ var blockSpecs = []blockSpec{
 	{"map", []string{"source", "variable"}, inHTTP},
 	{"if", []string{"condition"}, inServer | inLocation},
 	{"log_format", []string{"name"}, inHTTP},
+	{"limit_req_zone", []string{"name"}, inHTTP},
+	{"limit_conn_zone", []string{"name"}, inHTTP},
 }
 
 // ifDirectives may also appear in an if block: the statements, and the
@@ -132,7 +137,7 @@ func init() {
 			directiveByName[dir.name].ctx |= inIf
 		}
 	}
-	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation, inIf} {
+	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation, inIf, inReqZone, inConnZone} {
 		s := &hcl.BodySchema{}
 		for _, dir := range directiveTable {
 			if dir.ctx&ctx != 0 {

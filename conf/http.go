@@ -26,15 +26,20 @@ type httpDraft struct {
 	// maps are the map blocks decoded, and where each variable's is.
 	maps  []*Map
 	mapAt map[string]hcl.Range
+	// zones are the limit_req_zone and limit_conn_zone blocks, zoneAt
+	// where each was defined.
+	zones  []*LimitZone
+	zoneAt map[string]hcl.Range
 }
 
 // decodeHTTP decodes the http block with its included files, then the
 // servers, which inherit the http-level settings.
 func (d *decoder) decodeHTTP(body hcl.Body) *HTTP {
 	h := &httpDraft{mime: newMIME(), set: defaultSettings(d.prefix), setAt: make(map[string]hcl.Range),
-		mapAt: make(map[string]hcl.Range)}
+		mapAt: make(map[string]hcl.Range), zoneAt: make(map[string]hcl.Range)}
+	d.http = h
 	d.httpBody(body, h, 0)
-	out := &HTTP{MIME: h.mime, settings: &h.set}
+	out := &HTTP{MIME: h.mime, settings: &h.set, Zones: h.zones}
 	drafts := make([]*serverDraft, 0, len(h.servers))
 	for _, b := range h.servers {
 		sd := d.decodeServer(b, &h.set)
@@ -71,6 +76,9 @@ func (d *decoder) httpBody(body hcl.Body, h *httpDraft, depth int) {
 			d.decodeMap(b, h)
 		case "log_format":
 			d.decodeLogFormat(b)
+		case "limit_req_zone", "limit_conn_zone":
+			// Before any attribute: limit_req and limit_conn name them.
+			d.zoneBlock(b, h)
 		}
 	}
 	// Servers written before the include come first, then the included

@@ -32,6 +32,8 @@ type decoder struct {
 	reading []string
 	// pools are the thread pools defined so far, for aio.
 	pools map[string]*ThreadPool
+	// http is the http block being decoded, for its zones.
+	http *httpDraft
 	// authAt is where each level's auth_basic was set; reported holds
 	// the ranges of inherited settings already reported as invalid, so
 	// that each is reported once.

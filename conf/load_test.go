@@ -71,6 +71,23 @@ http {
   access_log        = "stdout"
   access_log_format = "combined"
   open_file_cache   = { max = 10000, inactive = "20s" }
+  limit_req_zone "one" {
+    key  = "$remote_addr"
+    size = "10m"
+    rate = "10r/s"
+  }
+  limit_conn_zone "perip" {
+    key  = "$remote_addr$host"
+    size = "1m"
+  }
+  limit_req         = { zone = "one", burst = 5, nodelay = true }
+  limit_conn        = { perip = 2 }
+  limit_req_status  = 429
+  limit_conn_status = 429
+  limit_req_log_level  = "warn"
+  limit_conn_log_level = "notice"
+  limit_req_dry_run    = true
+  limit_conn_dry_run   = true
   allow             = ["10.0.0.0/8", "::1"]
   deny              = "all"
   satisfy           = "any"
@@ -106,6 +123,8 @@ http {
       alias   = "/srv/img/"
       limit_rate = "1m"
       limit_rate_after = "10m"
+      limit_req  = [{ zone = "one", burst = 10, delay = 3 }]
+      limit_conn = {}
       expires = "max"
       deny    = ["192.168.1.1"]
       allow   = ["192.168.1.0/24", "unix:"]

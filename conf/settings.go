@@ -54,6 +54,10 @@ func defaultSettings(prefix string) Settings {
 		PortInRedirect:           true,
 		MergeSlashes:             true,
 		AccessLogFormat:          FormatJSON,
+		LimitReqStatus:           503,
+		LimitReqLogLevel:         LogError,
+		LimitConnStatus:          503,
+		LimitConnLogLevel:        LogError,
 		LogNotFound:              true,
 		SSL:                      defaultSSL(),
 	}

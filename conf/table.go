@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/rs/zerolog"
 )
 
 // Limits on values that end up in an int or in a kernel call.
@@ -163,6 +164,19 @@ var coreDirectives = []directive{
 	// Settings: limits.
 	byteSize("limit_rate", 0, math.MaxInt64/2, func(s *Settings) *int64 { return &s.LimitRate }),
 	byteSize("limit_rate_after", 0, math.MaxInt64/2, func(s *Settings) *int64 { return &s.LimitRateAfter }),
+	{name: "limit_req", ctx: inSettings, decode: decodeLimitReq, show: showLimitReq},
+	statusDirective("limit_req_status", func(s *Settings) *int { return &s.LimitReqStatus }),
+	logLevelDirective("limit_req_log_level", func(s *Settings) *zerolog.Level { return &s.LimitReqLogLevel }),
+	flag("limit_req_dry_run", func(s *Settings) *bool { return &s.LimitReqDryRun }),
+	{name: "limit_conn", ctx: inSettings, decode: decodeLimitConn, show: showLimitConn},
+	statusDirective("limit_conn_status", func(s *Settings) *int { return &s.LimitConnStatus }),
+	logLevelDirective("limit_conn_log_level", func(s *Settings) *zerolog.Level { return &s.LimitConnLogLevel }),
+	flag("limit_conn_dry_run", func(s *Settings) *bool { return &s.LimitConnDryRun }),
+
+	// Inside limit_req_zone "NAME" { } and limit_conn_zone "NAME" { }.
+	{name: "key", ctx: inReqZone | inConnZone, decode: decodeZoneKey},
+	{name: "size", ctx: inReqZone | inConnZone, decode: decodeZoneSize},
+	{name: "rate", ctx: inReqZone, decode: decodeZoneRate},
 
 	// Settings: access (access.go).
 	{name: "allow", ctx: inSettings, decode: decodeAccess, showPairs: showAccess},

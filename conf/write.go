@@ -85,6 +85,7 @@ func (c *Config) writeHTTP(p *printer) {
 		p.attr(2, hclQuote(typ), hclList(exts[typ]))
 	}
 	p.line(1, "}")
+	writeZones(p, h.Zones)
 	writeSettings(p, 1, inHTTP, h.settings, nil, 0)
 	maps := 0
 	for _, v := range h.Vars {
@@ -102,6 +103,30 @@ func (c *Config) writeHTTP(p *printer) {
 		p.line(0, "")
 		p.line(1, "server {")
 		srv.write(p, h.settings)
+		p.line(1, "}")
+	}
+}
+
+// writeZones writes the limit_req_zone and limit_conn_zone blocks.
+func writeZones(p *printer, zones []*LimitZone) {
+	if len(zones) == 0 {
+		p.line(1, "# limit_req_zone, limit_conn_zone: none")
+		p.line(1, "# key: required in each zone")
+		p.line(1, "# size: required in each zone")
+		p.line(1, "# rate: required in each limit_req_zone")
+		return
+	}
+	for _, z := range zones {
+		kind := "limit_req_zone"
+		if z.Kind == ZoneConn {
+			kind = "limit_conn_zone"
+		}
+		p.line(1, "%s %s {", kind, hclQuote(z.Name))
+		p.attr(2, "key", hclQuote(z.Key.String()))
+		p.attr(2, "size", hclQuote(FormatSize(z.Size)))
+		if z.Kind == ZoneReq {
+			p.attr(2, "rate", hclQuote(FormatRate(z.Rate)))
+		}
 		p.line(1, "}")
 	}
 }

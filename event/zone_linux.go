@@ -38,13 +38,16 @@ func NewZone(name string, size int) (*Zone, error) {
 	return z, err
 }
 
+// maxZoneSize bounds a zone: memory every worker maps.
+const maxZoneSize = 1 << 30
+
 // MapZone maps the zone whose memfd is fd (inherited), at its size.
 func MapZone(fd int) (*Zone, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, os.NewSyscallError("fstat", err)
 	}
-	if st.Size <= 0 || st.Size > 1<<30 {
+	if st.Size <= 0 || st.Size > maxZoneSize {
 		return nil, errors.New("shared zone: bad size")
 	}
 	mem, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)

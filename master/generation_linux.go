@@ -23,6 +23,9 @@ type generation struct {
 	lns  *listenSet
 	snap int // the configuration snapshot memfd; -1 once closed
 	logs *logSet
+	// zones are the limit_req and limit_conn zones' tables, shared with
+	// the generations before and after it that have the same zones.
+	zones *zoneSet
 	// fails counts the quick deaths of each worker index in a row, for
 	// the respawn back-off.
 	fails []int
@@ -45,9 +48,10 @@ type generation struct {
 	afterWinch bool
 }
 
-// newGeneration prepares generation n of cfg on lns for workers: the
-// snapshot and the log files, everything a worker needs that can fail.
-func newGeneration(n int, cfg *conf.Config, lns *listenSet, workers int) (*generation, error) {
+// newGeneration prepares generation n of cfg on lns and zones for
+// workers: the snapshot and the log files, everything a worker needs
+// that can fail. zones is the generation's from then on.
+func newGeneration(n int, cfg *conf.Config, lns *listenSet, workers int, zones *zoneSet) (*generation, error) {
 	snap, err := writeSnapshot(cfg)
 	if err != nil {
 		return nil, err
@@ -57,7 +61,7 @@ func newGeneration(n int, cfg *conf.Config, lns *listenSet, workers int) (*gener
 		unix.Close(snap)
 		return nil, err
 	}
-	return &generation{n: n, cfg: cfg, lns: lns, snap: snap, logs: logs, fails: make([]int, workers)}, nil
+	return &generation{n: n, cfg: cfg, lns: lns, snap: snap, logs: logs, zones: zones, fails: make([]int, workers)}, nil
 }
 
 // startGeneration starts every worker of g, which then has readyTimeout
@@ -142,13 +146,16 @@ func (m *Master) startFailed(reason string) {
 	m.terminate()
 }
 
-// release closes what g holds for its workers: the snapshot and the log
-// files (not the sockets, which the next generation may keep).
+// release closes what g holds for its workers: the snapshot, the log
+// files and the zones no other generation has (not the sockets, which
+// the next generation may keep).
 func (g *generation) release() {
 	if g.snap >= 0 {
 		unix.Close(g.snap)
 		g.snap = -1
 	}
+	g.zones.release()
+	g.zones = &zoneSet{}
 	g.logs.close()
 	if g.errLog != nil {
 		g.errLog.Close()

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tern/conf"
+	"tern/event"
 )
 
 // The hand-off from the master to a worker. A worker is the master's own
@@ -31,9 +32,11 @@ import (
 //	then            the log files, in LogPaths order (logs_linux.go)
 //	then            the session ticket keys zone (tickets_linux.go), when
 //	                Keys is 1
+//	then            one shared table per limit_req or limit_conn zone, in
+//	                the order of Config.HTTP.Zones (zones_linux.go)
 //
 // The environment variable carries what is not a descriptor. Its value is
-// "slot=S,index=I,gen=G,listeners=N,workers=W,logs=L".
+// "slot=S,index=I,gen=G,listeners=N,workers=W,logs=L,zones=Z".
 //
 // A worker that cannot start (its hand-off or its configuration does not
 // work out) says why on its channel and exits with ExitCannotStart.
@@ -73,10 +76,13 @@ type WorkerParams struct {
 	Logs int
 	// Keys is 1 when the ticket keys zone follows the log files.
 	Keys int
+	// Zones is how many zone tables follow the log files and the ticket
+	// keys.
+	Zones int
 }
 
 func (p WorkerParams) String() string {
-	return fmt.Sprintf("slot=%d,index=%d,gen=%d,listeners=%d,workers=%d,logs=%d,keys=%d", p.Slot, p.Index, p.Gen, p.Listeners, p.Workers, p.Logs, p.Keys)
+	return fmt.Sprintf("slot=%d,index=%d,gen=%d,listeners=%d,workers=%d,logs=%d,keys=%d,zones=%d", p.Slot, p.Index, p.Gen, p.Listeners, p.Workers, p.Logs, p.Keys, p.Zones)
 }
 
 // WorkerRole reports whether this process was started as a worker, and
@@ -89,7 +95,7 @@ func WorkerRole() (WorkerParams, bool, error) {
 	}
 	os.Unsetenv(WorkerEnv)
 	var p WorkerParams
-	fields := map[string]*int{"slot": &p.Slot, "index": &p.Index, "gen": &p.Gen, "listeners": &p.Listeners, "workers": &p.Workers, "logs": &p.Logs, "keys": &p.Keys}
+	fields := map[string]*int{"slot": &p.Slot, "index": &p.Index, "gen": &p.Gen, "listeners": &p.Listeners, "workers": &p.Workers, "logs": &p.Logs, "keys": &p.Keys, "zones": &p.Zones}
 	for _, kv := range strings.Split(v, ",") {
 		k, val, _ := strings.Cut(kv, "=")
 		dst := fields[k]
@@ -173,4 +179,23 @@ func InheritedTicketKeys(p WorkerParams) int {
 	fd := FDListen + p.Listeners + p.Logs
 	unix.CloseOnExec(fd)
 	return fd
+}
+
+// InheritedZones maps the zone tables a worker inherited after its
+// listening sockets and log files.
+func InheritedZones(p WorkerParams) ([]*event.Table, error) {
+	tables := make([]*event.Table, p.Zones)
+	for i := range tables {
+		fd := FDListen + p.Listeners + p.Logs + p.Keys + i
+		unix.CloseOnExec(fd)
+		t, err := event.MapTable(fd)
+		if err != nil {
+			for _, t := range tables[:i] {
+				t.Close()
+			}
+			return nil, err
+		}
+		tables[i] = t
+	}
+	return tables, nil
 }

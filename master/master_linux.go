@@ -214,9 +214,19 @@ func start(opt Options) (*Master, error) {
 	if err != nil {
 		return fail(err)
 	}
-	g, err := newGeneration(1, cfg, lns, n)
+	inheritedZones := takeInheritedZones()
+	zones, err := openZones(cfg, nil, inheritedZones, m.log)
+	for _, fd := range inheritedZones {
+		unix.Close(fd) // a zone the configuration no longer has
+	}
 	if err != nil {
 		lns.closeExcept(nil)
+		return fail(err)
+	}
+	g, err := newGeneration(1, cfg, lns, n, zones)
+	if err != nil {
+		lns.closeExcept(nil)
+		zones.release()
 		return fail(err)
 	}
 	m.gen = g
@@ -401,7 +411,7 @@ func (m *Master) startWorker(g *generation, index int) error {
 	cpus := workerCPUs(g.cfg.WorkerCPUAffinity, index, m.cpus)
 	pid, err := spawn(spawnSpec{
 		params: WorkerParams{Slot: slot, Index: index, Gen: g.n, Listeners: len(g.lns.list),
-			Workers: len(g.fails), Logs: len(g.logs.files)},
+			Workers: len(g.fails), Logs: len(g.logs.files), Zones: len(g.zones.list)},
 		cpus:    cpus,
 		shm:     m.shm.FD(),
 		snap:    g.snap,
@@ -410,6 +420,7 @@ func (m *Master) startWorker(g *generation, index int) error {
 		lns:     g.lns.forWorker(index),
 		logs:    g.logs.files,
 		keys:    m.tickets.zone.FD(),
+		zones:   g.zones.fds(),
 	})
 	unix.Close(theirs)
 	if err == nil {

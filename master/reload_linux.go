@@ -100,7 +100,13 @@ func (m *Master) switchGeneration(cfg *conf.Config) {
 		m.reloadFailed(err.Error(), "")
 		return
 	}
-	g, err := newGeneration(m.gen.n+1, cfg, lns, n)
+	zones, err := openZones(cfg, m.gen.zones, nil, m.log)
+	if err != nil {
+		lns.closeExcept(m.gen.lns)
+		m.reloadFailed(err.Error(), "")
+		return
+	}
+	g, err := newGeneration(m.gen.n+1, cfg, lns, n, zones)
 	if err == nil {
 		err = m.prepareFiles(g)
 	}
@@ -108,6 +114,8 @@ func (m *Master) switchGeneration(cfg *conf.Config) {
 		lns.closeExcept(m.gen.lns)
 		if g != nil {
 			g.release()
+		} else {
+			zones.release()
 		}
 		m.reloadFailed(err.Error(), "")
 		return

@@ -57,6 +57,9 @@ func (m *Master) reap() {
 		// Right after wait4, before the pid can be reused: a lock the
 		// dead worker held is freed, its gauges zeroed.
 		held := m.lock.ForceUnlock(pid)
+		if p.gen.zones.forceUnlock(pid) {
+			m.log.Warn().Int("worker", pid).Msg("a zone's lock was held by the dead worker, released")
+		}
 		m.shm.Vacate(p.slot)
 		m.slots[p.slot] = false
 		if held {

@@ -43,7 +43,8 @@ type spawnSpec struct {
 	channel int   // the worker's end
 	lns     []int // in Config.HTTP.Addrs order
 	logs    []*os.File
-	keys    int // the ticket keys zone, 0 for none
+	keys    int   // the ticket keys zone, 0 for none
+	zones   []int // in Config.HTTP.Zones order
 }
 
 // spawn starts a worker and returns its pid. The child inherits the
@@ -63,6 +64,9 @@ func spawn(s spawnSpec) (int, error) {
 	if s.keys > 0 {
 		files = append(files, uintptr(s.keys))
 		s.params.Keys = 1
+	}
+	for _, fd := range s.zones {
+		files = append(files, uintptr(fd))
 	}
 	env := append(workerEnviron(),
 		WorkerEnv+"="+s.params.String(),

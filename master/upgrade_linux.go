@@ -80,7 +80,7 @@ func (m *Master) changeBinary() {
 			return
 		}
 	}
-	pid, err := execNewBinary(m.exe, os.Args, m.gen.lns.FDs(), m.tickets.zone.FD())
+	pid, err := execNewBinary(m.exe, os.Args, m.gen.lns.FDs(), m.tickets.zone.FD(), m.gen.zones)
 	if err != nil {
 		m.log.Error().Str(upgradeLogKey, "failed").Err(err).Msg("starting the new binary failed, still serving")
 		m.restorePID()
@@ -93,9 +93,9 @@ func (m *Master) changeBinary() {
 // execNewBinary starts path as a new master with argv, the listening
 // sockets fds as its fds 3, 4, ... (not close-on-exec: ForkExec dup2s
 // them into place) named in ListenFDsEnv, the ticket keys zone after
-// them named in TicketKeysEnv, and this process's environment and
-// standard streams.
-func execNewBinary(path string, argv []string, fds []int, keys int) (int, error) {
+// them named in TicketKeysEnv, the limit zones' tables after that named
+// in ZonesEnv, and this process's environment and standard streams.
+func execNewBinary(path string, argv []string, fds []int, keys int, zones *zoneSet) (int, error) {
 	files := []uintptr{0, 1, 2}
 	child := make([]int, len(fds))
 	for i, fd := range fds {
@@ -104,7 +104,7 @@ func execNewBinary(path string, argv []string, fds []int, keys int) (int, error)
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, ListenFDsEnv+"=") && !strings.HasPrefix(kv, TicketKeysEnv+"=") {
+		if !strings.HasPrefix(kv, ListenFDsEnv+"=") && !strings.HasPrefix(kv, TicketKeysEnv+"=") && !strings.HasPrefix(kv, ZonesEnv+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -112,6 +112,10 @@ func execNewBinary(path string, argv []string, fds []int, keys int) (int, error)
 	if keys > 0 {
 		env = append(env, TicketKeysEnv+"="+strconv.Itoa(len(files)))
 		files = append(files, uintptr(keys))
+	}
+	env = append(env, ZonesEnv+"="+zones.zonesEnv(len(files)))
+	for _, fd := range zones.fds() {
+		files = append(files, uintptr(fd))
 	}
 	return syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: files})
 }

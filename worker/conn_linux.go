@@ -174,7 +174,10 @@ func (c *conn) Timeout() {
 	case stHello, stHandshake:
 		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out in TLS handshake")
 	case stOpen, stWait:
-		return // a deadline left over from before the request; the pool answers
+		if c.state == stWait && c.rq.parkedOn == parkDelay {
+			c.unpark() // limit_req's delay is over
+		}
+		return // else a deadline left over from before the request; the pool answers
 	case stWrite:
 		if c.rq.Wait == filters.WaitTimer {
 			// limit_rate's pause is over.

@@ -83,6 +83,9 @@ func (w *Worker) phases(rq *request) int {
 		rq.findLocation(srv)
 	}
 	if rq.Loc.Guard {
+		if st := w.preaccess(rq); st != 0 {
+			return st
+		}
 		if st := w.access(rq); st != 0 {
 			return st
 		}

@@ -6,6 +6,7 @@ import (
 
 	"tern/conf"
 	"tern/filters"
+	"tern/worker/limit"
 )
 
 // request is one request's state in the worker: the filters' transaction
@@ -74,6 +75,19 @@ type request struct {
 	rewritten bool
 	// https is set on a TLS connection ($scheme, $https).
 	https bool
+
+	// The preaccess phase (limits_linux.go): limit_req and limit_conn run
+	// once per request (reqLimited, connLimited, kept across restarts of
+	// the phases); limitReqStatus is $limit_req_status; keyBuf and keys
+	// hold the zones' keys; connHeld are the limit_conn counts to give
+	// back when the request ends.
+	reqLimited     bool
+	connLimited    bool
+	limitReqStatus limit.Status
+	connHolds      int8
+	keyBuf         []byte
+	keys           [limit.MaxLimits][]byte
+	connHeld       [limit.MaxLimits]heldConn
 
 	// Internal redirects (index, try_files, error_page), as nginx's
 	// ngx_http_internal_redirect: redirects counts them, errorPaged is
@@ -164,6 +178,12 @@ func (rq *request) reset() {
 	rq.aliasURI = false
 	rq.rewritten = false
 	rq.https = false
+	rq.reqLimited, rq.connLimited = false, false
+	rq.limitReqStatus = limit.None
+	if cap(rq.keyBuf) > authKeep {
+		rq.keyBuf = nil
+	}
+	clear(rq.keys[:])
 	rq.redirects = 0
 	rq.errorPaged = false
 	rq.closeAfter = false

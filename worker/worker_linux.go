@@ -22,6 +22,7 @@ import (
 	"tern/event"
 	"tern/filters"
 	"tern/threadpool"
+	"tern/worker/limit"
 	"tern/worker/ssl"
 )
 
@@ -62,6 +63,10 @@ type Worker struct {
 	auth *authState
 	// proxyFree are PROXY protocol records not in use.
 	proxyFree []*proxyInfo
+	// zones are the limit_req and limit_conn zones by conf.LimitZone
+	// Index; monoBase turns the loop's clock into CLOCK_MONOTONIC.
+	zones    []*limit.Zone
+	monoBase int64
 
 	log   zerolog.Logger
 	logs  map[string]*accessLog
@@ -128,6 +133,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 	}
 	w.env.Tick(time.Now())
 	w.env.Clock = loop.Now
+	w.monoBase = monoOffset(loop)
 	w.env.Pools = startPools(cfg, loop)
 	w.limitConns()
 	if hasTLS(cfg) {
@@ -339,6 +345,9 @@ func (w *Worker) getRequest() *request {
 }
 
 func (w *Worker) putRequest(rq *request) {
+	if rq.connHolds > 0 {
+		w.releaseConns(rq)
+	}
 	rq.file.release()
 	rq.reset()
 	w.free = append(w.free, rq)

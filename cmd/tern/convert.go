@@ -44,6 +44,8 @@ var plain = map[string]kind{
 	"index": kList, "autoindex": kBool, "autoindex_format": kString, "try_files": kList,
 	"expires": kJoined, "auth_basic": kString, "auth_basic_user_file": kString, "satisfy": kString,
 	"log_not_found": kBool, "limit_rate": kString, "limit_rate_after": kString,
+	"limit_req_status": kNumber, "limit_conn_status": kNumber, "limit_req_log_level": kString,
+	"limit_conn_log_level": kString, "limit_req_dry_run": kBool, "limit_conn_dry_run": kBool,
 }
 
 // ignored are directives with no meaning for tern, dropped with a note.
@@ -100,6 +102,8 @@ type block struct {
 	access []accessRule
 	// sslOn is nginx's old "ssl on": every listen becomes a TLS one.
 	sslOn bool
+	// limitReq are the limit_req objects, in order (convert_limits.go).
+	limitReq []cty.Value
 }
 
 func (b *block) list(name string, vals ...cty.Value) {
@@ -144,6 +148,7 @@ func (c *converter) body(body *hclwrite.Body, dirs []*directive, ctx string) {
 		}
 	}
 	c.writeAccess(body, b.access)
+	writeLimitReq(body, b.limitReq)
 	for _, d := range blocks {
 		c.nested(body, d)
 	}

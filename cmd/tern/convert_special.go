@@ -69,6 +69,12 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 		body.SetAttributeValue("internal", cty.True)
 	case "allow", "deny":
 		c.accessRule(b, d)
+	case "limit_req_zone", "limit_conn_zone":
+		c.zoneDirective(body, d)
+	case "limit_req":
+		c.limitReq(b, d)
+	case "limit_conn":
+		c.limitConn(b, d)
 	case "disable_symlinks":
 		if len(d.args) == 1 && (d.args[0] == "on" || d.args[0] == "off") {
 			c.plain(body, b, d, "disable_symlinks", kBool)

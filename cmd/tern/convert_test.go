@@ -210,3 +210,62 @@ func TestConvertAccess(t *testing.T) {
 		t.Errorf("warnings: %s", warn.String())
 	}
 }
+
+// TestConvertLimits: limit_req_zone and limit_conn_zone become blocks,
+// limit_req an object or a list, limit_conn a map, the rest as named.
+func TestConvertLimits(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "nginx.conf")
+	os.WriteFile(p, []byte(`http {
+  limit_req_zone $remote_addr zone=one:10m rate=10r/s;
+  limit_req_zone $remote_addr zone=slow:1m rate=30r/m sync;
+  limit_conn_zone $remote_addr zone=perip:10m;
+  limit_req_status 429;
+  server {
+    listen 8080 proxy_protocol;
+    limit_conn perip 10;
+    location / {
+      limit_req zone=one burst=5 nodelay;
+      limit_req zone=slow burst=2 delay=1;
+      limit_conn perip 2;
+      limit_rate 2m;
+      limit_rate_after 10m;
+      limit_req_log_level warn;
+      limit_conn_dry_run on;
+    }
+    location /x/ { limit_req zone=one; }
+  }
+}`), 0o644)
+	var out, warn bytes.Buffer
+	if !convertNginx(p, &out, &warn) {
+		t.Fatal(warn.String())
+	}
+	main := filepath.Join(dir, "tern.hcl")
+	cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: out.Bytes()})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	h := cfg.HTTP
+	srv := h.Servers[0]
+	root, x := srv.Location([]byte("/")), srv.Location([]byte("/x/"))
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"zones", len(h.Zones) == 3 && h.Zones[0].Rate == 10000 && h.Zones[1].Rate == 500 && h.Zones[2].Kind == conf.ZoneConn && h.Zones[2].Size == 10<<20},
+		{"limit_req list", len(root.LimitReq) == 2 && root.LimitReq[0].Delay == conf.NoDelay && root.LimitReq[0].Burst == 5000 && root.LimitReq[1].Delay == 1000},
+		{"limit_req one", len(x.LimitReq) == 1 && x.LimitReq[0].Burst == 0},
+		{"limit_conn", len(root.LimitConn) == 1 && root.LimitConn[0].Conn == 2 && srv.Root.LimitConn[0].Conn == 10},
+		{"statuses and levels", root.LimitReqStatus == 429 && root.LimitReqLogLevel == conf.LogWarn && root.LimitConnDryRun},
+		{"limit_rate", root.LimitRate == 2<<20 && root.LimitRateAfter == 10<<20},
+		{"proxy_protocol", h.Addrs[0].ProxyProtocol},
+	}
+	for i, c := range checks {
+		if !c.ok {
+			t.Errorf("%d: %s not converted right:\n%s", i, c.name, out.String())
+		}
+	}
+	if !strings.Contains(warn.String(), "sync") {
+		t.Errorf("no warning about sync: %s", warn.String())
+	}
+}

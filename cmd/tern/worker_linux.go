@@ -108,6 +108,14 @@ func runWorker(p master.WorkerParams) int {
 		}
 		w.UseTicketKeys(ssl.NewZoneKeys(zone))
 	}
+	zones, err := master.InheritedZones(p)
+	if err != nil {
+		return fatal("zones", err)
+	}
+	if len(zones) != len(cfg.HTTP.Zones) {
+		return fatal("zones", fmt.Errorf("%d inherited, %d configured", len(zones), len(cfg.HTTP.Zones)))
+	}
+	w.UseZones(zones)
 	w.UseShared(shm, p.Slot, cfg.AcceptMutex && p.Workers > 1)
 	unix.CloseOnExec(master.FDParent)
 	if err := w.Loop().Add(master.FDParent, event.In, &parentWatch{w: w, log: log}); err != nil {
