@@ -253,3 +253,41 @@ func BenchmarkCachedRequestJSONLog(b *testing.B) {
 		rig.roundTrip(b, benchReq, n)
 	}
 }
+
+// TestLimitedRequestAllocs: a request under limit_req (nodelay, within
+// its burst) and limit_conn allocates nothing either.
+func TestLimitedRequestAllocs(t *testing.T) {
+	rig := newRig(t, `
+pid = "off"
+error_log = "stderr"
+http {
+  access_log = "off"
+  keepalive_requests = 1000000000
+  limit_req_zone "r" {
+    key  = "$uri$binary_remote_addr"
+    size = "1m"
+    rate = "1000000r/s"
+  }
+  limit_conn_zone "c" {
+    key  = "$uri"
+    size = "1m"
+  }
+  server {
+    listen = ["127.0.0.1:1"]
+    root = "{{ROOT}}"
+    limit_req  = { zone = "r", burst = 1000000, nodelay = true }
+    limit_conn = { c = 10 }
+  }
+}
+`)
+	if err := os.WriteFile(filepath.Join(rig.dir, "1k.txt"), bytes.Repeat([]byte("x"), 1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := rig.roundTrip(t, benchReq, 0)
+	if !bytes.HasPrefix(rig.resp[:n], []byte("HTTP/1.1 200 OK\r\n")) {
+		t.Fatalf("response %q", rig.resp[:n])
+	}
+	if allocs := testing.AllocsPerRun(200, func() { rig.roundTrip(t, benchReq, n) }); allocs != 0 {
+		t.Fatalf("%v allocations per limited request", allocs)
+	}
+}
