@@ -279,8 +279,14 @@ type Settings struct {
 	Index []Template
 	// Autoindex lists directories that have no index file. Default: false.
 	Autoindex bool
-	// AutoindexFormat is "html" or "json". Default: "html".
+	// AutoindexFormat is "html", "json", "jsonp" or "xml". Default: "html".
 	AutoindexFormat string
+	// AutoindexExactSize lists sizes in bytes; false rounds them to K, M
+	// or G. Default: true.
+	AutoindexExactSize bool
+	// AutoindexLocaltime lists dates in local time rather than GMT.
+	// Default: false.
+	AutoindexLocaltime bool
 	// TryFiles is try_files; nil when unset. The last entry is the
 	// fallback: "=CODE" or a URI.
 	TryFiles []Template
@@ -338,6 +344,20 @@ type Settings struct {
 	// KeepaliveTimeout closes an idle keep-alive connection; 0 disables
 	// keep-alive. Default: 75s.
 	KeepaliveTimeout time.Duration
+	// KeepaliveHeader, when not 0, is sent as "Keep-Alive: timeout=N"
+	// (keepalive_timeout's second value). Default: 0.
+	KeepaliveHeader time.Duration
+	// KeepaliveTime bounds the life of a keep-alive connection: a
+	// request that starts later than this after the accept is its last.
+	// Default: 1h.
+	KeepaliveTime time.Duration
+	// KeepaliveDisable turns keep-alive off for old browsers that
+	// mishandle it: MSIE 6 and older after a POST, and Safari on macOS.
+	// Default: msie6.
+	KeepaliveDisable KeepaliveDisable
+	// MaxHeaders bounds the header fields of a request (more is 400);
+	// the default server's applies. Default: 1000.
+	MaxHeaders int
 	// KeepaliveRequests is how many requests one connection may carry.
 	// Default: 1000.
 	KeepaliveRequests int
@@ -365,6 +385,13 @@ type Settings struct {
 	// DisableSymlinks refuses (403) a path with a symlink in it.
 	// Default: false.
 	DisableSymlinks bool
+	// SymlinksIfNotOwner allows a symlink whose target has the link's
+	// owner (disable_symlinks "if_not_owner"). Default: false.
+	SymlinksIfNotOwner bool
+	// SymlinksFrom, when not zero, is where the check starts: the part
+	// of a path that it expands to (e.g. $document_root) is not checked
+	// (disable_symlinks "from="). Default: none.
+	SymlinksFrom Template
 	// Etag sends ETag on file responses. Default: true.
 	Etag bool
 	// IfModifiedSince is how If-Modified-Since is compared. Default: exact.
@@ -447,6 +474,17 @@ type Settings struct {
 	// location carries its server's.
 	SSL SSL
 }
+
+// KeepaliveDisable is keepalive_disable: the browsers that do not get
+// keep-alive.
+type KeepaliveDisable uint8
+
+const (
+	// KeepaliveDisableMSIE6: MSIE 6 and older, after a POST.
+	KeepaliveDisableMSIE6 KeepaliveDisable = 1 << iota
+	// KeepaliveDisableSafari: Safari on macOS.
+	KeepaliveDisableSafari
+)
 
 // AIOMode is the aio directive's mode.
 type AIOMode int8

@@ -90,7 +90,7 @@ func TestDiagnostics(t *testing.T) {
 		{src: "http {\n  large_client_header_buffers = \"0 8k\"\n}", want: []string{"2,33: Invalid large_client_header_buffers"}},
 		{src: "http {\n  gzip_comp_level = 10\n}", want: []string{"2,21: Invalid gzip_comp_level"}},
 		{src: "http {\n  max_ranges = -2\n}", want: []string{"2,16: Invalid max_ranges"}},
-		{src: "http {\n  autoindex_format = \"xml\"\n}", want: []string{"2,22: Invalid autoindex_format"}},
+		{src: "http {\n  autoindex_format = \"yaml\"\n}", want: []string{"2,22: Invalid autoindex_format"}},
 		{src: "http {\n  if_modified_since = \"after\"\n}", want: []string{"2,23: Invalid if_modified_since"}},
 		{src: "http {\n  access_log_format = \"main\"\n}", want: []string{"2,23: Unknown log_format"}},
 		{src: "http {\n  access_log_format = \"a-b\"\n}", want: []string{"2,23: Invalid access_log_format"}},

@@ -141,6 +141,9 @@ func (a *Addr) Find(host []byte, c *Captures) (*Server, *Regex) {
 	if s, ok := n.hosts.find(host); ok {
 		return s, nil
 	}
+	if len(host) == 0 {
+		return a.Default, nil
+	}
 	for _, r := range n.regex {
 		if r.re.Match(host, c) {
 			return r.srv, r.re

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ func defaultSettings(prefix string) Settings {
 		Root:                     filepath.Join(prefix, "html"),
 		Index:                    []Template{mustTemplate("index.html")},
 		AutoindexFormat:          "html",
+		AutoindexExactSize:       true,
 		DefaultType:              "application/octet-stream",
 		Sendfile:                 true,
 		SendfileMaxChunk:         2 << 20,
@@ -36,6 +38,9 @@ func defaultSettings(prefix string) Settings {
 		TCPNodelay:               true,
 		KeepaliveTimeout:         75 * time.Second,
 		KeepaliveRequests:        1000,
+		KeepaliveTime:            time.Hour,
+		KeepaliveDisable:         KeepaliveDisableMSIE6,
+		MaxHeaders:               1000,
 		ClientHeaderTimeout:      60 * time.Second,
 		ClientBodyTimeout:        60 * time.Second,
 		SendTimeout:              60 * time.Second,
@@ -424,4 +429,130 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// decodeKeepaliveTimeout reads "TIMEOUT [HEADER_TIMEOUT]": the idle
+// timeout (0 turns keep-alive off), and the timeout sent in a
+// Keep-Alive header.
+func decodeKeepaliveTimeout(d *decoder, a *hcl.Attribute, t *target) {
+	v, ok := d.value(a.Expr, nil)
+	if !ok {
+		return
+	}
+	if v.Type() == cty.String {
+		if first, second, two := strings.Cut(strings.TrimSpace(v.AsString()), " "); two {
+			timeout, err1 := ParseDuration(first)
+			header, err2 := ParseDuration(strings.TrimSpace(second))
+			if err := cmp.Or(err1, err2); err != nil || timeout < 0 || header < 0 {
+				d.invalid(a.Name, a.Expr.Range(), "%q: want \"TIMEOUT [HEADER_TIMEOUT]\", e.g. \"75s 60s\"", v.AsString())
+				return
+			}
+			t.set.KeepaliveTimeout, t.set.KeepaliveHeader = timeout, header
+			return
+		}
+	}
+	if dur, ok := d.duration(a, 0); ok {
+		t.set.KeepaliveTimeout, t.set.KeepaliveHeader = dur, 0
+	}
+}
+
+func showKeepaliveTimeout(s *Settings) string {
+	if s.KeepaliveHeader != 0 {
+		return hclQuote(FormatDuration(s.KeepaliveTimeout) + " " + FormatDuration(s.KeepaliveHeader))
+	}
+	return hclQuote(FormatDuration(s.KeepaliveTimeout))
+}
+
+// decodeKeepaliveDisable reads "none", or one or both of "msie6" and
+// "safari".
+func decodeKeepaliveDisable(d *decoder, a *hcl.Attribute, t *target) {
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
+	if !ok {
+		return
+	}
+	var v KeepaliveDisable
+	for i, s := range list {
+		switch s {
+		case "none":
+		case "msie6":
+			v |= KeepaliveDisableMSIE6
+		case "safari":
+			v |= KeepaliveDisableSafari
+		default:
+			d.invalid(a.Name, ranges[i], "%q is not one of: none, msie6, safari", s)
+			return
+		}
+	}
+	t.set.KeepaliveDisable = v
+}
+
+func showKeepaliveDisable(s *Settings) string {
+	var list []string
+	if s.KeepaliveDisable&KeepaliveDisableMSIE6 != 0 {
+		list = append(list, "msie6")
+	}
+	if s.KeepaliveDisable&KeepaliveDisableSafari != 0 {
+		list = append(list, "safari")
+	}
+	if len(list) == 0 {
+		list = []string{"none"}
+	}
+	return hclList(list)
+}
+
+// decodeDisableSymlinks reads true, false, or "off", "on" or
+// "if_not_owner", optionally followed by " from=PART" (a path, usually
+// $document_root, whose own symlinks are not checked), as nginx.
+func decodeDisableSymlinks(d *decoder, a *hcl.Attribute, t *target) {
+	v, ok := d.value(a.Expr, nil)
+	if !ok {
+		return
+	}
+	if v.Type() == cty.Bool {
+		t.set.DisableSymlinks, t.set.SymlinksIfNotOwner, t.set.SymlinksFrom = v.True(), false, Template{}
+		return
+	}
+	s, ok := d.templateText(a.Name, a.Expr)
+	if !ok {
+		return
+	}
+	mode, from, hasFrom := strings.Cut(s, " ")
+	from = strings.TrimSpace(from)
+	var tpl Template
+	if hasFrom {
+		part, found := strings.CutPrefix(from, "from=")
+		if !found || part == "" || mode == "off" {
+			d.invalid(a.Name, a.Expr.Range(), "%q: want \"on\" or \"if_not_owner\", optionally followed by \" from=PART\"", s)
+			return
+		}
+		if tpl, ok = d.compileSub(a.Name, s, len(s)-len(part), a.Expr.Range()); !ok {
+			return
+		}
+	}
+	switch mode {
+	case "off":
+		t.set.DisableSymlinks, t.set.SymlinksIfNotOwner = false, false
+	case "on":
+		t.set.DisableSymlinks, t.set.SymlinksIfNotOwner = true, false
+	case "if_not_owner":
+		t.set.DisableSymlinks, t.set.SymlinksIfNotOwner = true, true
+	default:
+		d.invalid(a.Name, a.Expr.Range(), "%q is not one of: off, on, if_not_owner", mode)
+		return
+	}
+	t.set.SymlinksFrom = tpl
+}
+
+func showDisableSymlinks(s *Settings) string {
+	mode := "off"
+	switch {
+	case s.SymlinksIfNotOwner:
+		mode = "if_not_owner"
+	case s.DisableSymlinks:
+		mode = "on"
+	}
+	if !s.SymlinksFrom.IsZero() {
+		mode += " from=" + s.SymlinksFrom.String()
+	}
+	return hclQuote(mode)
 }

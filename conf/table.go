@@ -90,7 +90,9 @@ var coreDirectives = []directive{
 	{name: "alias", ctx: inLocation, decode: decodeAlias, show: showAlias},
 	{name: "index", ctx: inSettings, decode: decodeIndex, show: showIndex},
 	flag("autoindex", func(s *Settings) *bool { return &s.Autoindex }),
-	choice("autoindex_format", func(s *Settings) *string { return &s.AutoindexFormat }, "html", "json"),
+	choice("autoindex_format", func(s *Settings) *string { return &s.AutoindexFormat }, "html", "json", "jsonp", "xml"),
+	flag("autoindex_exact_size", func(s *Settings) *bool { return &s.AutoindexExactSize }),
+	flag("autoindex_localtime", func(s *Settings) *bool { return &s.AutoindexLocaltime }),
 	{name: "try_files", ctx: inServer | inLocation, decode: decodeTryFiles, show: showTryFiles},
 	{name: "error_page", ctx: inSettings, decode: decodeErrorPage, show: showErrorPages},
 	{name: "add_header", ctx: inSettings, decode: decodeAddHeader, show: showHeaders},
@@ -126,7 +128,10 @@ var coreDirectives = []directive{
 	// Settings: connections and limits. A zero timeout would close a
 	// connection before it could send a byte; keepalive_timeout 0 is
 	// nginx's way to turn keep-alive off.
-	timeout("keepalive_timeout", 0, func(s *Settings) *time.Duration { return &s.KeepaliveTimeout }),
+	{name: "keepalive_timeout", ctx: inSettings, decode: decodeKeepaliveTimeout, show: showKeepaliveTimeout},
+	timeout("keepalive_time", time.Millisecond, func(s *Settings) *time.Duration { return &s.KeepaliveTime }),
+	{name: "keepalive_disable", ctx: inSettings, decode: decodeKeepaliveDisable, show: showKeepaliveDisable},
+	count("max_headers", 1, maxInt32, func(s *Settings) *int { return &s.MaxHeaders }),
 	count("keepalive_requests", 0, maxInt32, func(s *Settings) *int { return &s.KeepaliveRequests }),
 	timeout("client_header_timeout", time.Millisecond, func(s *Settings) *time.Duration { return &s.ClientHeaderTimeout }),
 	timeout("client_body_timeout", time.Millisecond, func(s *Settings) *time.Duration { return &s.ClientBodyTimeout }),
@@ -141,7 +146,7 @@ var coreDirectives = []directive{
 
 	// Settings: response headers and conditionals.
 	flag("server_tokens", func(s *Settings) *bool { return &s.ServerTokens }),
-	flag("disable_symlinks", func(s *Settings) *bool { return &s.DisableSymlinks }),
+	{name: "disable_symlinks", ctx: inSettings, decode: decodeDisableSymlinks, show: showDisableSymlinks},
 	flag("etag", func(s *Settings) *bool { return &s.Etag }),
 	{name: "if_modified_since", ctx: inSettings, decode: decodeIMS, show: showIMS},
 	// -1, the default, is unlimited; nginx cannot say that, tern can, so

@@ -59,6 +59,11 @@ func (HeaderFilter) Header(t *Txn) Result {
 	}
 	if r.KeepAlive {
 		h = append(h, "Connection: keep-alive\r\n"...)
+		if r.KeepAliveTimeout > 0 {
+			h = append(h, "Keep-Alive: timeout="...)
+			h = strconv.AppendInt(h, r.KeepAliveTimeout, 10)
+			h = append(h, "\r\n"...)
+		}
 	} else {
 		h = append(h, "Connection: close\r\n"...)
 	}

@@ -235,6 +235,9 @@ type Response struct {
 	// KeepAlive says whether the connection stays open after this
 	// response; the worker decides, the header filter writes it.
 	KeepAlive bool
+	// KeepAliveTimeout, when not 0, is sent as "Keep-Alive: timeout=N"
+	// with a kept connection (keepalive_timeout's second value).
+	KeepAliveTimeout int64
 	// HeaderOnly sends the head alone (HEAD, 304, 204).
 	HeaderOnly bool
 	// Body is what follows the head.
@@ -281,6 +284,7 @@ func (r *Response) Reset() {
 	}
 	r.Chunked = false
 	r.KeepAlive = false
+	r.KeepAliveTimeout = 0
 	r.HeaderOnly = false
 	r.Body.Reset()
 }

@@ -46,21 +46,30 @@ var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
 // appendAutoindexHTML appends the HTML listing of uri. With utf8 (the
 // response's charset is utf-8, as nginx checks) a valid UTF-8 name is
 // measured and cut in characters, else in bytes.
-func appendAutoindexHTML(b []byte, uri []byte, ents []dirEntry, utf8 bool) []byte {
+func appendAutoindexHTML(b []byte, uri []byte, ents []dirEntry, o htmlOptions) []byte {
 	b = append(b, "<html>\r\n<head><title>Index of "...)
 	b = appendHTMLEscaped(b, uri)
 	b = append(b, "</title></head>\r\n<body>\r\n<h1>Index of "...)
 	b = appendHTMLEscaped(b, uri)
 	b = append(b, "</h1><hr><pre><a href=\"../\">../</a>\r\n"...)
 	for i := range ents {
-		b = appendHTMLEntry(b, &ents[i], utf8)
+		b = appendHTMLEntry(b, &ents[i], o)
 	}
 	return append(b, "</pre><hr></body>\r\n</html>\r\n"...)
 }
 
+// htmlOptions are what changes an HTML listing: utf8 counts names in
+// characters (the charset is utf-8), exactSize writes sizes in bytes
+// (autoindex_exact_size, else rounded with K, M, G), localtime dates in
+// local time (autoindex_localtime, else GMT).
+type htmlOptions struct {
+	utf8, exactSize, localtime bool
+}
+
 // appendHTMLEntry appends one line: the link, the name padded to 50
 // columns, the date and the size.
-func appendHTMLEntry(b []byte, e *dirEntry, useUTF8 bool) []byte {
+func appendHTMLEntry(b []byte, e *dirEntry, o htmlOptions) []byte {
+	useUTF8 := o.utf8
 	b = append(b, "<a href=\""...)
 	b = appendURIComponent(b, e.name)
 	if e.dir {
@@ -88,6 +97,9 @@ func appendHTMLEntry(b []byte, e *dirEntry, useUTF8 bool) []byte {
 	}
 	b = append(b, ' ')
 	t := time.Unix(e.mtime, 0).UTC()
+	if o.localtime {
+		t = time.Unix(e.mtime, 0)
+	}
 	b = appendInt2(b, t.Day())
 	b = append(b, '-')
 	b = append(b, months[t.Month()-1]...)
@@ -98,12 +110,47 @@ func appendHTMLEntry(b []byte, e *dirEntry, useUTF8 bool) []byte {
 	b = append(b, ':')
 	b = appendInt2(b, t.Minute())
 	b = append(b, ' ')
-	if e.dir {
+	switch {
+	case e.dir && o.exactSize:
 		b = append(b, "                  -"...)
-	} else {
+	case e.dir:
+		b = append(b, "      -"...)
+	case o.exactSize:
 		b = appendPadded(b, e.size, 19)
+	default:
+		b = appendHumanSize(b, e.size)
 	}
 	return append(b, "\r\n"...)
+}
+
+// appendHumanSize writes a size as nginx's autoindex_exact_size off:
+// rounded to K, M or G (1024) and right-aligned in 7 columns.
+func appendHumanSize(b []byte, n int64) []byte {
+	const k, m, g = 1024, 1024 * 1024, 1024 * 1024 * 1024
+	var size int64
+	var scale byte
+	switch {
+	case n > g-1:
+		size, scale = n/g, 'G'
+		if n%g > g/2-1 {
+			size++
+		}
+	case n > m-1:
+		size, scale = n/m, 'M'
+		if n%m > m/2-1 {
+			size++
+		}
+	case n > 9999:
+		size, scale = n/k, 'K'
+		if n%k > k/2-1 {
+			size++
+		}
+	default:
+		b = append(b, ' ')
+		return appendPadded(b, n, 6)
+	}
+	b = appendPadded(b, size, 6)
+	return append(b, scale)
 }
 
 // prefixChars is the first k characters of name, which has n of them
@@ -173,8 +220,14 @@ func appendURIComponent(b []byte, s string) []byte {
 }
 
 // appendAutoindexJSON appends the JSON listing (autoindex_format json):
-// one object per line, the size for regular files only.
-func appendAutoindexJSON(b []byte, ents []dirEntry) []byte {
+// one object per line, the size for regular files only; with a callback
+// (jsonp), wrapped in a call to it.
+func appendAutoindexJSON(b []byte, ents []dirEntry, callback []byte) []byte {
+	if len(callback) > 0 {
+		b = append(b, "/* callback */\r\n"...)
+		b = append(b, callback...)
+		b = append(b, '(')
+	}
 	b = append(b, '[')
 	for i := range ents {
 		e := &ents[i]
@@ -202,7 +255,54 @@ func appendAutoindexJSON(b []byte, ents []dirEntry) []byte {
 	if len(ents) > 0 {
 		b = b[:len(b)-1] // the last comma
 	}
-	return append(b, "\r\n]"...)
+	b = append(b, "\r\n]"...)
+	if len(callback) > 0 {
+		b = append(b, ");"...)
+	}
+	return b
+}
+
+// appendAutoindexXML appends the XML listing (autoindex_format xml).
+func appendAutoindexXML(b []byte, ents []dirEntry) []byte {
+	b = append(b, "<?xml version=\"1.0\"?>\r\n<list>\r\n"...)
+	for i := range ents {
+		e := &ents[i]
+		typ := "other"
+		switch {
+		case e.dir:
+			typ = "directory"
+		case e.file:
+			typ = "file"
+		}
+		b = append(b, '<')
+		b = append(b, typ...)
+		b = append(b, " mtime=\""...)
+		b = time.Unix(e.mtime, 0).UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
+		if e.file {
+			b = append(b, "\" size=\""...)
+			b = strconv.AppendInt(b, e.size, 10)
+		}
+		b = append(b, "\">"...)
+		b = appendHTMLEscaped(b, e.name)
+		b = append(b, "</"...)
+		b = append(b, typ...)
+		b = append(b, ">\r\n"...)
+	}
+	return append(b, "</list>\r\n"...)
+}
+
+// validCallback checks a JSONP callback name as nginx: at most 128
+// letters, digits, "_" and ".".
+func validCallback(cb []byte) bool {
+	if len(cb) > 128 {
+		return false
+	}
+	for _, c := range cb {
+		if !('a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // appendJSONEscaped escapes as nginx's ngx_escape_json: backslash and

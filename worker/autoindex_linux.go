@@ -29,6 +29,18 @@ import (
 // directory's own path is refused with disable_symlinks (nginx does not
 // check it for autoindex).
 func (w *Worker) autoindex(rq *request, dir int) int {
+	format := rq.Loc.AutoindexFormat
+	var callback []byte
+	if format == "jsonp" {
+		callback = findArg(rq.Req.Args, "callback")
+		if !validCallback(callback) {
+			w.log.Info().Bytes("callback", callback).Msg("client sent an invalid callback name")
+			return 400
+		}
+		if len(callback) == 0 {
+			format = "json"
+		}
+	}
 	rq.fpath = append(rq.fpath[:dir], 0)
 	noSym := rq.Loc.DisableSymlinks
 	l := &w.hs.list
@@ -64,16 +76,27 @@ func (w *Worker) autoindex(rq *request, dir int) int {
 	sortEntries(ents)
 	resp := &rq.Resp
 	resp.Status = 200
-	if rq.Loc.AutoindexFormat == "json" {
+	switch format {
+	case "json":
 		resp.ContentType = "application/json"
-		rq.text = appendAutoindexJSON(rq.text[:0], ents)
-	} else {
+		rq.text = appendAutoindexJSON(rq.text[:0], ents, nil)
+	case "jsonp":
+		resp.ContentType = "application/javascript"
+		rq.text = appendAutoindexJSON(rq.text[:0], ents, callback)
+	case "xml":
+		resp.ContentType, resp.Charset = "text/xml", "utf-8"
+		rq.text = appendAutoindexXML(rq.text[:0], ents)
+	default:
 		resp.ContentType = "text/html"
 		if rq.Loc.Charset != "" {
 			resp.Charset = rq.Loc.Charset
 		}
-		utf8 := strings.EqualFold(rq.Loc.Charset, "utf-8")
-		rq.text = appendAutoindexHTML(rq.text[:0], rq.Req.Path, ents, utf8)
+		o := htmlOptions{
+			utf8:      strings.EqualFold(rq.Loc.Charset, "utf-8"),
+			exactSize: rq.Loc.AutoindexExactSize,
+			localtime: rq.Loc.AutoindexLocaltime,
+		}
+		rq.text = appendAutoindexHTML(rq.text[:0], rq.Req.Path, ents, o)
 	}
 	resp.ContentLength = int64(len(rq.text))
 	resp.Body.AddMem(rq.text)

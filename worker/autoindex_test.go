@@ -78,7 +78,7 @@ func TestAutoindexHTMLLines(t *testing.T) {
 	}
 	for i, c := range cases {
 		c.e.mtime = aiTime
-		got := string(appendHTMLEntry(nil, &c.e, c.utf8))
+		got := string(appendHTMLEntry(nil, &c.e, htmlOptions{utf8: c.utf8, exactSize: true}))
 		if want := c.want + "\r\n"; got != want {
 			t.Errorf("%d:\n got %q\nwant %q", i, got, want)
 		}
@@ -93,7 +93,7 @@ func TestAutoindexHTMLPage(t *testing.T) {
 		{name: "a", dir: true, mtime: aiTime},
 	}
 	sortEntries(ents)
-	got := string(appendAutoindexHTML(nil, []byte("/x&y/"), ents, false))
+	got := string(appendAutoindexHTML(nil, []byte("/x&y/"), ents, htmlOptions{exactSize: true}))
 	want := "<html>\r\n<head><title>Index of /x&amp;y/</title></head>\r\n<body>\r\n" +
 		"<h1>Index of /x&amp;y/</h1><hr><pre><a href=\"../\">../</a>\r\n" +
 		`<a href="a/">a/</a>` + pad(48) + " " + aiDate + " " + pad(18) + "-\r\n" +
@@ -104,7 +104,7 @@ func TestAutoindexHTMLPage(t *testing.T) {
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	empty := string(appendAutoindexHTML(nil, []byte("/"), nil, false))
+	empty := string(appendAutoindexHTML(nil, []byte("/"), nil, htmlOptions{exactSize: true}))
 	if want := "<html>\r\n<head><title>Index of /</title></head>\r\n<body>\r\n<h1>Index of /</h1><hr><pre><a href=\"../\">../</a>\r\n</pre><hr></body>\r\n</html>\r\n"; empty != want {
 		t.Fatalf("empty: %q", empty)
 	}
@@ -116,7 +116,7 @@ func TestAutoindexJSON(t *testing.T) {
 		{name: "f\"\\\n\x01é", file: true, size: 42, mtime: aiTime},
 		{name: "fifo", mtime: aiTime},
 	}
-	got := string(appendAutoindexJSON(nil, ents))
+	got := string(appendAutoindexJSON(nil, ents, nil))
 	const date = "Fri, 02 Jan 2026 03:04:05 GMT"
 	want := "[\r\n" +
 		`{ "name":"d", "type":"directory", "mtime":"` + date + `" },` + "\r\n" +
@@ -125,7 +125,7 @@ func TestAutoindexJSON(t *testing.T) {
 	if got != want {
 		t.Fatalf("got\n%q\nwant\n%q", got, want)
 	}
-	if got := string(appendAutoindexJSON(nil, nil)); got != "[\r\n]" {
+	if got := string(appendAutoindexJSON(nil, nil, nil)); got != "[\r\n]" {
 		t.Fatalf("empty: %q", got)
 	}
 }
@@ -140,5 +140,46 @@ func TestSortEntries(t *testing.T) {
 	// directories first, then strcmp: "B" < "a"; "Z" < "_" < "a" < "b"
 	if s := strings.Join(got, ","); s != "B,a,Z,_,a,b" {
 		t.Fatalf("order %s", s)
+	}
+}
+
+// TestAutoindexForms: nginx's rounded sizes, its XML listing and JSONP.
+func TestAutoindexForms(t *testing.T) {
+	for i, c := range []struct {
+		size int64
+		want string
+	}{
+		{0, "      0"}, {9999, "   9999"}, {10000, "    10K"}, {10752, "    11K"}, {1<<20 - 1, "  1024K"},
+		{1 << 20, "     1M"}, {1<<20 + 1<<19, "     2M"}, {5 << 30, "     5G"},
+	} {
+		got := string(appendHumanSize(nil, c.size))
+		if got != c.want {
+			t.Errorf("%d: %d → %q, want %q", i, c.size, got, c.want)
+		}
+	}
+	ents := []dirEntry{{name: "d", dir: true, mtime: 536436000}, {name: "a&b", file: true, mtime: 536436000, size: 7}}
+	xml := string(appendAutoindexXML(nil, ents))
+	want := "<?xml version=\"1.0\"?>\r\n<list>\r\n<directory mtime=\"1986-12-31T18:00:00Z\">d</directory>\r\n" +
+		"<file mtime=\"1986-12-31T18:00:00Z\" size=\"7\">a&amp;b</file>\r\n</list>\r\n"
+	if xml != want {
+		t.Errorf("xml:\n%q\nwant\n%q", xml, want)
+	}
+	js := string(appendAutoindexJSON(nil, ents[:1], []byte("cb.x")))
+	if js != "/* callback */\r\ncb.x([\r\n{ \"name\":\"d\", \"type\":\"directory\", \"mtime\":\"Wed, 31 Dec 1986 18:00:00 GMT\" }\r\n]);" {
+		t.Errorf("jsonp %q", js)
+	}
+	for _, cb := range []string{"a.b_C9", ""} {
+		if !validCallback([]byte(cb)) {
+			t.Errorf("%q refused", cb)
+		}
+	}
+	for _, cb := range []string{"a(b", "x y", strings.Repeat("a", 129)} {
+		if validCallback([]byte(cb)) {
+			t.Errorf("%q accepted", cb)
+		}
+	}
+	dir := string(appendHTMLEntry(nil, &ents[0], htmlOptions{}))
+	if !strings.HasSuffix(dir, " 18:00       -\r\n") {
+		t.Errorf("directory line without exact size: %q", dir)
 	}
 }

@@ -335,7 +335,7 @@ func (c *conn) beginRequest() {
 	rq.lim = headLimits{
 		line:    def.LargeClientHeaderBuffers.Size,
 		total:   def.LargeClientHeaderBuffers.Num * def.LargeClientHeaderBuffers.Size,
-		headers: maxHeaders,
+		headers: def.MaxHeaders,
 	}
 	c.setState(stHead)
 	// No header timer yet: most heads arrive whole in one read, and the

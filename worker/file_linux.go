@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"bytes"
 	"syscall"
 	"unsafe"
 
@@ -151,4 +152,143 @@ func statusOfErrno(e syscall.Errno) int {
 		return 403
 	}
 	return 500
+}
+
+// symPolicy is disable_symlinks for one lookup when it is more than on
+// or off: if_not_owner allows a symlink whose target has the link's owner,
+// and the first from bytes of the path (from=) are not checked. nginx
+// walks the path one component at a time for these; so does tern, with
+// O_PATH descriptors. The walk may wait for the disk on the loop (no
+// RESOLVE_CACHED on each step): only these configurations pay it.
+type symPolicy struct {
+	owner bool
+	from  int
+}
+
+// openWalk opens path (NUL-terminated) with flags under p.
+func openWalk(path []byte, flags uint64, p symPolicy) (int, syscall.Errno) {
+	n := len(path) - 1
+	if p.from >= n {
+		return openAt(path, flags, false, false) // the path is the from part
+	}
+	dir := atFDCWD
+	start := 0
+	if p.from > 0 {
+		// The part not checked: opened as it is, symlinks followed.
+		c := path[p.from]
+		path[p.from] = 0
+		fd, e := openAt(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, false, false)
+		path[p.from] = c
+		if e != 0 {
+			return -1, e
+		}
+		dir, start = fd, p.from
+		if !p.owner {
+			// No symlink in the rest, in one openat2.
+			rest := path[start:]
+			for len(rest) > 1 && rest[0] == '/' {
+				rest = rest[1:]
+			}
+			if rest[0] == 0 {
+				rest = []byte(".\x00") // the from part itself
+			}
+			how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_NO_SYMLINKS}
+			r, _, e := unix.Syscall6(unix.SYS_OPENAT2, uintptr(dir), uintptr(unsafe.Pointer(&rest[0])),
+				uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
+			closeFD(dir)
+			if e != 0 {
+				return -1, e
+			}
+			return int(r), 0
+		}
+	} else {
+		fd, e := openAt([]byte("/\x00"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, false, false)
+		if e != 0 {
+			return -1, e
+		}
+		dir = fd
+	}
+	defer func() { closeFD(dir) }()
+	rest := path[start:n]
+	for len(rest) > 0 {
+		for len(rest) > 0 && rest[0] == '/' {
+			rest = rest[1:]
+		}
+		end := 0
+		for end < len(rest) && rest[end] != '/' {
+			end++
+		}
+		name := rest[:end]
+		rest = rest[end:]
+		last := len(bytes.Trim(rest, "/")) == 0
+		if len(name) == 0 {
+			break
+		}
+		if e := checkOwner(dir, name); e != 0 {
+			return -1, e
+		}
+		f := uint64(unix.O_PATH | unix.O_CLOEXEC)
+		if last {
+			f = flags
+		}
+		fd, e := openName(dir, name, f)
+		if e != 0 {
+			return -1, e
+		}
+		if last {
+			return fd, 0
+		}
+		closeFD(dir)
+		dir = fd
+	}
+	// The path names the directory dir itself ("/" or the from part).
+	return openName(dir, []byte("."), flags)
+}
+
+// checkOwner refuses (ELOOP) name in dir when it is a symlink whose
+// target has another owner than the link (if_not_owner).
+func checkOwner(dir int, name []byte) syscall.Errno {
+	var link, target unix.Stat_t
+	if e := fstatName(dir, name, &link, unix.AT_SYMLINK_NOFOLLOW); e != 0 {
+		return e
+	}
+	if link.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return 0
+	}
+	if e := fstatName(dir, name, &target, 0); e != 0 {
+		return e
+	}
+	if target.Uid != link.Uid {
+		return unix.ELOOP
+	}
+	return 0
+}
+
+// maxName is NAME_MAX: the longest component a path may have.
+const maxName = 255
+
+// openName opens name (not NUL-terminated) in dir.
+func openName(dir int, name []byte, flags uint64) (int, syscall.Errno) {
+	var buf [maxName + 1]byte
+	if len(name) > maxName {
+		return -1, unix.ENAMETOOLONG
+	}
+	copy(buf[:], name)
+	r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dir), uintptr(unsafe.Pointer(&buf[0])), uintptr(flags), 0, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), 0
+}
+
+// fstatName stats name (not NUL-terminated) in dir.
+func fstatName(dir int, name []byte, st *unix.Stat_t, flags int) syscall.Errno {
+	var buf [maxName + 1]byte
+	if len(name) > maxName {
+		return unix.ENAMETOOLONG
+	}
+	copy(buf[:], name)
+	_, _, e := unix.Syscall6(unix.SYS_NEWFSTATAT, uintptr(dir), uintptr(unsafe.Pointer(&buf[0])),
+		uintptr(unsafe.Pointer(st)), uintptr(flags), 0, 0)
+	return e
 }

@@ -5,6 +5,7 @@ package worker
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,5 +240,57 @@ func TestOpenFileCacheDirsAndSymlinks(t *testing.T) {
 	cpath := append(append([]byte(nil), p...), 0)
 	if e, _ := r.oc.get(p, cpath, true, 1, false); e != nil {
 		t.Fatal("entry crossed disable_symlinks")
+	}
+}
+
+// TestOpenWalk: disable_symlinks if_not_owner allows a symlink whose
+// target has the link's owner and refuses one to another owner's file;
+// from= leaves the part of the path it names unchecked.
+func TestOpenWalk(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "mine"), []byte("x"), 0o644))
+	must(os.Symlink("mine", filepath.Join(dir, "link-mine")))
+	// A file of another owner: chowned when root, else a system file.
+	other := "/etc/passwd"
+	if os.Getuid() == 0 {
+		other = filepath.Join(dir, "other")
+		must(os.WriteFile(other, []byte("y"), 0o644))
+		must(os.Chown(other, 65534, 65534))
+	}
+	if st, err := os.Stat(other); err != nil || st.Sys().(*syscall.Stat_t).Uid == uint32(os.Getuid()) {
+		t.Skipf("SKIP: no file of another owner to link to (%v)", err)
+	}
+	must(os.Symlink(other, filepath.Join(dir, "link-other")))
+	must(os.MkdirAll(filepath.Join(dir, "real/sub"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "real/sub/f"), []byte("z"), 0o644))
+	must(os.Symlink("real", filepath.Join(dir, "dirlink")))
+	cpath := func(p string) []byte { return append([]byte(filepath.Join(dir, p)), 0) }
+	for i, c := range []struct {
+		path string
+		p    symPolicy
+		want syscall.Errno
+	}{
+		{"link-mine", symPolicy{owner: true}, 0},
+		{"link-other", symPolicy{owner: true}, unix.ELOOP},
+		{"mine", symPolicy{owner: true}, 0},
+		{"dirlink/sub/f", symPolicy{owner: true}, 0},
+		{"dirlink/sub/f", symPolicy{from: len(dir) + len("/dirlink")}, 0},
+		{"dirlink/sub/f", symPolicy{from: len(dir)}, unix.ELOOP},
+		{"dirlink", symPolicy{from: len(dir) + len("/dirlink")}, 0},
+		{"nothing", symPolicy{owner: true}, unix.ENOENT},
+	} {
+		fd, e := openWalk(cpath(c.path), unix.O_PATH|unix.O_CLOEXEC, c.p)
+		if e != c.want {
+			t.Errorf("%d: %s %+v: %v, want %v", i, c.path, c.p, e, c.want)
+		}
+		if e == 0 {
+			closeFD(fd)
+		}
 	}
 }

@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"bytes"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -61,8 +62,34 @@ func (rq *request) blocked(cpath []byte) {
 	}
 }
 
+// symPolicyFor says whether disable_symlinks asks more of cpath than on
+// or off: if_not_owner, or a from= part that cpath starts with.
+func (rq *request) symPolicyFor(cpath []byte) (symPolicy, bool) {
+	loc := rq.Loc
+	if !loc.DisableSymlinks || !loc.SymlinksIfNotOwner && loc.SymlinksFrom.IsZero() {
+		return symPolicy{}, false
+	}
+	p := symPolicy{owner: loc.SymlinksIfNotOwner}
+	if !loc.SymlinksFrom.IsZero() {
+		from := loc.SymlinksFrom.Append(rq.vs.symFrom[:0], rq)
+		rq.vs.symFrom = from
+		from = bytes.TrimRight(from, "/")
+		n := len(cpath) - 1
+		// nginx: a from= that the path does not start with checks all
+		// of it.
+		if len(from) > 0 && len(from) <= n && bytes.Equal(cpath[:len(from)], from) &&
+			(len(from) == n || cpath[len(from)] == '/') {
+			p.from = len(from)
+		}
+	}
+	return p, p.owner || p.from > 0
+}
+
 // openFor opens the file cpath for rq; see openAt.
 func (w *Worker) openFor(rq *request, cpath []byte) (int, syscall.Errno) {
+	if p, walk := rq.symPolicyFor(cpath); walk {
+		return openWalk(cpath, openFlags, p)
+	}
 	fd, e := openPath(cpath, rq.Loc.DisableSymlinks, w.noWait(rq))
 	if e == unix.EAGAIN {
 		rq.blocked(cpath)
@@ -72,6 +99,15 @@ func (w *Worker) openFor(rq *request, cpath []byte) (int, syscall.Errno) {
 
 // statFor stats cpath for rq; see openAt.
 func (w *Worker) statFor(rq *request, cpath []byte, st *unix.Stat_t) syscall.Errno {
+	if p, walk := rq.symPolicyFor(cpath); walk {
+		fd, e := openWalk(cpath, unix.O_PATH|unix.O_CLOEXEC, p)
+		if e != 0 {
+			return e
+		}
+		e = fstat(fd, st)
+		closeFD(fd)
+		return e
+	}
 	e := statFile(cpath, rq.Loc.DisableSymlinks, w.noWait(rq), st)
 	if e == unix.EAGAIN {
 		rq.blocked(cpath)

@@ -162,8 +162,10 @@ func parseLength(v []byte) (int64, bool) {
 }
 
 // validHost checks a Host value or absolute-form authority as nginx does
-// and returns it without port or trailing dot. It does not lower-case it:
-// the bytes are also the request target the access log shows as sent.
+// (ngx_http_validate_host) and returns it without port or trailing dot:
+// after an IP literal's "]" only a port may follow, and a port is at
+// most 65535. It does not lower-case it: the bytes are also the request
+// target the access log shows as sent.
 func validHost(h []byte) ([]byte, bool) {
 	end := len(h)
 	inLiteral := false
@@ -173,6 +175,9 @@ func validHost(h []byte) ([]byte, bool) {
 			inLiteral = true
 		case c == ']' && inLiteral:
 			inLiteral = false
+			if i+1 < len(h) && h[i+1] != ':' {
+				return nil, false // "[::1]." or "[::1]x"
+			}
 		case c == ':' && !inLiteral:
 			if !validPort(h[i+1:]) {
 				return nil, false
@@ -202,16 +207,19 @@ func validHost(h []byte) ([]byte, bool) {
 	return host, true
 }
 
+// validPort accepts digits up to 65535; an empty port is allowed (RFC
+// 3986 §3.2.3).
 func validPort(p []byte) bool {
-	if len(p) > 5 {
-		return false
-	}
+	n := 0
 	for _, c := range p {
 		if c < '0' || c > '9' {
 			return false
 		}
+		if n = n*10 + int(c-'0'); n > 65535 {
+			return false
+		}
 	}
-	return true // an empty port is allowed (RFC 3986 §3.2.3)
+	return true
 }
 
 func trimOWS(b []byte) []byte {

@@ -284,3 +284,34 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestValidHost: nginx's host validation (ngx_http_validate_host, 1.29):
+// after an IP literal only a port, a port at most 65535, no empty labels.
+func TestValidHost(t *testing.T) {
+	for i, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"example.com", "example.com", true},
+		{"example.com.", "example.com", true},
+		{"example.com:8080", "example.com", true},
+		{"example.com:", "example.com", true},
+		{"[::1]", "[::1]", true},
+		{"[::1]:80", "[::1]", true},
+		{"[abcd::ef98:0:7654:321].", "", false},
+		{"[abcd::ef98:0:7654:321].:98", "", false},
+		{"[::1]x", "", false},
+		{"[::1", "", false},
+		{"a..b", "", false},
+		{"123.49.0.78:98777", "", false},
+		{"h:65535", "h", true},
+		{"h:65536", "", false},
+		{".", "", false},
+		{"", "", false},
+	} {
+		got, ok := validHost([]byte(c.in))
+		if ok != c.ok || ok && string(got) != c.want {
+			t.Errorf("%d: validHost(%q) = %q %v, want %q %v", i, c.in, got, ok, c.want, c.ok)
+		}
+	}
+}

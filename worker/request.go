@@ -1,8 +1,10 @@
 package worker
 
 import (
+	"bytes"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"tern/conf"
 	"tern/filters"
@@ -228,15 +230,18 @@ func (rq *request) route(addr *conf.Addr) int {
 	rq.addr = addr
 	rq.args = r.Args
 	rq.method = r.Method
-	srv := addr.Default
-	if len(r.Host) > 0 {
-		var re *conf.Regex
-		srv, re = addr.Find(rq.lowerHost(), &rq.vs.caps)
-		if re != nil && len(re.Named) > 0 {
-			rq.vs.setNamed(re)
-		}
+	// Without a host, a server named "" answers (nginx looks the empty
+	// name up as any other).
+	srv, re := addr.Find(rq.lowerHost(), &rq.vs.caps)
+	if re != nil && len(re.Named) > 0 {
+		rq.vs.setNamed(re)
 	}
 	rq.Loc = srv.Root
+	if r.Method == filters.MethodTRACE {
+		// nginx refuses TRACE before anything else
+		// (ngx_http_process_request_header).
+		return 405
+	}
 	if r.RawPath[0] != '/' { // "*"
 		if r.Method == filters.MethodOPTIONS {
 			return 405
@@ -291,7 +296,8 @@ func (rq *request) restart() {
 func (rq *request) keepAlive(requests int, quitting bool) bool {
 	loc := rq.Loc
 	if !rq.Req.KeepAlive || quitting || loc.KeepaliveTimeout <= 0 ||
-		requests+1 >= loc.KeepaliveRequests || rq.closeAfter {
+		requests+1 >= loc.KeepaliveRequests || rq.closeAfter ||
+		time.Duration(rq.start-rq.connStart) > loc.KeepaliveTime || rq.oldBrowser() {
 		// closeAfter: an error answered through nginx's special-response
 		// path (400, 413, 414, 500, 501, a refused head) ends the
 		// connection; the same status sent by a handler ("return 500
@@ -301,6 +307,29 @@ func (rq *request) keepAlive(requests int, quitting bool) bool {
 	// A body we would have to read to keep the framing, but refuse to
 	// read, ends the connection.
 	return !(rq.Req.HasBody() && rq.bodyMax > 0 && rq.Req.ContentLength > rq.bodyMax)
+}
+
+// oldBrowser reports the browsers keepalive_disable names: MSIE 6 and
+// older after a POST (they may wait for a response sent on a kept
+// connection), Safari on macOS (it may send a POST on a closed one), as
+// nginx's ngx_http_process_user_agent recognises them.
+func (rq *request) oldBrowser() bool {
+	ua := rq.Req.UserAgent
+	kd := rq.Loc.KeepaliveDisable
+	if kd&conf.KeepaliveDisableMSIE6 != 0 && rq.Req.Method == filters.MethodPOST {
+		if i := bytes.Index(ua, []byte("MSIE ")); i >= 0 && i+7 < len(ua) && ua[i+6] == '.' {
+			switch ua[i+5] {
+			case '4', '5':
+				return true
+			case '6':
+				if !bytes.Contains(ua[i+8:], []byte("SV1")) {
+					return true
+				}
+			}
+		}
+	}
+	return kd&conf.KeepaliveDisableSafari != 0 && bytes.Contains(ua, []byte("Safari/")) &&
+		bytes.Contains(ua, []byte("Mac OS X")) && !bytes.Contains(ua, []byte("Chrome/"))
 }
 
 // setError makes the response the built-in page of status.

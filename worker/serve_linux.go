@@ -169,6 +169,9 @@ func (c *conn) respond() {
 	rq := c.rq
 	resp := &rq.Resp
 	resp.KeepAlive = rq.keepAlive(int(c.requests), w.quitting)
+	if h := rq.Loc.KeepaliveHeader; resp.KeepAlive && h > 0 {
+		resp.KeepAliveTimeout = int64(h / time.Second)
+	}
 	if rq.Req.Method == filters.MethodHEAD {
 		resp.HeaderOnly = true
 	}

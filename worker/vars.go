@@ -40,6 +40,7 @@ type varState struct {
 	path    []byte // scratch for a root or alias with variables
 	real    []byte // scratch for $realpath_root
 	capEsc  []byte // scratch for a group a rewrite escapes
+	symFrom []byte // scratch for disable_symlinks from=
 }
 
 // userVal is where a user variable's value is in varState.buf.
