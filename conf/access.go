@@ -242,5 +242,26 @@ func (d *decoder) checkAccess(l *Location, levels ...*Settings) {
 			break
 		}
 	}
-	l.Guard = len(s.Access) > 0 || s.AuthBasic != "" || s.Internal || len(s.LimitReq) > 0 || len(s.LimitConn) > 0
+	d.checkSecureLink(l, levels...)
+	if s.ValidReferers.Set() && s.ValidReferers.ServerNames {
+		s.ValidReferers = d.referersFor(s.ValidReferers, l.Server)
+	}
+	l.Guard = len(s.Access) > 0 || s.AuthBasic != "" || s.Internal || len(s.LimitReq) > 0 || len(s.LimitConn) > 0 ||
+		len(s.RealIPFrom) > 0
+}
+
+// referersFor is r with srv's names, made once per server and r.
+func (d *decoder) referersFor(r *Referers, srv *Server) *Referers {
+	key := refererKey{r, srv}
+	if out, ok := d.referers[key]; ok {
+		return out
+	}
+	out := r.withServerNames(srv)
+	d.referers[key] = out
+	return out
+}
+
+type refererKey struct {
+	r   *Referers
+	srv *Server
 }

@@ -431,6 +431,27 @@ type Settings struct {
 	// LimitRateAfter is how many bytes of a response go out before
 	// LimitRate applies. Default: 0.
 	LimitRateAfter int64
+	// SecureLink is secure_link: the link's hash and expiry time, as
+	// "HASH,EXPIRES" (from the arguments, usually); SecureLinkMD5 is
+	// what the MD5 in HASH must be of. Both unset: no $secure_link.
+	SecureLink    Template
+	SecureLinkMD5 Template
+	// SecureLinkSecret is secure_link_secret, the older form: the URI
+	// holds /MD5/LINK and MD5 is of LINK and the secret. Default: none.
+	SecureLinkSecret string
+	// ValidReferers are the Referer values that leave $invalid_referer
+	// empty; nil when valid_referers is not set. Default: none.
+	ValidReferers *Referers
+	// RealIPFrom are the addresses (set_real_ip_from) whose word about
+	// the client's address is taken: a request from one gets its
+	// address from RealIPHeader. Empty: none. Default: none.
+	RealIPFrom []AccessRule
+	// RealIPHeader is where the client's address is read. Default:
+	// X-Real-IP.
+	RealIPHeader RealIPHeader
+	// RealIPRecursive skips, in X-Forwarded-For, every address of a
+	// trusted proxy, from the last, to find the client's. Default: false.
+	RealIPRecursive bool
 	// LimitReq are the limit_req of the level, checked in order; a level
 	// that has its own replaces what it inherits. Default: none.
 	LimitReq []LimitReq

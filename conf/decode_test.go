@@ -55,6 +55,7 @@ var wantDefaultSettings = Settings{
 		HandshakeTimeout: 60 * time.Second,
 		VerifyDepth:      1,
 	},
+	RealIPHeader:      RealIPHeader{Kind: RealIPXRealIP, Name: "x_real_ip"},
 	LimitReqStatus:    503,
 	LimitReqLogLevel:  LogError,
 	LimitConnStatus:   503,

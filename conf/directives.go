@@ -66,6 +66,9 @@ type target struct {
 	// ownAccess is set once the body decoded has an allow or deny of its
 	// own: the first one replaces the rules the level inherits.
 	ownAccess bool
+	// linkSecret and linkMD5: the body has secure_link_secret, or
+	// secure_link or secure_link_md5 (links.go).
+	linkSecret, linkMD5 bool
 }
 
 // directive is one attribute of the configuration language: its name,

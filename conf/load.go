@@ -37,7 +37,10 @@ type decoder struct {
 	// authAt is where each level's auth_basic was set; reported holds
 	// the ranges of inherited settings already reported as invalid, so
 	// that each is reported once.
-	authAt   map[*Settings]hcl.Range
+	authAt map[*Settings]hcl.Range
+	linkAt map[*Settings]hcl.Range
+	// referers are valid_referers with server_names, by server.
+	referers map[refererKey]*Referers
 	reported map[hcl.Range]bool
 	// vars are the user variables and the references to them.
 	vars varScope
@@ -63,6 +66,8 @@ func newDecoder(prefix string, read func(string) ([]byte, error), glob func(stri
 		sources:   make(map[string][]byte),
 		fileOrder: make(map[string]int),
 		authAt:    make(map[*Settings]hcl.Range),
+		linkAt:    make(map[*Settings]hcl.Range),
+		referers:  make(map[refererKey]*Referers),
 		reported:  make(map[hcl.Range]bool),
 		certs:     make(map[string]*Certificate),
 	}

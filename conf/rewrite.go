@@ -160,7 +160,8 @@ func decodeSet(d *decoder, a *hcl.Attribute, t *target) {
 }
 
 // setTarget is the variable set sets: a user variable, declared here,
-// or $args (the only built-in nginx lets set change that tern has).
+// or $args or $limit_rate (the built-ins nginx lets set change that tern
+// has).
 func (d *decoder) setTarget(name string, rng hcl.Range) (Var, bool) {
 	if !validVarName(name) {
 		d.invalid("set", rng, "%v", errVarName(name))
@@ -168,6 +169,10 @@ func (d *decoder) setTarget(name string, rng hcl.Range) (Var, bool) {
 	}
 	if name == "args" || name == "query_string" {
 		return Var{Kind: VarArgs}, true
+	}
+	if name == "limit_rate" {
+		// nginx: setting $limit_rate limits the response's rate.
+		return Var{Kind: VarLimitRate}, true
 	}
 	if isBuiltinName(name) {
 		d.invalid("set", rng, "$%s is a built-in variable that cannot be set", name)

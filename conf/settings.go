@@ -59,6 +59,7 @@ func defaultSettings(prefix string) Settings {
 		PortInRedirect:           true,
 		MergeSlashes:             true,
 		AccessLogFormat:          FormatJSON,
+		RealIPHeader:             RealIPHeader{Kind: RealIPXRealIP, Name: "x_real_ip"},
 		LimitReqStatus:           503,
 		LimitReqLogLevel:         LogError,
 		LimitConnStatus:          503,

@@ -183,6 +183,22 @@ var coreDirectives = []directive{
 	{name: "size", ctx: inReqZone | inConnZone, decode: decodeZoneSize},
 	{name: "rate", ctx: inReqZone, decode: decodeZoneRate},
 
+	// Settings: secure links and referers (links.go).
+	{name: "secure_link", ctx: inSettings, decode: decodeSecureLink, show: showTemplate(func(s *Settings) *Template { return &s.SecureLink })},
+	{name: "secure_link_md5", ctx: inSettings, decode: decodeSecureLinkMD5, show: showTemplate(func(s *Settings) *Template { return &s.SecureLinkMD5 })},
+	{name: "secure_link_secret", ctx: inLocation, decode: decodeSecureLinkSecret, show: func(s *Settings) string {
+		if s.SecureLinkSecret == "" {
+			return ""
+		}
+		return hclQuote(s.SecureLinkSecret)
+	}},
+	{name: "valid_referers", ctx: inSettings, decode: decodeValidReferers, show: showValidReferers},
+
+	// Settings: the client's address behind proxies (realip.go).
+	{name: "set_real_ip_from", ctx: inSettings, decode: decodeRealIPFrom, show: showRealIPFrom},
+	{name: "real_ip_header", ctx: inSettings, decode: decodeRealIPHeader, show: showRealIPHeader},
+	flag("real_ip_recursive", func(s *Settings) *bool { return &s.RealIPRecursive }),
+
 	// Settings: access (access.go).
 	{name: "allow", ctx: inSettings, decode: decodeAccess, showPairs: showAccess},
 	{name: "deny", ctx: inSettings, decode: decodeAccess},

@@ -68,6 +68,18 @@ const (
 	VarSSLClientSDN
 	VarSSLClientIDN
 	VarSSLClientSerial
+	VarRealIPRemoteAddr
+	VarRealIPRemotePort
+	VarProxyProtocolAddr
+	VarProxyProtocolPort
+	VarProxyProtocolServerAddr
+	VarProxyProtocolServerPort
+	VarLimitRate
+	VarLimitReqStatus
+	VarLimitConnStatus
+	VarSecureLink
+	VarSecureLinkExpires
+	VarInvalidReferer
 
 	// The families: a prefix and a name, in Var.Name.
 
@@ -194,6 +206,18 @@ var builtinVars = []builtin{
 	{"ssl_client_s_dn", VarSSLClientSDN, "the subject of the client certificate, RFC 2253"},
 	{"ssl_client_i_dn", VarSSLClientIDN, "the issuer of the client certificate, RFC 2253"},
 	{"ssl_client_serial", VarSSLClientSerial, "the serial number of the client certificate, in hexadecimal"},
+	{"realip_remote_addr", VarRealIPRemoteAddr, "the connection's own client address, before set_real_ip_from and real_ip_header replaced $remote_addr"},
+	{"realip_remote_port", VarRealIPRemotePort, "the connection's own client port, before real_ip_header"},
+	{"proxy_protocol_addr", VarProxyProtocolAddr, "the client address the PROXY protocol header gave (listen ... proxy_protocol), else empty"},
+	{"proxy_protocol_port", VarProxyProtocolPort, "the client port the PROXY protocol header gave, else empty"},
+	{"proxy_protocol_server_addr", VarProxyProtocolServerAddr, "the server address the PROXY protocol header gave, else empty"},
+	{"proxy_protocol_server_port", VarProxyProtocolServerPort, "the server port the PROXY protocol header gave, else empty"},
+	{"limit_rate", VarLimitRate, "the response's rate limit in bytes a second (limit_rate), 0 for none; set may change it"},
+	{"limit_req_status", VarLimitReqStatus, "what limit_req did: PASSED, DELAYED, REJECTED, DELAYED_DRY_RUN, REJECTED_DRY_RUN; empty when no limit applied"},
+	{"limit_conn_status", VarLimitConnStatus, "what limit_conn did: PASSED, REJECTED, REJECTED_DRY_RUN; empty when no limit applied"},
+	{"secure_link", VarSecureLink, "secure_link's verdict: \"1\" for a valid link, \"0\" for a valid link past its expiry, empty for a bad one"},
+	{"secure_link_expires", VarSecureLinkExpires, "the expiry time secure_link read from the link, else empty"},
+	{"invalid_referer", VarInvalidReferer, "\"1\" when the Referer is not one valid_referers accepts, empty when it is"},
 }
 
 // family is a variable prefix followed by a name.

@@ -330,6 +330,7 @@ func (c *conn) beginRequest() {
 	w.idle.remove(c)
 	rq := w.getRequest()
 	c.rq = rq
+	rq.peer = c.peer // until serve: a refused head's log line
 	rq.start = w.loop.Now()
 	def := &w.addrs[c.listener].Default.Root.Settings
 	rq.lim = headLimits{

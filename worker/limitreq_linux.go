@@ -70,6 +70,9 @@ func monoOffset(loop *event.Loop) int64 {
 // request.
 func (w *Worker) preaccess(rq *request) int {
 	loc := rq.Loc
+	// nginx's realip runs first in this phase, with the location's
+	// settings, if the server's changed nothing.
+	rq.realIP(&loc.Settings)
 	// Each runs once per request: a delayed request's phases run again,
 	// and an internal redirect does not count twice (nginx marks the
 	// request once a limit applied, an empty key not counting).
@@ -184,12 +187,15 @@ func (w *Worker) limitConn(rq *request) int {
 		if ok {
 			rq.connHeld[rq.connHolds] = heldConn{z: z, e: e}
 			rq.connHolds++
+			rq.limitConnStatus = limit.Passed
 			continue
 		}
 		w.releaseConns(rq)
 		dry := ""
+		rq.limitConnStatus = limit.Rejected
 		if loc.LimitConnDryRun {
 			dry = ", dry run"
+			rq.limitConnStatus = limit.RejectedDryRun
 		}
 		if full {
 			w.log.WithLevel(conf.LogAlert).Str("zone", zs[i].Name).Msg("could not allocate node in limit_conn zone")

@@ -35,8 +35,21 @@ type request struct {
 	headTimer bool
 	// file is the file a response is sent from, released when it is done.
 	file fileRef
-	// peer is the client's address ($remote_addr).
-	peer netip.AddrPort
+	// peer is the client's address ($remote_addr): the connection's, or
+	// the one realip found (realip.go), which keeps the connection's in
+	// realPeer ($realip_remote_addr).
+	peer       netip.AddrPort
+	realPeer   netip.AddrPort
+	realIPDone bool
+	// The variables of policevars.go: limit_conn's outcome, set
+	// $limit_rate, and $secure_link's state, value and buffers.
+	limitConnStatus limit.Status
+	limitRateSet    bool
+	limitRateVal    int64
+	slState         int8
+	slValue         []byte
+	slExpires       []byte
+	slBuf, slMD5    []byte
 	// conn is the connection the request came on.
 	conn *conn
 
@@ -164,6 +177,14 @@ func (rq *request) reset() {
 	rq.headTimer = false
 	rq.file = fileRef{}
 	rq.peer = netip.AddrPort{}
+	rq.realPeer = netip.AddrPort{}
+	rq.realIPDone = false
+	rq.limitConnStatus = limit.None
+	rq.limitRateSet, rq.limitRateVal = false, 0
+	rq.slState, rq.slValue, rq.slExpires = slNone, nil, nil
+	if cap(rq.slBuf) > authKeep {
+		rq.slBuf, rq.slMD5 = nil, nil
+	}
 	rq.conn = nil
 	rq.realm = ""
 	if cap(rq.authBuf) > authKeep {

@@ -93,6 +93,13 @@ func (w *Worker) set(rq *request, s *conf.Stmt) {
 		rq.setArgs(vs.pending)
 		return
 	}
+	if s.Var.Kind == conf.VarLimitRate {
+		// $limit_rate may be set: it limits the response's rate.
+		if !rq.setLimitRate(vs.pending) {
+			w.log.Error().Bytes("value", vs.pending).Msg("invalid $limit_rate, not set")
+		}
+		return
+	}
 	vs.setUser(s.Var.N, vs.pending)
 }
 

@@ -28,6 +28,10 @@ func (c *conn) serve() {
 	rq.connID, rq.connReqs, rq.connStart = c.id, c.requests+1, c.born
 	rq.https = c.tls != nil
 	st := rq.route(w.addrs[c.listener])
+	if st == 0 {
+		// nginx's post-read phase: realip with the server's settings.
+		rq.realIP(&rq.Loc.Server.Root.Settings)
+	}
 	switch {
 	case c.plainTLS:
 		st = filters.StatusToHTTPS
@@ -184,8 +188,8 @@ func (c *conn) respond() {
 	rq.Conn = c.transport()
 	rq.Owner = c
 	rq.Env = &w.env
-	if loc := rq.Loc; loc.LimitRate > 0 {
-		rq.LimitRate, rq.LimitRateAfter = loc.LimitRate, loc.LimitRateAfter
+	if rate := rq.limitRate(); rate > 0 {
+		rq.LimitRate, rq.LimitRateAfter = rate, rq.Loc.LimitRateAfter
 		rq.RateStart = w.loop.Now()
 	}
 	c.setState(stWrite)
@@ -314,7 +318,7 @@ func (c *conn) logAccess() {
 	}
 	rq.completed = rq.Err == nil && rq.Resp.Status != 444 && rq.BodySent() >= rq.Resp.ContentLength
 	e := entry{
-		peer:     c.peer,
+		peer:     rq.peer,
 		rq:       rq,
 		connID:   c.id,
 		requests: c.requests + 1,

@@ -225,7 +225,7 @@ func (rq *request) appendVar2(dst []byte, v *conf.Var) []byte {
 	case conf.VarUser:
 		return rq.appendUser(dst, v.N)
 	}
-	return dst
+	return rq.appendPoliceVar(dst, v)
 }
 
 // appendUser appends user variable n: the value set gave it, else its

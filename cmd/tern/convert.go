@@ -46,6 +46,8 @@ var plain = map[string]kind{
 	"log_not_found": kBool, "limit_rate": kString, "limit_rate_after": kString,
 	"limit_req_status": kNumber, "limit_conn_status": kNumber, "limit_req_log_level": kString,
 	"limit_conn_log_level": kString, "limit_req_dry_run": kBool, "limit_conn_dry_run": kBool,
+	"set_real_ip_from": kList, "real_ip_header": kString, "real_ip_recursive": kBool,
+	"secure_link": kString, "secure_link_md5": kString, "secure_link_secret": kString, "valid_referers": kList,
 }
 
 // ignored are directives with no meaning for tern, dropped with a note.

@@ -269,3 +269,49 @@ func TestConvertLimits(t *testing.T) {
 		t.Errorf("no warning about sync: %s", warn.String())
 	}
 }
+
+// TestConvertRealIPAndLinks: realip, secure_link and valid_referers
+// keep their names; the repeated ones gather into lists.
+func TestConvertRealIPAndLinks(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "nginx.conf")
+	os.WriteFile(p, []byte(`http { server {
+    server_name example.com;
+    set_real_ip_from 10.0.0.0/8;
+    set_real_ip_from 192.168.1.1;
+    real_ip_header X-Forwarded-For;
+    real_ip_recursive on;
+    location /p/ {
+      secure_link $arg_md5,$arg_expires;
+      secure_link_md5 "$secure_link_expires$uri$remote_addr secret";
+    }
+    location /old/ { secure_link_secret word; }
+    location /img/ { valid_referers none blocked server_names *.example.com; }
+}}`), 0o644)
+	var out, warn bytes.Buffer
+	if !convertNginx(p, &out, &warn) {
+		t.Fatal(warn.String())
+	}
+	main := filepath.Join(dir, "tern.hcl")
+	cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: out.Bytes()})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	srv := cfg.HTTP.Servers[0]
+	p1, old, img := srv.Location([]byte("/p/x")), srv.Location([]byte("/old/x")), srv.Location([]byte("/img/x"))
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"set_real_ip_from", len(srv.Root.RealIPFrom) == 2},
+		{"real_ip_header", srv.Root.RealIPHeader.Kind == conf.RealIPXForwardedFor && srv.Root.RealIPRecursive},
+		{"secure_link", p1.SecureLink.String() == "$arg_md5,$arg_expires" && p1.SecureLinkMD5.String() == "$secure_link_expires$uri$remote_addr secret"},
+		{"secure_link_secret", old.SecureLinkSecret == "word"},
+		{"valid_referers", img.ValidReferers.Set() && !img.ValidReferers.Valid([]byte("http://evil.test/")) && img.ValidReferers.Valid([]byte("http://a.example.com/"))},
+	}
+	for i, c := range checks {
+		if !c.ok {
+			t.Errorf("%d: %s not converted right:\n%s", i, c.name, out.String())
+		}
+	}
+}
