@@ -3,47 +3,14 @@
 package filters
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
-)
 
-// throttled moves this process into a cgroup v1 blkio group that reads
-// path's disk at bps, and returns the undo; it skips the test where that
-// is not possible (no blkio hierarchy, not root).
-func throttled(t *testing.T, path string, bps int) func() {
-	t.Helper()
-	const root = "/sys/fs/cgroup/blkio"
-	if _, err := os.Stat(filepath.Join(root, "blkio.throttle.read_bps_device")); err != nil {
-		t.Skip("no cgroup v1 blkio hierarchy: cannot make a slow disk")
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	cg := filepath.Join(root, fmt.Sprintf("tern-test-%d", os.Getpid()))
-	if err := os.Mkdir(cg, 0o755); err != nil {
-		t.Skipf("cannot create a blkio group: %v", err)
-	}
-	undo := func() {
-		os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644)
-		os.Remove(cg)
-	}
-	limit := fmt.Sprintf("%d:%d %d", unix.Major(st.Dev), unix.Minor(st.Dev), bps)
-	if err := os.WriteFile(filepath.Join(cg, "blkio.throttle.read_bps_device"), []byte(limit), 0o644); err != nil {
-		undo()
-		t.Skipf("cannot throttle %s: %v", limit, err)
-	}
-	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		undo()
-		t.Skipf("cannot join the blkio group: %v", err)
-	}
-	return undo
-}
+	"tern/internal/testcgroup"
+)
 
 // TestResidentRefusesReadaheadInFlight: pages that readahead has put in
 // the page cache but not yet filled count as present for cachestat, and
@@ -63,7 +30,7 @@ func TestResidentRefusesReadaheadInFlight(t *testing.T) {
 	fd := int(f.Fd())
 	unix.Fsync(fd)
 	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-	defer throttled(t, path, 4<<20)()
+	defer testcgroup.ThrottleReads(t, os.Getpid(), path, 4<<20)()
 	buf := make([]byte, 256<<10)
 	seen := false
 	for pos := int64(0); pos < 8<<20 && !seen; pos += int64(len(buf)) {

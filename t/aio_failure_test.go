@@ -3,7 +3,6 @@ package t
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"io"
 	"math/rand"
 	"net"
@@ -15,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"tern/internal/testcgroup"
 )
 
 // TestAIOTruncatedMidSend: a cold file that shrinks while the pool is
@@ -81,40 +80,6 @@ func TestAIOTruncatedMidSend(t *testing.T) {
 	}
 }
 
-// throttleReads puts pid in a cgroup v1 blkio group that limits its reads
-// from the disk holding dir to bps, until the test ends or the returned
-// function is called. It skips the test
-// where that is impossible (no blkio hierarchy, not root, a filesystem
-// without a block device).
-func throttleReads(t *testing.T, pid int, dir string, bps int) (undo func()) {
-	t.Helper()
-	const root = "/sys/fs/cgroup/blkio"
-	if _, err := os.Stat(filepath.Join(root, "blkio.throttle.read_bps_device")); err != nil {
-		t.Skip("no cgroup v1 blkio hierarchy at " + root + ": cannot make a pool thread wait for the disk")
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	cg := filepath.Join(root, fmt.Sprintf("tern-test-%d", os.Getpid()))
-	if err := os.Mkdir(cg, 0o755); err != nil {
-		t.Skipf("cannot make a blkio group: %v", err)
-	}
-	undo = func() {
-		os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
-		os.Remove(cg)
-	}
-	t.Cleanup(undo)
-	rule := fmt.Sprintf("%d:%d %d", unix.Major(st.Dev), unix.Minor(st.Dev), bps)
-	if err := os.WriteFile(filepath.Join(cg, "blkio.throttle.read_bps_device"), []byte(rule), 0o644); err != nil {
-		t.Skipf("cannot throttle the docroot's device (%s): %v", rule, err)
-	}
-	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return undo
-}
-
 // TestAIOQueueFull: with one pool thread and no queue, a cold response
 // arriving while the thread waits for the (throttled) disk gets 500 with
 // Connection: close and an error-log line; the worker goes on serving
@@ -138,7 +103,7 @@ thread_pool "default" {
 	}
 	s.start()
 	workers := s.waitWorkers(1, nil, 10*time.Second)
-	unthrottle := throttleReads(t, workers[0], s.root, 128<<10)
+	unthrottle := testcgroup.ThrottleReads(t, workers[0], s.root, 128<<10)
 
 	// a.bin's first sendfile holds the only thread for seconds.
 	a := s.dial()

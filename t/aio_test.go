@@ -13,9 +13,11 @@ import (
 )
 
 // holdPageCache takes, until the test ends, the lock that tests which
-// drop every cache and tests which need files to stay cached share across
-// packages (go test runs packages at once; drop_caches is machine-wide).
-// Its twin is in worker/aio_linux_test.go.
+// need files to stay cached shared with those that wrote drop_caches,
+// which empties the caches of the whole machine. tern's tests no longer
+// do (they mount a file system of their own to make paths cold), but an
+// older checkout's tests running at the same time on a shared machine
+// may still take the lock to drop them.
 func holdPageCache(t *testing.T) {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "tern-tests-page-cache.lock"), os.O_CREATE|os.O_RDWR, 0o666)
@@ -89,7 +91,7 @@ func sendCounters(t testing.TB, s *server) (inline, offloaded float64) {
 // cache is sent through the pool, byte-exact; a cached one makes no thread
 // hop at all.
 func TestAIOColdAndCached(t *testing.T) {
-	holdPageCache(t) // no drop_caches from another package's test meanwhile
+	holdPageCache(t)
 	for _, mode := range []string{"sendfile = true", "sendfile = false"} {
 		t.Run(mode, func(t *testing.T) {
 			s := newServer(t, basicConfig(`aio = "threads"`+"\n  "+mode))

@@ -1,21 +1,12 @@
 package t
 
-import (
-	"os"
-	"testing"
-)
+import "testing"
 
 // skipLoudly skips a test that needs what this machine lacks (a tool, a
-// kernel feature), saying why. go test prints skips only with -v, so the
-// reason is also appended to the file $TERN_SKIP_LOG names, which
-// .ci/run prints after the tests.
+// kernel feature), saying why. go test prints skips only with -v; CI
+// runs the tests through .ci/testreport, which lists every skipped test
+// of every package with its reason.
 func skipLoudly(t *testing.T, reason string) {
 	t.Helper()
-	if path := os.Getenv("TERN_SKIP_LOG"); path != "" {
-		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
-			f.WriteString(t.Name() + ": " + reason + "\n")
-			f.Close()
-		}
-	}
 	t.Skip(reason)
 }

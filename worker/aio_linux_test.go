@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -236,54 +237,99 @@ func TestTruncatedMidSend(t *testing.T) {
 	}
 }
 
-// holdPageCache takes, until the test ends, the lock that tests which
-// drop every cache and tests which need files to stay cached share across
-// packages (go test runs packages at once; drop_caches is machine-wide).
-// Its twin is in t/aio_test.go.
-func holdPageCache(t *testing.T) {
+// coldMount mounts an ext4 file system of the test's own — an image file
+// on a loop device — at a new directory, and returns it with remount,
+// which unmounts and mounts it again: after it, none of that file
+// system's dentries, inodes or pages are in the kernel's caches. That is
+// a cold start of one file system; drop_caches would empty the caches of
+// the whole machine. The mount goes when the test ends. coldMount skips
+// the test, saying why, where it cannot mount (not root, no mkfs.ext4,
+// no loop device).
+func coldMount(t *testing.T) (dir string, remount func()) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "tern-tests-page-cache.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if os.Getuid() != 0 {
+		t.Skip("mounting a file system of the test's own needs root: no cold path to test")
+	}
+	mkfs, err := exec.LookPath("mkfs.ext4")
 	if err != nil {
+		t.Skip("no mkfs.ext4 (apt-get install e2fsprogs): no cold path to test")
+	}
+	tmp := t.TempDir()
+	img, dir := filepath.Join(tmp, "fs.img"), filepath.Join(tmp, "mnt")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := os.Truncate(img, 32<<20); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-}
-
-// dropCaches asks the kernel to drop clean page cache pages, dentries and
-// inodes (root only); it reports whether it could.
-func dropCaches(t *testing.T) bool {
-	t.Helper()
-	unix.Sync()
-	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0) == nil
+	if out, err := exec.Command(mkfs, "-q", "-F", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4: %v: %s", err, out)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount := func() error {
+		out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	umount := func() error {
+		// Closes run on a pool thread: a descriptor may be a moment late.
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var out []byte
+			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
+				return nil
+			}
+			err = fmt.Errorf("%v: %s", err, out)
+		}
+		return err
+	}
+	if err := mount(); err != nil {
+		t.Skipf("cannot mount a file system image (no loop device?): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := umount(); err != nil {
+			t.Errorf("unmounting the test's file system: %v", err)
+		}
+	})
+	return dir, func() {
+		t.Helper()
+		if err := umount(); err != nil {
+			t.Fatal(err)
+		}
+		if err := mount(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestColdPathOpenedOnPool: a path whose directories are not in the
 // kernel's caches is resolved on a pool thread, and the request is served
 // as if nothing happened; once resolved, the next request opens inline.
+// The kernel's own RESOLVE_CACHED decides here, on a file system the test
+// mounted cold (TestRevalidationOffLoop and others drive the same code
+// through coldForTest).
 func TestColdPathOpenedOnPool(t *testing.T) {
-	holdPageCache(t)
-	r := newRig(t, aioConfig)
-	deep := filepath.Join(r.dir, "a", "b", "c", "d")
+	root, remount := coldMount(t)
+	deep := filepath.Join(root, "a", "b", "c", "d")
 	if err := os.MkdirAll(deep, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	data := writeRandom(t, filepath.Join(deep, "f.bin"), 100<<10)
-	if !dropCaches(t) {
-		t.Skip("cannot drop the kernel's caches (not root): no cold path to test")
-	}
+	remount()
+	r := newRig(t, strings.Replace(aioConfig, "{{ROOT}}", root, 1))
 	resp := r.fetch(t, "GET /a/b/c/d/f.bin HTTP/1.1\r\nHost: a\r\n\r\n", false)
 	head, body := splitResponse(t, resp)
 	if !bytes.HasPrefix([]byte(head), []byte("HTTP/1.1 200 OK")) || !bytes.Equal(body, data) {
 		t.Fatalf("head %q, body %d bytes", head, len(body))
 	}
-	t.Logf("offloaded opens after the cold fetch: %d", r.w.env.Stats.OffloadedOpens)
-	if n := r.w.env.Stats.OffloadedOpens; n == 0 {
-		t.Skip("the path stayed in the dentry cache despite drop_caches")
-	}
 	before := r.w.env.Stats.OffloadedOpens
+	if before == 0 {
+		t.Fatal("a path on a file system mounted a moment ago was opened on the loop")
+	}
 	resp = r.fetch(t, "GET /a/b/c/d/f.bin HTTP/1.1\r\nHost: a\r\n\r\n", false)
 	if _, body := splitResponse(t, resp); !bytes.Equal(body, data) {
 		t.Fatal("second fetch differs")
@@ -292,10 +338,14 @@ func TestColdPathOpenedOnPool(t *testing.T) {
 		t.Fatalf("a resolved path went to the pool again: %d → %d", before, r.w.env.Stats.OffloadedOpens)
 	}
 	// A missing file in a cold directory: 404 after the pool looked.
-	dropCaches(t)
+	for i := 0; i < 10; i++ { // let the pool close what the worker opened
+		r.w.loop.CapWait(5 * time.Millisecond)
+		r.w.loop.RunOnce()
+	}
+	remount()
 	resp = r.fetch(t, "GET /a/b/c/d/missing HTTP/1.1\r\nHost: a\r\n\r\n", false)
-	if !bytes.HasPrefix(resp, []byte("HTTP/1.1 404 Not Found")) {
-		t.Fatalf("missing: %q", resp)
+	if !bytes.HasPrefix(resp, []byte("HTTP/1.1 404 Not Found")) || r.w.env.Stats.OffloadedOpens == before {
+		t.Fatalf("missing: %q, %d opens on the pool", resp, r.w.env.Stats.OffloadedOpens-before)
 	}
 }
 
