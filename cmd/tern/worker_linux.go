@@ -51,6 +51,11 @@ func cannotStart(ch *master.Channel, what string, err error) int {
 // master/handoff_linux.go) and serves until told to stop.
 func runWorker(p master.WorkerParams) int {
 	master.IgnoreSignals() // inherited from the master, and set again
+	// The master's signals from now on: one that comes while the worker
+	// starts waits here (Go's default for QUIT would dump goroutines and
+	// exit), and is acted on once the loop runs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
 	master.SetTitle(master.WorkerTitle)
 	ch := master.WorkerChannel()
 	fatal := func(what string, err error) int { return cannotStart(ch, what, err) }
@@ -123,7 +128,7 @@ func runWorker(p master.WorkerParams) int {
 	}
 	// Signals and the channel before Run reports ready: from then on
 	// the master may send USR1 or a reopen.
-	workerSignals(w, ch)
+	workerSignals(w, ch, sigs)
 	go reopenLogs(ch, master.LogPaths(cfg), logs, log)
 	w.OnReady(func() {
 		if err := ch.Ready(); err != nil {
@@ -208,10 +213,8 @@ func (p *parentWatch) Event(uint32) {
 // graceful stop, TERM and INT fast stop. USR1 asks the master to reopen
 // the logs, which only it opens. HUP, WINCH and USR2 are the master's
 // and ignored here, as nginx.
-func workerSignals(w *worker.Worker, ch *master.Channel) {
+func workerSignals(w *worker.Worker, ch *master.Channel, sigs chan os.Signal) {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGWINCH, syscall.SIGUSR2)
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
 	go func() {
 		for s := range sigs {
 			switch s {
