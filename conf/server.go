@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -326,4 +327,38 @@ func (d *decoder) listenFlags(ad *addrDraft, e *listenEntry, srv *Server) {
 	if e.backlog != 0 {
 		ad.addr.Backlog = e.backlog
 	}
+}
+
+// Label names the server in metrics: its first server_name, else its
+// first listen address. Label values thus come from the configuration,
+// never from what a client sends; servers that share a first name share
+// a label.
+func (s *Server) Label() string {
+	if len(s.Names) > 0 {
+		return s.Names[0]
+	}
+	if len(s.Addrs) > 0 {
+		return s.Addrs[0].Addr
+	}
+	return ""
+}
+
+// ServerLabels returns the distinct labels of the configuration's
+// servers, in order, and PoolLabels the names of its thread pools,
+// sorted: the values of the metrics' server and pool labels.
+func (c *Config) ServerLabels() []string {
+	var labels []string
+	if c.HTTP != nil {
+		for _, s := range c.HTTP.Servers {
+			if l := s.Label(); !slices.Contains(labels, l) {
+				labels = append(labels, l)
+			}
+		}
+	}
+	return labels
+}
+
+// PoolLabels returns the names of the thread pools, sorted.
+func (c *Config) PoolLabels() []string {
+	return slices.Sorted(maps.Keys(c.ThreadPools))
 }

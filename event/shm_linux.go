@@ -29,6 +29,8 @@ import (
 //	             low half, 0 when free, its lease's expiry in the high half
 //	offset 256   the master's counters (MasterCounters)
 //	offset 384   Slots × SlotSize: one Counters slot per worker process
+//	then         the labelled counters: per server and per thread pool
+//	             (labels_linux.go)
 //
 // A slot is written by the one worker that occupies it, with atomic
 // stores (single writer, so a load and a store are enough); anybody reads
@@ -44,7 +46,7 @@ type Shared struct {
 
 const (
 	shmMagic   = 0x314d48534e524554 // "TERNSHM1", little-endian
-	shmVersion = 6
+	shmVersion = 7
 	// shmLine is the unit of the layout: two 64-byte cache lines.
 	shmLine = 128
 	// offLock is the accept lock word's line.
@@ -58,9 +60,10 @@ const (
 	// MaxSlots bounds the worker processes alive at once, old generations
 	// still draining after reloads included (nginx's NGX_MAX_PROCESSES).
 	MaxSlots = 1024
-	// shmSize is the whole mapping: 512 KiB, touched only as far as the
-	// slots in use.
-	shmSize = offSlots + MaxSlots*SlotSize
+	// shmSize is the whole mapping: the slots (512 KiB), then the
+	// labelled counters (labels_linux.go, 19 MiB), touched only as far
+	// as the slots and labels in use.
+	shmSize = offSlots + MaxSlots*SlotSize + labelsSize
 )
 
 // header is the first line of the mapping.
@@ -78,14 +81,17 @@ type header struct {
 	Draining uint64
 }
 
-// HistBounds are the upper bounds of the request-time histogram buckets
-// (Prometheus' default buckets); Counters.Hist has one more bucket for
-// the requests slower than the last bound.
+// HistBounds are the upper bounds of the request-time histogram buckets:
+// Prometheus' default buckets, then up to an hour, which a download of a
+// large file over a slow link takes; Counters.Hist has one more bucket
+// for the requests slower than the last bound.
 var HistBounds = [...]time.Duration{
 	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond,
 	50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
 	500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
-	5 * time.Second, 10 * time.Second,
+	5 * time.Second, 10 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute,
+	30 * time.Minute, time.Hour,
 }
 
 // MasterCounters are the master's line: what only the master knows
@@ -107,6 +113,18 @@ type MasterCounters struct {
 	// not start).
 	ReloadsOK     uint64
 	ReloadsFailed uint64
+	// ReloadOKAt and ReloadFailedAt are when a reload last had each
+	// outcome (Unix seconds, 0 never).
+	ReloadOKAt     uint64
+	ReloadFailedAt uint64
+	// UpgradesOK is 1 in a master that a binary upgrade started (once
+	// it serves); UpgradesFailed counts the new binaries this master saw
+	// exit while it lived (rolled back). UpgradeOKAt and UpgradeFailedAt
+	// are when (Unix seconds, 0 never).
+	UpgradesOK      uint64
+	UpgradesFailed  uint64
+	UpgradeOKAt     uint64
+	UpgradeFailedAt uint64
 }
 
 // Compile-time check: the master's counters fit their line.
@@ -168,10 +186,6 @@ type Counters struct {
 	// "threads"): a fully cached file costs no offloaded send.
 	InlineSends    uint64
 	OffloadedSends uint64
-	// PoolQueued is the tasks waiting in the worker's thread pools
-	// (gauge); PoolRejected counts the tasks a full queue refused.
-	PoolQueued   uint64
-	PoolRejected uint64
 	// OffloadedOpens counts paths resolved on a pool thread because
 	// resolving them would have read the disk.
 	OffloadedOpens uint64
@@ -199,7 +213,7 @@ func NewShared() (*Shared, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("memfd_create", err)
 	}
-	if err := unix.Ftruncate(fd, shmSize); err != nil {
+	if err := unix.Ftruncate(fd, int64(shmSize)); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("ftruncate", err)
 	}
@@ -237,7 +251,7 @@ func mapShared(fd int) (*Shared, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, os.NewSyscallError("fstat", err)
 	}
-	if st.Size != shmSize {
+	if st.Size != int64(shmSize) {
 		return nil, fmt.Errorf("shared memory fd %d: %d bytes, want %d", fd, st.Size, shmSize)
 	}
 	mem, err := unix.Mmap(fd, 0, shmSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -272,11 +286,17 @@ func (s *Shared) Master() *MasterCounters {
 func (s *Shared) MasterTotals() MasterCounters {
 	m := s.Master()
 	return MasterCounters{
-		Crashes:       atomic.LoadUint64(&m.Crashes),
-		Respawns:      atomic.LoadUint64(&m.Respawns),
-		Delayed:       atomic.LoadUint64(&m.Delayed),
-		ReloadsOK:     atomic.LoadUint64(&m.ReloadsOK),
-		ReloadsFailed: atomic.LoadUint64(&m.ReloadsFailed),
+		Crashes:         atomic.LoadUint64(&m.Crashes),
+		Respawns:        atomic.LoadUint64(&m.Respawns),
+		Delayed:         atomic.LoadUint64(&m.Delayed),
+		ReloadsOK:       atomic.LoadUint64(&m.ReloadsOK),
+		ReloadsFailed:   atomic.LoadUint64(&m.ReloadsFailed),
+		ReloadOKAt:      atomic.LoadUint64(&m.ReloadOKAt),
+		ReloadFailedAt:  atomic.LoadUint64(&m.ReloadFailedAt),
+		UpgradesOK:      atomic.LoadUint64(&m.UpgradesOK),
+		UpgradesFailed:  atomic.LoadUint64(&m.UpgradesFailed),
+		UpgradeOKAt:     atomic.LoadUint64(&m.UpgradeOKAt),
+		UpgradeFailedAt: atomic.LoadUint64(&m.UpgradeFailedAt),
 	}
 }
 
@@ -310,8 +330,8 @@ func (s *Shared) Vacate(i int) {
 	atomic.StoreUint64(&c.Reading, 0)
 	atomic.StoreUint64(&c.Writing, 0)
 	atomic.StoreUint64(&c.TryAt, 0)
-	atomic.StoreUint64(&c.PoolQueued, 0)
 	atomic.StoreUint64(&c.PID, 0)
+	s.vacateLabels(i)
 }
 
 // Sum adds up every slot in use: what stub_status and metrics report for

@@ -110,7 +110,8 @@ func TestHistBucket(t *testing.T) {
 	cases := []struct {
 		d    time.Duration
 		want int
-	}{{0, 0}, {5 * time.Millisecond, 0}, {6 * time.Millisecond, 1}, {time.Second, 7}, {11 * time.Second, len(HistBounds)}}
+	}{{0, 0}, {5 * time.Millisecond, 0}, {6 * time.Millisecond, 1}, {time.Second, 7}, {11 * time.Second, 11},
+		{time.Hour, len(HistBounds) - 1}, {time.Hour + 1, len(HistBounds)}}
 	for i, c := range cases {
 		if got := HistBucket(c.d); got != c.want {
 			t.Errorf("%d: %v → %d, want %d", i, c.d, got, c.want)

@@ -4,11 +4,13 @@ package master
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"tern/conf"
+	"tern/event"
 )
 
 // A generation is what one configuration's workers need; the master has
@@ -115,6 +117,11 @@ func (m *Master) settle(now time.Time) {
 			g.serving = true
 			m.log.Info().Int("worker_processes", len(g.fails)).Msg("tern started")
 			announce(m.opt.Stderr, g.cfg.HTTP)
+			if m.upgradeParent != 0 {
+				// A binary upgrade started this master, and it serves.
+				event.Inc(&m.shm.Master().UpgradesOK)
+				atomic.StoreUint64(&m.shm.Master().UpgradeOKAt, uint64(now.Unix()))
+			}
 		case !now.Before(g.deadline):
 			m.startFailed(fmt.Sprintf("the workers did not report ready within %v", readyTimeout))
 		}

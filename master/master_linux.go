@@ -201,6 +201,7 @@ func start(opt Options) (*Master, error) {
 	if inherited {
 		m.log.Info().Msg("session ticket keys taken over from the old master")
 	}
+	m.registerLabels(cfg)
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return fail(os.NewSyscallError("pipe2", err))

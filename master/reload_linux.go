@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,6 +79,7 @@ func (m *Master) reload() {
 // the status file.
 func (m *Master) reloadFailed(reason, diag string) {
 	event.Inc(&m.shm.Master().ReloadsFailed)
+	atomic.StoreUint64(&m.shm.Master().ReloadFailedAt, uint64(time.Now().Unix()))
 	full := reason
 	if diag != "" {
 		full += ":\n" + diag
@@ -94,6 +96,7 @@ func (m *Master) reloadFailed(reason, diag string) {
 // addresses that stay) and starts them as the next generation; settle
 // commits it once they are all ready. On an error it changes nothing.
 func (m *Master) switchGeneration(cfg *conf.Config) {
+	m.registerLabels(cfg)
 	n := workerCount(cfg, m.cpus)
 	lns, err := openListeners(cfg, n, m.gen.lns)
 	if err != nil {
@@ -181,6 +184,7 @@ func (m *Master) commit() {
 	old.lns = &listenSet{}
 	m.retire(old)
 	event.Inc(&m.shm.Master().ReloadsOK)
+	atomic.StoreUint64(&m.shm.Master().ReloadOKAt, uint64(time.Now().Unix()))
 	m.writeReloadStatus(reloadStatus{State: "ok", Generation: g.n, Workers: len(g.fails)})
 	m.log.Info().Int("generation", g.n).Int("worker_processes", len(g.fails)).Msg("reconfigured")
 }

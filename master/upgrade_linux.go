@@ -6,12 +6,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"tern/conf"
+	"tern/event"
 )
 
 // Binary upgrade (docs/operations.md#binary-upgrade), nginx's procedure:
@@ -126,6 +129,9 @@ func execNewBinary(path string, argv []string, fds []int, keys int, zones *zoneS
 func (m *Master) newBinaryExited(ws unix.WaitStatus) {
 	pid := m.newBinary
 	m.newBinary = 0
+	// Any exit of the new binary while this master lives is a rollback.
+	event.Inc(&m.shm.Master().UpgradesFailed)
+	atomic.StoreUint64(&m.shm.Master().UpgradeFailedAt, uint64(time.Now().Unix()))
 	var ev *zerolog.Event
 	switch {
 	case ws.Signaled():

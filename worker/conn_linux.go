@@ -75,7 +75,10 @@ type conn struct {
 	fd       int32
 	requests uint32
 	listener uint16
-	state    connState
+	// received counts the bytes read from the connection; counted is
+	// how many of them a finished response has been charged with.
+	received, counted uint64
+	state             connState
 
 	// The socket's readiness, kept as the level it is: epoll reports
 	// each change once (edge-triggered), so what it said stays true
@@ -283,6 +286,9 @@ func (c *conn) read() {
 		n, err = c.tls.Read(b.b[b.end:])
 	} else {
 		n, err = event.Read(int(c.fd), b.b[b.end:])
+	}
+	if n > 0 {
+		c.received += uint64(n)
 	}
 	switch {
 	case err == unix.EAGAIN:

@@ -312,7 +312,8 @@ func (c *conn) finishRequest() {
 func (c *conn) logAccess() {
 	w := c.w
 	rq := c.rq
-	w.requestDone(rq)
+	w.requestDone(rq, c.server(), c.received-c.counted)
+	c.counted = c.received
 	if rq.Loc == nil || len(rq.Loc.AccessLogs) == 0 {
 		return
 	}
@@ -378,6 +379,9 @@ func (c *conn) lingerRead() {
 	}
 	c.buf.start, c.buf.end = 0, 0
 	n, err := event.Read(int(c.fd), c.buf.b)
+	if n > 0 {
+		c.received += uint64(n)
+	}
 	switch {
 	case err == unix.EAGAIN:
 		c.readReady = false
@@ -406,6 +410,14 @@ func (c *conn) close() {
 		return // the handshake goroutine finishes first (HandshakeDone)
 	}
 	w := c.w
+	if rest := c.received - c.counted; rest > 0 {
+		// Bytes no finished response accounted for: a request cut
+		// short, or what a lingering close drained.
+		if sc := w.labels.servers[c.server()]; sc != nil {
+			event.Add(&sc.BytesReceived, rest)
+		}
+		c.counted = c.received
+	}
 	if c.rq != nil {
 		w.putRequest(c.rq)
 		c.rq = nil
@@ -428,4 +440,14 @@ func (c *conn) close() {
 	c.plainTLS = false
 	w.active--
 	w.updateDisabled()
+}
+
+// server is the server the connection's request is for: its location's,
+// else (a request refused before routing) the listening address's
+// default.
+func (c *conn) server() *conf.Server {
+	if c.rq != nil && c.rq.Loc != nil {
+		return c.rq.Loc.Server
+	}
+	return c.w.addrs[c.listener].Default
 }

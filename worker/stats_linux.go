@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tern/conf"
 	"tern/event"
 )
 
@@ -23,6 +24,7 @@ func (w *Worker) UseShared(sh *event.Shared, slot int, mutex bool) {
 	w.shm = sh
 	w.stats = sh.Slot(slot)
 	w.logErrBase = atomic.LoadUint64(&w.stats.LogWriteErrors)
+	w.initLabels(sh, slot)
 	if mutex {
 		w.mutex = event.NewAcceptMutex(w.loop, w.acc, sh, slot, w.pid, w.cfg.AcceptMutexDelay)
 	}
@@ -93,8 +95,10 @@ func (w *Worker) accepted() {
 func (w *Worker) updateDisabled() { w.acc.Disabled = w.maxConns/8 - (w.maxConns - w.active) }
 
 // requestDone counts a finished response: its status class, the bytes
-// sent and the request time.
-func (w *Worker) requestDone(rq *request) {
+// sent and the request time, and, for its server, its code and the bytes
+// sent and received.
+func (w *Worker) requestDone(rq *request, srv *conf.Server, received uint64) {
+	w.serverDone(srv, rq.Resp.Status, uint64(max(rq.Sent, 0)), received)
 	st := w.stats
 	event.Inc(&st.Status[event.StatusClass(rq.Resp.Status)])
 	event.Add(&st.BytesSent, uint64(max(rq.Sent, 0)))

@@ -90,10 +90,12 @@ type Worker struct {
 	// ssl is the TLS engine, nil when no address is a TLS one.
 	ssl *ssl.Engine
 
-	// shm, stats and mutex: see stats_linux.go.
-	shm   *event.Shared
-	stats *event.Counters
-	mutex *event.AcceptMutex
+	// shm, stats and mutex: see stats_linux.go; labels:
+	// labels_linux.go.
+	shm    *event.Shared
+	stats  *event.Counters
+	labels labelled
+	mutex  *event.AcceptMutex
 }
 
 // New creates a worker for cfg on the given listening sockets. Errors go to
@@ -141,6 +143,7 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 		// master's.
 		w.ssl = ssl.NewEngine(loop, cfg, ssl.StaticKeys{ssl.NewKey()})
 	}
+	w.initLabels(nil, 0) // private until UseShared
 	return w, nil
 }
 
