@@ -245,7 +245,7 @@ func parseV2(b []byte) (Header, int, error) {
 		h.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(body[32:34]))
 		h.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(body[34:36]))
 	default:
-		// UNSPEC, UDP, UNIX sockets: nothing tern can use as a client
+		// An unspecified family, UDP, UNIX sockets: nothing tern can use as a client
 		// address; the connection's own stands (nginx does the same).
 		h.Local = true
 	}
