@@ -86,12 +86,17 @@ func TestTLSPlainOnTLSPort(t *testing.T) {
 	if r := s.get(req("GET", "/r/a?b")); r.status != 302 || r.header("Location") != "https://localhost:"+strconv.Itoa(s.port)+"/r/a?b" {
 		t.Fatalf("error_page 497: %v", r)
 	}
-	// Garbage gets the parser's 400.
+	// Text that is no request gets the parser's 400; bytes that are
+	// neither TLS nor text, a closed connection (nginx would try them as
+	// a request too).
+	c = s.dial()
+	c.send("NOT A REQUEST\r\n\r\n")
+	if r := c.read("GET"); r.status != 400 {
+		t.Fatalf("text: %v", r)
+	}
 	c = s.dial()
 	c.send("\x00\x01\x02 nothing\r\n\r\n")
-	if r := c.read("GET"); r.status != 400 {
-		t.Fatalf("garbage: %v", r)
-	}
+	c.expectClosed(5 * time.Second)
 }
 
 // sniConfig has three servers on one TLS address: a.test (the default,

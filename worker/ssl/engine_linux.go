@@ -34,6 +34,14 @@ const (
 // beyond that wait in order for a slot. The loop reads the ClientHello
 // before (ScanHello), so a connection that sends nothing, or sends it
 // slowly, takes no goroutine.
+//
+// MaxHandshakes is worker_connections: a lower bound would let a client
+// that sends that many ClientHellos and never answers the server's
+// flight hold up every other handshake until ssl_handshake_timeout. A
+// stalled handshake holds about 16 KiB (its goroutine's stack and
+// crypto/tls's state; measured), against about 5 KiB for a connection
+// whose ClientHello is still arriving and 0.3 KiB for one that sent
+// nothing.
 type Engine struct {
 	loop *event.Loop
 	// MaxHandshakes bounds the handshake goroutines at once.
@@ -52,18 +60,11 @@ type Engine struct {
 	outs    [][]byte // free ciphertext buffers
 }
 
-// DefaultMaxHandshakes is a worker's bound on handshakes at once. A
-// handshake goroutine waiting for the client's second flight holds about
-// 10 KiB (its stack and crypto/tls's state); 1024 of them are 10 MiB, and
-// more in flight than that on one CPU means the CPU, not the number of
-// goroutines, is the limit.
-const DefaultMaxHandshakes = 1024
-
 // NewEngine makes the TLS engine of a worker for cfg's TLS servers.
 func NewEngine(loop *event.Loop, cfg *conf.Config, keys TicketKeys) *Engine {
 	e := &Engine{
 		loop:          loop,
-		MaxHandshakes: DefaultMaxHandshakes,
+		MaxHandshakes: cfg.WorkerConnections,
 		configs:       NewConfigs(cfg, keys),
 		plain:         make([]byte, plainChunk),
 		inFlight:      make(map[*Conn]struct{}),

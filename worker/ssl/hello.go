@@ -14,14 +14,15 @@ const (
 	HelloMore HelloStatus = iota
 	// HelloDone: the ClientHello is complete; the handshake can start.
 	HelloDone
-	// HelloPlain: not TLS. nginx answers such a request with 400 "The
-	// plain HTTP request was sent to HTTPS port", after reading its head
-	// as HTTP; garbage gets the HTTP parser's 400.
+	// HelloPlain: not TLS but what starts an HTTP request, a letter.
+	// nginx answers such a request with 400 "The plain HTTP request was
+	// sent to HTTPS port", after reading its head as HTTP.
 	HelloPlain
 	// HelloTooLarge: the ClientHello is larger than the limit.
 	HelloTooLarge
-	// HelloBad: a record that no client sends first (not a handshake
-	// record, or longer than TLS allows).
+	// HelloBad: neither TLS nor HTTP (nginx would try to read it as a
+	// request; tern closes at once), or a record that no client sends
+	// first (not a handshake record, or longer than TLS allows).
 	HelloBad
 )
 
@@ -47,12 +48,12 @@ func ScanHello(b []byte, max int) HelloStatus {
 	if len(b) == 0 {
 		return HelloMore
 	}
-	switch b[0] {
-	case recordHandshake:
-	case sslv2Hello:
-		return HelloBad
+	switch c := b[0]; {
+	case c == recordHandshake:
+	case 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z':
+		return HelloPlain // a method, as far as one byte tells
 	default:
-		return HelloPlain
+		return HelloBad // an SSLv2 hello (0x80), an alert, garbage
 	}
 	var hdr [4]byte // the handshake message header, maybe across records
 	got := 0        // message bytes seen

@@ -53,7 +53,9 @@ func TestScanHello(t *testing.T) {
 		{frag[:len(frag)-1], 4096, HelloMore},
 		{frag, 4096, HelloDone},
 		{[]byte("GET / HTTP/1.1\r\n"), 4096, HelloPlain},
-		{[]byte("\x00\x01garbage"), 4096, HelloPlain},
+		{[]byte("\x00\x01garbage"), 4096, HelloBad},
+		{[]byte("get / HTTP/1.1"), 4096, HelloPlain},
+		{[]byte{0x15, 3, 3, 0, 2, 2, 40}, 4096, HelloBad}, // an alert
 		{[]byte{0x80, 0x2e, 0x01}, 4096, HelloBad},
 		{[]byte{0x16, 3, 1, 0x40, 0x01}, 4096, HelloBad},                           // 16385-byte record
 		{[]byte{0x16, 3, 1, 0, 0}, 4096, HelloBad},                                 // empty record

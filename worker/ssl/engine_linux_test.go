@@ -1,0 +1,137 @@
+//go:build linux
+
+package ssl
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tern/event"
+)
+
+// poker passes a connection's epoll events to its handshake goroutine.
+type poker struct{ c *Conn }
+
+func (p poker) Event(uint32) {
+	if p.c.handshaking {
+		p.c.Poke()
+	}
+}
+
+// owner records HandshakeDone.
+type owner struct{ done int }
+
+func (o *owner) HandshakeDone() { o.done++ }
+
+// socketPair returns a non-blocking server end and a net.Conn client end.
+func socketPair(t *testing.T) (int, net.Conn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[1]), "client")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); c.Close() })
+	return fds[0], c
+}
+
+// runUntil runs the loop until cond holds, for at most 5 s.
+func runUntil(t *testing.T, l *event.Loop, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		l.CapWait(10 * time.Millisecond)
+		if err := l.RunOnce(); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+	}
+}
+
+// TestEngineQueue: beyond MaxHandshakes, a handshake waits for a slot; a
+// running one is canceled through its goroutine, a waiting one at once.
+func TestEngineQueue(t *testing.T) {
+	f := loadConf(t, twoServers)
+	loop, err := event.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loop.Close()
+	e := NewEngine(loop, f.cfg, StaticKeys{NewKey()})
+	e.MaxHandshakes = 1
+	addr := f.cfg.HTTP.Addrs[0]
+
+	// A: a ClientHello, then silence.
+	fdA, _ := socketPair(t)
+	hello := clientHello(t, f.clientConfig("a.test"))
+	var oa, ob, oc owner
+	a := e.Start(fdA, addr, hello, &oa)
+	// B: a real client, which waits for A's slot.
+	fdB, cb := socketPair(t)
+	client := tls.Client(cb, f.clientConfig("b.test"))
+	clientErr := make(chan error, 1)
+	go func() { clientErr <- client.Handshake() }()
+	// The loop reads B's ClientHello itself; here the test does.
+	rawB := make([]byte, 4096)
+	n := readHelloFrom(t, fdB, rawB)
+	b := e.Start(fdB, addr, rawB[:n], &ob)
+	fdC, _ := socketPair(t)
+	c := e.Start(fdC, addr, hello, &oc)
+	if running, waiting := e.Running(); running != 1 || waiting != 2 {
+		t.Fatalf("running %d, waiting %d", running, waiting)
+	}
+	// C gives up while waiting: it may close at once.
+	if !e.Cancel(c) || oc.done != 0 {
+		t.Fatal("a waiting handshake was not canceled at once")
+	}
+	// A gives up: its goroutine finishes, then B runs and completes.
+	if e.Cancel(a) {
+		t.Fatal("a running handshake reported canceled at once")
+	}
+	runUntil(t, loop, func() bool { return oa.done == 1 })
+	if !errors.Is(a.Err(), errCanceled) {
+		t.Fatalf("A: %v", a.Err())
+	}
+	// B's handshake goroutine waits for the loop's pokes, which the
+	// socket's epoll events bring, as in the worker.
+	if err := loop.Add(fdB, event.In|event.Out|event.RDHup|event.ET, poker{b}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, loop, func() bool { return ob.done == 1 })
+	if b.Err() != nil || <-clientErr != nil || b.Server().Names[0] != "b.test" {
+		t.Fatalf("B: %v", b.Err())
+	}
+	if running, waiting := e.Running(); running != 0 || waiting != 0 {
+		t.Fatalf("after: running %d, waiting %d", running, waiting)
+	}
+	e.Close()
+}
+
+// readHelloFrom reads a complete ClientHello from fd.
+func readHelloFrom(t *testing.T, fd int, buf []byte) int {
+	t.Helper()
+	n := 0
+	for deadline := time.Now().Add(5 * time.Second); ScanHello(buf[:n], len(buf)) != HelloDone; {
+		m, err := unix.Read(fd, buf[n:])
+		if m > 0 {
+			n += m
+		} else if err != unix.EAGAIN || time.Now().After(deadline) {
+			t.Fatalf("reading the ClientHello: %v", err)
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return n
+}
