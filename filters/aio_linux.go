@@ -269,6 +269,31 @@ func resident(fd int, off, n int64) bool {
 	return true
 }
 
+// preadNoWait reads into p at off what the page cache holds, with
+// preadv2(RWF_NOWAIT): unix.EAGAIN when the first page is not there (a
+// read would wait for the disk), a short count when a later one is not.
+// A raw call: x/sys's Preadv2 allocates its iovecs.
+func preadNoWait(fd int, p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	iov := unix.Iovec{Base: &p[0]}
+	iov.SetLen(len(p))
+	for {
+		r, _, e := unix.RawSyscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1,
+			uintptr(off), 0, unix.RWF_NOWAIT)
+		switch e {
+		case 0:
+			return int(r), nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, unix.EAGAIN
+		}
+		return 0, e
+	}
+}
+
 // uptodate reads the byte at off with preadv2(RWF_NOWAIT), which returns
 // EAGAIN rather than wait for the disk (Linux 4.14). A raw call: x/sys's
 // Preadv2 allocates its iovecs.

@@ -402,8 +402,10 @@ func NewChain() Chain {
 // into the Txn's buffer — inline when its pages are cached, on a pool
 // thread when not, and from then on for the rest of the response, as the
 // sendfile path does — and written with Writev, which encrypts it on the
-// loop. A partial write keeps nothing: the next turn reads the rest again
-// from the page cache.
+// loop. The inline read is itself the test (preadv2 with RWF_NOWAIT, on
+// which resident's probes are built): one system call where probing and
+// then reading would be five. A partial write keeps nothing: the next
+// turn reads the rest again from the page cache.
 func (w *WriteFilter) throughMemory(t *Txn, s *Segment, budget int64) (int64, Result) {
 	count := min(s.Len-t.segOff, budget, copyChunk)
 	if t.memBuf == nil {
@@ -413,14 +415,22 @@ func (w *WriteFilter) throughMemory(t *Txn, s *Segment, budget int64) (int64, Re
 	off := s.Off + t.segOff
 	n, done, err := takeRead(t, s.File, off, buf)
 	if !done {
-		if pool := offloadable(t); pool != nil && (t.offloaded || !resident(s.File.FD, off, count)) {
-			t.offloaded = true
-			return 0, postRead(t, pool, s.File, off, buf)
+		pool := offloadable(t)
+		if pool != nil && !t.offloaded {
+			n, err = preadNoWait(s.File.FD, buf, off)
+			if err == unix.EAGAIN {
+				t.offloaded = true // not in the page cache: the disk's turn
+			}
 		}
-		for {
-			n, err = unix.Pread(s.File.FD, buf, off)
-			if err != unix.EINTR {
-				break
+		switch {
+		case pool != nil && t.offloaded:
+			return 0, postRead(t, pool, s.File, off, buf)
+		case pool == nil:
+			for {
+				n, err = unix.Pread(s.File.FD, buf, off)
+				if err != unix.EINTR {
+					break
+				}
 			}
 		}
 		t.Env.Stats.InlineSends++

@@ -4,6 +4,8 @@ package worker
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -91,5 +93,43 @@ func (r *tlsRig) drain(t *testing.T) {
 		if _, err := r.client.Read(buf); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestTLSColdFileThroughPool: over TLS a file evicted from the page cache
+// is read on a pool thread and encrypted on the loop, byte-exact; once
+// cached, it is read inline, with no thread hop.
+func TestTLSColdFileThroughPool(t *testing.T) {
+	r := newTLSRig(t, "", nil)
+	path := filepath.Join(r.dir, "cold.bin")
+	data := writeRandom(t, path, 2<<20)
+	if !evict(t, path) {
+		t.Skip("the page cache kept the file despite FADV_DONTNEED")
+	}
+	req := "GET /cold.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"
+	fetch := func() []byte {
+		resp := r.get(t, req, len(data)+200)
+		_, body := splitResponse(t, resp)
+		for len(body) < len(data) {
+			body = append(body, r.get(t, "", len(data)-len(body))...)
+		}
+		return body
+	}
+	if body := fetch(); !bytes.Equal(body, data) {
+		t.Fatalf("cold: %d bytes, equal %v", len(body), bytes.Equal(body, data))
+	}
+	stats := r.w.env.Stats
+	if stats.OffloadedSends == 0 || stats.InlineSends != 0 {
+		t.Fatalf("cold file over TLS: want every read offloaded: %+v", stats)
+	}
+	if _, err := os.ReadFile(path); err != nil { // wholly cached now
+		t.Fatal(err)
+	}
+	before := stats.OffloadedSends
+	if body := fetch(); !bytes.Equal(body, data) {
+		t.Fatal("second fetch differs")
+	}
+	if s := r.w.env.Stats; s.OffloadedSends != before || s.InlineSends == 0 {
+		t.Fatalf("a cached file over TLS hopped to a thread: %+v", s)
 	}
 }

@@ -31,8 +31,12 @@ var (
 )
 
 // runWrk runs wrk with latency percentiles against url.
-func runWrk(o *options, url string) (wrkResult, error) {
-	out, err := exec.Command("wrk", "-t1", "-c"+strconv.Itoa(o.conns), "-d"+o.duration.String(), "--latency", url).CombinedOutput()
+func runWrk(o *options, url string) (wrkResult, error) { return runWrkArgs(o, url) }
+
+// runWrkArgs is runWrk with more arguments for wrk.
+func runWrkArgs(o *options, url string, args ...string) (wrkResult, error) {
+	argv := append([]string{"-t1", "-c" + strconv.Itoa(o.conns), "-d" + o.duration.String(), "--latency"}, args...)
+	out, err := exec.Command("wrk", append(argv, url)...).CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out)
 	}

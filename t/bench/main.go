@@ -17,6 +17,8 @@
 //	       limit (-slow-bps) on the docroot's disk
 //	idle   memory per idle keep-alive connection with -idle open (Pss)
 //	strace syscalls per cached 1 KiB request (strace -c on the worker)
+//	tls-*  the HTTPS phases (tls.go): tls-hot, tls-handshake, tls-resume,
+//	       tls-large, tls-idle
 //
 // Needs wrk; nginx, strace and a cgroup v1 blkio hierarchy are used when
 // present. Run as root for the slow phase.
@@ -56,7 +58,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
 	flag.IntVar(&o.loadRounds, "load-rounds", 3, "interleaved rounds of the cold and slow phases")
 	flag.IntVar(&o.conns, "c", 100, "wrk connections")
-	flag.StringVar(&phases, "phases", "hot,cold,slow,idle,strace", "phases to run")
+	flag.StringVar(&phases, "phases", "hot,cold,slow,idle,strace,tls-hot,tls-handshake,tls-resume,tls-large,tls-idle", "phases to run")
 	flag.Int64Var(&o.bigSize, "big", 256<<20, "size of each large file")
 	flag.IntVar(&o.downloaders, "downloaders", 8, "concurrent large-file downloads in cold and slow")
 	flag.Int64Var(&o.slowBPS, "slow-bps", 20<<20, "read bytes/s of the slow phase's disk")
@@ -100,7 +102,11 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	servers, err := startServers(o, root)
+	var servers []*server
+	plain := o.phases["hot"] || o.phases["cold"] || o.phases["slow"] || o.phases["idle"] || o.phases["strace"]
+	if plain {
+		servers, err = startServers(o, root)
+	}
 	defer func() {
 		for _, s := range servers {
 			s.stop()
@@ -120,6 +126,11 @@ func run(o *options) error {
 	}
 	if o.phases["strace"] {
 		stracePhase(o, servers)
+	}
+	for p := range o.phases {
+		if strings.HasPrefix(p, "tls-") {
+			return tlsPhases(o, root)
+		}
 	}
 	return nil
 }

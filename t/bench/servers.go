@@ -18,13 +18,18 @@ import (
 
 // server is one server process under measurement.
 type server struct {
-	name string
-	port int
-	cmd  *exec.Cmd
+	name  string
+	port  int
+	cmd   *exec.Cmd
+	https bool
 }
 
 func (s *server) url(path string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d%s", s.port, path)
+	scheme := "http"
+	if s.https {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, s.port, path)
 }
 
 func (s *server) stop() {
@@ -103,6 +108,18 @@ func makeDocroot(o *options) (string, error) {
 	}
 	if err := os.WriteFile(filepath.Join(root, "1k.txt"), bytes.Repeat([]byte("t"), 1024), 0o644); err != nil {
 		return "", err
+	}
+	if o.phases["tls-large"] {
+		// A file the page cache holds: written just now.
+		buf := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+		f, err := os.Create(filepath.Join(root, "large.bin"))
+		if err != nil {
+			return "", err
+		}
+		for i := 0; i < 256; i++ {
+			f.Write(buf)
+		}
+		f.Close()
 	}
 	if !o.phases["cold"] && !o.phases["slow"] {
 		return root, nil

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"tern/internal/testcert"
+)
+
+// The HTTPS phases: tern and nginx with the same ECDSA P-256 certificate,
+// TLS 1.2 and 1.3, one worker pinned to the server CPU each.
+//
+//	tls-hot        1 KiB keep-alive requests/s over HTTPS (wrk)
+//	tls-handshake  new connections/s: wrk with Connection: close, session
+//	               tickets off on both servers, so that every connection
+//	               makes a full handshake (ECDHE and an ECDSA signature)
+//	tls-resume     the same with tickets on: wrk keeps its session across
+//	               its reconnections (SSL_clear keeps it), so these are
+//	               resumptions
+//	tls-large      a cached 256 MiB file, 4 downloads at once: MiB/s, and
+//	               the server's CPU seconds per GiB sent
+//	tls-idle       memory per idle keep-alive TLS connection (Pss)
+
+// tlsServers starts tern and nginx on HTTPS, with tickets or without.
+func tlsServers(o *options, root string, tickets bool) ([]*server, error) {
+	certDir := filepath.Join(o.dir, "certs")
+	if _, err := os.Stat(certDir); err != nil {
+		os.MkdirAll(certDir, 0o755)
+		ca := testcert.NewCA("bench CA")
+		p := ca.Leaf(testcert.Options{}, "localhost", "127.0.0.1")
+		os.WriteFile(filepath.Join(certDir, "cert.pem"), p.CertPEM, 0o644)
+		os.WriteFile(filepath.Join(certDir, "key.pem"), p.KeyPEM, 0o644)
+	}
+	suffix := "-tls"
+	if !tickets {
+		suffix = "-tls-nt"
+	}
+	var out []*server
+	t, err := startTernTLS(o, root, "tern"+suffix, certDir, tickets)
+	if err != nil {
+		return out, err
+	}
+	out = append(out, t)
+	if _, err := os.Stat(o.nginx); err == nil {
+		n, err := startNginxTLS(o, root, "nginx"+suffix, certDir, tickets)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func startTernTLS(o *options, root, name, certDir string, tickets bool) (*server, error) {
+	s := &server{name: name, port: freePort(), https: true}
+	d := filepath.Join(o.dir, name)
+	os.MkdirAll(d, 0o755)
+	cfg := fmt.Sprintf(`
+worker_processes     = 1
+worker_connections   = %d
+worker_rlimit_nofile = %d
+pid       = "%s/tern.pid"
+error_log = "%s/error.log"
+http {
+  access_log          = "off"
+  keepalive_requests  = 1000000000
+  ssl_session_tickets = %t
+  server {
+    listen              = ["127.0.0.1:%d ssl backlog=4096"]
+    root                = "%s"
+    ssl_certificate     = "%s/cert.pem"
+    ssl_certificate_key = "%s/key.pem"
+  }
+}
+`, o.idle+1024, o.idle+2048, d, d, tickets, s.port, root, certDir, certDir)
+	p := filepath.Join(d, "tern.hcl")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.tern, "-c", p)
+	return s, startAndWait(s)
+}
+
+func startNginxTLS(o *options, root, name, certDir string, tickets bool) (*server, error) {
+	s := &server{name: name, port: freePort(), https: true}
+	d := filepath.Join(o.dir, name)
+	os.MkdirAll(d, 0o755)
+	onOff := map[bool]string{true: "on", false: "off"}[tickets]
+	// nginx tuned as for plain HTTP, and its TLS defaults otherwise
+	// (ssl_protocols TLSv1.2 TLSv1.3, ssl_ciphers HIGH:!aNULL:!MD5).
+	cfg := fmt.Sprintf(`
+worker_processes 1;
+worker_rlimit_nofile %d;
+daemon off;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections %d; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=1000 inactive=60s;
+  keepalive_requests 1000000000;
+  keepalive_timeout 75s;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_tickets %s;
+  server {
+    listen 127.0.0.1:%d ssl backlog=4096;
+    root %s;
+    ssl_certificate %s/cert.pem;
+    ssl_certificate_key %s/key.pem;
+  }
+}
+`, o.idle+2048, d, d, o.idle+1024, onOff, s.port, root, certDir, certDir)
+	p := filepath.Join(d, "nginx.conf")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.nginx, "-c", p, "-p", d)
+	return s, startAndWait(s)
+}
+
+// tlsPhases runs the HTTPS phases the options name.
+func tlsPhases(o *options, root string) error {
+	with, err := tlsServers(o, root, true)
+	defer stopAll(with)
+	if err != nil {
+		return err
+	}
+	var without []*server
+	if o.phases["tls-handshake"] {
+		without, err = tlsServers(o, root, false)
+		defer stopAll(without)
+		if err != nil {
+			return err
+		}
+	}
+	rounds := func(servers []*server, f func(*server) (float64, error)) (map[string]float64, error) {
+		runs := map[string][]float64{}
+		for r := 0; r < o.rounds; r++ {
+			for _, s := range servers {
+				v, err := f(s)
+				if err != nil {
+					return nil, err
+				}
+				runs[s.name] = append(runs[s.name], v)
+			}
+		}
+		med := map[string]float64{}
+		for name, v := range runs {
+			med[name] = medianOf(v)
+		}
+		return med, nil
+	}
+	show := func(title, unit string, servers []*server, med map[string]float64) {
+		fmt.Printf("== %s\n", title)
+		for _, s := range servers {
+			fmt.Printf("%-16s %12.1f %s\n", s.name, med[s.name], unit)
+		}
+		if len(servers) == 2 && med[servers[1].name] > 0 {
+			fmt.Printf("%-16s %12.2f×\n", "tern / nginx", med[servers[0].name]/med[servers[1].name])
+		}
+		fmt.Println()
+	}
+	wrkRPS := func(path string, args ...string) func(*server) (float64, error) {
+		return func(s *server) (float64, error) {
+			r, err := runWrkArgs(o, s.url(path), args...)
+			return r.rps, err
+		}
+	}
+	if o.phases["tls-hot"] {
+		med, err := rounds(with, wrkRPS("/1k.txt"))
+		if err != nil {
+			return err
+		}
+		show("tls-hot: 1 KiB keep-alive requests/s over HTTPS", "requests/s", with, med)
+	}
+	if o.phases["tls-handshake"] {
+		med, err := rounds(without, wrkRPS("/1k.txt", "-H", "Connection: close"))
+		if err != nil {
+			return err
+		}
+		show("tls-handshake: full handshakes/s (Connection: close, no tickets)", "connections/s", without, med)
+	}
+	if o.phases["tls-resume"] {
+		med, err := rounds(with, wrkRPS("/1k.txt", "-H", "Connection: close"))
+		if err != nil {
+			return err
+		}
+		show("tls-resume: resumed handshakes/s (Connection: close, tickets)", "connections/s", with, med)
+	}
+	if o.phases["tls-large"] {
+		cpu := map[string][]float64{}
+		med, err := rounds(with, func(s *server) (float64, error) {
+			mbs, cpuPerGiB, err := largeRun(o, s)
+			cpu[s.name] = append(cpu[s.name], cpuPerGiB)
+			return mbs, err
+		})
+		if err != nil {
+			return err
+		}
+		show("tls-large: a cached 256 MiB file, 4 downloads at once", "MiB/s", with, med)
+		cmed := map[string]float64{}
+		for name, v := range cpu {
+			cmed[name] = medianOf(v)
+		}
+		show("tls-large: the server's CPU per GiB sent (lower is better)", "CPU s/GiB", with, cmed)
+	}
+	if o.phases["tls-idle"] {
+		tlsIdlePhase(o, with)
+	}
+	return nil
+}
+
+func stopAll(servers []*server) {
+	for _, s := range servers {
+		s.stop()
+	}
+}
+
+func medianOf(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+var transferRE = regexp.MustCompile(`Transfer/sec:\s+([\d.]+)([KMG]B)`)
+
+// largeRun downloads the cached large file with 4 wrk connections and
+// returns MiB/s and the server's CPU seconds per GiB.
+func largeRun(o *options, s *server) (float64, float64, error) {
+	w := s.workers()[0]
+	before := cpuSeconds(w)
+	out, err := exec.Command("wrk", "-t1", "-c4", "-d"+o.duration.String(), s.url("/large.bin")).CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	used := cpuSeconds(w) - before
+	m := transferRE.FindSubmatch(out)
+	if m == nil {
+		return 0, 0, fmt.Errorf("no transfer rate from wrk: %s", out)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	mbs := v * map[string]float64{"KB": 1.0 / 1024, "MB": 1, "GB": 1024}[string(m[2])]
+	gib := mbs * o.duration.Seconds() / 1024
+	return mbs, used / gib, nil
+}
+
+// cpuSeconds is the user and system time of pid, all its threads.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// tlsIdlePhase opens o.idle keep-alive TLS connections, one request
+// each, and reports each worker's Pss growth per connection.
+func tlsIdlePhase(o *options, servers []*server) {
+	fmt.Printf("== tls-idle: memory per idle keep-alive TLS connection, %d connections\n", o.idle)
+	for _, s := range servers {
+		w := s.workers()[0]
+		before := pss(w)
+		conns := make([]*tls.Conn, 0, o.idle)
+		buf := make([]byte, 4096)
+		cfg := &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+		for i := 0; i < o.idle; i++ {
+			raw, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
+			if err != nil {
+				fmt.Printf("%-16s dial %d: %v\n", s.name, i, err)
+				break
+			}
+			c := tls.Client(raw, cfg)
+			io.WriteString(c, "GET /1k.txt HTTP/1.1\r\nHost: b\r\n\r\n")
+			io.ReadAtLeast(c, buf, 1024)
+			conns = append(conns, c)
+		}
+		time.Sleep(time.Second)
+		after := pss(w)
+		fmt.Printf("%-16s Pss %6d KiB → %6d KiB: %5.0f bytes per connection (%d open)\n",
+			s.name, before, after, float64(after-before)*1024/float64(len(conns)), len(conns))
+		for _, c := range conns {
+			c.Close()
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Println()
+}
