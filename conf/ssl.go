@@ -76,6 +76,12 @@ type SSL struct {
 	ClientCertificate string
 	// ClientCAs are its certificates.
 	ClientCAs []*x509.Certificate
+	// TrustedCertificate is ssl_trusted_certificate: more CA
+	// certificates that client certificates may chain to, not named to
+	// clients; "" for none.
+	TrustedCertificate string
+	// TrustedCAs are its certificates.
+	TrustedCAs []*x509.Certificate
 	// VerifyClient is ssl_verify_client. Default: off.
 	VerifyClient VerifyClient
 	// VerifyDepth bounds the CA certificates between a client
@@ -163,6 +169,8 @@ var sslDirectives = noteWhere([]directive{
 		show: func(s *Settings) string { return showPath(s.SSL.StaplingFile) }},
 	{name: "ssl_client_certificate", ctx: inSSL, decode: decodeSSLFile(func(s *SSL) *string { return &s.ClientCertificate }),
 		show: func(s *Settings) string { return showPath(s.SSL.ClientCertificate) }},
+	{name: "ssl_trusted_certificate", ctx: inSSL, decode: decodeSSLFile(func(s *SSL) *string { return &s.TrustedCertificate }),
+		show: func(s *Settings) string { return showPath(s.SSL.TrustedCertificate) }},
 	{name: "ssl_verify_client", ctx: inSSL, decode: decodeVerifyClient,
 		show: func(s *Settings) string { return hclQuote(s.SSL.VerifyClient.String()) }},
 	{name: "ssl_verify_depth", ctx: inSSL, decode: func(d *decoder, a *hcl.Attribute, t *target) {

@@ -94,7 +94,7 @@ func (d *decoder) loadCertificates(sd *serverDraft, s *SSL, e *listenEntry, at f
 				"%s is a TLS listener (\"ssl\"): its default server needs ssl_certificate and ssl_certificate_key, or ssl_reject_handshake = true", e.addr)
 		default:
 			d.warnf(e.rng, "No certificate for a TLS listener",
-				"this server has no ssl_certificate: handshakes that name it fail (set ssl_reject_handshake = true to say so)")
+				"this server has no ssl_certificate: handshakes that name it get the default server's certificate, as with nginx (ssl_reject_handshake = true refuses them)")
 		}
 		return
 	}
@@ -225,13 +225,15 @@ func (d *decoder) loadStaple(s *SSL, rng hcl.Range) {
 			continue
 		}
 		if len(c.TLS.Certificate) > 1 {
-			// The chain holds the issuer: the response must be signed
-			// by it (or by a responder it delegated to).
+			// The chain holds the issuer: the response should be signed
+			// by it, or by a responder it delegated to. Another signer
+			// may be one the clients trust (nginx checks nothing), so
+			// this is a warning.
 			issuer, err := x509.ParseCertificate(c.TLS.Certificate[1])
 			if err == nil {
 				if _, err := ocsp.ParseResponseForCert(der, c.TLS.Leaf, issuer); err != nil {
-					d.errorf(rng, "Invalid ssl_stapling_file", "%s is not signed by the issuer of %s: %v", s.StaplingFile, c.CertFile, err)
-					return
+					d.warnf(rng, "OCSP response not signed by the issuer", "%s is not signed by the issuer of %s, nor by a responder it delegated to (%v): clients may reject it",
+						s.StaplingFile, c.CertFile, err)
 				}
 			}
 		}
@@ -247,28 +249,35 @@ func (d *decoder) loadStaple(s *SSL, rng hcl.Range) {
 	d.errorf(rng, "Invalid ssl_stapling_file", "%s is about none of the server's certificates", s.StaplingFile)
 }
 
-// loadClientCAs reads ssl_client_certificate, which ssl_verify_client on
-// and optional need.
+// loadClientCAs reads ssl_client_certificate and ssl_trusted_certificate,
+// one of which ssl_verify_client on and optional need.
 func (d *decoder) loadClientCAs(s *SSL, at func(string) hcl.Range) {
-	s.ClientCAs = nil
-	if s.ClientCertificate == "" {
-		if s.VerifyClient == VerifyOn || s.VerifyClient == VerifyOptional {
-			d.errorf(at("ssl_verify_client"), "Invalid ssl_verify_client",
-				"ssl_verify_client %q needs ssl_client_certificate: the CAs that client certificates must chain to", s.VerifyClient)
-		}
-		return
+	s.ClientCAs, s.TrustedCAs = d.loadCAs(s.ClientCertificate, "ssl_client_certificate", at), d.loadCAs(s.TrustedCertificate, "ssl_trusted_certificate", at)
+	// A server without certificates of its own makes no handshakes
+	// with its settings (nginx checks only servers with one).
+	if s.ClientCertificate == "" && s.TrustedCertificate == "" && len(s.CertificateFiles) > 0 &&
+		(s.VerifyClient == VerifyOn || s.VerifyClient == VerifyOptional) {
+		d.errorf(at("ssl_verify_client"), "Invalid ssl_verify_client",
+			"ssl_verify_client %q needs ssl_client_certificate (or ssl_trusted_certificate): the CAs that client certificates must chain to", s.VerifyClient)
 	}
-	rng := at("ssl_client_certificate")
-	text, ok := d.readFile(s.ClientCertificate, rng)
+}
+
+// loadCAs reads a file of PEM CA certificates the directive name names.
+func (d *decoder) loadCAs(path, name string, at func(string) hcl.Range) []*x509.Certificate {
+	if path == "" {
+		return nil
+	}
+	rng := at(name)
+	text, ok := d.readFile(path, rng)
 	if !ok {
-		return
+		return nil
 	}
 	cas, err := parseCertificates(text)
 	if err != nil {
-		d.errorf(rng, "Invalid ssl_client_certificate", "%s: %v", s.ClientCertificate, err)
-		return
+		d.errorf(rng, "Invalid "+name, "%s: %v", path, err)
+		return nil
 	}
-	s.ClientCAs = cas
+	return cas
 }
 
 // readFile reads a file a directive at rng names, through the decoder's

@@ -332,3 +332,23 @@ func TestSSLWriteHCLRoundTrip(t *testing.T) {
 		t.Errorf("the round trip changed the configuration:\n%s", out.String())
 	}
 }
+
+// TestSSLStaplingOtherSigner: a response signed by another than the
+// issuer (a responder the clients may trust) is stapled, with a warning.
+func TestSSLStaplingOtherSigner(t *testing.T) {
+	ca := testcert.NewCA("ocsp CA")
+	other := testcert.NewCA("responder")
+	leaf := ca.Leaf(testcert.Options{}, "localhost")
+	der, err := ocsp.CreateResponse(ca.Cert, other.Cert, ocsp.Response{
+		Status: ocsp.Good, SerialNumber: leaf.Cert.SerialNumber, ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(time.Hour),
+	}, other.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustLoad(t, "http {\n  server {\n    listen = [\"443 ssl\"]\n    ssl_certificate = \"l.crt\"\n    ssl_certificate_key = \"l.key\"\n    ssl_stapling_file = \"r.der\"\n  }\n}\n",
+		"/etc/tern/l.crt", string(leaf.CertPEM)+string(ca.CertPEM), "/etc/tern/l.key", string(leaf.KeyPEM), "/etc/tern/r.der", string(der))
+	if c.HTTP.Servers[0].Root.SSL.Staple == nil || c.Warnings == nil ||
+		!reflect.DeepEqual(headlines(t, c.Warnings), []string{"6,5: Warning: OCSP response not signed by the issuer"}) {
+		t.Fatalf("staple %d bytes, warnings %v", len(c.HTTP.Servers[0].Root.SSL.Staple), c.Warnings)
+	}
+}

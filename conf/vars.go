@@ -80,6 +80,15 @@ const (
 	VarSecureLink
 	VarSecureLinkExpires
 	VarInvalidReferer
+	VarSSLClientCert
+	VarSSLClientRawCert
+	VarSSLClientEscapedCert
+	VarSSLClientSDNLegacy
+	VarSSLClientIDNLegacy
+	VarSSLClientVStart
+	VarSSLClientVEnd
+	VarSSLClientVRemain
+	VarSSLCiphers
 
 	// The families: a prefix and a name, in Var.Name.
 
@@ -218,6 +227,15 @@ var builtinVars = []builtin{
 	{"secure_link", VarSecureLink, "secure_link's verdict: \"1\" for a valid link, \"0\" for a valid link past its expiry, empty for a bad one"},
 	{"secure_link_expires", VarSecureLinkExpires, "the expiry time secure_link read from the link, else empty"},
 	{"invalid_referer", VarInvalidReferer, "\"1\" when the Referer is not one valid_referers accepts, empty when it is"},
+	{"ssl_client_cert", VarSSLClientCert, "the client certificate in PEM, every line but the first starting with a tab (nginx's header-folded form)"},
+	{"ssl_client_raw_cert", VarSSLClientRawCert, "the client certificate in PEM"},
+	{"ssl_client_escaped_cert", VarSSLClientEscapedCert, "the client certificate in PEM, percent-encoded as a URL component"},
+	{"ssl_client_s_dn_legacy", VarSSLClientSDNLegacy, "the subject of the client certificate in OpenSSL's one-line form: /C=../O=../CN=.."},
+	{"ssl_client_i_dn_legacy", VarSSLClientIDNLegacy, "the issuer of the client certificate in OpenSSL's one-line form"},
+	{"ssl_client_v_start", VarSSLClientVStart, "the start of the client certificate's validity: \"Nov 30 18:27:20 2026 GMT\""},
+	{"ssl_client_v_end", VarSSLClientVEnd, "the end of the client certificate's validity"},
+	{"ssl_client_v_remain", VarSSLClientVRemain, "days until the client certificate expires"},
+	{"ssl_ciphers", VarSSLCiphers, "the cipher suites the client offered, by OpenSSL's names, separated by \":\" (unknown ones in hexadecimal)"},
 }
 
 // family is a variable prefix followed by a name.

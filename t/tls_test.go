@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -294,7 +295,11 @@ func TestTLSVariables(t *testing.T) {
     ssl_client_certificate = "{{DIR}}/certs/ca.pem"
     ssl_verify_client = "optional"
     add_header = { "X-TLS" = "$ssl_protocol|$ssl_cipher|$ssl_server_name|$ssl_session_reused|$ssl_alpn_protocol|$scheme|$https",
-                   "X-Client" = "$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial" }`))
+                   "X-Client" = "$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial",
+                   "X-Legacy" = "$ssl_client_s_dn_legacy|$ssl_client_i_dn_legacy|$ssl_client_v_remain",
+                   "X-Dates" = "$ssl_client_v_start|$ssl_client_v_end",
+                   "X-Cert" = "$ssl_client_escaped_cert",
+                   "X-Ciphers" = "$ssl_ciphers" }`))
 	s.file("f", "x")
 	s.start()
 	cfg := certs.config("localhost")
@@ -310,6 +315,19 @@ func TestTLSVariables(t *testing.T) {
 	want := "SUCCESS|CN=client|CN=tern test CA|" + strings.ToUpper(pair.Leaf.SerialNumber.Text(16))
 	if got := r.header("X-Client"); got != want {
 		t.Errorf("X-Client: %q, want %q", got, want)
+	}
+	if got := r.header("X-Legacy"); got != "/CN=client|/CN=tern test CA|364" && got != "/CN=client|/CN=tern test CA|365" {
+		t.Errorf("X-Legacy: %q", got)
+	}
+	dates := pair.Leaf.NotBefore.UTC().Format("Jan _2 15:04:05 2006 GMT") + "|" + pair.Leaf.NotAfter.UTC().Format("Jan _2 15:04:05 2006 GMT")
+	if got := r.header("X-Dates"); got != dates {
+		t.Errorf("X-Dates: %q, want %q", got, dates)
+	}
+	if got, _ := url.QueryUnescape(r.header("X-Cert")); !strings.HasPrefix(got, "-----BEGIN CERTIFICATE-----\n") {
+		t.Errorf("X-Cert: %q", r.header("X-Cert"))
+	}
+	if got := r.header("X-Ciphers"); !strings.Contains(got, "ECDHE-ECDSA-AES128-GCM-SHA256") || !strings.Contains(got, ":") {
+		t.Errorf("X-Ciphers: %q", got)
 	}
 	r = s.dialTLS(cfg).do(req("GET", "/f"))
 	if got := r.header("X-TLS"); !strings.Contains(got, "|localhost|r|") {

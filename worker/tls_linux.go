@@ -3,6 +3,10 @@
 package worker
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
 	"tern/conf"
 	"tern/filters"
 	"tern/worker/ssl"
@@ -193,6 +197,14 @@ func (rq *request) appendSSLVar(dst []byte, k conf.VarKind) []byte {
 		return append(dst, '.')
 	case conf.VarSSLALPNProtocol:
 		return append(dst, c.ALPN()...)
+	case conf.VarSSLCiphers:
+		for i, id := range c.Offered() {
+			if i > 0 {
+				dst = append(dst, ':')
+			}
+			dst = appendCipherName(dst, id)
+		}
+		return dst
 	case conf.VarSSLClientVerify:
 		switch {
 		case cc == nil:
@@ -212,6 +224,37 @@ func (rq *request) appendSSLVar(dst []byte, k conf.VarKind) []byte {
 		return append(dst, cc.IssuerDN...)
 	case conf.VarSSLClientSerial:
 		return append(dst, cc.Serial...)
+	case conf.VarSSLClientCert:
+		return append(dst, cc.FoldedPEM...)
+	case conf.VarSSLClientRawCert:
+		return append(dst, cc.PEM...)
+	case conf.VarSSLClientEscapedCert:
+		return append(dst, cc.EscapedPEM...)
+	case conf.VarSSLClientSDNLegacy:
+		return append(dst, cc.LegacySubject...)
+	case conf.VarSSLClientIDNLegacy:
+		return append(dst, cc.LegacyIssuer...)
+	case conf.VarSSLClientVStart:
+		return cc.NotBefore.UTC().AppendFormat(dst, opensslTime)
+	case conf.VarSSLClientVEnd:
+		return cc.NotAfter.UTC().AppendFormat(dst, opensslTime)
+	case conf.VarSSLClientVRemain:
+		days := int64(cc.NotAfter.Sub(rq.w.loop.Wall()) / (24 * time.Hour))
+		return strconv.AppendInt(dst, max(days, 0), 10)
 	}
 	return dst
+}
+
+// opensslTime is how OpenSSL prints a certificate's validity
+// (ASN1_TIME_print), as nginx's $ssl_client_v_start.
+const opensslTime = "Jan _2 15:04:05 2006 GMT"
+
+// appendCipherName appends a suite's OpenSSL name, or 0xXXXX for one
+// tern does not know (GREASE, suites Go lacks).
+func appendCipherName(dst []byte, id uint16) []byte {
+	if name := conf.CipherName(id); !strings.HasPrefix(name, "0x") {
+		return append(dst, name...)
+	}
+	const hex = "0123456789ABCDEF"
+	return append(dst, '0', 'x', hex[id>>12], hex[id>>8&15], hex[id>>4&15], hex[id&15])
 }

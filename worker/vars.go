@@ -206,7 +206,10 @@ func (rq *request) appendVar2(dst []byte, v *conf.Var) []byte {
 	case conf.VarNginxVersion:
 		return append(dst, filters.ServerVersion...)
 	case conf.VarSSLProtocol, conf.VarSSLCipher, conf.VarSSLServerName, conf.VarSSLSessionReused,
-		conf.VarSSLALPNProtocol, conf.VarSSLClientVerify, conf.VarSSLClientSDN, conf.VarSSLClientIDN, conf.VarSSLClientSerial:
+		conf.VarSSLALPNProtocol, conf.VarSSLClientVerify, conf.VarSSLClientSDN, conf.VarSSLClientIDN, conf.VarSSLClientSerial,
+		conf.VarSSLClientCert, conf.VarSSLClientRawCert, conf.VarSSLClientEscapedCert,
+		conf.VarSSLClientSDNLegacy, conf.VarSSLClientIDNLegacy, conf.VarSSLClientVStart,
+		conf.VarSSLClientVEnd, conf.VarSSLClientVRemain, conf.VarSSLCiphers:
 		return rq.appendSSLVar(dst, v.Kind)
 	case conf.VarArg:
 		return append(dst, findArg(r.Args, v.Name)...)

@@ -16,27 +16,26 @@ var sslPlain = map[string]kind{
 	"ssl_ciphers": kString, "ssl_prefer_server_ciphers": kBool, "ssl_session_tickets": kBool,
 	"ssl_session_ticket_key": kList, "ssl_session_timeout": kDuration, "ssl_handshake_timeout": kDuration,
 	"ssl_client_certificate": kString, "ssl_verify_client": kString, "ssl_verify_depth": kNumber,
-	"ssl_reject_handshake": kBool, "ssl_stapling_file": kString,
+	"ssl_reject_handshake": kBool, "ssl_stapling_file": kString, "ssl_trusted_certificate": kString,
 }
 
 // sslDropped are TLS directives tern does without, and why.
 var sslDropped = map[string]string{
-	"ssl_session_cache":       "tern resumes sessions with tickets, whose keys every worker shares; it keeps no session cache",
-	"ssl_dhparam":             "Go offers no finite-field Diffie-Hellman: key exchange is ECDHE (X25519, P-256, ...)",
-	"ssl_ecdh_curve":          "Go chooses the curves (X25519MLKEM768, X25519, P-256, P-384)",
-	"ssl_buffer_size":         "tern sizes records itself (small first, then 16k)",
-	"ssl_early_data":          "tern does not accept 0-RTT data",
-	"ssl_stapling_verify":     "tern checks ssl_stapling_file when it loads it",
-	"ssl_trusted_certificate": "tern checks the stapled response against the certificate chain",
-	"ssl_password_file":       "tern reads unencrypted keys only: decrypt the key (openssl pkey -in KEY -out KEY.plain)",
-	"ssl_crl":                 "tern does not check client certificates against a CRL",
-	"ssl_conf_command":        "OpenSSL commands have no meaning for Go's TLS",
-	"ssl_ocsp":                "tern does not check client certificates with OCSP",
-	"ssl_ocsp_cache":          "tern does not check client certificates with OCSP",
-	"ssl_ocsp_responder":      "tern does not check client certificates with OCSP",
-	"ssl_stapling_responder":  "tern does not fetch OCSP responses: use ssl_stapling_file",
-	"ssl_engine":              "OpenSSL engines have no meaning for Go's TLS",
-	"ssl_certificate_cache":   "tern loads certificates once per configuration",
+	"ssl_session_cache":      "tern resumes sessions with tickets, whose keys every worker shares; it keeps no session cache",
+	"ssl_dhparam":            "Go offers no finite-field Diffie-Hellman: key exchange is ECDHE (X25519, P-256, ...)",
+	"ssl_ecdh_curve":         "Go chooses the curves (X25519MLKEM768, X25519, P-256, P-384)",
+	"ssl_buffer_size":        "tern sizes records itself (small first, then 16k)",
+	"ssl_early_data":         "tern does not accept 0-RTT data",
+	"ssl_stapling_verify":    "tern checks ssl_stapling_file when it loads it",
+	"ssl_password_file":      "tern reads unencrypted keys only: decrypt the key (openssl pkey -in KEY -out KEY.plain)",
+	"ssl_crl":                "tern does not check client certificates against a CRL",
+	"ssl_conf_command":       "OpenSSL commands have no meaning for Go's TLS",
+	"ssl_ocsp":               "tern does not check client certificates with OCSP",
+	"ssl_ocsp_cache":         "tern does not check client certificates with OCSP",
+	"ssl_ocsp_responder":     "tern does not check client certificates with OCSP",
+	"ssl_stapling_responder": "tern does not fetch OCSP responses: use ssl_stapling_file",
+	"ssl_engine":             "OpenSSL engines have no meaning for Go's TLS",
+	"ssl_certificate_cache":  "tern loads certificates once per configuration",
 }
 
 // ssl converts the TLS directives; it reports false for a directive that

@@ -104,3 +104,18 @@ http {
 		}
 	}
 }
+
+// TestNginxVariableBraces: "${name}" inside a word is a variable, and "}"
+// inside a word does not end it, as nginx's ngx_conf_read_token reads.
+func TestNginxVariableBraces(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "n.conf")
+	os.WriteFile(p, []byte("http {\n  add_header X-V x$ssl_client_verify:${ssl_client_cert}x;\n  server { listen 80; location / { return 200 ok;} }\n}\n"), 0o600)
+	var out, warn bytes.Buffer
+	if !convertNginx(p, &out, &warn) {
+		t.Fatalf("convert: %s", warn.String())
+	}
+	if !strings.Contains(out.String(), `X-V = "x$ssl_client_verify:$${ssl_client_cert}x"`) {
+		t.Fatalf("got:\n%s", out.String())
+	}
+}

@@ -196,10 +196,20 @@ func (p *nginxParser) token() (tok string, quoted bool, line int, err error) {
 		s, err := p.quoted(c)
 		return s, true, line, err
 	}
+	// As nginx's ngx_conf_read_token: a word ends at a blank, ";" or
+	// "{", but "${" opens a variable name (${ssl_client_cert}x), and "}"
+	// inside a word is part of it.
 	start := p.pos
+	variable := false
 	for p.pos < len(p.src) {
 		c := p.src[p.pos]
-		if c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '{' || c == '}' {
+		if c == '{' && variable {
+			p.pos++
+			variable = false
+			continue
+		}
+		variable = c == '$'
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '{' {
 			break
 		}
 		if c == '\\' && p.pos+1 < len(p.src) {

@@ -4,8 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -60,9 +63,9 @@ func NewConfigs(cfg *conf.Config, keys TicketKeys) *Configs {
 }
 
 // refuse is the configuration of a server that refuses handshakes
-// (ssl_reject_handshake, or no certificate): with no certificate,
-// crypto/tls ends the handshake with an unrecognized_name alert, as
-// nginx's ssl_reject_handshake does.
+// (ssl_reject_handshake): with no certificate, crypto/tls ends the
+// handshake with an unrecognized_name alert, as nginx's
+// ssl_reject_handshake does.
 var refuse = &tls.Config{MinVersion: tls.VersionTLS10}
 
 // addrConfig is the configuration a handshake on a starts with: it
@@ -77,9 +80,20 @@ func (cs *Configs) addrConfig(a *conf.Addr) *tls.Config {
 				srv = a.Server([]byte(strings.ToLower(hello.ServerName)))
 			}
 			if c != nil {
-				(*Conn)(c).server, (*Conn)(c).sni = srv, hello.ServerName != ""
+				conn := (*Conn)(c)
+				conn.server, conn.sni = srv, hello.ServerName != ""
+				conn.offered = append([]uint16(nil), hello.CipherSuites...)
 			}
 			if st := cs.byServer[srv]; st != nil && st.cfg != nil {
+				return st.cfg, nil
+			}
+			if srv.Root.SSL.RejectHandshake {
+				return refuse, nil
+			}
+			// A server without certificates of its own goes on with the
+			// default server's, as nginx keeps the SSL context it began
+			// with; its requests still follow its own settings.
+			if st := cs.byServer[a.Default]; st != nil && st.cfg != nil {
 				return st.cfg, nil
 			}
 			return refuse, nil
@@ -114,11 +128,17 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 		// which say what is wrong. The check is verifyClient's.
 		cfg.ClientAuth = tls.RequestClientCert
 		if len(s.ClientCAs) > 0 {
-			st.clientCAs = x509.NewCertPool()
+			named := x509.NewCertPool()
 			for _, ca := range s.ClientCAs {
+				named.AddCert(ca)
+			}
+			cfg.ClientCAs = named // named in the CertificateRequest
+		}
+		if len(s.ClientCAs)+len(s.TrustedCAs) > 0 {
+			st.clientCAs = x509.NewCertPool() // what verifies
+			for _, ca := range append(append([]*x509.Certificate(nil), s.ClientCAs...), s.TrustedCAs...) {
 				st.clientCAs.AddCert(ca)
 			}
-			cfg.ClientCAs = st.clientCAs // named in the CertificateRequest
 		}
 	}
 	// The master's keys, unless the server has key files of its own.
@@ -163,7 +183,7 @@ func identity(s *conf.SSL) [8]byte {
 	}
 	h.Write([]byte{0, byte(s.VerifyClient)})
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.VerifyDepth)))
-	for _, ca := range s.ClientCAs {
+	for _, ca := range append(append([]*x509.Certificate(nil), s.ClientCAs...), s.TrustedCAs...) {
 		h.Write(ca.Raw)
 	}
 	return [8]byte(h.Sum(nil))
@@ -231,4 +251,32 @@ func verifyReason(err error) string {
 		return "unsupported certificate purpose"
 	}
 	return err.Error()
+}
+
+// legacyDN writes a name as OpenSSL's X509_NAME_oneline does, for
+// $ssl_client_s_dn_legacy: "/C=US/O=Example/CN=client".
+func legacyDN(n pkix.Name) string {
+	var b strings.Builder
+	for _, rdn := range n.ToRDNSequence() {
+		for _, atv := range rdn {
+			b.WriteByte('/')
+			b.WriteString(shortOID(atv.Type))
+			b.WriteByte('=')
+			fmt.Fprint(&b, atv.Value)
+		}
+	}
+	return b.String()
+}
+
+// shortOID is OpenSSL's short name of an attribute type.
+func shortOID(oid asn1.ObjectIdentifier) string {
+	names := map[string]string{
+		"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
+		"2.5.4.11": "OU", "2.5.4.5": "serialNumber", "2.5.4.9": "street", "2.5.4.17": "postalCode",
+		"1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
+	}
+	if s, ok := names[oid.String()]; ok {
+		return s
+	}
+	return oid.String()
 }

@@ -411,3 +411,60 @@ func TestSame(t *testing.T) {
 		t.Error("Same")
 	}
 }
+
+// TestConfigsNoCertificate: a server without certificates of its own is
+// served with the default server's, as nginx; ssl_reject_handshake
+// refuses instead.
+func TestConfigsNoCertificate(t *testing.T) {
+	f := loadConf(t, strings.Replace(twoServers, `  server {
+    listen = ["127.0.0.1:443 ssl"]
+    server_name = ["reject.test"]`, `  server {
+    listen = ["127.0.0.1:443 ssl"]
+    server_name = ["bare.test"]
+  }
+  server {
+    listen = ["127.0.0.1:443 ssl"]
+    server_name = ["reject.test"]`, 1))
+	if f.cfg.Warnings == nil || !strings.Contains(f.cfg.Warnings.Error(), "get the default server's certificate") {
+		t.Errorf("warnings: %v", f.cfg.Warnings)
+	}
+	cs := NewConfigs(f.cfg, StaticKeys{NewKey()})
+	cli := f.clientConfig("bare.test")
+	cli.InsecureSkipVerify = true
+	st, err := shake(t, cs, f.cfg.HTTP.Addrs[0], cli)
+	if err != nil || st.PeerCertificates[0].Subject.CommonName != "a.test" {
+		t.Fatalf("bare.test: %v", err)
+	}
+}
+
+// TestVerifyTrusted: ssl_trusted_certificate verifies client
+// certificates without naming its CAs to clients.
+func TestVerifyTrusted(t *testing.T) {
+	f := loadConf(t, `http {
+  server {
+    listen = ["127.0.0.1:443 ssl"]
+    ssl_certificate = "a.crt"
+    ssl_certificate_key = "a.key"
+    ssl_verify_client = "on"
+    ssl_client_certificate = "other-ca.pem"
+    ssl_trusted_certificate = "ca.pem"
+  }
+}
+`)
+	cs := NewConfigs(f.cfg, StaticKeys{NewKey()})
+	if v, why := cs.verifyClient(f.cfg.HTTP.Servers[0], []*x509.Certificate{f.client.Cert}); v != VerifySuccess {
+		t.Fatalf("a certificate of a trusted CA: %v %s", v, why)
+	}
+	var named [][]byte
+	cli := f.clientConfig("a.test")
+	cli.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		named = cri.AcceptableCAs
+		return &tls.Certificate{}, nil
+	}
+	if _, err := shake(t, cs, f.cfg.HTTP.Addrs[0], cli); err != nil {
+		t.Fatal(err)
+	}
+	if len(named) != 1 || bytes.Contains(named[0], []byte("ssl test CA")) {
+		t.Errorf("the trusted CA was named: %q", named)
+	}
+}

@@ -56,6 +56,7 @@ type Conn struct {
 	serverName      string
 	resumed         bool
 	client          *ClientCert // the client's certificate, when asked for and sent
+	offered         []uint16    // the client's cipher suites
 
 	// After the handshake.
 	readable bool   // the socket may have input: set by Readable, cleared on EAGAIN or a short read
@@ -109,6 +110,9 @@ func (c *Conn) ServerName() string { return c.serverName }
 // Resumed reports whether the session was resumed.
 func (c *Conn) Resumed() bool { return c.resumed }
 
+// Offered is the cipher suites the client offered.
+func (c *Conn) Offered() []uint16 { return c.offered }
+
 // Client is the client's certificate, nil when none was asked for or
 // sent.
 func (c *Conn) Client() *ClientCert { return c.client }
@@ -119,6 +123,14 @@ type ClientCert struct {
 	// SubjectDN and IssuerDN are RFC 2253 names; Serial is upper-case
 	// hexadecimal, as nginx's $ssl_client_serial.
 	SubjectDN, IssuerDN, Serial string
+	// LegacySubject and LegacyIssuer are OpenSSL's one-line form.
+	LegacySubject, LegacyIssuer string
+	// NotBefore and NotAfter bound its validity.
+	NotBefore, NotAfter time.Time
+	// PEM is the certificate; FoldedPEM has a tab after every line break
+	// but the last (nginx's $ssl_client_cert, a folded header value);
+	// EscapedPEM is percent-encoded ($ssl_client_escaped_cert).
+	PEM, FoldedPEM, EscapedPEM string
 	// VerifyError says why verification failed ("" when it did not).
 	VerifyError string
 }

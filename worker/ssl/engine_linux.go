@@ -5,7 +5,9 @@ package ssl
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -116,11 +118,19 @@ func (c *Conn) handshake() {
 		c.verify, why = c.e.configs.verifyClient(c.server, cs.PeerCertificates)
 		if len(cs.PeerCertificates) > 0 {
 			leaf := cs.PeerCertificates[0]
+			pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}))
 			c.client = &ClientCert{
-				SubjectDN:   leaf.Subject.String(),
-				IssuerDN:    leaf.Issuer.String(),
-				Serial:      strings.ToUpper(leaf.SerialNumber.Text(16)),
-				VerifyError: why,
+				SubjectDN:     leaf.Subject.String(),
+				IssuerDN:      leaf.Issuer.String(),
+				Serial:        strings.ToUpper(leaf.SerialNumber.Text(16)),
+				VerifyError:   why,
+				LegacySubject: legacyDN(leaf.Subject),
+				LegacyIssuer:  legacyDN(leaf.Issuer),
+				NotBefore:     leaf.NotBefore,
+				NotAfter:      leaf.NotAfter,
+				PEM:           pemText,
+				FoldedPEM:     strings.ReplaceAll(strings.TrimSuffix(pemText, "\n"), "\n", "\n\t") + "\n",
+				EscapedPEM:    url.QueryEscape(pemText),
 			}
 		}
 	}
