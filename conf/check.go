@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -34,6 +35,13 @@ func (c *Config) CheckPaths() *Error {
 	}
 	if c.PID != "" {
 		diags = append(diags, checkWritable("pid", c.PID, at("pid", c.PID))...)
+	}
+	for _, is := range c.ACMEIssuers {
+		rng := &is.rng
+		if r, ok := sites[siteKey{"state_path", is.StatePath}]; ok {
+			rng = &r
+		}
+		diags = append(diags, checkStateDir(is.StatePath, rng)...)
 	}
 	seen := map[siteKey]bool{}
 	c.EachLocation(func(l *Location) {
@@ -127,6 +135,48 @@ func checkWritable(name, path string, rng *hcl.Range) hcl.Diagnostics {
 	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot open " + name + " " + path, Detail: problem, Subject: rng}}
 }
 
+// checkStateDir reports an acme_issuer's state_path that the master
+// could not create or write: the directory must exist and be writable,
+// or its nearest existing parent must let the master create it.
+func checkStateDir(path string, rng *hcl.Range) hcl.Diagnostics {
+	problem := ""
+	switch st, err := os.Stat(path); {
+	case err == nil && !st.IsDir():
+		problem = path + " exists and is not a directory"
+	case err == nil && !writable(path):
+		problem = "this user (uid " + uidString() + ") may not write in " + path
+	case err == nil:
+	case !missing(err):
+		problem = err.Error()
+	default:
+		parent := filepath.Dir(path)
+		for {
+			st, err := os.Stat(parent)
+			if err == nil && !st.IsDir() {
+				problem = parent + " is not a directory"
+			} else if err == nil && !writable(parent) {
+				problem = path + " does not exist and this user (uid " + uidString() + ") may not create it in " + parent
+			} else if missing(err) && parent != filepath.Dir(parent) {
+				parent = filepath.Dir(parent)
+				continue
+			} else if err != nil {
+				problem = err.Error()
+			}
+			break
+		}
+	}
+	if problem == "" {
+		return nil
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot use state_path " + path, Detail: problem, Subject: rng}}
+}
+
+// missing reports an error of stat(2) for a path that does not exist,
+// or that goes through a file as if it were a directory.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
 // checkDir warns about a root or alias that is not a directory.
 func checkDir(name, path string, rng *hcl.Range) hcl.Diagnostics {
 	problem := ""
@@ -152,7 +202,7 @@ type siteKey struct{ name, path string }
 // Config keeps values, not positions.
 func (c *Config) pathSites() map[siteKey]hcl.Range {
 	sites := map[siteKey]hcl.Range{}
-	names := []string{"root", "alias", "access_log", "error_log", "pid"}
+	names := []string{"root", "alias", "access_log", "error_log", "pid", "state_path"}
 	var walk func(b *hclsyntax.Body)
 	walk = func(b *hclsyntax.Body) {
 		for _, a := range b.Attributes {

@@ -83,6 +83,10 @@ type Config struct {
 	// HTTP is the http block, or nil when the file has none.
 	HTTP *HTTP
 
+	// ACMEIssuers are the acme_issuer blocks, of the main context and of
+	// http, in the order they are written.
+	ACMEIssuers []*ACMEIssuer
+
 	// Sources maps the absolute path (or pseudo-name) of every file the
 	// configuration was read from to its text: the snapshot that a worker
 	// or an upgraded binary decodes instead of re-reading the disk.
@@ -205,6 +209,9 @@ type Server struct {
 	Root *Location
 	// Locations in configuration order.
 	Locations []*Location
+	// ACME is acme_certificate: the certificate comes from an ACME
+	// issuer, not from ssl_certificate; nil for none.
+	ACME *ACMECertificate
 
 	locs locationIndex
 }

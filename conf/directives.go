@@ -31,6 +31,7 @@ const (
 	inIf
 	inReqZone
 	inConnZone
+	inACMEIssuer
 
 	// inSettings is where the directives of Settings may appear: every
 	// http-level directive may also appear in server and location
@@ -39,7 +40,7 @@ const (
 )
 
 // contextNames name the contexts in messages, in the order of the bits.
-var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location", "if", "limit_req_zone", "limit_conn_zone"}
+var contextNames = [...]string{"the main context", "thread_pool", "http", "server", "location", "if", "limit_req_zone", "limit_conn_zone", "acme_issuer"}
 
 // String lists the contexts in c: "http, server, location".
 func (c context) String() string {
@@ -63,6 +64,7 @@ type target struct {
 	// script collects a server's, location's or if block's statements.
 	script *script
 	zone   *LimitZone
+	issuer *ACMEIssuer
 	// ownAccess is set once the body decoded has an allow or deny of its
 	// own: the first one replaces the rules the level inherits.
 	ownAccess bool
@@ -108,6 +110,7 @@ var blockSpecs = []blockSpec{
 	{"log_format", []string{"name"}, inHTTP},
 	{"limit_req_zone", []string{"name"}, inHTTP},
 	{"limit_conn_zone", []string{"name"}, inHTTP},
+	{"acme_issuer", []string{"name"}, inMain | inHTTP},
 }
 
 // ifDirectives may also appear in an if block: the statements, and the
@@ -140,7 +143,7 @@ func init() {
 			directiveByName[dir.name].ctx |= inIf
 		}
 	}
-	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation, inIf, inReqZone, inConnZone} {
+	for _, ctx := range []context{inMain, inThreadPool, inHTTP, inServer, inLocation, inIf, inReqZone, inConnZone, inACMEIssuer} {
 		s := &hcl.BodySchema{}
 		for _, dir := range directiveTable {
 			if dir.ctx&ctx != 0 {

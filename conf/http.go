@@ -47,6 +47,7 @@ func (d *decoder) decodeHTTP(body hcl.Body) *HTTP {
 		out.Servers = append(out.Servers, sd.srv)
 	}
 	out.Addrs = d.buildAddrs(drafts)
+	d.loadACME(h, out.Addrs, drafts)
 	d.loadSSL(h, drafts)
 	d.resolveVars()
 	d.resolveFormats(h, out)
@@ -76,6 +77,8 @@ func (d *decoder) httpBody(body hcl.Body, h *httpDraft, depth int) {
 			d.decodeMap(b, h)
 		case "log_format":
 			d.decodeLogFormat(b)
+		case "acme_issuer":
+			d.acmeIssuer(b)
 		case "limit_req_zone", "limit_conn_zone":
 			// Before any attribute: limit_req and limit_conn name them.
 			d.zoneBlock(b, h)

@@ -55,6 +55,9 @@ type decoder struct {
 	formats     map[string]*LogFormat
 	formatOrder []*LogFormat
 	formatRefs  []formatRef
+	// issuers are the acme_issuer blocks by name, and in order.
+	issuers     map[string]*ACMEIssuer
+	issuerOrder []*ACMEIssuer
 }
 
 func newDecoder(prefix string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *decoder {

@@ -333,7 +333,7 @@ func TestWriteHCLText(t *testing.T) {
 		`    try_files = ["$uri", "$${uri}/", "=404"]`,
 		`    open_file_cache = "off"`,
 		"    location \"~ \\\\.(css|js)$\" {\n      # alias: not set\n      expires = \"-1h\"\n      charset = \"off\"\n      # secure_link_secret: not set\n      internal = false\n    }",
-		"    listen = [\"0.0.0.0:80 default_server backlog=511\"]\n    server_name = [\"other.test\"]\n    try_files = []\n    stub_status = false\n    metrics = false\n    health = false\n    aio = \"off\"\n    # set: not set\n    # rewrite: not set\n    # return: not set\n    # break: not set\n    # if: none\n  }",
+		"    listen = [\"0.0.0.0:80 default_server backlog=511\"]\n    server_name = [\"other.test\"]\n    # acme_certificate: not set\n    try_files = []\n    stub_status = false\n    metrics = false\n    health = false\n    aio = \"off\"\n    # set: not set\n    # rewrite: not set\n    # return: not set\n    # break: not set\n    # if: none\n  }",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %s\n%s", want, out)

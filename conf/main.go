@@ -46,8 +46,12 @@ func (d *decoder) decodeMain(body hcl.Body) *Config {
 	content := d.content(body, inMain)
 	defined := make(map[string]hcl.Range)
 	for _, b := range content.Blocks {
-		if b.Type == "thread_pool" {
+		switch b.Type {
+		case "thread_pool":
 			d.threadPool(b, defined)
+		case "acme_issuer":
+			// Before http, whose servers name them.
+			d.acmeIssuer(b)
 		}
 	}
 	if d.pools[defaultPool] == nil {
@@ -66,6 +70,7 @@ func (d *decoder) decodeMain(body hcl.Body) *Config {
 			cfg.HTTP = d.decodeHTTP(b.Body)
 		}
 	}
+	cfg.ACMEIssuers = d.issuerOrder
 	return cfg
 }
 

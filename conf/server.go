@@ -28,6 +28,8 @@ type serverDraft struct {
 	// at is where the server sets the ssl_* directives whose files are
 	// loaded after every server is read.
 	at map[string]hcl.Range
+	// acmeAt is where the server sets acme_certificate.
+	acmeAt hcl.Range
 }
 
 // listenEntry is one entry of listen.

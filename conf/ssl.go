@@ -169,8 +169,15 @@ var sslDirectives = noteWhere([]directive{
 		show: func(s *Settings) string { return showPath(s.SSL.StaplingFile) }},
 	{name: "ssl_client_certificate", ctx: inSSL, decode: decodeSSLFile(func(s *SSL) *string { return &s.ClientCertificate }),
 		show: func(s *Settings) string { return showPath(s.SSL.ClientCertificate) }},
-	{name: "ssl_trusted_certificate", ctx: inSSL, decode: decodeSSLFile(func(s *SSL) *string { return &s.TrustedCertificate }),
-		show: func(s *Settings) string { return showPath(s.SSL.TrustedCertificate) }},
+	// In http and server, CAs for client certificates; in an
+	// acme_issuer, the roots of the ACME server's (acme.go).
+	{name: "ssl_trusted_certificate", ctx: inSSL | inACMEIssuer, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if t.issuer != nil {
+			decodeIssuerRoots(d, a, t)
+			return
+		}
+		decodeSSLFile(func(s *SSL) *string { return &s.TrustedCertificate })(d, a, t)
+	}, show: func(s *Settings) string { return showPath(s.SSL.TrustedCertificate) }},
 	{name: "ssl_verify_client", ctx: inSSL, decode: decodeVerifyClient,
 		show: func(s *Settings) string { return hclQuote(s.SSL.VerifyClient.String()) }},
 	{name: "ssl_verify_depth", ctx: inSSL, decode: func(d *decoder, a *hcl.Attribute, t *target) {

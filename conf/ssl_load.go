@@ -84,6 +84,12 @@ func (sd *serverDraft) isDefaultTLS() bool {
 
 // loadCertificates fills s.Certificates.
 func (d *decoder) loadCertificates(sd *serverDraft, s *SSL, e *listenEntry, at func(string) hcl.Range) {
+	if sd.srv.ACME != nil {
+		// The master orders its certificate; the files an http-level
+		// ssl_certificate names are not this server's.
+		s.Certificates = nil
+		return
+	}
 	if len(s.CertificateFiles) == 0 {
 		switch {
 		case s.RejectHandshake:
@@ -91,10 +97,10 @@ func (d *decoder) loadCertificates(sd *serverDraft, s *SSL, e *listenEntry, at f
 			// As nginx: the server that answers handshakes without SNI
 			// must have a certificate.
 			d.errorf(e.rng, "No certificate for a TLS listener",
-				"%s is a TLS listener (\"ssl\"): its default server needs ssl_certificate and ssl_certificate_key, or ssl_reject_handshake = true", e.addr)
+				"%s is a TLS listener (\"ssl\"): its default server needs ssl_certificate and ssl_certificate_key, acme_certificate, or ssl_reject_handshake = true", e.addr)
 		default:
 			d.warnf(e.rng, "No certificate for a TLS listener",
-				"this server has no ssl_certificate: handshakes that name it get the default server's certificate, as with nginx (ssl_reject_handshake = true refuses them)")
+				"this server has no ssl_certificate nor acme_certificate: handshakes that name it get the default server's certificate, as with nginx (ssl_reject_handshake = true refuses them)")
 		}
 		return
 	}

@@ -209,8 +209,9 @@ var coreDirectives = []directive{
 	{name: "auth_basic_user_file", ctx: inSettings, decode: decodeAuthBasicUserFile, show: showAuthBasicUserFile},
 }
 
-// directiveTable is every directive: the core ones, then TLS's (ssl.go).
-var directiveTable = slices.Concat(coreDirectives, sslDirectives)
+// directiveTable is every directive: the core ones, then TLS's (ssl.go),
+// then ACME's (acme.go).
+var directiveTable = slices.Concat(coreDirectives, sslDirectives, acmeDirectives)
 
 // flag is a boolean Settings directive.
 func flag(name string, field func(*Settings) *bool) directive {

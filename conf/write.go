@@ -30,6 +30,7 @@ func (c *Config) WriteHCL(w io.Writer) error {
 		p.attr(1, "max_queue", strconv.Itoa(tp.MaxQueue))
 		p.line(0, "}")
 	}
+	writeIssuers(p, c.ACMEIssuers)
 	if c.HTTP != nil {
 		p.line(0, "")
 		p.line(0, "http {")
@@ -152,6 +153,11 @@ func (s *Server) write(p *printer, parent *Settings) {
 	}
 	p.attr(2, "listen", hclList(listens))
 	p.attr(2, "server_name", hclList(s.Names))
+	if s.ACME != nil {
+		p.attr(2, "acme_certificate", hclQuote(s.ACME.Issuer.Name))
+	} else {
+		p.line(2, "# acme_certificate: not set")
+	}
 	writeSettings(p, 2, inServer, &s.Root.Settings, parent, inHTTP)
 	if len(s.Root.Script) == 0 {
 		for _, name := range []string{"set", "rewrite", "return", "break"} {

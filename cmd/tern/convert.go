@@ -52,14 +52,15 @@ var plain = map[string]kind{
 
 // ignored are directives with no meaning for tern, dropped with a note.
 var ignored = map[string]string{
-	"daemon":          "tern's master always runs in the foreground",
-	"master_process":  "tern always runs a master",
-	"user":            "run tern as the user it should be (or drop privileges with systemd)",
-	"multi_accept":    "tern always accepts until EAGAIN",
-	"use":             "tern always uses epoll",
-	"worker_priority": "set the priority of the service instead",
-	"#mime.types":     "tern has nginx's MIME table built in",
-	"log_format":      "tern's access log formats are json and combined",
+	"daemon":           "tern's master always runs in the foreground",
+	"master_process":   "tern always runs a master",
+	"user":             "run tern as the user it should be (or drop privileges with systemd)",
+	"multi_accept":     "tern always accepts until EAGAIN",
+	"use":              "tern always uses epoll",
+	"worker_priority":  "set the priority of the service instead",
+	"#mime.types":      "tern has nginx's MIME table built in",
+	"log_format":       "tern's access log formats are json and combined",
+	"acme_shared_zone": "tern sizes the memory it shares for certificates and challenges itself",
 }
 
 // converter writes HCL and collects warnings.
@@ -133,6 +134,8 @@ func (c *converter) body(body *hclwrite.Body, dirs []*directive, ctx string) {
 			c.body(body, d.block, "events")
 		case d.name == "http" || d.name == "server" || d.name == "location":
 			blocks = append(blocks, d)
+		case d.name == "acme_issuer":
+			c.acmeIssuer(body, d)
 		case d.block != nil && d.name != "types":
 			c.unsupported(body, d)
 		default:

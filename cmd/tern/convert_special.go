@@ -35,6 +35,8 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 		c.plain(body, b, d, "keepalive_timeout", kDuration)
 	case "aio":
 		c.aio(body, d)
+	case "acme_certificate":
+		c.acmeCertificate(body, d)
 	case "access_log":
 		c.accessLog(body, d)
 	case "open_file_cache":

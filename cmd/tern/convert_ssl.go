@@ -41,6 +41,9 @@ var sslDropped = map[string]string{
 // ssl converts the TLS directives; it reports false for a directive that
 // is not one of them.
 func (c *converter) ssl(body *hclwrite.Body, b *block, d *directive) bool {
+	if c.acmeSSLVariable(body, d) {
+		return true
+	}
 	if k, ok := sslPlain[d.name]; ok {
 		if (d.name == "ssl_certificate" || d.name == "ssl_certificate_key") && len(d.args) > 0 &&
 			(strings.Contains(d.args[0], "$") || strings.HasPrefix(d.args[0], "data:")) {
