@@ -173,8 +173,10 @@ func TestTLSSNI(t *testing.T) {
 }
 
 // TestTLS421: a request whose Host names a server with another
-// certificate than the one SNI chose gets 421; one with the same
-// certificate is served by its Host's server.
+// certificate than the one SNI chose gets 421, also when SNI named no
+// server and the default server made the handshake; one with the same
+// certificate is served by its Host's server, and so is any Host on a
+// connection without SNI, as nginx.
 func TestTLS421(t *testing.T) {
 	s, certs := newSNIServer(t)
 	c := s.dialTLS(certs.config("a.test"))
@@ -183,6 +185,20 @@ func TestTLS421(t *testing.T) {
 	}
 	if r := c.do("GET /who HTTP/1.1\r\nHost: c.test\r\n\r\n"); r.status != 200 || string(r.body) != "c\n" {
 		t.Fatalf("Host c.test (same certificate) on a.test's connection: %v %q", r, r.body)
+	}
+	unknown := certs.config("unknown.test")
+	unknown.InsecureSkipVerify = true // the default server's a.test certificate
+	c = s.dialTLS(unknown)
+	if r := c.do("GET /who HTTP/1.1\r\nHost: b.test\r\n\r\n"); r.status != 421 {
+		t.Fatalf("Host b.test with SNI unknown.test: %v", r)
+	}
+	noSNI := certs.config("")
+	noSNI.InsecureSkipVerify = true
+	c = s.dialTLS(noSNI)
+	for _, host := range []string{"b.test", "a.test"} {
+		if r := c.do("GET /who HTTP/1.1\r\nHost: " + host + "\r\n\r\n"); r.status != 200 || string(r.body) != host[:1]+"\n" {
+			t.Fatalf("Host %s without SNI: %v %q", host, r, r.body)
+		}
 	}
 }
 
