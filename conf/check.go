@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
@@ -19,6 +20,8 @@ import (
 // pid file must be creatable (their directory exists and this user may
 // write there), which is an error; a root or alias that does not exist
 // is a warning (it may be created later; requests get 404 meanwhile).
+// Run as root, it also checks that the workers' user exists (an error)
+// and may read every root, alias and auth_basic_user_file (a warning).
 // Each diagnostic points at the attribute that set the path, or at the
 // main file for a default. It returns nil when all is well.
 func (c *Config) CheckPaths() *Error {
@@ -68,6 +71,9 @@ func (c *Config) CheckPaths() *Error {
 			check("root", l.Root, checkDir)
 		}
 	})
+	if os.Geteuid() == 0 {
+		diags = append(diags, c.checkWorkerUser(at)...)
+	}
 	if len(diags) == 0 {
 		return nil
 	}
@@ -202,7 +208,7 @@ type siteKey struct{ name, path string }
 // Config keeps values, not positions.
 func (c *Config) pathSites() map[siteKey]hcl.Range {
 	sites := map[siteKey]hcl.Range{}
-	names := []string{"root", "alias", "access_log", "error_log", "pid", "state_path"}
+	names := []string{"root", "alias", "access_log", "error_log", "pid", "state_path", "auth_basic_user_file", "user"}
 	var walk func(b *hclsyntax.Body)
 	walk = func(b *hclsyntax.Body) {
 		for _, a := range b.Attributes {
@@ -215,6 +221,12 @@ func (c *Config) pathSites() map[siteKey]hcl.Range {
 			}
 			p := v.AsString()
 			if p == "" {
+				continue
+			}
+			if a.Name == "user" {
+				if f := strings.Fields(p); len(f) > 0 {
+					sites[siteKey{"user", f[0]}] = a.Expr.Range()
+				}
 				continue
 			}
 			if !filepath.IsAbs(p) {

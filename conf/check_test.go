@@ -7,8 +7,21 @@ import (
 	"testing"
 )
 
-func TestCheckPaths(t *testing.T) {
+// readableTempDir is a temporary directory every user may search, as a
+// root a master's workers read as nobody must be (t.TempDir's parent is
+// 0700).
+func readableTempDir(t *testing.T) string {
 	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestCheckPaths(t *testing.T) {
+	dir := readableTempDir(t)
 	for _, d := range []string{"logs", "www", "dl"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -89,4 +102,54 @@ func openTempDir(t *testing.T) string {
 	os.Chmod(filepath.Dir(dir), 0o755)
 	os.Chmod(dir, 0o755)
 	return dir
+}
+
+// TestCheckWorkerUser: run as root, CheckPaths refuses an unknown user
+// and warns about a root or user file the workers' user cannot read.
+func TestCheckWorkerUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP (the workers' user is checked only when run as root): TestCheckWorkerUser")
+	}
+	dir := readableTempDir(t)
+	os.Mkdir(filepath.Join(dir, "private"), 0o700)
+	os.Mkdir(filepath.Join(dir, "public"), 0o755)
+	os.Mkdir(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "htpasswd"), []byte("a:{PLAIN}b\n"), 0o600)
+	tests := []struct {
+		conf string
+		want []string
+		err  bool
+	}{
+		{"user = \"no-such-user-here\"\nhttp {\n  server {\n    root = \"public\"\n  }\n}\n",
+			[]string{"tern.hcl:1,8: Unknown user no-such-user-here"}, true},
+		{"http {\n  server {\n    root = \"private\"\n  }\n}\n",
+			[]string{"tern.hcl:3,12: Warning: root " + dir + "/private is not readable by nobody"}, false},
+		{"http {\n  server {\n    root = \"public\"\n    auth_basic = \"x\"\n    auth_basic_user_file = \"htpasswd\"\n  }\n}\n",
+			[]string{"tern.hcl:5,28: Warning: auth_basic_user_file " + dir + "/htpasswd is not readable by nobody"}, false},
+		// root reads anything.
+		{"user = \"root\"\nhttp {\n  server {\n    root = \"private\"\n  }\n}\n", nil, false},
+	}
+	for i, tt := range tests {
+		os.WriteFile(filepath.Join(dir, "tern.hcl"), []byte(tt.conf), 0o644)
+		c, err := Load(filepath.Join(dir, "tern.hcl"), "")
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		ce := c.CheckPaths()
+		var got []string
+		if ce != nil {
+			for _, line := range strings.Split(ce.Error(), "\n") {
+				got = append(got, strings.TrimPrefix(line, dir+"/"))
+			}
+		}
+		if len(got) != len(tt.want) || ce.HasErrors() != tt.err {
+			t.Errorf("%d: got %q (errors %v), want %q", i, got, ce.HasErrors(), tt.want)
+			continue
+		}
+		for j := range got {
+			if !strings.HasPrefix(got[j], tt.want[j]) {
+				t.Errorf("%d: got %q, want %q...", i, got[j], tt.want[j])
+			}
+		}
+	}
 }

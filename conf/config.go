@@ -67,6 +67,12 @@ type Config struct {
 	// AcceptMutexDelay caps how long a worker without the accept lock
 	// waits before trying it again. Default: 500ms.
 	AcceptMutexDelay time.Duration
+	// User and Group are who the workers run as when the master is root
+	// (Group "": the group named as the user, else the user's primary
+	// group). A master that is not root ignores them. UserSet says the
+	// configuration named the user. Default: nobody.
+	User, Group string
+	UserSet     bool
 	// PID is the absolute path of the pid file, or "" for none (tern serve).
 	// Default: PREFIX/logs/tern.pid.
 	PID string

@@ -77,6 +77,7 @@ func TestDefaults(t *testing.T) {
 		ErrorLog:          "/etc/tern/logs/error.log",
 		ErrorLogLevel:     zerolog.InfoLevel,
 		ThreadPools:       map[string]*ThreadPool{"default": {Name: "default", Threads: 32, MaxQueue: 65536}},
+		User:              "nobody",
 	}
 	if !reflect.DeepEqual(main, want) {
 		t.Errorf("main context:\n got %+v\nwant %+v", main, want)

@@ -232,6 +232,9 @@ type ServeOptions struct {
 	Autoindex bool
 	// Gzip compresses text on the fly and serves FILE.gz beside FILE.
 	Gzip bool
+	// User is who the workers of a master started as root run as; ""
+	// leaves user unset.
+	User string
 }
 
 // Serve returns the configuration of "tern serve"
@@ -252,6 +255,9 @@ func Serve(o ServeOptions) (*Config, error) {
 		return nil, err
 	}
 	src := fmt.Appendf(nil, serveHCL, hclQuote(root), hclQuote(listen), hclQuote(TemplateQuote(root)), o.Autoindex, o.Gzip, o.Gzip)
+	if o.User != "" {
+		src = fmt.Appendf(src, "user = %s\n", hclQuote(o.User))
+	}
 	return LoadSnapshot(serveName, cwd, map[string][]byte{serveName: src})
 }
 

@@ -35,6 +35,7 @@ func defaultConfig(prefix string) *Config {
 		ErrorLog:          filepath.Join(prefix, "logs", "error.log"),
 		ErrorLogLevel:     LogNotice,
 		ThreadPools:       make(map[string]*ThreadPool),
+		User:              defaultUser,
 	}
 }
 

@@ -60,6 +60,7 @@ var coreDirectives = []directive{
 		}
 	}},
 	{name: "pid", ctx: inMain, decode: decodePID},
+	{name: "user", ctx: inMain, decode: decodeUser},
 	{name: "error_log", ctx: inMain, decode: decodeErrorLog},
 	{name: "error_log_level", ctx: inMain, decode: decodeErrorLogLevel},
 

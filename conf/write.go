@@ -53,6 +53,11 @@ func (c *Config) writeMain(p *printer) {
 	p.attr(0, "worker_shutdown_timeout", hclQuote(FormatDuration(c.WorkerShutdownTimeout)))
 	p.attr(0, "accept_mutex", strconv.FormatBool(c.AcceptMutex))
 	p.attr(0, "accept_mutex_delay", hclQuote(FormatDuration(c.AcceptMutexDelay)))
+	if c.UserSet {
+		p.attr(0, "user", showUser(c))
+	} else {
+		p.line(0, "# user: not set (a master started as root runs its workers as %s, as nginx)", defaultUser)
+	}
 	p.attr(0, "pid", hclQuote(cmp.Or(c.PID, "off")))
 	p.attr(0, "error_log", hclQuote(c.ErrorLog))
 	p.attr(0, "error_log_level", hclQuote(LevelName(c.ErrorLogLevel)))

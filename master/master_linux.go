@@ -242,8 +242,29 @@ func start(opt Options) (*Master, error) {
 		}
 	}
 	m.log.Info().Int("worker_processes", n).Int("listeners", len(lns.list)).Str("conf", cfg.File).Msg("tern starting")
+	if err := m.logWorkerUser(cfg); err != nil {
+		return fail(err)
+	}
 	m.startGeneration(g)
 	return m, nil
+}
+
+// logWorkerUser says, at notice, who the workers of cfg run as; an
+// unknown user is an error.
+func (m *Master) logWorkerUser(cfg *conf.Config) error {
+	u, err := WorkerUser(cfg)
+	switch {
+	case err != nil:
+		return err
+	case u == nil && cfg.UserSet:
+		m.log.Warn().Str("user", cfg.User).Msg("the user directive makes sense only if the master runs as root: ignored")
+	case u == nil:
+	case !cfg.UserSet:
+		m.log.Info().Str("user", u.String()).Msg("user is not set: the workers run as nobody, as nginx's")
+	default:
+		m.log.Info().Str("user", u.String()).Msg("the workers run as " + u.Name)
+	}
+	return nil
 }
 
 // setLog makes logf the error log, at cfg's level.

@@ -72,6 +72,12 @@ func (m *Master) reload() {
 		m.reloadFailed("no listen address configured", "")
 		return
 	}
+	if cfg.User != m.cfg.User || cfg.Group != m.cfg.Group {
+		if err := m.logWorkerUser(cfg); err != nil {
+			m.reloadFailed(err.Error(), "")
+			return
+		}
+	}
 	m.switchGeneration(cfg)
 }
 

@@ -87,6 +87,15 @@ func spawn(s spawnSpec) (int, error) {
 	go func() {
 		// Never unlocked: the thread ends with the goroutine.
 		runtime.LockOSThread()
+		// no_new_privs is a thread's, and a child inherits its
+		// parent thread's: set here, every thread of the worker has it
+		// from the start (after a fork, a worker could set it on its
+		// own thread only), so nothing it could ever execute gains
+		// privileges. The master's other threads are untouched.
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			done <- result{-1, os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", err)}
+			return
+		}
 		if s.cpus != nil {
 			var set unix.CPUSet
 			for _, c := range s.cpus {

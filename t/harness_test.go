@@ -90,6 +90,14 @@ func freePort(t testing.TB) int {
 func newServer(t testing.TB, tmpl string) *server {
 	t.Helper()
 	dir := t.TempDir()
+	// A master started as root (as the tests usually are) runs its
+	// workers as nobody: the directory must be searchable by every user,
+	// as a real docroot is (t.TempDir makes its parent 0700).
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s := &server{t: t, dir: dir, root: filepath.Join(dir, "html"), port: freePort(t)}
 	s.addr = "127.0.0.1:" + strconv.Itoa(s.port)
 	for _, d := range []string{s.root, filepath.Join(dir, "logs")} {

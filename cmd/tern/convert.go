@@ -31,7 +31,7 @@ const (
 
 // plain maps nginx directives that tern spells the same way.
 var plain = map[string]kind{
-	"worker_rlimit_nofile": kNumber, "worker_shutdown_timeout": kDuration, "pid": kString,
+	"worker_rlimit_nofile": kNumber, "worker_shutdown_timeout": kDuration, "pid": kString, "user": kJoined,
 	"worker_connections": kNumber, "accept_mutex": kBool, "accept_mutex_delay": kDuration,
 	"default_type": kString, "sendfile": kBool, "sendfile_max_chunk": kString,
 	"tcp_nopush": kBool, "tcp_nodelay": kBool, "keepalive_requests": kNumber,
@@ -54,7 +54,6 @@ var plain = map[string]kind{
 var ignored = map[string]string{
 	"daemon":           "tern's master always runs in the foreground",
 	"master_process":   "tern always runs a master",
-	"user":             "run tern as the user it should be (or drop privileges with systemd)",
 	"multi_accept":     "tern always accepts until EAGAIN",
 	"use":              "tern always uses epoll",
 	"worker_priority":  "set the priority of the service instead",

@@ -32,6 +32,7 @@ func TestConvertLoads(t *testing.T) {
 		ok   bool
 	}{
 		{"worker_processes", cfg.WorkerProcesses == 2},
+		{"user", cfg.UserSet && cfg.User == "www-data" && cfg.Group == ""},
 		{"affinity", len(cfg.WorkerCPUAffinity.CPUs) == 2 && cfg.WorkerCPUAffinity.CPUs[0][0] == 0 && cfg.WorkerCPUAffinity.CPUs[1][0] == 1},
 		{"worker_connections", cfg.WorkerConnections == 2048},
 		{"thread_pool", cfg.ThreadPools["big"] != nil && cfg.ThreadPools["big"].Threads == 8 && cfg.ThreadPools["big"].MaxQueue == 1024},
@@ -64,7 +65,7 @@ func TestConvertLoads(t *testing.T) {
 			t.Errorf("%d: %s not converted right", i, c.name)
 		}
 	}
-	for _, want := range []string{"user not converted", "multi_accept not converted", "log_format not converted",
+	for _, want := range []string{"multi_accept not converted", "log_format not converted",
 		"proxy_pass is not supported", "if is not supported", "location @named", "keepalive_timeout's header timeout", "\"always\""} {
 		if !strings.Contains(warn.String(), want) && !strings.Contains(out.String(), strings.TrimPrefix(want, "location ")) {
 			t.Errorf("no warning about %q in:\n%s", want, warn.String())
@@ -312,6 +313,30 @@ func TestConvertRealIPAndLinks(t *testing.T) {
 	for i, c := range checks {
 		if !c.ok {
 			t.Errorf("%d: %s not converted right:\n%s", i, c.name, out.String())
+		}
+	}
+}
+
+// TestConvertUser: nginx's user, with and without its group, is tern's.
+func TestConvertUser(t *testing.T) {
+	for _, c := range []struct{ src, user, group string }{
+		{"user www-data;", "www-data", ""},
+		{"user www-data adm;", "www-data", "adm"},
+	} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "nginx.conf")
+		os.WriteFile(p, []byte(c.src+"\nhttp { server { listen 8080; } }\n"), 0o644)
+		var out, warn bytes.Buffer
+		if !convertNginx(p, &out, &warn) || warn.Len() != 0 {
+			t.Fatalf("%q: %s", c.src, warn.String())
+		}
+		main := filepath.Join(dir, "tern.hcl")
+		cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: out.Bytes()})
+		if err != nil {
+			t.Fatalf("%q: %v\n%s", c.src, err, out.String())
+		}
+		if !cfg.UserSet || cfg.User != c.user || cfg.Group != c.group {
+			t.Errorf("%q: user %q group %q (set %v), want %q %q:\n%s", c.src, cfg.User, cfg.Group, cfg.UserSet, c.user, c.group, out.String())
 		}
 	}
 }

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
+	"strconv"
+	"syscall"
 
 	"tern/conf"
 )
 
 // serveUsage is the help of tern serve.
-const serveUsage = `usage: tern serve [-listen ADDR] [-autoindex=false] [-gzip] [DIR]
+const serveUsage = `usage: tern serve [-listen ADDR] [-autoindex=false] [-gzip] [-user USER] [DIR]
 
 Serve DIR (default: the current directory) over HTTP, with no
 configuration file: worker_processes "auto", every other directive at its
@@ -28,6 +31,9 @@ Flags may come before or after DIR.
   -gzip              compress text responses on the fly for clients that
                      accept gzip, and serve FILE.gz in place of FILE where
                      it exists
+  -user USER         run as root, who the workers run as (default: the
+                     owner of DIR, else nobody if nobody may read DIR,
+                     else root, with a note)
 
 Examples:
   tern serve                        # this directory on http://127.0.0.1:8080/
@@ -46,6 +52,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Listen, "listen", o.Listen, "")
 	fs.BoolVar(&o.Autoindex, "autoindex", o.Autoindex, "")
 	fs.BoolVar(&o.Gzip, "gzip", false, "")
+	fs.StringVar(&o.User, "user", "", "")
 	var dirs []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -75,6 +82,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tern serve: %s is not a directory\n", o.Dir)
 		return 1
 	}
+	if o.User == "" && os.Geteuid() == 0 {
+		o.User = serveUser(o.Dir, stderr)
+	}
 	cfg, err := conf.Serve(o)
 	if err != nil {
 		writeError(stderr, "tern serve", err)
@@ -89,4 +99,27 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// serveUser picks who the workers of tern serve run as when it runs as
+// root and -user does not say: the owner of dir, who can read it; else
+// nobody, as a configuration file's default, if nobody may read dir;
+// else root, saying so — the quick start works where root's own files
+// are served, and the terminal tells how to do better.
+func serveUser(dir string, stderr io.Writer) string {
+	if st, err := os.Stat(dir); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+			if u, err := user.LookupId(strconv.Itoa(int(sys.Uid))); err == nil {
+				return u.Username
+			}
+		}
+	}
+	nobody := &conf.Config{User: "nobody"}
+	if u, err := nobody.LookupUser(); err == nil {
+		if ok, _ := u.CanRead(dir); ok {
+			return "nobody"
+		}
+	}
+	fmt.Fprintf(stderr, "tern: the workers run as root: nobody may not read %s (-user USER chooses who they run as)\n", dir)
+	return "root"
 }

@@ -126,6 +126,15 @@ func runWorker(p master.WorkerParams) int {
 	if err := w.Loop().Add(master.FDParent, event.In, &parentWatch{w: w, log: log}); err != nil {
 		return fatal("watching the master", err)
 	}
+	// Everything that needs root is done: the worker holds its sockets,
+	// log files, certificates and shared memory (docs/directives/user.md).
+	if u, err := master.WorkerUser(cfg); err != nil {
+		return fatal("user", err)
+	} else if u != nil {
+		if err := master.DropPrivileges(u); err != nil {
+			return fatal("dropping privileges to "+u.String(), err)
+		}
+	}
 	// Signals and the channel before Run reports ready: from then on
 	// the master may send USR1 or a reopen.
 	workerSignals(w, ch, sigs)
