@@ -166,7 +166,7 @@ func (c *Config) checkWorkerUser(at func(name, path string) *hcl.Range) hcl.Diag
 		rng := at("user", c.User)
 		why := err.Error()
 		if !c.UserSet {
-			why += " (user is not set: workers of a master started as root run as nobody, as nginx's)"
+			why += " (user is not set: workers of a master started as root run as nobody, as nginx's do)"
 		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown user " + c.User, Detail: why, Subject: rng}}
 	}

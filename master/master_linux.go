@@ -260,7 +260,7 @@ func (m *Master) logWorkerUser(cfg *conf.Config) error {
 		m.log.Warn().Str("user", cfg.User).Msg("the user directive makes sense only if the master runs as root: ignored")
 	case u == nil:
 	case !cfg.UserSet:
-		m.log.Info().Str("user", u.String()).Msg("user is not set: the workers run as nobody, as nginx's")
+		m.log.Info().Str("user", u.String()).Msg("user is not set: the workers run as nobody, as nginx's do")
 	default:
 		m.log.Info().Str("user", u.String()).Msg("the workers run as " + u.Name)
 	}

@@ -112,8 +112,7 @@ func TestWorkersDropToNobody(t *testing.T) {
 		}
 	}
 	checkWorkerIDs(t, s.masterPID(), ws, 65534, 65534, "65534")
-	waitFileHas(t, filepath.Join(s.dir, "logs/error.log"), `"level":"notice"`)
-	waitFileHas(t, filepath.Join(s.dir, "logs/error.log"), `"user":"nobody (uid 65534, gid 65534)","time"`)
+	waitLogLine(t, filepath.Join(s.dir, "logs/error.log"), `"level":"notice"`, `"process":"master"`, `"user":"nobody (uid 65534, gid 65534)"`)
 
 	// USR1: the master reopens the log, the workers write to the new one.
 	log := filepath.Join(s.dir, "logs/access.log")
