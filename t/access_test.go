@@ -154,14 +154,17 @@ func TestAuthBasic(t *testing.T) {
       error_page = { "401" = "/401.html" }
     }
 `))
-	// Made by htpasswd 2.4 (-B -C 5, -m, -s), then {SSHA} and {PLAIN}.
+	// Made by htpasswd 2.4 (-B -C 5, -m, -s), then {SSHA}, {PLAIN},
+	// DES crypt and openssl passwd -6 and -5.
 	s.write("htpasswd", "# staff\n"+
 		"alice:$2y$05$KnETdNBoLvQthGGSmZGMYeyugbv.M4yV1I4Xrd8kq9aX0GTCy47J2\n"+
 		"bob:$apr1$dy9ghhny$256rZ7JZ0d8/URlitXeXe1:Bob\r\n"+
 		"carol:{SHA}SAv9mAXCuLCIWvLrguJf85sCv4E=\n"+
 		"dan:{SSHA}3kid4g1+f6MYfzcXg79hRsKYJc9TQUxUWQ==\n"+
 		"erin:{PLAIN}open sesame\n"+
-		"eve:isgf5rkjvvpfQ\n")
+		"eve:isgf5rkjvvpfQ\n"+
+		"fay:$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1\n"+
+		"gus:$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5\n")
 	for _, d := range []string{"staff", "staff/public", "missing", "any", "all", "paged"} {
 		s.file(d+"/f", d)
 	}
@@ -178,6 +181,9 @@ func TestAuthBasic(t *testing.T) {
 		{path: "/staff/f", hdrs: []string{basic("dan", "secret")}, status: 200},
 		{path: "/staff/f", hdrs: []string{basic("erin", "open sesame")}, status: 200},
 		{path: "/staff/f", hdrs: []string{basic("erin", "open")}, status: 401, realm: realm},
+		{path: "/staff/f", hdrs: []string{basic("fay", "Hello world!")}, status: 200},
+		{path: "/staff/f", hdrs: []string{basic("fay", "Hello world")}, status: 401, realm: realm},
+		{path: "/staff/f", hdrs: []string{basic("gus", "Hello world!")}, status: 200},
 		{path: "/staff/f", hdrs: []string{basic("nobody", "x")}, status: 401, realm: realm},
 		{path: "/staff/f", hdrs: []string{basic("Alice", "wonder land")}, status: 401, realm: realm},
 		// DES crypt is not supported: nginx's crypt() failing is 500.

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"encoding/base64"
+	"strings"
 	"testing"
 )
 
@@ -41,9 +42,22 @@ func TestCheck(t *testing.T) {
 		{"{PLAIN}open sesame", "open sesame", true},
 		{"{PLAIN}open sesame", "open sesame ", false},
 		{"{PLAIN}", "", true},
-		// DES crypt and SHA-crypt are not supported: nothing matches.
-		{"isgf5rkjvvpfQ", "crypt12", false},
+		// SHA-crypt, from openssl passwd -5 and -6 and glibc's crypt(3):
+		// the default 5000 rounds, custom rounds (kept in the hash), a
+		// salt cut at 16 bytes, a password longer than the digest.
+		{"$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5", "Hello world!", true},
+		{"$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5", "Hello world?", false},
+		{"$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1", "Hello world!", true},
+		{"$6$ab$1h5XbX0k.E/E7u1oXKhw/UjXxC5x9iTulpUx8nSowglJZnHEgJpTO4El2yPYGg5/n5UcfflvWgbabQYGH9Yzp.", "Hello world!", true},
+		{"$5$rounds=10000$saltstringsaltst$3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA", "Hello world!", true},
+		{"$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.", "Hello world!", true},
+		{"$5$rounds=1400$anotherlongsalts$Rx.j8H.h8HjEDGomFU8bDkXm3XIUnzyxf12oP84Bnq1", "a very much longer text to encrypt.  This one even stretches over morethan one line.", true},
+		{"$6$s$loz7OxQpSQsuFOzTStxqfHQv7oth4lQ8HF4zbofhGVQyOh0gRs9x4re5pwjRVvjdV4bzWocz3vihMLgf047bV/", strings.Repeat("x", 70), true},
 		{"$6$salt$abc", "x", false},
+		{"$5$", "", false},
+		{"$6$rounds=$x", "", false},
+		// DES crypt is not supported: nothing matches.
+		{"isgf5rkjvvpfQ", "crypt12", false},
 		{"plain", "plain", false},
 	}
 	for i, tt := range tests {
@@ -66,6 +80,8 @@ func TestSchemes(t *testing.T) {
 		{shaCarol, SchemeSHA, false},
 		{"{SSHA}abc", SchemeSSHA, false},
 		{"{PLAIN}x", SchemePlain, false},
+		{"$5$abc$def", SchemeSHACrypt, true},
+		{"$6$rounds=5000$abc$def", SchemeSHACrypt, true},
 		{"isgf5rkjvvpfQ", SchemeUnknown, false},
 		{"", SchemeUnknown, false},
 	}
@@ -213,9 +229,14 @@ func FuzzCheck(f *testing.F) {
 	f.Add("{SSHA}3kid4g1+f6MYfzcXg79hRsKYJc9TQUxUWQ==", []byte("secret"))
 	f.Add("$apr1$$", []byte(""))
 	f.Add("$1$", []byte("x"))
+	f.Add("$6$rounds=1000$s$", []byte("x"))
+	f.Add("$5$", []byte(""))
 	f.Fuzz(func(t *testing.T, hash string, password []byte) {
 		if SchemeOf(hash) == SchemeBcrypt {
 			return // x/crypto's own fuzzing covers it; too slow here
+		}
+		if r, ok := strings.CutPrefix(hash[min(3, len(hash)):], "rounds="); ok && SchemeOf(hash) == SchemeSHACrypt && len(r) > 4 && r[4] != '$' {
+			return // over 9999 rounds: correct, and too slow here
 		}
 		Check(hash, password) // must not panic
 	})

@@ -27,6 +27,9 @@ func Check(hash string, password []byte) bool {
 		return subtle.ConstantTimeCompare(md5Crypt(buf[:0], hash, password), []byte(hash)) == 1
 	case SchemeBcrypt:
 		return bcrypt.CompareHashAndPassword([]byte(hash), password) == nil
+	case SchemeSHACrypt:
+		var buf [128]byte
+		return subtle.ConstantTimeCompare(shaCrypt(buf[:0], hash, password), []byte(hash)) == 1
 	}
 	return false
 }

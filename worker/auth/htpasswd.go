@@ -94,6 +94,9 @@ const (
 	SchemeMD5
 	// SchemeBcrypt is bcrypt: "$2a$", "$2b$", "$2y$" (htpasswd -B).
 	SchemeBcrypt
+	// SchemeSHACrypt is glibc's SHA-crypt: "$5$" (SHA-256) and "$6$"
+	// (SHA-512), as openssl passwd -5 and -6 write them.
+	SchemeSHACrypt
 )
 
 // SchemeOf returns the scheme of hash by its prefix, as nginx's ngx_crypt.
@@ -109,11 +112,14 @@ func SchemeOf(hash string) Scheme {
 		return SchemeMD5
 	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
 		return SchemeBcrypt
+	case strings.HasPrefix(hash, "$5$"), strings.HasPrefix(hash, "$6$"):
+		return SchemeSHACrypt
 	}
 	return SchemeUnknown
 }
 
 // Slow reports whether checking a password against a hash of scheme s
-// takes long enough (MD5 crypt: a thousand rounds; bcrypt: tens of
-// milliseconds) to belong on a pool thread rather than the event loop.
-func (s Scheme) Slow() bool { return s == SchemeMD5 || s == SchemeBcrypt }
+// takes long enough (MD5 crypt: a thousand rounds; SHA-crypt: five
+// thousand by default; bcrypt: tens of milliseconds) to belong on a pool
+// thread rather than the event loop.
+func (s Scheme) Slow() bool { return s == SchemeMD5 || s == SchemeBcrypt || s == SchemeSHACrypt }
