@@ -232,7 +232,10 @@ func (w *WriteFilter) taskFailed(t *Txn, task *sendTask) Result {
 	return Error
 }
 
-// noCachestat is set once the kernel says it has no cachestat.
+// noCachestat is set once the kernel says it has no cachestat, or that
+// this process may not use it: since Linux 6.x it answers EPERM unless
+// the caller owns the file or may write to it, which a worker running as
+// user (docs/directives/user.md) seldom does; the probes then decide.
 var noCachestat bool
 
 // resident reports whether sending fd's [off, off+n) will not wait for
@@ -255,7 +258,7 @@ func resident(fd int, off, n int64) bool {
 			if pages := (off+n+pageSize-1)/pageSize - off/pageSize; int64(cs.Cache) < pages {
 				return false
 			}
-		case unix.ENOSYS:
+		case unix.ENOSYS, unix.EPERM:
 			noCachestat = true
 		default:
 			return false

@@ -103,8 +103,12 @@ func TestOpenFileCacheInFlight(t *testing.T) {
 	s.start()
 	slow := s.dial()
 	slow.send(get1("/big.bin"))
-	// Let the response start and stall on the client's full window.
-	time.Sleep(100 * time.Millisecond)
+	// The response has started (its first byte is here: the file is
+	// open), and stalls on the client's full window.
+	slow.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := slow.br.Peek(1); err != nil {
+		t.Fatal(err)
+	}
 	replaceFile(t, path, strings.Repeat("n", size))
 	time.Sleep(revalidate)
 	r := s.get(get1("/big.bin"))
