@@ -41,6 +41,11 @@ func startServe(t *testing.T, args ...string) *server {
 // clean stop with its reason on the terminal.
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
+	// Readable by all, as a docroot is: run as root, tern serve's workers
+	// drop to nobody without a note (TestServeUser covers the others).
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		os.Chmod(d, 0o755)
+	}
 	os.WriteFile(filepath.Join(dir, "index.html"), []byte("served\n"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
 	os.WriteFile(filepath.Join(dir, "sub", "notes.txt"), []byte("n\n"), 0o644)

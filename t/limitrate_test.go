@@ -70,6 +70,9 @@ func TestLimitRate(t *testing.T) {
 	bigFile(t, filepath.Join(s.root, "after/big.bin"), 4<<20)
 	s.start()
 	worker := s.waitWorkers(1, nil, 10*time.Second)[0]
+	// The worker is ready: its start-up (its privilege drop, which reads
+	// /etc/passwd and its threads' status) is over before strace counts.
+	waitFileHas(t, filepath.Join(s.dir, "logs/error.log"), `"message":"tern started"`)
 
 	var trace *exec.Cmd
 	var traceOut strings.Builder
