@@ -308,3 +308,17 @@ func uptodate(fd int, off int64) bool {
 		uintptr(off), 0, unix.RWF_NOWAIT)
 	return e == 0
 }
+
+// Resident reports whether sending fd's [off, off+n) will not wait for
+// the disk (see resident): a connection that sends file data itself
+// (HTTP/2 DATA frames) sends it inline, with sendfile, only then.
+func Resident(fd int, off, n int64) bool { return resident(fd, off, n) }
+
+// ReadFile reads file data at off into p for a connection that frames
+// it itself (HTTP/2 DATA over TLS, or a region that is not cached): from
+// the cache's copy when there is one, inline when its pages are cached,
+// else on a pool thread (Again with WaitThread; Owner.Resume follows,
+// and the same call then returns the data). See readFileAt.
+func (t *Txn) ReadFile(f *File, off int64, p []byte) (int, Result) {
+	return readFileAt(t, f, off, p)
+}

@@ -156,6 +156,10 @@ func noLengthStatus(code int) bool {
 	return code < 200 || code == 204 || code == 304
 }
 
+// NoLengthStatus reports the statuses that carry no Content-Length, for
+// a head written elsewhere (HTTP/2).
+func NoLengthStatus(code int) bool { return noLengthStatus(code) }
+
 func appendStatusLine(h []byte, code int) []byte {
 	if code >= 100 && code < len(statusLines) && statusLines[code] != "" {
 		return append(h, statusLines[code]...)

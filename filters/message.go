@@ -21,13 +21,16 @@ const (
 	MethodCONNECT
 )
 
-// Version is an HTTP version as major*10+minor: 10 or 11.
+// Version is an HTTP version as major*10+minor: 10, 11 or 20.
 type Version uint8
 
 // The HTTP versions tern speaks.
 const (
 	HTTP10 Version = 10
 	HTTP11 Version = 11
+	// HTTP20 is a request on an HTTP/2 stream: no chunked framing, no
+	// Connection header; the stream's DATA frames carry the body.
+	HTTP20 Version = 20
 )
 
 // Request is a parsed request head. Its byte slices point into the

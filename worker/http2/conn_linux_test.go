@@ -1,0 +1,533 @@
+//go:build linux
+
+package http2
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"tern/filters"
+)
+
+// TestPreface: the server's SETTINGS go out at once; the client's are
+// acknowledged; a request gets its response.
+func TestPreface(t *testing.T) {
+	for _, step := range []int{0, 1, 7} {
+		r := newRig(t, nil, false)
+		r.get(1, "/", true)
+		r.pump(step)
+		fs := r.frames()
+		if fs[0].typ != http2.FrameSettings || fs[0].flags.Has(http2.FlagSettingsAck) {
+			t.Fatalf("step %d: first frame %+v, want SETTINGS", step, fs[0])
+		}
+		want := map[http2.SettingID]uint32{http2.SettingMaxConcurrentStreams: 128,
+			http2.SettingInitialWindowSize: 64 << 10, http2.SettingMaxHeaderListSize: 32 << 10}
+		if !reflect.DeepEqual(fs[0].settings, want) {
+			t.Errorf("step %d: settings %v, want %v", step, fs[0].settings, want)
+		}
+		if fs[1].typ != http2.FrameSettings || !fs[1].flags.Has(http2.FlagSettingsAck) {
+			t.Errorf("step %d: second frame %+v, want the SETTINGS ACK", step, fs[1])
+		}
+		resp := responseOf(fs, 1)
+		if resp.status != "200" || string(resp.body) != "hello" || !resp.ended || resp.fields["content-length"] != "5" {
+			t.Errorf("step %d: response %+v", step, resp)
+		}
+		if len(r.h.done) != 1 || r.h.done[0] != 1 || len(r.c.streams) != 0 {
+			t.Errorf("step %d: done %v, streams %d", step, r.h.done, len(r.c.streams))
+		}
+	}
+}
+
+// TestPrefaceInPieces: a preface that comes a few bytes at a time, with
+// reads that bring nothing in between (a TLS record that held no
+// plaintext), is waited for; this spun forever once.
+func TestPrefaceInPieces(t *testing.T) {
+	r := newRig(t, nil, true)
+	for _, p := range []string{"PRI * HT", "", "TP/2.0\r\n\r\nSM", "", "\r\n\r\n"} {
+		r.c.ReadBuffer()
+		n := copy(r.c.ReadBuffer(), p)
+		r.c.Received(n)
+	}
+	r.fr.WriteSettings()
+	r.get(1, "/", true)
+	r.pump(0)
+	if resp := responseOf(r.frames(), 1); resp.status != "200" {
+		t.Fatalf("response %+v", resp)
+	}
+}
+
+// TestHeadFields: the head the worker gets — pseudo-header fields,
+// fields as HTTP/1.1 lines, cookies joined, host from :authority, the
+// length.
+func TestHeadFields(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.h.hold = true
+	r.get(1, "/a?b=c", false, "cookie", "a=1", "user-agent", "ua", "cookie", "b=2", "content-length", "3")
+	r.get(3, "/", true, "host", "other.example")
+	r.pump(0)
+	if len(r.h.heads) != 2 {
+		t.Fatalf("%d requests", len(r.h.heads))
+	}
+	h := r.h.heads[0]
+	if string(h.Method) != "GET" || string(h.Scheme) != "https" || string(h.Path) != "/a?b=c" ||
+		string(h.Authority) != "example.com" || h.ContentLength != 3 || h.EndStream {
+		t.Errorf("head %+v", h)
+	}
+	if want := "user-agent: ua\r\ncontent-length: 3\r\ncookie: a=1; b=2\r\nhost: example.com\r\n"; string(h.Fields) != want {
+		t.Errorf("fields %q, want %q", h.Fields, want)
+	}
+	if h := r.h.heads[1]; string(h.Fields) != "host: other.example\r\n" || !h.EndStream || h.ContentLength != -1 {
+		t.Errorf("second head %+v %q", h, h.Fields)
+	}
+}
+
+// TestMalformed: requests RFC 9113 §8 calls malformed are stream errors
+// (PROTOCOL_ERROR); the connection goes on.
+func TestMalformed(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields []string
+	}{
+		{"upper-case name", []string{":method", "GET", ":scheme", "https", ":path", "/", "User-Agent", "x"}},
+		{"connection", []string{":method", "GET", ":scheme", "https", ":path", "/", "connection", "close"}},
+		{"keep-alive", []string{":method", "GET", ":scheme", "https", ":path", "/", "keep-alive", "5"}},
+		{"transfer-encoding", []string{":method", "GET", ":scheme", "https", ":path", "/", "transfer-encoding", "chunked"}},
+		{"upgrade", []string{":method", "GET", ":scheme", "https", ":path", "/", "upgrade", "h2c"}},
+		{"te gzip", []string{":method", "GET", ":scheme", "https", ":path", "/", "te", "gzip"}},
+		{"pseudo after regular", []string{":method", "GET", ":scheme", "https", "accept", "*/*", ":path", "/"}},
+		{"unknown pseudo", []string{":method", "GET", ":scheme", "https", ":path", "/", ":protocol", "x"}},
+		{"response pseudo", []string{":method", "GET", ":scheme", "https", ":path", "/", ":status", "200"}},
+		{"no :path", []string{":method", "GET", ":scheme", "https"}},
+		{"empty :path", []string{":method", "GET", ":scheme", "https", ":path", ""}},
+		{"no :method", []string{":scheme", "https", ":path", "/"}},
+		{"no :scheme", []string{":method", "GET", ":path", "/"}},
+		{"two :path", []string{":method", "GET", ":scheme", "https", ":path", "/", ":path", "/"}},
+		{"bad method", []string{":method", "G T", ":scheme", "https", ":path", "/"}},
+		{"NUL in value", []string{":method", "GET", ":scheme", "https", ":path", "/", "x", "a\x00b"}},
+		{"CR in value", []string{":method", "GET", ":scheme", "https", ":path", "/", "x", "a\rb"}},
+		{"leading space", []string{":method", "GET", ":scheme", "https", ":path", "/", "x", " a"}},
+		{"trailing tab", []string{":method", "GET", ":scheme", "https", ":path", "/", "x", "a\t"}},
+		{"space in name", []string{":method", "GET", ":scheme", "https", ":path", "/", "x y", "a"}},
+		{"bad content-length", []string{":method", "GET", ":scheme", "https", ":path", "/", "content-length", "1x"}},
+		{"two content-lengths", []string{":method", "GET", ":scheme", "https", ":path", "/", "content-length", "1", "content-length", "2"}},
+		{"content-length without body", []string{":method", "GET", ":scheme", "https", ":path", "/", "content-length", "2"}},
+	}
+	for i, tt := range tests {
+		r := newRig(t, nil, false)
+		r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.headers(tt.fields...), EndStream: true, EndHeaders: true})
+		r.get(3, "/", true)
+		r.pump(0)
+		fs := r.frames()
+		if code, ok := rst(fs, 1); !ok || code != http2.ErrCodeProtocol {
+			t.Errorf("%d %s: RST_STREAM %v %v, want PROTOCOL_ERROR", i, tt.name, code, ok)
+		}
+		if len(r.h.heads) != 1 || responseOf(fs, 3).status != "200" {
+			t.Errorf("%d %s: the next stream was not served", i, tt.name)
+		}
+		if _, _, ok := goAway(fs); ok {
+			t.Errorf("%d %s: GOAWAY", i, tt.name)
+		}
+	}
+}
+
+// TestConnectionErrors: frames that break the protocol end the
+// connection with GOAWAY and the code RFC 9113 gives.
+func TestConnectionErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		send  func(r *rig)
+		code  http2.ErrCode
+		noSet bool // do not send the client's SETTINGS first
+	}{
+		{"first frame not SETTINGS", func(r *rig) { r.fr.WritePing(false, [8]byte{}) }, http2.ErrCodeProtocol, true},
+		{"DATA on stream 0", func(r *rig) { r.fr.WriteData(0, false, []byte("x")) }, http2.ErrCodeProtocol, false},
+		{"DATA on idle stream", func(r *rig) { r.fr.WriteData(1, false, []byte("x")) }, http2.ErrCodeProtocol, false},
+		{"HEADERS on stream 0", func(r *rig) {
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 0, BlockFragment: r.headers(":method", "GET"), EndHeaders: true})
+		}, http2.ErrCodeProtocol, false},
+		{"even stream", func(r *rig) { r.get(2, "/", true) }, http2.ErrCodeProtocol, false},
+		{"stream ID going back", func(r *rig) { r.get(5, "/", true); r.get(3, "/", true) }, http2.ErrCodeProtocol, false},
+		{"frame too large", func(r *rig) { r.fr.WriteData(1, false, make([]byte, 16385)) }, http2.ErrCodeFrameSize, false},
+		{"PING on a stream", func(r *rig) { r.fr.WriteRawFrame(http2.FramePing, 0, 1, make([]byte, 8)) }, http2.ErrCodeProtocol, false},
+		{"PING short", func(r *rig) { r.fr.WriteRawFrame(http2.FramePing, 0, 0, make([]byte, 7)) }, http2.ErrCodeFrameSize, false},
+		{"SETTINGS on a stream", func(r *rig) { r.fr.WriteRawFrame(http2.FrameSettings, 0, 1, nil) }, http2.ErrCodeProtocol, false},
+		{"SETTINGS odd length", func(r *rig) { r.fr.WriteRawFrame(http2.FrameSettings, 0, 0, make([]byte, 5)) }, http2.ErrCodeFrameSize, false},
+		{"SETTINGS ACK with payload", func(r *rig) { r.fr.WriteRawFrame(http2.FrameSettings, 1, 0, make([]byte, 6)) }, http2.ErrCodeFrameSize, false},
+		{"ENABLE_PUSH 2", func(r *rig) { r.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 2}) }, http2.ErrCodeProtocol, false},
+		{"INITIAL_WINDOW_SIZE too large", func(r *rig) {
+			r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 31})
+		}, http2.ErrCodeFlowControl, false},
+		{"MAX_FRAME_SIZE too small", func(r *rig) {
+			r.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16383})
+		}, http2.ErrCodeProtocol, false},
+		{"WINDOW_UPDATE 0 on the connection", func(r *rig) { r.fr.WriteWindowUpdate(0, 0) }, http2.ErrCodeProtocol, false},
+		{"connection window overflow", func(r *rig) { r.fr.WriteWindowUpdate(0, 1<<31-1) }, http2.ErrCodeFlowControl, false},
+		{"WINDOW_UPDATE on idle stream", func(r *rig) { r.fr.WriteWindowUpdate(1, 1) }, http2.ErrCodeProtocol, false},
+		{"WINDOW_UPDATE short", func(r *rig) { r.fr.WriteRawFrame(http2.FrameWindowUpdate, 0, 0, make([]byte, 3)) }, http2.ErrCodeFrameSize, false},
+		{"RST_STREAM on idle stream", func(r *rig) { r.fr.WriteRSTStream(1, http2.ErrCodeCancel) }, http2.ErrCodeProtocol, false},
+		{"RST_STREAM on stream 0", func(r *rig) { r.fr.WriteRSTStream(0, http2.ErrCodeCancel) }, http2.ErrCodeProtocol, false},
+		{"RST_STREAM long", func(r *rig) { r.get(1, "/", false); r.fr.WriteRawFrame(http2.FrameRSTStream, 0, 1, make([]byte, 5)) }, http2.ErrCodeFrameSize, false},
+		{"PRIORITY on stream 0", func(r *rig) { r.fr.WritePriority(0, http2.PriorityParam{StreamDep: 1}) }, http2.ErrCodeProtocol, false},
+		{"CONTINUATION without HEADERS", func(r *rig) { r.fr.WriteContinuation(1, true, r.headers(":method", "GET")) }, http2.ErrCodeProtocol, false},
+		{"frame inside a header block", func(r *rig) {
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.headers(":method", "GET")})
+			r.fr.WritePing(false, [8]byte{})
+		}, http2.ErrCodeProtocol, false},
+		{"CONTINUATION of another stream", func(r *rig) {
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.headers(":method", "GET")})
+			r.fr.WriteContinuation(3, true, r.headers(":path", "/"))
+		}, http2.ErrCodeProtocol, false},
+		{"PUSH_PROMISE", func(r *rig) {
+			r.fr.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, BlockFragment: r.headers(":method", "GET"), EndHeaders: true})
+		}, http2.ErrCodeProtocol, false},
+		{"bad HPACK index", func(r *rig) {
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0xff, 0x7f}, EndHeaders: true, EndStream: true})
+		}, http2.ErrCodeCompression, false},
+		{"padding too long", func(r *rig) {
+			r.get(1, "/", false)
+			r.fr.WriteRawFrame(http2.FrameData, 0x8, 1, []byte{5, 'a'})
+		}, http2.ErrCodeProtocol, false},
+	}
+	for i, tt := range tests {
+		r := newRig(t, nil, true)
+		r.in.WriteString(http2.ClientPreface)
+		if !tt.noSet {
+			r.fr.WriteSettings()
+		}
+		tt.send(r)
+		r.pump(0)
+		code, _, ok := goAway(r.frames())
+		if !ok || code != tt.code {
+			t.Errorf("%d %s: GOAWAY %v (%v), want %v", i, tt.name, code, ok, tt.code)
+		}
+		if !r.c.Finished() {
+			t.Errorf("%d %s: the connection goes on", i, tt.name)
+		}
+	}
+}
+
+// TestStreamErrors: errors that concern one stream reset it.
+func TestStreamErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		send func(r *rig)
+		id   uint32
+		code http2.ErrCode
+	}{
+		{"DATA after END_STREAM", func(r *rig) { r.get(1, "/slow", true); r.fr.WriteData(1, false, []byte("x")) }, 1, http2.ErrCodeStreamClosed},
+		{"HEADERS after END_STREAM", func(r *rig) { r.get(1, "/slow", true); r.get(1, "/", true) }, 1, http2.ErrCodeStreamClosed},
+		{"trailers without END_STREAM", func(r *rig) {
+			r.get(1, "/slow", false)
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.headers("x", "y"), EndHeaders: true})
+		}, 1, http2.ErrCodeProtocol},
+		{"pseudo-header in trailers", func(r *rig) {
+			r.get(1, "/slow", false)
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.headers(":path", "/"), EndHeaders: true, EndStream: true})
+		}, 1, http2.ErrCodeProtocol},
+		{"depends on itself", func(r *rig) {
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.headers(":method", "GET", ":scheme", "http", ":path", "/"),
+				EndHeaders: true, EndStream: true, Priority: http2.PriorityParam{StreamDep: 1, Weight: 1}})
+		}, 1, http2.ErrCodeProtocol},
+		{"PRIORITY on itself", func(r *rig) { r.fr.WritePriority(1, http2.PriorityParam{StreamDep: 1}) }, 1, http2.ErrCodeProtocol},
+		{"PRIORITY wrong size", func(r *rig) { r.fr.WriteRawFrame(http2.FramePriority, 0, 1, make([]byte, 4)) }, 1, http2.ErrCodeFrameSize},
+		{"WINDOW_UPDATE 0 on a stream", func(r *rig) { r.get(1, "/slow", true); r.fr.WriteWindowUpdate(1, 0) }, 1, http2.ErrCodeProtocol},
+		{"stream window overflow", func(r *rig) { r.get(1, "/slow", true); r.fr.WriteWindowUpdate(1, 1<<31-1) }, 1, http2.ErrCodeFlowControl},
+		{"DATA longer than content-length", func(r *rig) {
+			r.get(1, "/slow", false, "content-length", "1")
+			r.fr.WriteData(1, false, []byte("ab"))
+		}, 1, http2.ErrCodeProtocol},
+		{"DATA shorter than content-length", func(r *rig) {
+			r.get(1, "/slow", false, "content-length", "3")
+			r.fr.WriteData(1, true, []byte("ab"))
+		}, 1, http2.ErrCodeProtocol},
+		{"DATA over the stream window", func(r *rig) {
+			// Past client_max_body_size tern gives no window back.
+			r.get(1, "/nobody", false)
+			for i := 0; i < 5; i++ {
+				r.fr.WriteData(1, false, make([]byte, 16384))
+			}
+		}, 1, http2.ErrCodeFlowControl},
+	}
+	for i, tt := range tests {
+		r := newRig(t, nil, false)
+		r.h.bodies["/slow"] = bytes.Repeat([]byte("x"), 100<<10) // waits for windows
+		tt.send(r)
+		r.pump(0)
+		fs := r.frames()
+		if code, ok := rst(fs, tt.id); !ok || code != tt.code {
+			t.Errorf("%d %s: RST_STREAM %v (%v), want %v", i, tt.name, code, ok, tt.code)
+		}
+		if code, _, ok := goAway(fs); ok {
+			t.Errorf("%d %s: GOAWAY %v", i, tt.name, code)
+		}
+	}
+}
+
+// TestConcurrency: streams beyond http2_max_concurrent_streams are
+// refused; a finished stream frees its place.
+func TestConcurrency(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxStreams = 2
+	r := newRig(t, &cfg, false)
+	r.h.hold = true
+	r.get(1, "/", true)
+	r.get(3, "/", true)
+	r.get(5, "/", true)
+	r.pump(0)
+	fs := r.frames()
+	if code, ok := rst(fs, 5); !ok || code != http2.ErrCodeRefusedStream {
+		t.Fatalf("stream 5: %v %v, want REFUSED_STREAM", code, ok)
+	}
+	r.h.respond(r.h.requests[0])
+	r.write()
+	r.get(7, "/", true)
+	r.pump(0)
+	if len(r.h.requests) != 3 || r.h.requests[2].ID() != 7 {
+		t.Fatalf("stream 7 was not taken: %d requests", len(r.h.requests))
+	}
+}
+
+// TestFlowControl: a response stops at the client's windows and goes on
+// as it opens them; the stream window and the connection window both
+// count; a window shrunk by SETTINGS can go below zero.
+func TestFlowControl(t *testing.T) {
+	r := newRig(t, nil, false)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160000 bytes
+	r.h.bodies["/big"] = body
+	r.get(1, "/big", true)
+	r.pump(0)
+	resp := responseOf(r.frames(), 1)
+	if len(resp.body) != 65535 || resp.ended {
+		t.Fatalf("sent %d bytes before any WINDOW_UPDATE, want 65535", len(resp.body))
+	}
+	// The stream's window opens, the connection's not yet.
+	r.fr.WriteWindowUpdate(1, 100000)
+	r.pump(0)
+	if got := responseOf(r.frames(), 1); len(got.body) != 0 {
+		t.Fatalf("%d bytes past the connection window", len(got.body))
+	}
+	r.fr.WriteWindowUpdate(0, 30000)
+	r.pump(0)
+	got := responseOf(r.frames(), 1)
+	if len(got.body) != 30000 {
+		t.Fatalf("%d bytes, want 30000", len(got.body))
+	}
+	r.fr.WriteWindowUpdate(0, 100000)
+	r.fr.WriteWindowUpdate(1, 100000)
+	r.pump(0)
+	rest := responseOf(r.frames(), 1)
+	all := append(append(resp.body, got.body...), rest.body...)
+	if !bytes.Equal(all, body) || !rest.ended {
+		t.Fatalf("body of %d bytes, ended %v", len(all), rest.ended)
+	}
+	if rest.frames > 0 && len(rest.body)/rest.frames > 8<<10 {
+		t.Errorf("DATA frames of %d bytes, more than http2_chunk_size", len(rest.body)/rest.frames)
+	}
+
+	// SETTINGS_INITIAL_WINDOW_SIZE 0: a new stream waits; raising it
+	// lets it go.
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	r.get(3, "/", true)
+	r.pump(0)
+	if got := responseOf(r.frames(), 3); got.status != "200" || len(got.body) != 0 {
+		t.Fatalf("with a zero window: %+v", got)
+	}
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 10})
+	r.pump(0)
+	if got := responseOf(r.frames(), 3); string(got.body) != "hello" || !got.ended {
+		t.Fatalf("after the window opened: %+v", got)
+	}
+}
+
+// TestPartialWrites: a socket that takes a few bytes at a time gets every
+// frame whole and in order.
+func TestPartialWrites(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.p.limit = 61
+	body := bytes.Repeat([]byte("x"), 20000)
+	r.h.bodies["/b"] = body
+	r.fr.WriteWindowUpdate(0, 1<<20)
+	for id := uint32(1); id <= 9; id += 2 {
+		r.get(id, "/b", true)
+	}
+	r.pump(0)
+	fs := r.frames()
+	for id := uint32(1); id <= 9; id += 2 {
+		if got := responseOf(fs, id); !bytes.Equal(got.body, body) || !got.ended {
+			t.Errorf("stream %d: %d bytes, ended %v", id, len(got.body), got.ended)
+		}
+	}
+	if r.p.calls < 1500 {
+		t.Errorf("%d writes: the limit did not apply", r.p.calls)
+	}
+}
+
+// TestBlockedSocket: Write says Blocked while the socket takes nothing,
+// and send_timeout later ends the connection.
+func TestBlockedSocket(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.p.blocked = true
+	r.get(1, "/", true)
+	r.pump(0)
+	if st := r.c.Write(); st != Blocked {
+		t.Fatalf("Write %v, want Blocked", st)
+	}
+	d := r.c.Deadline()
+	if d != r.now+int64(time.Minute) {
+		t.Fatalf("deadline in %v, want send_timeout", time.Duration(d-r.now))
+	}
+	r.now = d
+	if r.c.Timeout() {
+		t.Fatal("the connection outlived send_timeout with a full socket")
+	}
+}
+
+// TestHeadAndEmpty: a HEAD response and an empty body end the stream
+// with HEADERS.
+func TestHeadAndEmpty(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+		BlockFragment: r.headers(":method", "HEAD", ":scheme", "http", ":path", "/")})
+	r.get(3, "/empty", true)
+	r.pump(0)
+	fs := r.frames()
+	for _, id := range []uint32{1, 3} {
+		if got := responseOf(fs, id); !got.ended || got.frames != 0 || got.status != "200" {
+			t.Errorf("stream %d: %+v", id, got)
+		}
+	}
+	if got := responseOf(fs, 1); got.fields["content-length"] != "5" {
+		t.Errorf("HEAD: content-length %q", got.fields["content-length"])
+	}
+}
+
+// TestLargeHead: a head larger than the peer's frame size goes out in
+// HEADERS and CONTINUATION frames.
+func TestLargeHead(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.h.hold = true
+	r.get(1, "/", true)
+	r.pump(0)
+	s := r.h.requests[0]
+	txn := r.h.respondTxn(s)
+	big := strings.Repeat("v", 20000)
+	txn.Resp.AddHeader("X-Big", []byte(big))
+	s.Respond(txn)
+	r.write()
+	fs := r.frames()
+	got := responseOf(fs, 1)
+	if got.fields["x-big"] != big || string(got.body) != "hello" {
+		t.Fatalf("x-big of %d bytes, body %q", len(got.fields["x-big"]), got.body)
+	}
+}
+
+// TestBodyDiscarded: a request body is read and thrown away within the
+// windows, which tern gives back; after the response, a body past
+// client_max_body_size is cut with RST_STREAM NO_ERROR.
+func TestBodyDiscarded(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.get(1, "/", false)
+	r.pump(0)
+	r.frames()
+	for i := 0; i < 8; i++ {
+		r.fr.WriteData(1, false, make([]byte, 16384))
+	}
+	r.fr.WriteData(1, true, []byte("end"))
+	r.pump(0)
+	fs := r.frames()
+	var conn, stream uint32
+	for _, f := range fs {
+		if f.typ == http2.FrameWindowUpdate {
+			if f.stream == 0 {
+				conn += f.incr
+			} else {
+				stream += f.incr
+			}
+		}
+	}
+	if conn < 100000 || stream < 64<<10 {
+		t.Errorf("windows given back: connection %d, stream %d", conn, stream)
+	}
+	if len(r.c.streams) != 0 {
+		t.Errorf("%d streams left", len(r.c.streams))
+	}
+
+	r.get(3, "/", false)
+	r.pump(0)
+	r.c.streams[0].MaxBody = 20000
+	r.fr.WriteData(3, false, make([]byte, 16384))
+	r.fr.WriteData(3, false, make([]byte, 16384))
+	r.pump(0)
+	if code, ok := rst(r.frames(), 3); !ok || code != http2.ErrCodeNo {
+		t.Errorf("a body past client_max_body_size: RST_STREAM %v %v, want NO_ERROR", code, ok)
+	}
+}
+
+// TestShutdown: GOAWAY names the last stream taken; streams in flight
+// finish; new ones are ignored; then the connection is finished.
+func TestShutdown(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.h.hold = true
+	r.get(1, "/", true)
+	r.get(3, "/", true)
+	r.pump(0)
+	r.c.Shutdown()
+	r.get(5, "/", true)
+	r.pump(0)
+	fs := r.frames()
+	if code, last, ok := goAway(fs); !ok || code != http2.ErrCodeNo || last != 3 {
+		t.Fatalf("GOAWAY %v last %d (%v)", code, last, ok)
+	}
+	if len(r.h.requests) != 2 || r.c.Finished() {
+		t.Fatalf("%d requests, finished %v", len(r.h.requests), r.c.Finished())
+	}
+	for _, s := range r.h.requests {
+		r.h.respond(s)
+	}
+	r.write()
+	fs = r.frames()
+	if responseOf(fs, 1).status != "200" || responseOf(fs, 3).status != "200" || !r.c.Finished() {
+		t.Fatalf("streams in flight: finished %v", r.c.Finished())
+	}
+}
+
+// TestKeepalive: a connection without streams says GOAWAY after
+// keepalive_timeout; one with a stream does not.
+func TestKeepalive(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.get(1, "/", true)
+	r.pump(0)
+	r.frames()
+	d := r.c.Deadline()
+	if d != r.now+int64(75*time.Second) {
+		t.Fatalf("deadline in %v, want keepalive_timeout", time.Duration(d-r.now))
+	}
+	r.now = d
+	if !r.c.Timeout() {
+		t.Fatal("closed without GOAWAY")
+	}
+	r.write()
+	if code, last, ok := goAway(r.frames()); !ok || code != http2.ErrCodeNo || last != 1 || !r.c.Finished() {
+		t.Fatalf("GOAWAY %v %d %v, finished %v", code, last, ok, r.c.Finished())
+	}
+}
+
+// respondTxn builds the response respond sends, without sending it.
+func (h *handler) respondTxn(s *Stream) *filters.Txn {
+	hold := h.hold
+	h.hold = false
+	defer func() { h.hold = hold }()
+	t := &filters.Txn{}
+	t.Reset()
+	t.Loc, t.Env = h.loc, h.env
+	t.Resp.Status = 200
+	t.Resp.ContentType = "text/plain"
+	t.Resp.ContentLength = 5
+	t.Resp.Body.AddMem([]byte("hello"))
+	return t
+}

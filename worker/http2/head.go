@@ -1,0 +1,292 @@
+package http2
+
+import (
+	"golang.org/x/net/http2/hpack"
+)
+
+// Head is a stream's request head as the HPACK decoder emitted it,
+// checked against RFC 9113 §8.2 and §8.3. Its slices point into the
+// stream's own buffer and stay valid until the worker is done with the
+// stream (Handler.Done).
+type Head struct {
+	// The request pseudo-header fields; Authority is nil when absent.
+	Method, Scheme, Authority, Path []byte
+	// Fields holds the regular fields as HTTP/1.1 field lines, "name:
+	// value\r\n", names lower-case: cookie fields joined into one line
+	// (RFC 9113 §8.2.3), and a "host" line made from :authority when
+	// the client sent no host field (as nginx), so that $http_host and
+	// $http_cookie read the same as over HTTP/1.1.
+	Fields []byte
+	// ContentLength is the content-length field, -1 when absent.
+	ContentLength int64
+	// TooLarge is set when one field line is longer than a header
+	// buffer or there are more fields than tern takes: the request gets
+	// 494 ("Request Header Or Cookie Too Large"), as over HTTP/1.1.
+	TooLarge bool
+	// EndStream is set when the request has no body: its HEADERS frame
+	// ended the stream.
+	EndStream bool
+
+	buf    []byte
+	cookie []byte
+	// offsets of the pseudo-header values in buf, [lo, hi); lo < 0 when
+	// absent.
+	pseudo [4][2]int
+	fields int // where the regular fields start in buf
+}
+
+// Which pseudo-header is which, in Head.pseudo.
+const (
+	pseudoMethod = iota
+	pseudoScheme
+	pseudoAuthority
+	pseudoPath
+)
+
+// headKeep bounds the buffers a Head keeps for its stream's next use.
+const headKeep = 8 << 10
+
+func (h *Head) reset() {
+	h.Method, h.Scheme, h.Authority, h.Path, h.Fields = nil, nil, nil, nil, nil
+	h.ContentLength = -1
+	h.TooLarge, h.EndStream = false, false
+	if cap(h.buf) > headKeep {
+		h.buf = nil
+	}
+	if cap(h.cookie) > headKeep {
+		h.cookie = nil
+	}
+	h.buf, h.cookie = h.buf[:0], h.cookie[:0]
+	for i := range h.pseudo {
+		h.pseudo[i] = [2]int{-1, -1}
+	}
+	h.fields = -1
+}
+
+// headDecoder takes the fields of one header block from the HPACK
+// decoder. head is nil for a block whose stream is refused or ignored:
+// its fields still go through the decoder, whose table must follow the
+// peer's (RFC 7541 §2.2), but are dropped.
+type headDecoder struct {
+	head    *Head
+	trailer bool // a trailer section: no pseudo-header fields
+	// malformed: the block breaks RFC 9113 §8 (a stream error).
+	malformed bool
+	// calm: the decoded list outgrew the limit (ENHANCE_YOUR_CALM).
+	calm    bool
+	regular bool // a regular field has been seen
+	sawHost bool
+	size    int // the decoded list's size as HTTP/1.1 lines
+	count   int
+	lim     *Config
+}
+
+// field takes one decoded field.
+func (d *headDecoder) field(f hpack.HeaderField) {
+	// Count what the client makes us hold, kept or not: an HPACK bomb
+	// (a small block that references large table entries many times)
+	// ends here, before any memory grows.
+	d.size += len(f.Name) + len(f.Value) + len(": \r\n")
+	d.count++
+	if d.size > d.lim.ListLimit {
+		d.calm = true
+	}
+	if d.calm || d.malformed {
+		return
+	}
+	if !validValue(f.Value) {
+		d.malformed = true
+		return
+	}
+	if len(f.Name) > 0 && f.Name[0] == ':' {
+		d.pseudoField(f)
+		return
+	}
+	d.regular = true
+	if !validName(f.Name) || connectionSpecific(f) {
+		d.malformed = true
+		return
+	}
+	h := d.head
+	if h == nil || d.trailer {
+		return
+	}
+	if len(f.Name)+len(f.Value)+len(": ") > d.lim.LineLimit || d.count > d.lim.MaxFields {
+		h.TooLarge = true
+		return
+	}
+	switch f.Name {
+	case "content-length":
+		n, ok := parseLength(f.Value)
+		if !ok || h.ContentLength >= 0 && h.ContentLength != n {
+			d.malformed = true // RFC 9110 §8.6: one valid value
+			return
+		}
+		h.ContentLength = n
+	case "cookie":
+		// RFC 9113 §8.2.3: joined with "; " for HTTP/1.1 semantics.
+		if len(h.cookie) > 0 {
+			h.cookie = append(h.cookie, "; "...)
+		}
+		h.cookie = append(h.cookie, f.Value...)
+		return
+	case "host":
+		d.sawHost = true
+	}
+	if h.fields < 0 {
+		h.fields = len(h.buf)
+	}
+	h.buf = append(h.buf, f.Name...)
+	h.buf = append(h.buf, ": "...)
+	h.buf = append(h.buf, f.Value...)
+	h.buf = append(h.buf, "\r\n"...)
+}
+
+// pseudoField takes a pseudo-header field (RFC 9113 §8.3.1): only the
+// four of a request, each once, all before the regular fields, none in
+// a trailer section.
+func (d *headDecoder) pseudoField(f hpack.HeaderField) {
+	i := -1
+	switch f.Name {
+	case ":method":
+		i = pseudoMethod
+	case ":scheme":
+		i = pseudoScheme
+	case ":authority":
+		i = pseudoAuthority
+	case ":path":
+		i = pseudoPath
+	}
+	h := d.head
+	if i < 0 || d.regular || d.trailer || h != nil && h.pseudo[i][0] >= 0 {
+		d.malformed = true
+		return
+	}
+	if h == nil {
+		return
+	}
+	lo := len(h.buf)
+	h.buf = append(h.buf, f.Value...)
+	h.pseudo[i] = [2]int{lo, len(h.buf)}
+}
+
+// finish checks the complete block and sets the Head's slices.
+func (d *headDecoder) finish() {
+	h := d.head
+	if h == nil || d.trailer || d.malformed || d.calm {
+		return
+	}
+	p := &h.pseudo
+	// RFC 9113 §8.3.1: :method, :scheme and a non-empty :path, once
+	// each (CONNECT, which has neither of the last two, is not served).
+	if p[pseudoMethod][0] < 0 || p[pseudoScheme][0] < 0 || p[pseudoPath][0] < 0 ||
+		p[pseudoPath][0] == p[pseudoPath][1] || !isToken(h.buf[p[pseudoMethod][0]:p[pseudoMethod][1]]) {
+		d.malformed = true
+		return
+	}
+	if h.fields < 0 {
+		h.fields = len(h.buf)
+	}
+	if len(h.cookie) > 0 {
+		h.buf = append(h.buf, "cookie: "...)
+		h.buf = append(h.buf, h.cookie...)
+		h.buf = append(h.buf, "\r\n"...)
+	}
+	if a := p[pseudoAuthority]; !d.sawHost && a[0] >= 0 {
+		h.buf = append(h.buf, "host: "...)
+		h.buf = append(h.buf, h.buf[a[0]:a[1]]...)
+		h.buf = append(h.buf, "\r\n"...)
+	}
+	at := func(i int) []byte {
+		if p[i][0] < 0 {
+			return nil
+		}
+		return h.buf[p[i][0]:p[i][1]:p[i][1]]
+	}
+	h.Method, h.Scheme, h.Authority, h.Path = at(pseudoMethod), at(pseudoScheme), at(pseudoAuthority), at(pseudoPath)
+	h.Fields = h.buf[h.fields:]
+}
+
+// connectionSpecific reports a field that RFC 9113 §8.2.2 forbids: the
+// HTTP/1.1 connection fields, and te with any value but "trailers".
+func connectionSpecific(f hpack.HeaderField) bool {
+	switch f.Name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return true
+	case "te":
+		return f.Value != "trailers"
+	}
+	return false
+}
+
+// validName: a token (RFC 9110 §5.6.2) without upper-case letters (RFC
+// 9113 §8.2.1: a name with them makes the request malformed).
+func validName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; !tokenChars[c] || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue: no NUL, CR or LF anywhere, and no white space at either
+// end (RFC 9113 §8.2.1); other control characters are refused too, as
+// over HTTP/1.1.
+func validValue(v string) bool {
+	if n := len(v); n > 0 && (v[0] == ' ' || v[0] == '\t' || v[n-1] == ' ' || v[n-1] == '\t') {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLength parses a content-length: 1*DIGIT, at most 18 digits.
+func parseLength(v string) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// tokenChars marks RFC 9110 §5.6.2 tchar.
+var tokenChars = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenChars[c] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,374 @@
+//go:build linux
+
+package http2
+
+import (
+	"tern/conf"
+	"tern/filters"
+)
+
+// The output side. Frames go out in batches: fill appends control
+// frames, heads and DATA frames to a buffer the connection borrows
+// (wbuf), with the payloads that are not worth copying — a cached
+// file's memory, a file region for sendfile — as pieces of their own;
+// Write sends the batch with writev (and sendfile), and only once it is
+// all written is the next one filled. So a stream's memory in a batch
+// stays as it is until the batch is out: a producer (gzip) runs again,
+// and a stream's read buffer is reused, only in the next batch.
+//
+// Streams with something to send are in a ring; each round of fill gives
+// each of them one frame, so that the streams of a page share the
+// connection instead of waiting for one another.
+
+const (
+	// batchBytes is about the most one batch holds: enough that a
+	// hundred small responses leave in one writev, little enough that
+	// the buffer stays cheap to keep.
+	batchBytes = 128 << 10
+	// batchPieces bounds a batch's pieces, under the iovecs of one
+	// writev (filters' Socket takes 64).
+	batchPieces = 48
+	// copyMax is the largest DATA payload copied into the batch; a
+	// larger one is written from where it is.
+	copyMax = 2 << 10
+)
+
+// pieceKind says where a piece of a batch is.
+type pieceKind uint8
+
+const (
+	pieceBuf  pieceKind = iota // wbuf[lo:hi]
+	pieceMem                   // mem
+	pieceFile                  // n bytes of file fd at off, by sendfile
+)
+
+type piece struct {
+	kind   pieceKind
+	lo, hi int
+	mem    []byte
+	fd     int
+	off, n int64
+}
+
+func (p *piece) size() int64 {
+	switch p.kind {
+	case pieceBuf:
+		return int64(p.hi - p.lo)
+	case pieceMem:
+		return int64(len(p.mem))
+	}
+	return p.n
+}
+
+// wbufTail returns the batch buffer to append a frame to.
+func (c *Conn) wbufTail() []byte {
+	if c.wbuf == nil {
+		c.wbuf = c.shared.getWbuf()
+	}
+	c.tail = len(c.wbuf)
+	return c.wbuf
+}
+
+// queue takes the buffer a frame was appended to (from wbufTail) and
+// adds the frame to the batch.
+func (c *Conn) queue(b []byte) {
+	c.wbuf = b
+	c.addBuf(c.tail)
+}
+
+// addBuf adds wbuf[lo:] to the batch, as part of the last piece when
+// that ends where it starts.
+func (c *Conn) addBuf(lo int) {
+	if c.pieces == nil {
+		c.pieces = c.shared.getPieces()
+	}
+	if n := len(c.pieces); n > 0 && c.pieces[n-1].kind == pieceBuf && c.pieces[n-1].hi == lo {
+		c.pieces[n-1].hi = len(c.wbuf)
+		return
+	}
+	c.pieces = append(c.pieces, piece{kind: pieceBuf, lo: lo, hi: len(c.wbuf)})
+}
+
+// encWriter is where the HPACK encoder writes: the batch buffer.
+type encWriter Conn
+
+func (w *encWriter) Write(p []byte) (int, error) {
+	c := (*Conn)(w)
+	c.wbuf = append(c.wbuf, p...)
+	return len(p), nil
+}
+
+// activate puts s in the ring of streams with something to send.
+func (c *Conn) activate(s *Stream) {
+	if s.active || s.reset {
+		return
+	}
+	s.active = true
+	if c.ring == nil {
+		s.prev, s.next = s, s
+		c.ring = s
+		return
+	}
+	last := c.ring.prev
+	s.prev, s.next = last, c.ring
+	last.next, c.ring.prev = s, s
+}
+
+func (c *Conn) deactivate(s *Stream) {
+	if !s.active {
+		return
+	}
+	s.active = false
+	if s.next == s {
+		c.ring = nil
+	} else {
+		s.prev.next, s.next.prev = s.next, s.prev
+		if c.ring == s {
+			c.ring = s.next
+		}
+	}
+	s.prev, s.next = nil, nil
+}
+
+// WantsWrite reports whether Write has something to do.
+func (c *Conn) WantsWrite() bool { return len(c.pieces) > c.pi || c.ring != nil && !c.failed }
+
+// full reports whether the batch is as large as it gets.
+func (c *Conn) full() bool {
+	return len(c.wbuf) >= batchBytes || len(c.pieces) >= batchPieces
+}
+
+// fill fills a new batch from the streams in the ring.
+func (c *Conn) fill() {
+	for !c.full() && c.ring != nil {
+		progress := false
+		n := 0
+		for s := c.ring; ; s = s.next {
+			n++
+			if s.next == c.ring {
+				break
+			}
+		}
+		s := c.ring
+		for i := 0; i < n && !c.full(); i++ {
+			next := s.next
+			if c.emit(s) {
+				progress = true
+			}
+			s = next
+		}
+		if c.ring != nil && s.active {
+			c.ring = s // the next round begins where this one stopped
+		}
+		if !progress {
+			return
+		}
+	}
+}
+
+// emit adds the next frame of s to the batch. It reports whether it did.
+func (c *Conn) emit(s *Stream) bool {
+	if s.reset || s.waitThread || s.until > 0 || s.endQueued || s.txn == nil {
+		c.deactivate(s)
+		return false
+	}
+	if !s.headSent {
+		c.writeHead(s)
+		return true
+	}
+	return c.emitData(s)
+}
+
+// emitData adds one DATA frame of s, as large as http2_chunk_size, the
+// peer's frame size and the windows allow.
+func (c *Conn) emitData(s *Stream) bool {
+	t := s.txn
+	// Every segment taken: the producer makes more, or the body is
+	// complete. An empty DATA frame needs no window.
+	for {
+		if _, ok := t.Piece(1); ok {
+			break
+		}
+		if t.Producing() {
+			if s.inBatch {
+				return false // its output is in this batch
+			}
+			if s.turn == c.turn {
+				c.again = true // once per turn of the loop
+				return false
+			}
+			s.turn = c.turn
+		}
+		switch t.Refill() {
+		case filters.OK:
+			continue
+		case filters.Done:
+			c.dataFrame(s, 0, true)
+			return true
+		case filters.Again:
+			c.wait(s)
+			return false
+		default:
+			c.streamFailed(s)
+			return true
+		}
+	}
+	win := min(s.sendWindow, c.sendWindow)
+	now := c.shared.now()
+	if win <= 0 {
+		// Stalled until a WINDOW_UPDATE or SETTINGS reopens it.
+		if s.stalled == 0 {
+			s.stalled = now
+		}
+		c.deactivate(s)
+		return false
+	}
+	s.stalled = 0
+	n := min(win, int64(min(chunkSize(t), c.peerMaxFrame)))
+	if t.LimitRate > 0 {
+		allow, ok := t.RateAllowance()
+		if !ok {
+			s.until = now + int64(t.Delay)
+			c.deactivate(s)
+			return false
+		}
+		n = min(n, allow)
+	}
+	p, _ := t.Piece(n)
+	switch {
+	case p.File == nil:
+		size := int64(len(p.Mem))
+		c.dataFrame(s, size, t.Ends(size))
+		if size <= copyMax {
+			c.wbuf = append(c.wbuf, p.Mem...)
+			c.addBuf(len(c.wbuf) - int(size))
+		} else {
+			c.pieces = append(c.pieces, piece{kind: pieceMem, mem: p.Mem})
+		}
+		t.Consume(size)
+	case c.sendfile(t, &p):
+		c.dataFrame(s, p.Len, t.Ends(p.Len))
+		c.pieces = append(c.pieces, piece{kind: pieceFile, fd: p.File.FD, off: p.Off, n: p.Len})
+		t.Consume(p.Len)
+	default:
+		if s.bufInBatch {
+			return false
+		}
+		buf := s.buffer(int(p.Len))
+		m, r := t.ReadFile(p.File, p.Off, buf)
+		switch r {
+		case filters.OK:
+		case filters.Again:
+			c.wait(s)
+			return false
+		default:
+			c.streamFailed(s)
+			return true
+		}
+		size := int64(m)
+		c.dataFrame(s, size, t.Ends(size))
+		c.pieces = append(c.pieces, piece{kind: pieceMem, mem: buf[:m]})
+		s.bufInBatch = true
+		t.Consume(size)
+	}
+	return true
+}
+
+// sendfile reports whether the DATA payload p goes out with sendfile:
+// on a cleartext connection with sendfile on, when its pages are cached
+// or there is no thread pool to read them on (as the write filter
+// decides). Otherwise it is read into the stream's buffer: over TLS,
+// which encrypts in memory, and from a cold disk, on a pool thread.
+func (c *Conn) sendfile(t *filters.Txn, p *filters.Segment) bool {
+	if c.tr.SendfileFD() < 0 || !t.Loc.Sendfile {
+		return false
+	}
+	return t.Loc.AIO.Mode != conf.AIOThreads || filters.Resident(p.File.FD, p.Off, p.Len)
+}
+
+// chunkSize is http2_chunk_size for t's location.
+func chunkSize(t *filters.Txn) int {
+	if t.Loc != nil && t.Loc.HTTP2ChunkSize > 0 {
+		return int(t.Loc.HTTP2ChunkSize)
+	}
+	return defaultChunk
+}
+
+// defaultChunk is http2_chunk_size's default, as nginx's.
+const defaultChunk = 8 << 10
+
+// dataFrame appends the header of a DATA frame of size bytes of s, whose
+// payload the caller adds, and accounts for it.
+func (c *Conn) dataFrame(s *Stream, size int64, last bool) {
+	var flags uint8
+	if last {
+		flags = flagEndStream
+	}
+	c.queue(appendFrameHeader(c.wbufTail(), int(size), frameData, flags, s.id))
+	s.sendWindow -= size
+	c.sendWindow -= size
+	s.inBatch = true
+	if last {
+		c.ended(s)
+	}
+}
+
+// ended notes that the batch holds the END_STREAM of s.
+func (c *Conn) ended(s *Stream) {
+	s.endQueued = true
+	c.deactivate(s)
+	if !s.inEnding {
+		s.inEnding = true
+		c.ending = append(c.ending, s)
+	}
+}
+
+// wait parks s on what its response waits for: a thread-pool read
+// (Resume ends it), or the next turn of the loop.
+func (c *Conn) wait(s *Stream) {
+	if s.txn.Wait == filters.WaitThread {
+		s.waitThread = true
+		c.deactivate(s)
+		return
+	}
+	c.again = true
+}
+
+// streamFailed resets a stream whose response cannot go on (a file that
+// shrank, a failed read): RST_STREAM with INTERNAL_ERROR, as nginx.
+func (c *Conn) streamFailed(s *Stream) {
+	c.resetStream(s, ErrInternal)
+}
+
+// batchDone ends a batch that was written whole: its buffers go back,
+// and the streams whose END_STREAM or reset it carried are finished.
+func (c *Conn) batchDone() {
+	c.dropOutput()
+	for _, s := range c.streams {
+		s.inBatch, s.bufInBatch = false, false
+	}
+	ending := c.ending
+	for i, s := range ending {
+		ending[i] = nil
+		s.inBatch, s.bufInBatch, s.inEnding = false, false, false
+		if s.reset {
+			c.finish(s)
+			continue
+		}
+		c.closeLocal(s)
+	}
+	c.ending = ending[:0]
+}
+
+// dropOutput gives the batch's buffers back.
+func (c *Conn) dropOutput() {
+	if c.wbuf != nil {
+		c.shared.putWbuf(c.wbuf)
+		c.wbuf = nil
+	}
+	if c.pieces != nil {
+		c.shared.putPieces(c.pieces)
+		c.pieces = nil
+	}
+	c.pi, c.pOff = 0, 0
+}
