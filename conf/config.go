@@ -486,6 +486,24 @@ type Settings struct {
 	// LimitConnDryRun counts and logs but refuses nothing. Default: false.
 	LimitConnDryRun bool
 
+	// HTTP2 turns HTTP/2 on for a server (http and server level): a TLS
+	// address offers "h2" through ALPN to the servers that have it, and
+	// a plain address whose default server has it takes HTTP/2 with
+	// prior knowledge (a connection that starts with the HTTP/2
+	// preface). HTTP/1.1 goes on working on both. Default: false.
+	HTTP2 bool
+	// HTTP2MaxConcurrentStreams is the most streams a client may have
+	// open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS; http and
+	// server level). Default: 128.
+	HTTP2MaxConcurrentStreams int
+	// HTTP2ChunkSize is the largest DATA frame payload of a response, in
+	// bytes (at most the client's SETTINGS_MAX_FRAME_SIZE). Default: 8k.
+	HTTP2ChunkSize int64
+	// HTTP2RecvBufferSize is the buffer each worker reads HTTP/2
+	// connections into, in bytes (http level only; at least two frames
+	// of 16 KiB are used). Default: 256k.
+	HTTP2RecvBufferSize int64
+
 	// Access are the allow and deny rules in order, the first that
 	// matches the client deciding; nil allows everyone. A server or
 	// location that has allow or deny replaces what it inherits.

@@ -49,6 +49,10 @@ func TestDiagnostics(t *testing.T) {
 		{src: "http {\n  return = \"204\"\n}", want: []string{"2,3: return is not allowed here"}},
 		{src: "http {\n  server {\n    alias = \"/x\"\n  }\n}", want: []string{"3,5: alias is not allowed here"}},
 		{src: "http {\n  server {\n    types = {}\n  }\n}", want: []string{"3,5: types is not allowed here"}},
+		{src: "http {\n  server {\n    location \"/\" {\n      http2 = true\n    }\n  }\n}", want: []string{"4,7: http2 is not allowed here"}},
+		{src: "http {\n  server {\n    location \"/\" {\n      http2_max_concurrent_streams = 8\n    }\n  }\n}",
+			want: []string{"4,7: http2_max_concurrent_streams is not allowed here"}},
+		{src: "http {\n  server {\n    http2_recv_buffer_size = \"64k\"\n  }\n}", want: []string{"3,5: http2_recv_buffer_size is not allowed here"}},
 		{src: "threads = 4", want: []string{"1,1: threads is not allowed here"}},
 		{src: "server {\n}", want: []string{"1,1: A server block is not allowed here"}},
 		{src: "http {\n  location \"/\" {\n  }\n}", want: []string{"2,3: A location block is not allowed here"}},
@@ -76,6 +80,12 @@ func TestDiagnostics(t *testing.T) {
 		{src: "worker_cpu_affinity = [\"0\", \"1-0\"]", want: []string{"1,29: Invalid worker_cpu_affinity"}},
 		{src: "worker_cpu_affinity = []", want: []string{"1,23: Invalid worker_cpu_affinity"}},
 		{src: "worker_connections = 0", want: []string{"1,22: Invalid worker_connections"}},
+		{src: "http {\n  http2 = \"yes\"\n}", want: []string{"2,11: Invalid http2"}},
+		{src: "http {\n  http2_max_concurrent_streams = 0\n}", want: []string{"2,34: Invalid http2_max_concurrent_streams"}},
+		{src: "http {\n  http2_max_concurrent_streams = 65537\n}", want: []string{"2,34: Invalid http2_max_concurrent_streams"}},
+		{src: "http {\n  http2_chunk_size = 0\n}", want: []string{"2,22: Invalid http2_chunk_size"}},
+		{src: "http {\n  http2_chunk_size = \"16m\"\n}", want: []string{"2,22: Invalid http2_chunk_size"}},
+		{src: "http {\n  http2_recv_buffer_size = 0\n}", want: []string{"2,28: Invalid http2_recv_buffer_size"}},
 		{src: "accept_mutex_delay = 0", want: []string{"1,22: Invalid accept_mutex_delay"}},
 		{src: "worker_shutdown_timeout = \"-1s\"", want: []string{"1,27: Invalid worker_shutdown_timeout"}},
 		{src: "error_log = \"off\"", want: []string{"1,13: Invalid error_log"}},
@@ -235,7 +245,7 @@ func TestErrorText(t *testing.T) {
 	want := `/etc/tern/tern.hcl:2,22: Invalid keepalive_timeout: "5x" is not a duration: unknown unit "x" (use ms, s, m, h, d, w, M or y)
   	keepalive_timeout = "5x"
   	                    ^~~~
-/etc/tern/tern.hcl:4,15: Invalid listen: "80 http2": the listen option "http2" is not supported
+/etc/tern/tern.hcl:4,15: Invalid listen: "80 http2": http2 is not a listen option: write http2 = true in the server (nginx 1.25.1 made it a directive too)
       listen = ["80 http2"]
                 ^~~~~~~~~~
 `
@@ -243,7 +253,7 @@ func TestErrorText(t *testing.T) {
 		t.Errorf("WriteText:\n%s\nwant:\n%s", got, want)
 	}
 	wantLines := `/etc/tern/tern.hcl:2,22: Invalid keepalive_timeout: "5x" is not a duration: unknown unit "x" (use ms, s, m, h, d, w, M or y)
-/etc/tern/tern.hcl:4,15: Invalid listen: "80 http2": the listen option "http2" is not supported`
+/etc/tern/tern.hcl:4,15: Invalid listen: "80 http2": http2 is not a listen option: write http2 = true in the server (nginx 1.25.1 made it a directive too)`
 	if got := err.Error(); got != wantLines {
 		t.Errorf("Error():\n%s\nwant:\n%s", got, wantLines)
 	}

@@ -143,7 +143,7 @@ func decodeListen(d *decoder, a *hcl.Attribute, t *target) {
 // unsupportedListenOptions are nginx listen parameters tern does not
 // implement, named so that the message says so instead of "unknown".
 var unsupportedListenOptions = []string{
-	"http2", "quic", "deferred", "bind", "ipv6only",
+	"quic", "deferred", "bind", "ipv6only",
 	"so_keepalive", "rcvbuf", "sndbuf", "fastopen", "accept_filter", "setfib", "default",
 }
 
@@ -178,6 +178,8 @@ func parseListen(s string) (listenEntry, error) {
 				return e, fmt.Errorf("backlog=%s: the backlog must be a number of at least 1", val)
 			}
 			e.backlog = int(n)
+		case name == "http2":
+			return e, fmt.Errorf("http2 is not a listen option: write http2 = true in the server (nginx 1.25.1 made it a directive too)")
 		case slices.Contains(unsupportedListenOptions, name):
 			return e, fmt.Errorf("the listen option %q is not supported", opt)
 		default:

@@ -23,6 +23,12 @@ const (
 	// maxBufferSize bounds a header buffer: one is allocated per busy
 	// connection, so a typo such as "8g" must not pass.
 	maxBufferSize = 64 << 20
+	// maxConcurrentStreams bounds http2_max_concurrent_streams: each
+	// stream holds a request's state, and a client may fill them all.
+	maxConcurrentStreams = 1 << 16
+	// maxFramePayload is the largest HTTP/2 frame payload (RFC 9113
+	// §4.2): http2_chunk_size cannot be more.
+	maxFramePayload = 1<<24 - 1
 )
 
 // coreDirectives lists every attribute of the language once, but for the
@@ -199,6 +205,22 @@ var coreDirectives = []directive{
 	{name: "set_real_ip_from", ctx: inSettings, decode: decodeRealIPFrom, show: showRealIPFrom},
 	{name: "real_ip_header", ctx: inSettings, decode: decodeRealIPHeader, show: showRealIPHeader},
 	flag("real_ip_recursive", func(s *Settings) *bool { return &s.RealIPRecursive }),
+
+	// Settings: HTTP/2. http2 and the stream limit are per server, as
+	// nginx's; the read buffer is the worker's, so http level only.
+	{name: "http2", ctx: inHTTP | inServer, decode: flagDecoder(func(s *Settings) *bool { return &s.HTTP2 }),
+		show: func(s *Settings) string { return strconv.FormatBool(s.HTTP2) }},
+	{name: "http2_max_concurrent_streams", ctx: inHTTP | inServer, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if n, ok := d.integer(a, 1, maxConcurrentStreams); ok {
+			t.set.HTTP2MaxConcurrentStreams = int(n)
+		}
+	}, show: func(s *Settings) string { return strconv.Itoa(s.HTTP2MaxConcurrentStreams) }},
+	byteSize("http2_chunk_size", 1, maxFramePayload, func(s *Settings) *int64 { return &s.HTTP2ChunkSize }),
+	{name: "http2_recv_buffer_size", ctx: inHTTP, decode: func(d *decoder, a *hcl.Attribute, t *target) {
+		if v, ok := d.size(a, 1, maxBufferSize); ok {
+			t.set.HTTP2RecvBufferSize = v
+		}
+	}, show: func(s *Settings) string { return hclQuote(FormatSize(s.HTTP2RecvBufferSize)) }},
 
 	// Settings: access (access.go).
 	{name: "allow", ctx: inSettings, decode: decodeAccess, showPairs: showAccess},

@@ -260,6 +260,8 @@ func protocol(v filters.Version) string {
 		return "HTTP/1.0"
 	case filters.HTTP11:
 		return "HTTP/1.1"
+	case filters.HTTP20:
+		return "HTTP/2.0"
 	}
 	return ""
 }

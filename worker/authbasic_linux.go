@@ -71,11 +71,11 @@ type userFile struct {
 	waiting []waiter
 }
 
-// waiter is a parked connection, recognised by its serial number, since
-// the conn slot may be reused by the time the wait is over.
+// waiter is a parked request, recognised by its serial number, since
+// the request may be freed and reused by the time the wait is over.
 type waiter struct {
-	c  *conn
-	id uint64
+	rq     *request
+	serial uint64
 }
 
 // fileCheck stats a user file on a pool thread and reads it again if it
@@ -163,8 +163,8 @@ func (w *Worker) fileChecked(t *fileCheck) {
 	waiting := f.waiting
 	f.waiting = f.waiting[:0]
 	for _, wt := range waiting {
-		if wt.c.id == wt.id && wt.c.state == stWait && wt.c.rq.parkedOn == f {
-			wt.c.unpark()
+		if rq := wt.rq; rq.serial == wt.serial && rq.parkedOn == f {
+			rq.unpark()
 		}
 	}
 }
@@ -174,6 +174,7 @@ func (w *Worker) fileChecked(t *fileCheck) {
 type verifyTask struct {
 	threadpool.TaskState
 	c        *conn
+	rq       *request
 	hash     string
 	password []byte
 	key      [sha256.Size]byte
@@ -188,17 +189,21 @@ func (t *verifyTask) Run() {
 
 // Done resumes the request with the verdict.
 func (t *verifyTask) Done() {
-	c := t.c
+	c, rq := t.c, t.rq
 	if t.ok {
-		c.w.auth.remember(t.key)
+		rq.w.auth.remember(t.key)
 	}
-	if c.closing {
+	if rq.orphan {
+		rq.w.putRequest(rq) // its HTTP/2 stream is gone
+		return
+	}
+	if rq.stream == nil && c.closing {
 		c.close()
 		return
 	}
-	if c.state == stWait && c.rq != nil && c.rq.parkedOn == t {
-		c.rq.verdictKey, c.rq.verdict = t.key, verdictOf(t.ok)
-		c.unpark()
+	if rq.parkedOn == t {
+		rq.verdictKey, rq.verdict = t.key, verdictOf(t.ok)
+		rq.unpark()
 	}
 }
 
@@ -350,7 +355,7 @@ func (w *Worker) checkFile(rq *request, f *userFile) int {
 			return w.authBasic(rq)
 		}
 	}
-	f.waiting = append(f.waiting, waiter{c: rq.conn, id: rq.conn.id})
+	f.waiting = append(f.waiting, waiter{rq: rq, serial: rq.serial})
 	rq.parkedOn = f
 	return statusPark
 }
@@ -359,7 +364,7 @@ func (w *Worker) checkFile(rq *request, f *userFile) int {
 // thread.
 func (w *Worker) verify(rq *request, hash string, pass []byte, key [sha256.Size]byte) int {
 	t := &rq.verify
-	t.c, t.hash, t.key = rq.conn, hash, key
+	t.c, t.rq, t.hash, t.key = rq.conn, rq, hash, key
 	t.password = append(t.password[:0], pass...)
 	pool := w.env.Pools[authPool(&rq.Loc.Settings)]
 	if pool == nil {

@@ -12,6 +12,7 @@ import (
 	"tern/conf"
 	"tern/event"
 	"tern/filters"
+	"tern/worker/http2"
 	"tern/worker/ssl"
 )
 
@@ -40,6 +41,9 @@ const (
 	// waits for the handshake goroutine (tls_linux.go).
 	stHello
 	stHandshake
+	// stH2 is an HTTP/2 connection: its streams are its requests
+	// (h2_linux.go).
+	stH2
 	// stLinger has sent its last response and half-closed the socket; it
 	// reads and drops what the client still sends, so that closing does
 	// not reset the connection under the response (nginx's lingering
@@ -97,6 +101,10 @@ type conn struct {
 	// transport of a plain one.
 	tls  *ssl.Conn
 	sock filters.Socket
+	// h2 is the connection's HTTP/2 state, nil on HTTP/1.x; h2logged
+	// is set once its connection error was logged.
+	h2       *http2.Conn
+	h2logged bool
 }
 
 // Event takes the epoll events of the connection.
@@ -143,6 +151,10 @@ func (c *conn) Posted() {
 	}
 	c.posted = false
 	testPanic(c, "posted")
+	if c.state == stH2 {
+		c.drive()
+		return
+	}
 	if c.state == stWrite && c.rq.Wait == filters.WaitPost {
 		c.afterWrite(c.w.chain.Resume(&c.rq.Txn))
 		c.drive()
@@ -181,6 +193,9 @@ func (c *conn) Timeout() {
 			c.unpark() // limit_req's delay is over
 		}
 		return // else a deadline left over from before the request; the pool answers
+	case stH2:
+		c.timeoutH2()
+		return
 	case stWrite:
 		if c.rq.Wait == filters.WaitTimer {
 			// limit_rate's pause is over.
@@ -208,6 +223,9 @@ func (c *conn) drive() {
 	for {
 		switch c.state {
 		case stClosed, stOpen, stWait, stHandshake:
+			return
+		case stH2:
+			c.driveH2()
 			return
 		case stWrite:
 			if c.rq.Wait != filters.WaitWrite || !c.writeReady {
@@ -242,6 +260,9 @@ func (c *conn) step() bool {
 		}
 		if c.awaitProxy {
 			return c.readProxy()
+		}
+		if c.h2Wanted() {
+			return c.stepPreface()
 		}
 		c.beginRequest()
 		return true
@@ -373,6 +394,11 @@ func (c *conn) parseHead() bool {
 	}
 	b.start += rq.p.pos
 	if st != parseDone {
+		if c.badPreface(b.b[:b.end]) {
+			c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client sent an invalid connection preface")
+			c.close()
+			return true
+		}
 		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Int("status", st).Msg("client sent invalid request")
 		c.refuse(st)
 		return true

@@ -151,8 +151,14 @@ func (w *Worker) limitReq(rq *request) int {
 			rq.limitReqStatus = limit.DelayedDryRun
 			return 0
 		}
-		c := rq.conn
 		rq.parkedOn = parkDelay
+		if rq.stream != nil {
+			// An HTTP/2 stream waits alone: the connection's
+			// timer is its own (h2stream_linux.go).
+			w.loop.SetTimer(&rq.delay, o.Delay, (*streamDelay)(rq))
+			return statusPark
+		}
+		c := rq.conn
 		w.loop.SetTimer(&c.Timer, o.Delay, c)
 		return statusPark
 	}

@@ -32,6 +32,7 @@ const maxOpenRetries = 3
 type openTask struct {
 	threadpool.TaskState
 	c     *conn
+	rq    *request
 	path  []byte // NUL-terminated
 	noSym bool
 }
@@ -45,7 +46,13 @@ func (t *openTask) Run() {
 }
 
 // Done runs the request's phases again, on the loop goroutine.
-func (t *openTask) Done() { t.c.openDone() }
+func (t *openTask) Done() {
+	if t.rq.stream != nil || t.rq.orphan {
+		t.rq.streamOpenDone()
+		return
+	}
+	t.c.openDone()
+}
 
 // noWait reports whether rq's opens must not wait for the disk.
 func (w *Worker) noWait(rq *request) bool {
@@ -123,7 +130,7 @@ func (w *Worker) statFor(rq *request, cpath []byte, st *unix.Stat_t) syscall.Err
 func (c *conn) waitOpen() {
 	rq := c.rq
 	task := &rq.open
-	task.c = c
+	task.c, task.rq = c, rq
 	task.noSym = rq.Loc.DisableSymlinks
 	if err := c.w.env.Pools[rq.Loc.AIO.Pool].Post(task); err != nil { // noWait checked the pool
 		c.w.log.Error().Uint64("conn", c.id).Err(err).Msg("thread pool task refused")

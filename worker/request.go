@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"tern/conf"
+	"tern/event"
 	"tern/filters"
+	"tern/worker/http2"
 	"tern/worker/limit"
 )
 
@@ -103,6 +105,19 @@ type request struct {
 	keyBuf         []byte
 	keys           [limit.MaxLimits][]byte
 	connHeld       [limit.MaxLimits]heldConn
+
+	// stream is the HTTP/2 stream the request came on, nil on HTTP/1.x
+	// (h2stream_linux.go). orphan marks a request whose stream ended
+	// while a pool thread still worked for it: the task's completion
+	// frees it. line is an HTTP/2 request's "$request" line.
+	stream *http2.Stream
+	orphan bool
+	line   []byte
+	// delay is the timer of a stream's request delayed by limit_req.
+	delay event.Timer
+	// serial changes each time the request is freed, so that a waiter
+	// that outlived it (auth_basic's user file) can tell.
+	serial uint64
 
 	// Internal redirects (index, try_files, error_page), as nginx's
 	// ngx_http_internal_redirect: redirects counts them, errorPaged is
@@ -207,6 +222,9 @@ func (rq *request) reset() {
 		rq.keyBuf = nil
 	}
 	clear(rq.keys[:])
+	rq.stream = nil
+	rq.orphan = false
+	rq.serial++
 	rq.redirects = 0
 	rq.errorPaged = false
 	rq.closeAfter = false

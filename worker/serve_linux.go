@@ -50,12 +50,7 @@ func (c *conn) serve() {
 func (c *conn) runPhases(st int) {
 	w := c.w
 	rq := c.rq
-	if st == 0 {
-		st = w.handle(rq)
-	}
-	if st > 0 {
-		st = w.special(rq, st)
-	}
+	st = w.runPhases(rq, st)
 	if st == statusPark {
 		c.setState(stWait)
 		return
@@ -73,6 +68,18 @@ func (c *conn) runPhases(st int) {
 		return
 	}
 	c.respond()
+}
+
+// runPhases builds rq's response, unless st already says what to answer,
+// and returns 0 when it is built, statusPark or statusClose.
+func (w *Worker) runPhases(rq *request, st int) int {
+	if st == 0 {
+		st = w.handle(rq)
+	}
+	if st > 0 {
+		st = w.special(rq, st)
+	}
+	return st
 }
 
 // unpark runs the phases of a parked request again, once what it waited
@@ -176,6 +183,17 @@ func (c *conn) respond() {
 	if h := rq.Loc.KeepaliveHeader; resp.KeepAlive && h > 0 {
 		resp.KeepAliveTimeout = int64(h / time.Second)
 	}
+	c.prepare(rq)
+	rq.Owner = c
+	c.setState(stWrite)
+	c.afterWrite(w.chain.Run(&rq.Txn))
+}
+
+// prepare sets up the response rq built for the filter chain: a HEAD's
+// head alone, auth_basic's challenge, the transport and limit_rate.
+func (c *conn) prepare(rq *request) {
+	w := c.w
+	resp := &rq.Resp
 	if rq.Req.Method == filters.MethodHEAD {
 		resp.HeaderOnly = true
 	}
@@ -186,14 +204,11 @@ func (c *conn) respond() {
 	}
 	rq.FD = int(c.fd)
 	rq.Conn = c.transport()
-	rq.Owner = c
 	rq.Env = &w.env
 	if rate := rq.limitRate(); rate > 0 {
 		rq.LimitRate, rq.LimitRateAfter = rate, rq.Loc.LimitRateAfter
 		rq.RateStart = w.loop.Now()
 	}
-	c.setState(stWrite)
-	c.afterWrite(w.chain.Run(&rq.Txn))
 }
 
 // afterWrite acts on what the write filter said.
@@ -309,20 +324,30 @@ func (c *conn) finishRequest() {
 	w.idle.pushBack(c)
 }
 
-func (c *conn) logAccess() {
+func (c *conn) logAccess() { c.logRequest(c.rq, c.requests+1) }
+
+// logRequest counts rq and writes its access log entry; requests is its
+// number on the connection ($connection_requests).
+func (c *conn) logRequest(rq *request, requests uint32) {
 	w := c.w
-	rq := c.rq
-	w.requestDone(rq, c.server(), c.received-c.counted)
+	srv := c.w.addrs[c.listener].Default
+	if rq.Loc != nil {
+		srv = rq.Loc.Server
+	}
+	w.requestDone(rq, srv, c.received-c.counted)
 	c.counted = c.received
 	if rq.Loc == nil || len(rq.Loc.AccessLogs) == 0 {
 		return
 	}
-	rq.completed = rq.Err == nil && rq.Resp.Status != 444 && rq.BodySent() >= rq.Resp.ContentLength
+	if rq.stream == nil {
+		// A stream's request knows from its stream (h2stream_linux.go).
+		rq.completed = rq.Err == nil && rq.Resp.Status != 444 && rq.BodySent() >= rq.Resp.ContentLength
+	}
 	e := entry{
 		peer:     rq.peer,
 		rq:       rq,
 		connID:   c.id,
-		requests: c.requests + 1,
+		requests: requests,
 		now:      w.loop.Wall(),
 		elapsed:  time.Duration(w.loop.Now() - rq.start),
 	}
@@ -355,6 +380,9 @@ func (rq *request) truthy(t conf.Template) bool {
 // lingerClose half-closes the connection after its last response and
 // drains input until the client closes too, or lingering time is up.
 func (c *conn) lingerClose() {
+	if c.h2 != nil {
+		c.closeH2()
+	}
 	if c.rq != nil {
 		c.w.putRequest(c.rq)
 		c.rq = nil
@@ -406,6 +434,9 @@ func (c *conn) close() {
 		c.closing = true
 		return
 	}
+	if c.h2 != nil {
+		c.closeH2()
+	}
 	if c.tls != nil && !c.closeTLS() {
 		return // the handshake goroutine finishes first (HandshakeDone)
 	}
@@ -438,6 +469,7 @@ func (c *conn) close() {
 	c.posted = false
 	c.closing = false
 	c.plainTLS = false
+	c.h2logged = false
 	w.active--
 	w.updateDisabled()
 }

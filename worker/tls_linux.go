@@ -106,11 +106,18 @@ func (c *conn) HandshakeDone() {
 		c.close()
 		return
 	}
+	c.readReady = true
+	if c.tls.ALPN() == "h2" && w.h2 != nil {
+		// The client chose HTTP/2 (RFC 9113 §3.2): its preface and
+		// frames follow.
+		c.startH2()
+		c.drive()
+		return
+	}
 	c.setState(stIdle)
 	def := &w.addrs[c.listener].Default.Root.Settings
 	w.loop.SetTimer(&c.Timer, def.ClientHeaderTimeout, c)
 	w.idle.pushBack(c)
-	c.readReady = true
 	c.drive()
 }
 

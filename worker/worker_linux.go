@@ -22,6 +22,7 @@ import (
 	"tern/event"
 	"tern/filters"
 	"tern/threadpool"
+	"tern/worker/http2"
 	"tern/worker/limit"
 	"tern/worker/ssl"
 )
@@ -59,6 +60,11 @@ type Worker struct {
 	hs    handlerState
 	// closers close files on the pools (closer_linux.go), by pool.
 	closers map[*threadpool.Pool]*fdCloser
+	// streamChain is the chain of a response on an HTTP/2 stream, and
+	// h2 what the worker's HTTP/2 connections share (nil when no server
+	// has http2).
+	streamChain filters.Chain
+	h2          *http2.Shared
 	// auth is auth_basic's state, made on first use.
 	auth *authState
 	// proxyFree are PROXY protocol records not in use.
@@ -121,6 +127,10 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 	}
 	w.hostname, _ = os.Hostname()
 	w.chain = filters.NewChain()
+	if hasHTTP2(cfg) {
+		w.streamChain = filters.NewStreamChain()
+		w.h2 = http2.NewShared(int(cfg.HTTP.Servers[0].Root.HTTP2RecvBufferSize), loop.Now)
+	}
 	w.bufs = newBufPool(cfg.HTTP)
 	w.acc = event.NewAcceptor(loop, w)
 	w.acc.Backoff = cfg.AcceptMutexDelay
@@ -244,6 +254,13 @@ func (w *Worker) Quit() {
 			w.loop.SetTimer(&c.Timer, quitGrace, c)
 		}
 	})
+	// An HTTP/2 connection is told with GOAWAY, finishes the streams it
+	// took, and closes.
+	w.conns.each(func(c *conn) {
+		if c.state == stH2 {
+			c.shutdownH2()
+		}
+	})
 	if d := w.cfg.WorkerShutdownTimeout; d > 0 {
 		w.loop.SetTimer(&w.shutdownTick, d, shutdownTimeout{w})
 	}
@@ -331,6 +348,16 @@ func peerAddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
 func hasTLS(cfg *conf.Config) bool {
 	for _, a := range cfg.HTTP.Addrs {
 		if a.SSL {
+			return true
+		}
+	}
+	return false
+}
+
+// hasHTTP2 reports whether a server of cfg has http2 on.
+func hasHTTP2(cfg *conf.Config) bool {
+	for _, srv := range cfg.HTTP.Servers {
+		if srv.Root.HTTP2 {
 			return true
 		}
 	}

@@ -186,7 +186,7 @@ func (c *converter) directive(body *hclwrite.Body, b *block, d *directive) {
 		c.plain(body, b, d, d.name, k)
 		return
 	}
-	if c.special(body, b, d) || c.ssl(body, b, d) {
+	if c.special(body, b, d) || c.ssl(body, b, d) || c.http2(body, b, d) {
 		return
 	}
 	c.unsupported(body, d)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -232,6 +233,7 @@ func (c *converter) listen(body *hclwrite.Body, b *block, d *directive) {
 		return
 	}
 	parts := []string{addr}
+	h2 := false
 	for _, p := range d.args[1:] {
 		switch {
 		case p == "default_server" || p == "default":
@@ -239,11 +241,13 @@ func (c *converter) listen(body *hclwrite.Body, b *block, d *directive) {
 		case p == "reuseport" || strings.HasPrefix(p, "backlog=") || p == "proxy_protocol" || p == "ssl":
 			parts = append(parts, p)
 		case p == "http2":
-			c.warn(d, "listen %s: http2 is not supported yet: HTTP/1.1 only", addr)
-			comment(body, "nginx: "+line(d)+" (http2: HTTP/2 is not supported yet)")
+			h2 = true
 		default:
 			c.warn(d, "listen %s: parameter %q is not supported: dropped", addr, p)
 		}
+	}
+	if h2 {
+		c.listenHTTP2(body, d, slices.Contains(parts, "ssl") || b.sslOn)
 	}
 	b.list("listen", cty.StringVal(strings.Join(parts, " ")))
 }

@@ -73,9 +73,6 @@ func (c *converter) ssl(body *hclwrite.Body, b *block, d *directive) bool {
 			c.warn(d, "ssl_stapling on: tern staples only the response ssl_stapling_file names, it does not fetch one")
 		}
 		comment(body, "nginx: "+line(d)+" (tern staples ssl_stapling_file when it is set)")
-	case "http2":
-		c.warn(d, "http2 is not supported yet: HTTP/1.1 only; left as a comment")
-		comment(body, "nginx: "+line(d)+" (HTTP/2 is not supported yet)")
 	default:
 		return false
 	}

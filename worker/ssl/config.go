@@ -15,8 +15,12 @@ import (
 	"tern/conf"
 )
 
-// alpnHTTP11 is what tern offers through ALPN: HTTP/1.1 only.
-var alpnHTTP11 = []string{"http/1.1"}
+// What tern offers through ALPN: HTTP/2 first to a server with http2
+// on (RFC 9113 §3.2), else HTTP/1.1 only.
+var (
+	alpnHTTP11 = []string{"http/1.1"}
+	alpnH2     = []string{"h2", "http/1.1"}
+)
 
 // Configs are the tls.Configs of a configuration's TLS servers: one per
 // server, and one per TLS address whose GetConfigForClient picks the
@@ -115,12 +119,19 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 		}
 	}
 	cfg := &tls.Config{
-		Certificates:           certs,
-		MinVersion:             s.MinVersion,
-		MaxVersion:             s.MaxVersion,
-		CipherSuites:           s.CipherSuites,
-		NextProtos:             alpnHTTP11,
+		Certificates: certs,
+		MinVersion:   s.MinVersion,
+		MaxVersion:   s.MaxVersion,
+		CipherSuites: s.CipherSuites,
+		NextProtos:   alpnHTTP11,
+
 		SessionTicketsDisabled: !s.SessionTickets,
+	}
+	if srv.Root.HTTP2 {
+		// RFC 9113 §9.2 wants TLS 1.2 with an AEAD suite and ephemeral
+		// keys under HTTP/2: Go's defaults are such. A configuration
+		// that allows others still offers h2, as nginx does.
+		cfg.NextProtos = alpnH2
 	}
 	if s.VerifyClient != conf.VerifyOff {
 		// The handshake asks for a certificate and never fails for

@@ -1,0 +1,287 @@
+//go:build linux
+
+package worker
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+	"golang.org/x/sys/unix"
+)
+
+// h2client speaks HTTP/2 with prior knowledge to a rig's worker: its
+// frames are made and read by golang.org/x/net/http2's Framer, and it
+// runs the worker's loop while it waits.
+type h2client struct {
+	r      *rig
+	fr     *http2.Framer
+	enc    *hpack.Encoder
+	encBuf bytes.Buffer
+	out    bytes.Buffer // frames to send
+	in     bytes.Buffer // bytes read, not yet parsed
+	rd     *http2.Framer
+	next   uint32
+	resps  map[uint32]*h2resp
+	// goaway is the code of the GOAWAY the server sent, if gotGoaway.
+	goaway    http2.ErrCode
+	gotGoaway bool
+}
+
+func newH2Client(t testing.TB, r *rig) *h2client {
+	c := &h2client{r: r, next: 1}
+	c.fr = http2.NewFramer(&c.out, nil)
+	c.enc = hpack.NewEncoder(&c.encBuf)
+	c.rd = http2.NewFramer(nil, &c.in)
+	c.rd.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.out.WriteString(http2.ClientPreface)
+	// Windows wide open: the client reads everything at once.
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
+	c.fr.WriteWindowUpdate(0, 1<<30)
+	return c
+}
+
+// h2resp is a response as the client read it.
+type h2resp struct {
+	status string
+	fields map[string]string
+	body   []byte
+	rst    http2.ErrCode
+	reset  bool
+	done   bool
+}
+
+// request sends a request (name, value pairs after the pseudo-header
+// fields) and returns its response.
+func (c *h2client) request(t testing.TB, method, path string, fields ...string) h2resp {
+	t.Helper()
+	id := c.next
+	c.next += 2
+	c.encBuf.Reset()
+	all := append([]string{":method", method, ":scheme", "http", ":path", path, ":authority", "localhost"}, fields...)
+	for i := 0; i < len(all); i += 2 {
+		c.enc.WriteField(hpack.HeaderField{Name: all[i], Value: all[i+1]})
+	}
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.encBuf.Bytes(), EndStream: true, EndHeaders: true})
+	c.flush(t)
+	return c.read(t, id)
+}
+
+func (c *h2client) flush(t testing.TB) {
+	t.Helper()
+	if _, err := unix.Write(c.r.client, c.out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	c.out.Reset()
+}
+
+// read runs the loop and reads frames until stream id ends; the frames
+// of other streams are kept for their turn.
+func (c *h2client) read(t testing.TB, id uint32) h2resp {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		for c.complete() {
+			f, err := c.rd.ReadFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.take(f)
+		}
+		if r := c.resps[id]; r != nil && r.done {
+			delete(c.resps, id)
+			return *r
+		}
+		c.r.w.loop.CapWait(time.Millisecond)
+		if err := c.r.w.loop.RunOnce(); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := unix.Read(c.r.client, buf)
+		if n > 0 {
+			c.in.Write(buf[:n])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream %d: no end after 10s", id)
+		}
+	}
+}
+
+// take adds a frame to its stream's response.
+func (c *h2client) take(f http2.Frame) {
+	id := f.Header().StreamID
+	if c.resps == nil {
+		c.resps = map[uint32]*h2resp{}
+	}
+	resp := c.resps[id]
+	if resp == nil {
+		resp = &h2resp{fields: map[string]string{}}
+		c.resps[id] = resp
+	}
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		for _, hf := range f.Fields {
+			if hf.Name == ":status" {
+				resp.status = hf.Value
+			} else {
+				resp.fields[hf.Name] = hf.Value
+			}
+		}
+		resp.done = f.StreamEnded()
+	case *http2.DataFrame:
+		resp.body = append(resp.body, f.Data()...)
+		resp.done = f.StreamEnded()
+	case *http2.RSTStreamFrame:
+		resp.reset, resp.rst, resp.done = true, f.ErrCode, true
+	case *http2.GoAwayFrame:
+		c.goaway = f.ErrCode
+		c.gotGoaway = true
+	}
+}
+
+// complete reports whether a whole frame is buffered.
+func (c *h2client) complete() bool {
+	b := c.in.Bytes()
+	return len(b) >= 9 && len(b) >= 9+int(binary.BigEndian.Uint32(b[:4])>>8)
+}
+
+func newH2Rig(t testing.TB, http, server string) (*rig, *h2client) {
+	r := newPathRigHTTP(t, "off", "  http2 = true\n"+http, server)
+	return r, newH2Client(t, r)
+}
+
+// TestH2Static: a stream gets what an HTTP/1.1 request gets — the file
+// with its headers, ranges, conditionals, errors pages, HEAD, add_header
+// — from the same handler and filters.
+func TestH2Static(t *testing.T) {
+	r, c := newH2Rig(t, "", `    add_header = { "X-Frame-Options" = "DENY" }
+    error_page = { "404" = "/1k.txt" }
+    location "/gone/" {
+      return = "410"
+    }`)
+	resp := c.request(t, "GET", "/big.bin")
+	if resp.status != "200" || len(resp.body) != 1<<20 || resp.fields["content-length"] != "1048576" ||
+		resp.fields["accept-ranges"] != "bytes" || resp.fields["x-frame-options"] != "DENY" ||
+		resp.fields["etag"] == "" || resp.fields["last-modified"] == "" || resp.fields["content-type"] != "application/octet-stream" {
+		t.Fatalf("GET: %s %v, %d bytes", resp.status, resp.fields, len(resp.body))
+	}
+	etag := resp.fields["etag"]
+	if resp := c.request(t, "GET", "/big.bin", "if-none-match", etag); resp.status != "304" || len(resp.body) != 0 {
+		t.Errorf("If-None-Match: %s, %d bytes", resp.status, len(resp.body))
+	}
+	resp = c.request(t, "GET", "/big.bin", "range", "bytes=10-19")
+	if resp.status != "206" || string(resp.body) != "xxxxxxxxxx" || resp.fields["content-range"] != "bytes 10-19/1048576" {
+		t.Errorf("Range: %s %v %q", resp.status, resp.fields, resp.body)
+	}
+	resp = c.request(t, "GET", "/1k.txt", "range", "bytes=0-1,5-6")
+	if ct := resp.fields["content-type"]; resp.status != "206" || !strings.HasPrefix(ct, "multipart/byteranges; boundary=") ||
+		!bytes.Contains(resp.body, []byte("Content-Range: bytes 5-6/1024")) {
+		t.Errorf("multipart: %s %v %q", resp.status, resp.fields, resp.body)
+	}
+	if resp := c.request(t, "HEAD", "/big.bin"); resp.status != "200" || len(resp.body) != 0 || resp.fields["content-length"] != "1048576" {
+		t.Errorf("HEAD: %s %v %d", resp.status, resp.fields, len(resp.body))
+	}
+	if resp := c.request(t, "GET", "/missing"); resp.status != "404" || len(resp.body) != 1024 {
+		t.Errorf("error_page: %s, %d bytes", resp.status, len(resp.body))
+	}
+	if resp := c.request(t, "GET", "/gone/x"); resp.status != "410" || !bytes.Contains(resp.body, []byte("410 Gone")) {
+		t.Errorf("return 410: %s %q", resp.status, resp.body)
+	}
+	if resp := c.request(t, "POST", "/1k.txt"); resp.status != "405" || resp.fields["allow"] != "GET, HEAD" {
+		t.Errorf("POST: %s %v", resp.status, resp.fields)
+	}
+	if resp := c.request(t, "GET", "/1k.txt", "cookie", strings.Repeat("c", 9000)); resp.status != "400" ||
+		!bytes.Contains(resp.body, []byte("Request Header Or Cookie Too Large")) {
+		t.Errorf("a field over a header buffer: %s %q", resp.status, resp.body)
+	}
+	if resp := c.request(t, "GET", "/../x"); resp.status != "400" {
+		t.Errorf("a path above the root: %s", resp.status)
+	}
+	_ = r
+}
+
+// TestH2Gzip: a compressed response has no content-length and no chunked
+// framing: the stream's end ends the body.
+func TestH2Gzip(t *testing.T) {
+	r, c := newH2Rig(t, `  gzip = true
+  gzip_types = ["text/plain"]
+  types = { "text/plain" = ["txt"] }`, "")
+	text := strings.Repeat("tern speaks HTTP/2 on the event loop. ", 4000)
+	if err := os.WriteFile(filepath.Join(r.dir, "t.txt"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp := c.request(t, "GET", "/t.txt", "accept-encoding", "gzip")
+	if resp.status != "200" || resp.fields["content-encoding"] != "gzip" || resp.fields["content-length"] != "" ||
+		resp.fields["vary"] != "Accept-Encoding" || resp.fields["transfer-encoding"] != "" {
+		t.Fatalf("gzip: %s %v", resp.status, resp.fields)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(resp.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil || string(got) != text {
+		t.Fatalf("gunzip: %v, %d bytes of %d", err, len(got), len(text))
+	}
+}
+
+// TestH2StreamAllocs: a request on an HTTP/2 stream for a cached small
+// file allocates nothing, as over HTTP/1.1 (TestCachedRequestAllocs):
+// the stream, its request, the batch's buffers come from free lists, and
+// the fields of a repeated request are indexed in the HPACK table.
+func TestH2StreamAllocs(t *testing.T) {
+	r, c := newH2Rig(t, "", "")
+	if resp := c.request(t, "GET", "/1k.txt", "user-agent", "h2load"); resp.status != "200" || len(resp.body) != 1024 {
+		t.Fatalf("first response: %s %d", resp.status, len(resp.body))
+	}
+	// From now on the same request is all indexed fields.
+	c.encBuf.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/1k.txt"}, {":authority", "localhost"}, {"user-agent", "h2load"}} {
+		c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	block := bytes.Clone(c.encBuf.Bytes())
+	req := make([]byte, 9+len(block))
+	copy(req[9:], block)
+	id := c.next
+	frame := func() []byte {
+		req[0], req[1], req[2], req[3], req[4] = 0, byte(len(block)>>8), byte(len(block)), 1, 5
+		binary.BigEndian.PutUint32(req[5:], id)
+		id += 2
+		return req
+	}
+	n := r.roundTrip(t, frame(), 0)
+	head := r.resp[:n]
+	if n < 1024 || head[3] != 1 {
+		t.Fatalf("response of %d bytes: % x", n, head[:min(n, 32)])
+	}
+	allocs := testing.AllocsPerRun(200, func() { r.roundTrip(t, frame(), n) })
+	if allocs != 0 {
+		t.Fatalf("%v allocations per HTTP/2 request", allocs)
+	}
+}
+
+// TestH2ManyStreams: streams sent in one read are answered in one batch,
+// and every response is whole.
+func TestH2ManyStreams(t *testing.T) {
+	_, c := newH2Rig(t, "", "")
+	for i := 0; i < 100; i++ {
+		c.encBuf.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/1k.txt"}, {":authority", "localhost"}} {
+			c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: c.encBuf.Bytes(), EndStream: true, EndHeaders: true})
+	}
+	c.flush(t)
+	for i := 0; i < 100; i++ {
+		if resp := c.read(t, uint32(2*i+1)); resp.status != "200" || len(resp.body) != 1024 {
+			t.Fatalf("stream %d: %s, %d bytes", 2*i+1, resp.status, len(resp.body))
+		}
+	}
+}
