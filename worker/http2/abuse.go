@@ -45,6 +45,27 @@ func (c *Conn) flood(what string) {
 	}
 }
 
+// closedFrame counts a WINDOW_UPDATE or RST_STREAM on a stream that is
+// gone. RFC 9113 §5.1 lets both follow a stream's close: a client gives
+// back the window of DATA it reads after the END_STREAM came (Go's
+// client does, once per few KiB read), or cancels a stream whose
+// END_STREAM crossed its RST_STREAM. So each DATA frame sent and each
+// stream ended earns one such frame (credit) before they count as a
+// flood: a client gets no more of them for free than it made tern send.
+func (c *Conn) closedFrame(what string) {
+	if c.closedCredit > 0 {
+		c.closedCredit--
+		return
+	}
+	c.flood(what)
+}
+
+// maxClosedCredit bounds the credit a long download banks.
+const maxClosedCredit = 1 << 16
+
+// credit grants closedFrame's credit.
+func (c *Conn) credit() { c.closedCredit = min(c.closedCredit+1, maxClosedCredit) }
+
 // cancelled counts a stream the client reset before its response was
 // sent.
 func (c *Conn) cancelled() {

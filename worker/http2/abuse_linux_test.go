@@ -214,3 +214,38 @@ func TestBoundedOutput(t *testing.T) {
 		t.Fatalf("%d bytes of output held", n)
 	}
 }
+
+// TestClosedStreamFramesOfBusyClient: a client that gives back each
+// finished stream's window (WINDOW_UPDATE after the server's END_STREAM,
+// as Go's client does) or cancels it (RST_STREAM), thousands of streams a
+// second, is no flood: RFC 9113 §5.1 lets these frames follow a stream's
+// close. Beyond one for each DATA frame and one for each stream ended,
+// they still count.
+func TestClosedStreamFramesOfBusyClient(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.h.bodies["/f"] = []byte("hello")
+	for i := uint32(0); i < 3000; i++ {
+		id := 2*i + 1
+		r.get(id, "/f", true)
+		r.pump(0)
+		r.fr.WriteWindowUpdate(id, 5)
+		r.fr.WriteRSTStream(id, http2.ErrCodeCancel)
+	}
+	r.pump(0)
+	if code, _, ok := goAway(r.frames()); ok {
+		t.Fatalf("GOAWAY %v for 3000 streams, each followed by WINDOW_UPDATE and RST_STREAM", code)
+	}
+	// Twenty frames for each of the next hundred streams: a flood.
+	for i := uint32(3000); i < 3100; i++ {
+		id := 2*i + 1
+		r.get(id, "/f", true)
+		r.pump(0)
+		for j := 0; j < 20; j++ {
+			r.fr.WriteWindowUpdate(id, 5)
+		}
+	}
+	r.pump(0)
+	if code, _, ok := goAway(r.frames()); !ok || code != http2.ErrCodeEnhanceYourCalm {
+		t.Fatalf("GOAWAY %v (%v) for twenty frames on each closed stream", code, ok)
+	}
+}

@@ -138,9 +138,10 @@ type Conn struct {
 	idleSince  int64
 
 	// Abuse accounting (abuse.go).
-	floodStart int64
-	floods     int
-	resets     int
+	floodStart   int64
+	floods       int
+	resets       int
+	closedCredit int
 }
 
 // New starts the HTTP/2 side of a connection: its SETTINGS go out with
@@ -268,6 +269,7 @@ func (c *Conn) remove(s *Stream) {
 		s.counted = false
 		c.open--
 	}
+	c.credit()
 	c.deactivate(s)
 	if len(c.streams) == 0 {
 		c.idleSince = c.shared.now()

@@ -143,7 +143,7 @@ func (c *Conn) data(h *frameHeader, p []byte) {
 		c.fail(ErrProtocol, "client sent DATA on an idle stream")
 		return
 	case s == nil || s.remoteClosed:
-		c.flood("frames on closed streams")
+		c.flood("DATA frames on closed streams")
 		if s != nil {
 			c.resetStream(s, ErrStreamClosed)
 		} else {
@@ -422,7 +422,7 @@ func (c *Conn) rstStream(h *frameHeader, p []byte) {
 	}
 	s := c.stream(h.streamID)
 	if s == nil {
-		c.flood("frames on closed streams")
+		c.closedFrame("RST_STREAM frames on closed streams")
 		return
 	}
 	if !s.localClosed {
@@ -551,7 +551,7 @@ func (c *Conn) windowUpdate(h *frameHeader, p []byte) {
 	s := c.stream(h.streamID)
 	switch {
 	case s == nil:
-		c.flood("frames on closed streams")
+		c.closedFrame("WINDOW_UPDATE frames on closed streams")
 	case incr == 0:
 		c.resetStream(s, ErrProtocol)
 	default:

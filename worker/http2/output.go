@@ -305,6 +305,7 @@ func (c *Conn) dataFrame(s *Stream, size int64, last bool) {
 		flags = flagEndStream
 	}
 	c.queue(appendFrameHeader(c.wbufTail(), int(size), frameData, flags, s.id))
+	c.credit()
 	s.sendWindow -= size
 	c.sendWindow -= size
 	s.inBatch = true
