@@ -44,3 +44,35 @@ func equalFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// tokenChars marks RFC 9110 §5.6.2 tchar.
+var tokenChars = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// TokenChar reports whether c is an RFC 9110 tchar.
+func TokenChar(c byte) bool { return tokenChars[c] }
+
+// IsToken reports whether b is an RFC 9110 §5.6.2 token: a method, a
+// field name.
+func IsToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenChars[c] {
+			return false
+		}
+	}
+	return true
+}

@@ -159,7 +159,7 @@ func parseRequestLine(line []byte, r *filters.Request) int {
 		return 400
 	}
 	method := line[:sp]
-	if len(method) > maxMethod || !isToken(method) {
+	if len(method) > maxMethod || !filters.IsToken(method) {
 		return 400
 	}
 	r.MethodName = method

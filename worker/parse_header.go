@@ -22,7 +22,7 @@ func (p *parser) header(line []byte, r *filters.Request) int {
 	name := line[:colon]
 	// Whitespace before the colon is not a token character, so this also
 	// refuses "Host : x", which RFC 9112 §5.1 says a server MUST reject.
-	if !isToken(name) {
+	if !filters.IsToken(name) {
 		return 400
 	}
 	value := trimOWS(line[colon+1:])
@@ -245,33 +245,6 @@ func asciiEqualFold(b []byte, s string) bool {
 	}
 	for i := range b {
 		if lower(b[i]) != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// tokenChars marks RFC 9110 §5.6.2 tchar.
-var tokenChars = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !tokenChars[c] {
 			return false
 		}
 	}

@@ -2,6 +2,8 @@ package http2
 
 import (
 	"golang.org/x/net/http2/hpack"
+
+	"tern/filters"
 )
 
 // Head is a stream's request head as the HPACK decoder emitted it,
@@ -180,7 +182,7 @@ func (d *headDecoder) finish() {
 	// RFC 9113 §8.3.1: :method, :scheme and a non-empty :path, once
 	// each (CONNECT, which has neither of the last two, is not served).
 	if p[pseudoMethod][0] < 0 || p[pseudoScheme][0] < 0 || p[pseudoPath][0] < 0 ||
-		p[pseudoPath][0] == p[pseudoPath][1] || !isToken(h.buf[p[pseudoMethod][0]:p[pseudoMethod][1]]) {
+		p[pseudoPath][0] == p[pseudoPath][1] || !filters.IsToken(h.buf[p[pseudoMethod][0]:p[pseudoMethod][1]]) {
 		d.malformed = true
 		return
 	}
@@ -226,7 +228,7 @@ func validName(n string) bool {
 		return false
 	}
 	for i := 0; i < len(n); i++ {
-		if c := n[i]; !tokenChars[c] || 'A' <= c && c <= 'Z' {
+		if c := n[i]; !filters.TokenChar(c) || 'A' <= c && c <= 'Z' {
 			return false
 		}
 	}
@@ -262,31 +264,4 @@ func parseLength(v string) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
-}
-
-// tokenChars marks RFC 9110 §5.6.2 tchar.
-var tokenChars = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !tokenChars[c] {
-			return false
-		}
-	}
-	return true
 }
