@@ -46,6 +46,11 @@ func TestLimitStatusesAndLevels(t *testing.T) {
     size = "1m"
     rate = "2r/s"
   }
+  limit_req_zone "dd" {
+    key  = "$binary_remote_addr"
+    size = "1m"
+    rate = "1r/m"
+  }
   limit_conn_zone "c" {
     key  = "$binary_remote_addr"
     size = "1m"
@@ -60,6 +65,11 @@ func TestLimitStatusesAndLevels(t *testing.T) {
       limit_req = { zone = "slow", burst = 5 }
       limit_req_log_level = "warn"
     }
+    location "/delaydry/" {
+      limit_req = { zone = "dd", burst = 5 }
+      limit_req_dry_run = true
+      add_header = { "X-Status" = "$limit_req_status" }
+    }
     location "/c/" {
       limit_conn = { c = 1 }
       limit_conn_status = 429
@@ -73,6 +83,7 @@ func TestLimitStatusesAndLevels(t *testing.T) {
 `))
 	s.file("q/x", "x")
 	s.file("delay/x", "x")
+	s.file("delaydry/x", "x")
 	s.file("cdry/x", "x")
 	os.MkdirAll(filepath.Join(s.root, "c"), 0o755)
 	bigFile(t, filepath.Join(s.root, "c/big.bin"), 4<<20)
@@ -96,6 +107,19 @@ func TestLimitStatusesAndLevels(t *testing.T) {
 		t.Errorf("/delay/: %d %d, want 200 200", ra.status, rb.status)
 	}
 	waitLogLine(t, errlog, `"level":"notice"`, `"zone":"slow"`, `"message":"delaying request"`)
+
+	// A dry run of a delay: answered at once, and logged as nginx does.
+	if r := s.get(req("GET", "/delaydry/x")); r.status != 200 || r.header("X-Status") != "PASSED" {
+		t.Errorf("first /delaydry/: %d %q", r.status, r.header("X-Status"))
+	}
+	start := time.Now()
+	if r := s.get(req("GET", "/delaydry/x")); r.status != 200 || r.header("X-Status") != "DELAYED_DRY_RUN" {
+		t.Errorf("second /delaydry/: %d %q, want 200 DELAYED_DRY_RUN", r.status, r.header("X-Status"))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("a dry-run delay of a minute took %v", d)
+	}
+	waitLogLine(t, errlog, `"level":"warn"`, `"zone":"dd"`, `"message":"delaying request, dry run"`)
 
 	// A download in flight holds the key's one connection.
 	dl := s.dial()

@@ -145,8 +145,12 @@ func (w *Worker) limitReq(rq *request) int {
 		}
 		return loc.LimitReqStatus
 	case limit.Delayed:
+		msg := "delaying request"
+		if loc.LimitReqDryRun {
+			msg = "delaying request, dry run" // as nginx's, which its users grep for
+		}
 		w.log.WithLevel(lessSevere(loc.LimitReqLogLevel)).Str("zone", o.Zone.Name).Str("excess", milli(o.Excess)).
-			Stringer("client", rq.peer.Addr()).Dur("delay", o.Delay).Msg("delaying request")
+			Stringer("client", rq.peer.Addr()).Dur("delay", o.Delay).Msg(msg)
 		if loc.LimitReqDryRun {
 			rq.limitReqStatus = limit.DelayedDryRun
 			return 0

@@ -50,8 +50,13 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 		if len(d.args) < 2 {
 			return false
 		}
-		if len(d.args) > 2 {
-			c.warn(d, "add_header %s: %q is not supported: tern adds headers on nginx's list of statuses", d.args[0], d.args[2])
+		switch {
+		case len(d.args) == 3 && d.args[2] == "always":
+			b.entry("add_header", d.args[0], cty.ObjectVal(map[string]cty.Value{
+				"value": cty.StringVal(d.args[1]), "always": cty.True}))
+			return true
+		case len(d.args) > 2:
+			c.warn(d, "add_header %s: %q is not supported: tern adds headers on nginx's list of statuses", d.args[0], strings.Join(d.args[2:], " "))
 		}
 		b.entry("add_header", d.args[0], cty.StringVal(d.args[1]))
 	case "return":
