@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -39,6 +40,11 @@ func runWrkArgs(o *options, url string, args ...string) (wrkResult, error) {
 	out, err := exec.Command("wrk", append(argv, url)...).CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	// Requests refused or failed (a docroot the workers' user may not
+	// read answers 403; a limit, 503) would be measured as if served.
+	if bytes.Contains(out, []byte("Non-2xx or 3xx responses")) {
+		return wrkResult{}, fmt.Errorf("wrk %s: responses other than 2xx and 3xx: %s", url, out)
 	}
 	var r wrkResult
 	if m := rpsRE.FindSubmatch(out); m != nil {

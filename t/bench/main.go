@@ -6,6 +6,7 @@
 //
 //	go run ./t/bench                         # every phase
 //	go run ./t/bench -phases hot -rounds 5   # 1 KiB keep-alive requests/s only
+//	go run ./t/bench -phases hot -police     # and with allow/deny + limit_req
 //
 // Phases:
 //
@@ -47,6 +48,7 @@ type options struct {
 	idle             int
 	serverCPU, loadC int
 	dir              string
+	police           bool
 }
 
 func main() {
@@ -65,6 +67,7 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 10000, "idle connections of the idle phase")
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
 	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
+	flag.BoolVar(&o.police, "police", false, "also run tern and nginx with allow/deny and a limit_req that refuses nothing")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(phases, ",") {
@@ -209,6 +212,8 @@ func report(o *options, servers []*server, res map[string]map[string][]wrkResult
 	ratio("tern", "nginx", rps, "hot requests/s, tern / nginx")
 	ratio("tern", "tern-aio-off", rps, "hot requests/s, tern aio threads / aio off")
 	ratio("nginx-aio", "nginx", rps, "hot requests/s, nginx aio threads / nginx")
+	ratio("tern-police", "tern", rps, "hot requests/s, tern allow/deny+limit_req / tern")
+	ratio("nginx-police", "nginx", rps, "hot requests/s, nginx allow/deny+limit_req / nginx")
 	for _, phase := range []string{"cold", "slow"} {
 		for _, s := range servers {
 			if len(res[phase][s.name]) == 0 || len(hot[s.name]) == 0 {

@@ -149,8 +149,13 @@ func makeDocroot(o *options) (string, error) {
 // nginx with and without aio threads when nginx is installed.
 func startServers(o *options, root string) ([]*server, error) {
 	var out []*server
-	for _, v := range []struct{ name, aio string }{{"tern", "threads"}, {"tern-aio-off", "off"}} {
-		s, err := startTern(o, root, v.name, v.aio)
+	type variant struct{ name, aio, httpExtra, serverExtra string }
+	terns := []variant{{"tern", "threads", "", ""}, {"tern-aio-off", "off", "", ""}}
+	if o.police {
+		terns = append(terns, variant{"tern-police", "threads", ternPoliceHTTP, ternPoliceServer})
+	}
+	for _, v := range terns {
+		s, err := startTern(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
 		if err != nil {
 			return out, err
 		}
@@ -160,8 +165,12 @@ func startServers(o *options, root string) ([]*server, error) {
 		fmt.Printf("nginx not found at %s: tern only\n", o.nginx)
 		return out, nil
 	}
-	for _, v := range []struct{ name, aio string }{{"nginx", ""}, {"nginx-aio", "aio threads;"}} {
-		s, err := startNginx(o, root, v.name, v.aio)
+	nginxes := []variant{{"nginx", "", "", ""}, {"nginx-aio", "aio threads;", "", ""}}
+	if o.police {
+		nginxes = append(nginxes, variant{"nginx-police", "", nginxPoliceHTTP, nginxPoliceServer})
+	}
+	for _, v := range nginxes {
+		s, err := startNginx(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
 		if err != nil {
 			return out, err
 		}
@@ -170,7 +179,25 @@ func startServers(o *options, root string) ([]*server, error) {
 	return out, nil
 }
 
-func startTern(o *options, root, name, aio string) (*server, error) {
+// The -police variants: allow/deny and a limit_req that refuses nothing
+// (the highest rate tern takes, a burst as large), so that the cost
+// measured is that of checking them on every request.
+const (
+	ternPoliceHTTP = `
+  limit_req_zone "bench" {
+    key  = "$binary_remote_addr"
+    size = "10m"
+    rate = "1000000r/s"
+  }`
+	ternPoliceServer = `
+    allow     = ["127.0.0.0/8"]
+    deny      = "all"
+    limit_req = { zone = "bench", burst = 1000000, nodelay = true }`
+	nginxPoliceHTTP   = `limit_req_zone $binary_remote_addr zone=bench:10m rate=1000000r/s;`
+	nginxPoliceServer = `allow 127.0.0.0/8; deny all; limit_req zone=bench burst=1000000 nodelay;`
+)
+
+func startTern(o *options, root, name, aio, httpExtra, serverExtra string) (*server, error) {
 	s := &server{name: name, port: freePort()}
 	d := filepath.Join(o.dir, name)
 	os.MkdirAll(d, 0o755)
@@ -183,12 +210,14 @@ http {
   access_log         = "off"
   keepalive_requests = 1000000000
   aio                = "%s"
+%s
   server {
     listen = ["127.0.0.1:%d"]
     root   = "%s"
+%s
   }
 }
-`, o.idle+1024, d, d, aio, s.port, root)
+`, o.idle+1024, d, d, aio, httpExtra, s.port, root, serverExtra)
 	p := filepath.Join(d, "tern.hcl")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -197,7 +226,7 @@ http {
 	return s, startAndWait(s)
 }
 
-func startNginx(o *options, root, name, aio string) (*server, error) {
+func startNginx(o *options, root, name, aio, httpExtra, serverExtra string) (*server, error) {
 	s := &server{name: name, port: freePort()}
 	d := filepath.Join(o.dir, name)
 	os.MkdirAll(d, 0o755)
@@ -218,12 +247,14 @@ http {
   keepalive_requests 1000000000;
   keepalive_timeout 75s;
   %s
+  %s
   server {
     listen 127.0.0.1:%d;
     root %s;
+    %s
   }
 }
-`, o.idle+2048, d, d, o.idle+1024, aio, s.port, root)
+`, o.idle+2048, d, d, o.idle+1024, aio, httpExtra, s.port, root, serverExtra)
 	p := filepath.Join(d, "nginx.conf")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		return nil, err
