@@ -17,6 +17,7 @@ import (
 
 	"tern/conf"
 	"tern/event"
+	"tern/master/acme"
 )
 
 // LogFile is an error log the master writes and reopens (worker.LogWriter).
@@ -56,7 +57,10 @@ type Master struct {
 	lock event.AcceptLock
 	// tickets are the session ticket keys the workers share.
 	tickets *ticketRing
-	cpus    []int
+	// acme orders and renews the certificates of acme_certificate,
+	// publishing them in the tickets' zone.
+	acme *acme.Manager
+	cpus []int
 	// parentR is the read end of the pipe whose EOF tells workers that
 	// the master is gone; parentW is never written, only held.
 	parentR, parentW int
@@ -201,6 +205,7 @@ func start(opt Options) (*Master, error) {
 	if inherited {
 		m.log.Info().Msg("session ticket keys taken over from the old master")
 	}
+	m.acme = acme.New(m.tickets.zone, ACMEOffset, m.log, acmeRetry())
 	m.registerLabels(cfg)
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -246,6 +251,7 @@ func start(opt Options) (*Master, error) {
 		return fail(err)
 	}
 	m.startGeneration(g)
+	m.acme.Configure(cfg)
 	return m, nil
 }
 
@@ -271,6 +277,9 @@ func (m *Master) logWorkerUser(cfg *conf.Config) error {
 func (m *Master) setLog(logf LogFile, cfg *conf.Config) {
 	m.logf = logf
 	m.log = zerolog.New(logf).Level(cfg.ErrorLogLevel).With().Timestamp().Int("pid", m.pid).Str("process", "master").Logger()
+	if m.acme != nil {
+		m.acme.SetLogger(m.log)
+	}
 }
 
 // alert logs at the highest level, which no error_log_level filters out:
@@ -534,6 +543,9 @@ func (m *Master) cleanup() {
 	}
 	if m.shm != nil {
 		m.shm.Close()
+	}
+	if m.acme != nil {
+		m.acme.Stop(acmeStopWait)
 	}
 	m.tickets.close()
 	m.logf.Close()

@@ -183,6 +183,7 @@ func (m *Master) commit() {
 	}
 	m.gen, m.cfg = g, g.cfg
 	m.tickets.configure(g.cfg)
+	m.acme.Configure(g.cfg)
 	m.respawns = nil
 	m.countDelayed()
 	m.stopWorkers(syscall.SIGQUIT, func(p *proc) bool { return p.gen != g })

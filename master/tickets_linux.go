@@ -15,6 +15,8 @@ import (
 
 	"tern/conf"
 	"tern/event"
+	"tern/internal/acmezone"
+	"tern/master/acme"
 )
 
 // Session ticket keys (nginx's 80-byte format: name, HMAC key, AES-256
@@ -26,9 +28,10 @@ import (
 // to a new master on a binary upgrade; nginx makes new keys on every
 // reload.
 //
-// The keys live in a Zone of their own, as one event.Blob: the time the
-// current key became current (Unix seconds, 8 bytes big-endian), then the
-// keys, current first. worker/ssl's ZoneKeys reads the same layout; a
+// The keys live at the start of the master's Zone (the ACME area
+// follows them), as one event.Blob: the time the current key became
+// current (Unix seconds, 8 bytes big-endian), then the keys, current
+// first. worker/ssl's ZoneKeys reads the same layout; a
 // worker takes the blob at each handshake, so a rotation reaches it at
 // once.
 const (
@@ -41,6 +44,10 @@ const (
 	keptKeys = 2
 	// ticketZoneSize holds the blob with room to spare.
 	ticketZoneSize = 4096
+	// ACMEOffset is where the zone's ACME area begins, after the
+	// keys: what the master's ACME client publishes (master/acme,
+	// internal/acmezone), acmezone.Size bytes.
+	ACMEOffset = ticketZoneSize
 )
 
 // ticketRing is the master's keys and their zone.
@@ -55,7 +62,7 @@ type ticketRing struct {
 // newTicketRing makes the zone and its first key, or takes the keys and
 // schedule of an old master that handed its zone over (TicketKeysEnv).
 func newTicketRing(cfg *conf.Config) (*ticketRing, bool, error) {
-	z, err := event.NewZone("tern-ticket-keys", ticketZoneSize)
+	z, err := event.NewZone("tern-shared", ticketZoneSize+acmezone.Size)
 	if err != nil {
 		return nil, false, err
 	}
@@ -174,4 +181,18 @@ func newTicketKey() []byte {
 		panic(fmt.Sprintf("crypto/rand: %v", err)) // does not fail on Linux
 	}
 	return k
+}
+
+// acmeStopWait bounds how long a stopping master waits for its ACME
+// keepers: an order in flight is abandoned.
+const acmeStopWait = 2 * time.Second
+
+// acmeRetry is the first back-off of the ACME keepers: acme.RetryEnv
+// when set (the end-to-end tests), else the package's default.
+func acmeRetry() time.Duration {
+	d, err := time.ParseDuration(os.Getenv(acme.RetryEnv))
+	if err != nil {
+		return 0
+	}
+	return d
 }

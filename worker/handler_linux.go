@@ -33,6 +33,9 @@ func (w *Worker) handle(rq *request) int {
 // back here, the location chosen for the URI, its statements (choosing
 // again while a rewrite changes the URI), access, try_files, content.
 func (w *Worker) phases(rq *request) int {
+	if st, ok := w.serveACMEChallenge(rq); ok {
+		return st
+	}
 	if rq.Loc.Health {
 		// Answered from memory, before any statement (a server that
 		// redirects everything to https still answers its checks) and

@@ -73,6 +73,11 @@ type Worker struct {
 	// Index; monoBase turns the loop's clock into CLOCK_MONOTONIC.
 	zones    []*limit.Zone
 	monoBase int64
+	// acme is what the master's ACME client publishes (UseACME), nil
+	// without it; acmeBuf is the loop's scratch buffer for its
+	// challenges.
+	acme    *ssl.ACMEStore
+	acmeBuf []byte
 
 	log   zerolog.Logger
 	logs  map[string]*accessLog

@@ -112,6 +112,7 @@ func runWorker(p master.WorkerParams) int {
 			return fatal("session ticket keys", err)
 		}
 		w.UseTicketKeys(ssl.NewZoneKeys(zone))
+		w.UseACME(ssl.NewACMEStore(zone, master.ACMEOffset))
 	}
 	zones, err := master.InheritedZones(p)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tern/conf"
+	"tern/internal/acmezone"
 )
 
 // What tern offers through ALPN: HTTP/2 first to a server with http2
@@ -29,6 +30,10 @@ type Configs struct {
 	byAddr   map[*conf.Addr]*tls.Config
 	byServer map[*conf.Server]*serverTLS
 	keys     TicketKeys
+	// acme holds the certificates of the servers with acme_certificate
+	// and the tls-alpn-01 answers; nil until SetACME (tests, tern
+	// serve): those servers refuse handshakes.
+	acme *ACMEStore
 	// now is the clock of ticket ages; time.Now but in tests.
 	now func() time.Time
 }
@@ -38,6 +43,9 @@ type serverTLS struct {
 	cfg       *tls.Config // nil: the server refuses handshakes
 	ssl       *conf.SSL
 	clientCAs *x509.CertPool
+	// acmeID is the server's acme_certificate ID (conf.ACMECertificate.ID);
+	// "" for a server with certificate files.
+	acmeID string
 	// identity is a digest of what a session depends on: the
 	// certificates and how client certificates are checked. Servers with
 	// the same identity serve each other's Host names (else 421) and
@@ -88,16 +96,20 @@ func (cs *Configs) addrConfig(a *conf.Addr) *tls.Config {
 				conn.server, conn.sni = srv, hello.ServerName != ""
 				conn.offered = append([]uint16(nil), hello.CipherSuites...)
 			}
-			if st := cs.byServer[srv]; st != nil && st.cfg != nil {
+			if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmezone.ALPNProto {
+				return cs.alpnChallenge(hello.ServerName), nil
+			}
+			if st := cs.byServer[srv]; cs.ready(st) {
 				return st.cfg, nil
 			}
 			if srv.Root.SSL.RejectHandshake {
 				return refuse, nil
 			}
-			// A server without certificates of its own goes on with the
-			// default server's, as nginx keeps the SSL context it began
-			// with; its requests still follow its own settings.
-			if st := cs.byServer[a.Default]; st != nil && st.cfg != nil {
+			// A server without certificates of its own (or whose ACME
+			// certificate is not issued yet) goes on with the default
+			// server's, as nginx keeps the SSL context it began with;
+			// its requests still follow its own settings.
+			if st := cs.byServer[a.Default]; cs.ready(st) {
 				return st.cfg, nil
 			}
 			return refuse, nil
@@ -108,7 +120,11 @@ func (cs *Configs) addrConfig(a *conf.Addr) *tls.Config {
 func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 	s := &srv.Root.SSL
 	st := &serverTLS{ssl: s, identity: identity(s)}
-	if s.RejectHandshake || len(s.Certificates) == 0 {
+	if srv.ACME != nil {
+		st.acmeID = srv.ACME.ID()
+		st.identity = acmeIdentity(st.acmeID, st.identity)
+	}
+	if s.RejectHandshake || (len(s.Certificates) == 0 && st.acmeID == "") {
 		return st
 	}
 	certs := make([]tls.Certificate, len(s.Certificates))
@@ -119,11 +135,12 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 		}
 	}
 	cfg := &tls.Config{
-		Certificates: certs,
-		MinVersion:   s.MinVersion,
-		MaxVersion:   s.MaxVersion,
-		CipherSuites: s.CipherSuites,
-		NextProtos:   alpnHTTP11,
+		Certificates:   certs,
+		GetCertificate: cs.acmeCertificate(st.acmeID),
+		MinVersion:     s.MinVersion,
+		MaxVersion:     s.MaxVersion,
+		CipherSuites:   s.CipherSuites,
+		NextProtos:     alpnHTTP11,
 
 		SessionTicketsDisabled: !s.SessionTickets,
 	}
@@ -182,6 +199,62 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 	}
 	st.cfg = cfg
 	return st
+}
+
+// ready reports whether st has a certificate to present: files, or an
+// ACME certificate the master has published.
+func (cs *Configs) ready(st *serverTLS) bool {
+	switch {
+	case st == nil || st.cfg == nil:
+		return false
+	case st.acmeID == "":
+		return true
+	}
+	return cs.acme != nil && cs.acme.Certificate(st.acmeID) != nil
+}
+
+// acmeCertificate is the GetCertificate of a server with
+// acme_certificate: the certificate the master published last, so that a
+// renewal reaches the next handshake; nil for a server with files.
+func (cs *Configs) acmeCertificate(id string) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if id == "" {
+		return nil
+	}
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if cs.acme != nil {
+			if c := cs.acme.Certificate(id); c != nil {
+				return c, nil
+			}
+		}
+		return nil, errNoACMECertificate
+	}
+}
+
+// alpnChallenge is the configuration of a handshake that offers only
+// acme-tls/1 (RFC 8737 §3): the challenge certificate for name, or a
+// refusal when no challenge for it is pending.
+func (cs *Configs) alpnChallenge(name string) *tls.Config {
+	if cs.acme == nil || name == "" {
+		return refuse
+	}
+	c := cs.acme.Certificate(acmezone.ALPNID(strings.ToLower(name)))
+	if c == nil {
+		return refuse
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{*c},
+		NextProtos:   []string{acmezone.ALPNProto},
+		MinVersion:   tls.VersionTLS12,
+	}
+}
+
+// acmeIdentity is a server's identity with its ACME certificate: the
+// servers that share the certificate serve each other's names.
+func acmeIdentity(id string, base [8]byte) [8]byte {
+	h := sha256.New()
+	h.Write(base[:])
+	h.Write([]byte(id))
+	return [8]byte(h.Sum(nil))
 }
 
 // identity digests the certificates and the client verification of s.

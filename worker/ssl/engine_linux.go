@@ -274,3 +274,8 @@ func (e *Engine) Same(a, b *conf.Server) bool { return e.configs.Same(a, b) }
 // have no ssl_session_ticket_key files: the master's. Call it before the
 // loop runs.
 func (e *Engine) SetTicketKeys(keys TicketKeys) { e.configs.keys = keys }
+
+// SetACME makes store the source of the certificates of the servers
+// with acme_certificate, and of the tls-alpn-01 answers. Call it before
+// the loop runs.
+func (e *Engine) SetACME(store *ACMEStore) { e.configs.acme = store }

@@ -19,3 +19,8 @@ func (wouldBlock) Temporary() bool { return true }
 // errCanceled ends a handshake whose goroutine the loop called back:
 // ssl_handshake_timeout expired, or the worker is stopping.
 var errCanceled = errors.New("tls handshake canceled")
+
+// errNoACMECertificate fails a handshake for a server with
+// acme_certificate whose certificate the master has not published
+// (between the stamp check and the certificate's pick, a withdrawal).
+var errNoACMECertificate = errors.New("no ACME certificate yet")
