@@ -165,6 +165,10 @@ http {
     root             = "{{ROOT}}"
     acme_certificate = "pebble"
   }
+  server {
+    listen = ["127.0.0.1:{{METRICS}}"]
+    location "= /metrics" { metrics = true }
+  }
 }
 `
 }
@@ -205,10 +209,10 @@ func waitCert(t *testing.T, p *pebble, s *server, addr, name string, not *x509.C
 // certificate without a reload; a restart serves the stored one at once,
 // without an order.
 func TestACMEHTTP01(t *testing.T) {
-	tlsPort := freePort(t)
+	tlsPort, metricsPort := freePort(t), freePort(t)
 	s := newServer(t, "")
 	p := startPebble(t, s.port, freePort(t))
-	s.write("tern.hcl", strings.NewReplacer("{{PORT}}", strconv.Itoa(s.port), "{{ROOT}}", s.root, "{{DIR}}", s.dir).
+	s.write("tern.hcl", strings.NewReplacer("{{METRICS}}", strconv.Itoa(metricsPort), "{{PORT}}", strconv.Itoa(s.port), "{{ROOT}}", s.root, "{{DIR}}", s.dir).
 		Replace(acmeConfig(p, "", tlsPort)))
 	s.file("index.html", "hello over https\n")
 	s.start()
@@ -241,6 +245,17 @@ func TestACMEHTTP01(t *testing.T) {
 	if r := s.get(req("GET", "/.well-known/acme-challenge/nothere")); r.status != 301 {
 		t.Errorf("a token not pending: %d", r.status)
 	}
+	// The metrics: the certificate's expiry, one order that succeeded.
+	metrics := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	for _, want := range []string{
+		fmt.Sprintf("tern_tls_certificate_expiry_timestamp_seconds{server=\"a.tern.test\"} %d\n", cert.NotAfter.Unix()),
+		"tern_acme_orders_total{result=\"ok\"} 1\n",
+		"tern_acme_orders_total{result=\"failed\"} 0\n",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("the metrics lack %q:\n%s", want, metrics)
+		}
+	}
 	st, err := os.Stat(filepath.Join(s.dir, "acme"))
 	if err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("state_path: %v %v", st.Mode(), err)
@@ -271,9 +286,9 @@ func TestACMEHTTP01(t *testing.T) {
 // listener itself: no plain listener takes part.
 func TestACMETLSALPN01(t *testing.T) {
 	s := newServer(t, "")
-	tlsPort := freePort(t)
+	tlsPort, metricsPort := freePort(t), freePort(t)
 	p := startPebble(t, freePort(t), tlsPort)
-	s.write("tern.hcl", strings.NewReplacer("{{PORT}}", strconv.Itoa(s.port), "{{ROOT}}", s.root, "{{DIR}}", s.dir).
+	s.write("tern.hcl", strings.NewReplacer("{{METRICS}}", strconv.Itoa(metricsPort), "{{PORT}}", strconv.Itoa(s.port), "{{ROOT}}", s.root, "{{DIR}}", s.dir).
 		Replace(acmeConfig(p, `  challenge = "tls-alpn-01"`, tlsPort)))
 	s.start()
 	cert := waitCert(t, p, s, "127.0.0.1:"+strconv.Itoa(tlsPort), "b.tern.test", nil, 60*time.Second)
@@ -295,11 +310,11 @@ func TestACMETLSALPN01(t *testing.T) {
 // serving.
 func TestACMERenewUnderLoadAndRefusal(t *testing.T) {
 	t.Setenv("TERN_ACME_RETRY", "2s")
-	tlsPort := freePort(t)
+	tlsPort, metricsPort := freePort(t), freePort(t)
 	s := newServer(t, "")
 	p := startPebble(t, s.port, freePort(t))
 	render := func(plainPort int) {
-		s.write("tern.hcl", strings.NewReplacer("{{PORT}}", strconv.Itoa(plainPort), "{{ROOT}}", s.root, "{{DIR}}", s.dir).
+		s.write("tern.hcl", strings.NewReplacer("{{METRICS}}", strconv.Itoa(metricsPort), "{{PORT}}", strconv.Itoa(plainPort), "{{ROOT}}", s.root, "{{DIR}}", s.dir).
 			Replace(acmeConfig(p, `  renew_before = "2200h"`, tlsPort)))
 	}
 	render(s.port)
@@ -373,6 +388,10 @@ func TestACMERenewUnderLoadAndRefusal(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	if m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)); !strings.Contains(m, "tern_acme_orders_total{result=\"failed\"} ") ||
+		strings.Contains(m, "tern_acme_orders_total{result=\"failed\"} 0\n") {
+		t.Errorf("the metrics count no failed order:\n%s", m)
+	}
 	// The last certificate issued still serves.
 	last, err := servedCert(p, tlsAddr, "a.tern.test")
 	if err != nil {
@@ -382,6 +401,21 @@ func TestACMERenewUnderLoadAndRefusal(t *testing.T) {
 	if !strings.Contains(string(stored), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: last.Raw}))) {
 		t.Errorf("the certificate served (serial %x) is not the stored one", last.SerialNumber)
 	}
+}
+
+// get fetches url over plain HTTP and returns the body of a 200.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", url, resp.StatusCode, body)
+	}
+	return string(body)
 }
 
 // findStored is the one certificate.pem under state.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tern/conf"
 	"tern/event"
 	"tern/filters"
 )
@@ -73,6 +74,7 @@ func (w *Worker) serveMetrics(rq *request) int {
 		mc = w.shm.MasterTotals()
 	}
 	appendMaster(e, &mc)
+	w.appendCertificates(e)
 	resp := &rq.Resp
 	resp.Status = 200
 	resp.ContentType = metricsType
@@ -248,4 +250,63 @@ func appendHistogram(e *exposition, t *event.Counters) {
 	e.b = strconv.AppendFloat(e.b, float64(t.RequestTimeMicros)/1e6, 'f', 6, 64)
 	e.b = append(e.b, '\n')
 	e.sample(name+"_count", cum)
+}
+
+// appendCertificates writes when the certificates of the TLS servers
+// expire (the earliest of each server's, by server label: the one
+// served now, an ACME certificate included once issued) and the
+// outcomes of the master's ACME orders.
+func (w *Worker) appendCertificates(e *exposition) {
+	if w.cfg.HTTP == nil {
+		return
+	}
+	var labels []string
+	expiry := map[string]time.Time{}
+	for _, a := range w.cfg.HTTP.Addrs {
+		if !a.SSL {
+			continue
+		}
+		for _, srv := range a.Servers {
+			for _, na := range w.notAfter(srv) {
+				l := srv.Label()
+				if t, seen := expiry[l]; !seen || na.Before(t) {
+					if !seen {
+						labels = append(labels, l)
+					}
+					expiry[l] = na
+				}
+			}
+		}
+	}
+	e.metric("tern_tls_certificate_expiry_timestamp_seconds", "gauge", "When the certificate a TLS server presents expires (Unix time; the earliest of its certificates), by server.")
+	for _, l := range labels {
+		e.sample("tern_tls_certificate_expiry_timestamp_seconds", uint64(expiry[l].Unix()), "server", l)
+	}
+	if w.acme == nil {
+		return
+	}
+	ok, failed := w.acme.Orders()
+	e.metric("tern_acme_orders_total", "counter", "Certificate orders the master placed with ACME servers, by outcome (ok: issued and stored; failed: retried after a back-off).")
+	e.sample("tern_acme_orders_total", ok, "result", "ok")
+	e.sample("tern_acme_orders_total", failed, "result", "failed")
+}
+
+// notAfter are the expiry times of the certificates srv presents: its
+// files', or its ACME certificate once issued.
+func (w *Worker) notAfter(srv *conf.Server) []time.Time {
+	var out []time.Time
+	if srv.ACME != nil {
+		if w.acme != nil {
+			if c := w.acme.Certificate(srv.ACME.ID()); c != nil {
+				out = append(out, c.Leaf.NotAfter)
+			}
+		}
+		return out
+	}
+	for _, c := range srv.Root.SSL.Certificates {
+		if c.TLS.Leaf != nil {
+			out = append(out, c.TLS.Leaf.NotAfter)
+		}
+	}
+	return out
 }

@@ -16,7 +16,9 @@ const (
 	// StampSize holds the certificates' stamp: a counter the master
 	// bumps after each change of the certificates blob, which a worker
 	// compares with the one it decoded last, so that a handshake reads
-	// 8 bytes and not every certificate.
+	// a few words and not every certificate; then the count of orders
+	// that succeeded and of those that failed (8 bytes each,
+	// big-endian), for the metrics.
 	StampSize = 64
 	// ChallengesSize holds the pending http-01 answers: a few hundred
 	// bytes each, and an order has one per name.

@@ -150,8 +150,8 @@ func TestPublish(t *testing.T) {
 	m := New(z, 0, zerolog.Nop(), 0)
 	stamp := func() uint64 {
 		b := z.Blob(acmezone.StampOffset, acmezone.StampSize).Load(nil)
-		if len(b) != 8 {
-			return 0
+		if len(b) != 24 {
+			t.Fatalf("stamp: %d bytes", len(b))
 		}
 		return binary.BigEndian.Uint64(b)
 	}
@@ -185,6 +185,14 @@ func TestPublish(t *testing.T) {
 	m.unserve("x a.test")
 	if s, l := stamp(), certs(); s != 2 || len(l) != 0 {
 		t.Errorf("after unserve: stamp %d, %+v", s, l)
+	}
+	// The order counts follow the stamp, for the metrics.
+	m.counted(true)
+	m.counted(false)
+	m.counted(false)
+	b := z.Blob(acmezone.StampOffset, acmezone.StampSize).Load(nil)
+	if s, ok, failed := binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), binary.BigEndian.Uint64(b[16:]); s != 2 || ok != 1 || failed != 2 {
+		t.Errorf("stamp %d, orders ok %d, failed %d", s, ok, failed)
 	}
 }
 

@@ -124,11 +124,12 @@ func (k *keeper) obtain(ctx context.Context) error {
 	if cur, _ := loadStored(k.cert); cur != nil && time.Now().Before(cur.renewAt(k.is.RenewBefore)) {
 		return nil
 	}
-	if err := k.order(ctx); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return errors.New("the order took longer than " + orderTimeout.String())
-		}
-		return err
+	err = k.order(ctx)
+	if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		k.m.counted(err == nil) // not an order a stop abandoned
 	}
-	return nil
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("the order took longer than " + orderTimeout.String())
+	}
+	return err
 }

@@ -37,6 +37,9 @@ type Manager struct {
 	challenges event.Blob
 	certs      event.Blob
 	nstamp     uint64
+	// ordersOK and ordersFailed count the orders by outcome, for the
+	// workers' metrics (published with the stamp).
+	ordersOK, ordersFailed uint64
 	// closed: Stop was called, the zone may be unmapped.
 	closed  bool
 	served  map[string]acmezone.Certificate
@@ -231,7 +234,30 @@ func (m *Manager) publishCerts() {
 	}
 	m.certs.Store(b)
 	m.nstamp++
-	m.stamp.Store(binary.BigEndian.AppendUint64(nil, m.nstamp))
+	m.publishStamp()
+}
+
+// publishStamp writes the stamp and the order counts. Called with mu
+// held.
+func (m *Manager) publishStamp() {
+	b := binary.BigEndian.AppendUint64(nil, m.nstamp)
+	b = binary.BigEndian.AppendUint64(b, m.ordersOK)
+	b = binary.BigEndian.AppendUint64(b, m.ordersFailed)
+	m.stamp.Store(b)
+}
+
+// counted records the outcome of an order.
+func (m *Manager) counted(ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ok {
+		m.ordersOK++
+	} else {
+		m.ordersFailed++
+	}
+	if !m.closed {
+		m.publishStamp()
+	}
 }
 
 // publishChallenges writes the pending http-01 answers. Called with mu

@@ -47,10 +47,10 @@ func NewACMEStore(zone *event.Zone, off int) *ACMEStore {
 // Certificate returns the certificate published under id, or nil;
 // called on handshake goroutines.
 func (s *ACMEStore) Certificate(id string) *tls.Certificate {
-	var buf [8]byte
+	var buf [24]byte
 	b := s.stamp.Load(buf[:0])
 	var stamp uint64
-	if len(b) == 8 {
+	if len(b) >= 8 {
 		stamp = binary.BigEndian.Uint64(b)
 	}
 	snap := s.cur.Load()
@@ -58,6 +58,15 @@ func (s *ACMEStore) Certificate(id string) *tls.Certificate {
 		snap = s.refresh(stamp)
 	}
 	return snap.certs[id]
+}
+
+// Orders returns how many orders of the master succeeded and failed.
+func (s *ACMEStore) Orders() (ok, failed uint64) {
+	var buf [24]byte
+	if b := s.stamp.Load(buf[:0]); len(b) == 24 {
+		ok, failed = binary.BigEndian.Uint64(b[8:]), binary.BigEndian.Uint64(b[16:])
+	}
+	return ok, failed
 }
 
 // refresh decodes the certificates blob as of stamp (or later).
