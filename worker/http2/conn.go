@@ -164,6 +164,12 @@ func New(h Handler, sh *Shared, tr filters.Transport, cfg Config) *Conn {
 		{settingInitialWindowSize, cfg.Window},
 		{settingMaxHeaderListSize, uint32(cfg.ListLimit)},
 	}))
+	// The connection's window opens wide at once, as nginx's: request
+	// bodies are bounded by their streams' windows and dropped as they
+	// are read, so a wide connection window costs nothing, and a client
+	// need not wait for it (nginx's test client waits for this frame).
+	c.queue(appendWindowUpdate(c.wbufTail(), 0, maxWindow-defaultWindow))
+	c.recvWindow = maxWindow
 	return c
 }
 

@@ -30,8 +30,14 @@ func TestPreface(t *testing.T) {
 		if !reflect.DeepEqual(fs[0].settings, want) {
 			t.Errorf("step %d: settings %v, want %v", step, fs[0].settings, want)
 		}
-		if fs[1].typ != http2.FrameSettings || !fs[1].flags.Has(http2.FlagSettingsAck) {
-			t.Errorf("step %d: second frame %+v, want the SETTINGS ACK", step, fs[1])
+		// The connection's window opens wide at once, as nginx's: a
+		// request body is bounded by its stream's window, read and
+		// dropped as it comes, so the connection's costs nothing.
+		if fs[1].typ != http2.FrameWindowUpdate || fs[1].stream != 0 || fs[1].incr != maxWindow-defaultWindow {
+			t.Errorf("step %d: second frame %+v, want WINDOW_UPDATE to the largest connection window", step, fs[1])
+		}
+		if fs[2].typ != http2.FrameSettings || !fs[2].flags.Has(http2.FlagSettingsAck) {
+			t.Errorf("step %d: third frame %+v, want the SETTINGS ACK", step, fs[2])
 		}
 		resp := responseOf(fs, 1)
 		if resp.status != "200" || string(resp.body) != "hello" || !resp.ended || resp.fields["content-length"] != "5" {
@@ -40,6 +46,25 @@ func TestPreface(t *testing.T) {
 		if len(r.h.done) != 1 || r.h.done[0] != 1 || len(r.c.streams) != 0 {
 			t.Errorf("step %d: done %v, streams %d", step, r.h.done, len(r.c.streams))
 		}
+	}
+}
+
+// TestSettingsAckFirst: a client whose first frame after the preface is
+// the SETTINGS ACK of the server's SETTINGS (nginx's own test client,
+// Test::Nginx::HTTP2, does that) has sent a SETTINGS frame, as RFC 9113
+// §3.4 asks, and is served, as nginx serves it.
+func TestSettingsAckFirst(t *testing.T) {
+	r := newRig(t, nil, true)
+	r.in.WriteString(http2.ClientPreface)
+	r.fr.WriteSettingsAck()
+	r.get(1, "/", true)
+	r.pump(0)
+	fs := r.frames()
+	if resp := responseOf(fs, 1); resp.status != "200" || string(resp.body) != "hello" {
+		t.Fatalf("response %+v", resp)
+	}
+	if code, _, ok := goAway(fs); ok {
+		t.Fatalf("GOAWAY %v", code)
 	}
 }
 

@@ -83,8 +83,10 @@ func (c *Conn) frame(h *frameHeader, p []byte) {
 		c.fail(ErrProtocol, "client interleaved a frame with a header block")
 		return
 	}
-	if !c.settings && (h.typ != frameSettings || h.has(flagAck)) {
-		// RFC 9113 §3.4: the preface ends with a SETTINGS frame.
+	if !c.settings && h.typ != frameSettings {
+		// RFC 9113 §3.4: the preface ends with a SETTINGS frame —
+		// which may be the ACK of ours, as nginx's test client sends
+		// and nginx takes.
 		c.fail(ErrProtocol, "client did not start with SETTINGS")
 		return
 	}
@@ -442,6 +444,7 @@ func (c *Conn) settingsFrame(h *frameHeader, p []byte) {
 		if len(p) != 0 {
 			c.fail(ErrFrameSize, "client sent a SETTINGS ACK with a payload")
 		}
+		c.settings = true
 		return
 	case len(p)%6 != 0:
 		c.fail(ErrFrameSize, "client sent SETTINGS of the wrong size")
