@@ -33,6 +33,7 @@ const (
 	VarBinaryRemoteAddr
 	VarScheme
 	VarHTTPS
+	VarHTTP2
 	VarRequestMethod
 	VarRequest
 	VarRequestLength
@@ -173,13 +174,14 @@ var builtinVars = []builtin{
 	{"server_name", VarServerName, "the first server_name of the server that handles the request"},
 	{"server_addr", VarServerAddr, "the address that accepted the connection"},
 	{"server_port", VarServerPort, "the port that accepted the connection"},
-	{"server_protocol", VarServerProtocol, "the request's protocol: \"HTTP/1.0\" or \"HTTP/1.1\""},
+	{"server_protocol", VarServerProtocol, "the request's protocol: \"HTTP/1.0\", \"HTTP/1.1\" or \"HTTP/2.0\""},
 	{"remote_addr", VarRemoteAddr, "the client's address"},
 	{"remote_port", VarRemotePort, "the client's port"},
 	{"remote_user", VarRemoteUser, "the user name of Basic authentication (auth_basic), whether or not it was accepted"},
 	{"binary_remote_addr", VarBinaryRemoteAddr, "the client's address in binary: 4 bytes for IPv4, 16 for IPv6"},
 	{"scheme", VarScheme, "\"http\" (\"https\" on a TLS listener)"},
 	{"https", VarHTTPS, "\"on\" on a TLS listener, else empty"},
+	{"http2", VarHTTP2, "\"h2\" for a request over HTTP/2 on TLS, \"h2c\" over HTTP/2 in cleartext, else empty"},
 	{"request_method", VarRequestMethod, "the request method"},
 	{"request", VarRequest, "the whole request line"},
 	{"request_length", VarRequestLength, "bytes read from the client for this request: head and body"},

@@ -138,7 +138,9 @@ func TestHTTP2GoClient(t *testing.T) {
 	text := strings.Repeat("tern speaks HTTP/2 on the event loop. ", 200)
 	s, certs, tlsPort := h2Server(t, `
     gzip = true
-    error_page = { "404" = "/404.html" }`, func(s *server) {
+    max_headers = 20
+    error_page = { "404" = "/404.html" }
+    location "/proto" { return = "200 $http2 $server_protocol" }`, func(s *server) {
 		big = randomFile(t, s, "big.bin", 6<<20+12345)
 		small = randomFile(t, s, "small.bin", 1000)
 		s.file("text.txt", text)
@@ -202,6 +204,18 @@ func TestHTTP2GoClient(t *testing.T) {
 				t.Errorf("gzip: %v, %d bytes unzipped", err, len(plain))
 			}
 
+			resp, body = h2Get(t, tc.tr, "GET", tc.base+"/proto")
+			if want := map[string]string{"h2c": "h2c HTTP/2.0", "tls": "h2 HTTP/2.0"}[tc.name]; resp.StatusCode != 200 || string(body) != want {
+				t.Errorf("$http2 $server_protocol: %d %q, want %q", resp.StatusCode, body, want)
+			}
+			var many []string
+			for i := 0; i < 21; i++ {
+				many = append(many, "X-Blah-"+strconv.Itoa(i), "v")
+			}
+			if resp, _ = h2Get(t, tc.tr, "GET", tc.base+"/small.bin", many...); resp.StatusCode != 400 {
+				t.Errorf("21 fields past max_headers 20: %d, want 400", resp.StatusCode)
+			}
+
 			resp, body = h2Get(t, tc.tr, "GET", tc.base+"/nothing")
 			if resp.StatusCode != 404 || string(body) != "not here\n" {
 				t.Errorf("404: %d %q", resp.StatusCode, body)
@@ -211,8 +225,8 @@ func TestHTTP2GoClient(t *testing.T) {
 	s.signal(syscall.SIGQUIT)
 	s.wait(10 * time.Second)
 	log := accessLog(t, s)
-	if n := strings.Count(log, `"protocol":"HTTP/2.0"`); n < 2*(40+6) {
-		t.Errorf("%d access log entries say HTTP/2.0, want %d:\n%.2000s", n, 2*(40+6), log)
+	if n := strings.Count(log, `"protocol":"HTTP/2.0"`); n < 2*(40+8) {
+		t.Errorf("%d access log entries say HTTP/2.0, want %d:\n%.2000s", n, 2*(40+8), log)
 	}
 }
 

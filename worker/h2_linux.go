@@ -34,7 +34,7 @@ func (c *conn) h2Config() http2.Config {
 		MaxStreams:       uint32(s.HTTP2MaxConcurrentStreams),
 		LineLimit:        s.LargeClientHeaderBuffers.Size,
 		ListLimit:        s.LargeClientHeaderBuffers.Num * s.LargeClientHeaderBuffers.Size,
-		MaxFields:        maxHeaders,
+		MaxFields:        s.MaxHeaders,
 		Window:           h2Window,
 		KeepaliveTimeout: s.KeepaliveTimeout,
 		HeaderTimeout:    s.ClientHeaderTimeout,

@@ -226,6 +226,9 @@ func (rq *request) fromH2(h *http2.Head) int {
 	if h.TooLarge {
 		return filters.StatusHeaderTooLarge
 	}
+	if h.TooMany {
+		return 400 // max_headers, as over HTTP/1.1
+	}
 	// An HTTP/2 :path is the origin form, or "*" (RFC 9113 §8.3.1).
 	if p := h.Path; p[0] != '/' && !(len(p) == 1 && p[0] == '*') {
 		return 400

@@ -147,6 +147,15 @@ func (rq *request) AppendVar(dst []byte, v *conf.Var) []byte {
 			dst = append(dst, "on"...)
 		}
 		return dst
+	case conf.VarHTTP2:
+		switch {
+		case rq.stream == nil:
+		case rq.https:
+			dst = append(dst, "h2"...)
+		default:
+			dst = append(dst, "h2c"...)
+		}
+		return dst
 	case conf.VarRequestMethod:
 		return append(dst, r.MethodName...)
 	case conf.VarRequest:

@@ -249,3 +249,23 @@ func TestClosedStreamFramesOfBusyClient(t *testing.T) {
 		t.Fatalf("GOAWAY %v (%v) for twenty frames on each closed stream", code, ok)
 	}
 }
+
+// TestMaxFields: max_headers counts a request's regular fields, not its
+// pseudo-header fields; one more is TooMany (400, as over HTTP/1.1).
+func TestMaxFields(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxFields = 5
+	for _, n := range []int{5, 6} {
+		r := newRig(t, &cfg, false)
+		r.h.hold = true
+		var extra []string
+		for i := 0; i < n; i++ {
+			extra = append(extra, "x-blah", "v")
+		}
+		r.get(1, "/", true, extra...)
+		r.pump(0)
+		if len(r.h.heads) != 1 || r.h.heads[0].TooMany != (n > 5) || r.h.heads[0].TooLarge {
+			t.Fatalf("%d fields: heads %+v", n, r.h.heads)
+		}
+	}
+}

@@ -22,9 +22,10 @@ type Head struct {
 	// ContentLength is the content-length field, -1 when absent.
 	ContentLength int64
 	// TooLarge is set when one field line is longer than a header
-	// buffer or there are more fields than tern takes: the request gets
-	// 494 ("Request Header Or Cookie Too Large"), as over HTTP/1.1.
-	TooLarge bool
+	// buffer: the request gets 494 ("Request Header Or Cookie Too
+	// Large"), as over HTTP/1.1. TooMany is set when there are more
+	// regular fields than max_headers: 400, as over HTTP/1.1.
+	TooLarge, TooMany bool
 	// EndStream is set when the request has no body: its HEADERS frame
 	// ended the stream.
 	EndStream bool
@@ -51,7 +52,7 @@ const headKeep = 8 << 10
 func (h *Head) reset() {
 	h.Method, h.Scheme, h.Authority, h.Path, h.Fields = nil, nil, nil, nil, nil
 	h.ContentLength = -1
-	h.TooLarge, h.EndStream = false, false
+	h.TooLarge, h.TooMany, h.EndStream = false, false, false
 	if cap(h.buf) > headKeep {
 		h.buf = nil
 	}
@@ -79,7 +80,7 @@ type headDecoder struct {
 	regular bool // a regular field has been seen
 	sawHost bool
 	size    int // the decoded list's size as HTTP/1.1 lines
-	count   int
+	fields  int // regular fields (max_headers)
 	lim     *Config
 }
 
@@ -89,7 +90,6 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 	// (a small block that references large table entries many times)
 	// ends here, before any memory grows.
 	d.size += len(f.Name) + len(f.Value) + len(": \r\n")
-	d.count++
 	if d.size > d.lim.ListLimit {
 		d.calm = true
 	}
@@ -105,6 +105,7 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 		return
 	}
 	d.regular = true
+	d.fields++
 	if !validName(f.Name) || connectionSpecific(f) {
 		d.malformed = true
 		return
@@ -113,8 +114,12 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 	if h == nil || d.trailer {
 		return
 	}
-	if len(f.Name)+len(f.Value)+len(": ") > d.lim.LineLimit || d.count > d.lim.MaxFields {
+	if len(f.Name)+len(f.Value)+len(": ") > d.lim.LineLimit {
 		h.TooLarge = true
+		return
+	}
+	if d.fields > d.lim.MaxFields {
+		h.TooMany = true
 		return
 	}
 	switch f.Name {
