@@ -29,6 +29,7 @@ http {
     listen 127.0.0.1:8081;
     http2 on;
     http2_max_concurrent_streams 8;
+    max_headers 5;
     location /x/ {
       http2_chunk_size 4k;
       http2_push /style.css;
@@ -66,6 +67,7 @@ http {
 		{"http2 on", s[1].Root.HTTP2 && s[1].Root.HTTP2MaxConcurrentStreams == 8 && s[1].Locations[0].HTTP2ChunkSize == 4<<10},
 		{"recv buffer", s[2].Root.HTTP2RecvBufferSize == 512<<10},
 		{"off by default", !s[2].Root.HTTP2},
+		{"max_headers", s[1].Root.MaxHeaders == 5 && s[2].Root.MaxHeaders == 1000},
 		{"listen without http2", cfg.HTTP.Addrs[0].Addr == "127.0.0.1:8080"},
 	}
 	for i, c := range checks {
