@@ -23,7 +23,8 @@ import (
 // Run as root, it also checks that the workers' user exists (an error)
 // and may read every root, alias and auth_basic_user_file (a warning).
 // Each diagnostic points at the attribute that set the path, or at the
-// main file for a default. It returns nil when all is well.
+// main file for a default. It also refuses disable_symlinks on a kernel
+// without openat2, which it needs. It returns nil when all is well.
 func (c *Config) CheckPaths() *Error {
 	sites := c.pathSites()
 	var diags hcl.Diagnostics
@@ -47,7 +48,9 @@ func (c *Config) CheckPaths() *Error {
 		diags = append(diags, checkStateDir(is.StatePath, rng)...)
 	}
 	seen := map[siteKey]bool{}
+	noSymlinks := false
 	c.EachLocation(func(l *Location) {
+		noSymlinks = noSymlinks || l.DisableSymlinks
 		check := func(name, path string, f func(string, string, *hcl.Range) hcl.Diagnostics) {
 			k := siteKey{name, path}
 			if path == "" || seen[k] {
@@ -73,6 +76,9 @@ func (c *Config) CheckPaths() *Error {
 	})
 	if os.Geteuid() == 0 {
 		diags = append(diags, c.checkWorkerUser(at)...)
+	}
+	if noSymlinks && !haveOpenat2() {
+		diags = append(diags, c.needsOpenat2()...)
 	}
 	if len(diags) == 0 {
 		return nil
@@ -209,33 +215,49 @@ type siteKey struct{ name, path string }
 func (c *Config) pathSites() map[siteKey]hcl.Range {
 	sites := map[siteKey]hcl.Range{}
 	names := []string{"root", "alias", "access_log", "error_log", "pid", "state_path", "auth_basic_user_file", "user"}
+	c.walkAttributes(func(a *hclsyntax.Attribute) {
+		if !slices.Contains(names, a.Name) {
+			return
+		}
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() || v.Type() != cty.String || v.IsNull() {
+			return
+		}
+		p := v.AsString()
+		if p == "" {
+			return
+		}
+		if a.Name == "user" {
+			if f := strings.Fields(p); len(f) > 0 {
+				sites[siteKey{"user", f[0]}] = a.Expr.Range()
+			}
+			return
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(c.Prefix, p)
+		}
+		k := siteKey{a.Name, filepath.Clean(p)}
+		if _, dup := sites[k]; !dup {
+			sites[k] = a.Expr.Range()
+		}
+	})
+	// alias keeps a trailing slash, which Clean dropped.
+	for k, r := range sites {
+		if k.name == "alias" {
+			sites[siteKey{k.name, k.path + "/"}] = r
+		}
+	}
+	return sites
+}
+
+// walkAttributes calls f with every attribute of the configuration's
+// sources, file by file in name order, blocks included: the decoded
+// Config keeps values, not positions.
+func (c *Config) walkAttributes(f func(*hclsyntax.Attribute)) {
 	var walk func(b *hclsyntax.Body)
 	walk = func(b *hclsyntax.Body) {
 		for _, a := range b.Attributes {
-			if !slices.Contains(names, a.Name) {
-				continue
-			}
-			v, diags := a.Expr.Value(nil)
-			if diags.HasErrors() || v.Type() != cty.String || v.IsNull() {
-				continue
-			}
-			p := v.AsString()
-			if p == "" {
-				continue
-			}
-			if a.Name == "user" {
-				if f := strings.Fields(p); len(f) > 0 {
-					sites[siteKey{"user", f[0]}] = a.Expr.Range()
-				}
-				continue
-			}
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(c.Prefix, p)
-			}
-			k := siteKey{a.Name, filepath.Clean(p)}
-			if _, dup := sites[k]; !dup {
-				sites[k] = a.Expr.Range()
-			}
+			f(a)
 		}
 		for _, blk := range b.Blocks {
 			walk(blk.Body)
@@ -250,11 +272,32 @@ func (c *Config) pathSites() map[siteKey]hcl.Range {
 			walk(b)
 		}
 	}
-	// alias keeps a trailing slash, which Clean dropped.
-	for k, r := range sites {
-		if k.name == "alias" {
-			sites[siteKey{k.name, k.path + "/"}] = r
+}
+
+// needsOpenat2 reports every disable_symlinks that turns the check on
+// (true, "on" or "if_not_owner", with or without from=), on a kernel
+// without openat2: refused at -t, start and reload rather than answer
+// requests 500.
+func (c *Config) needsOpenat2() hcl.Diagnostics {
+	const detail = "this kernel does not have it (Linux 5.6 and later do): remove disable_symlinks, or run tern on a newer kernel"
+	var diags hcl.Diagnostics
+	c.walkAttributes(func(a *hclsyntax.Attribute) {
+		if a.Name != "disable_symlinks" {
+			return
 		}
+		v, d := a.Expr.Value(nil)
+		if d.HasErrors() || v.IsNull() {
+			return
+		}
+		switch {
+		case v.Type() == cty.Bool && v.True(),
+			v.Type() == cty.String && !strings.HasPrefix(v.AsString()+" ", "off "):
+			r := a.SrcRange
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "disable_symlinks needs openat2", Detail: detail, Subject: &r})
+		}
+	})
+	if len(diags) == 0 { // set where the source cannot say (never: a fallback)
+		diags = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "disable_symlinks needs openat2", Detail: detail, Subject: &hcl.Range{Filename: c.File}}}
 	}
-	return sites
+	return diags
 }

@@ -26,6 +26,11 @@ var (
 // buildVariant builds cmd/tern with extra go build flags once per test
 // binary run, beside ternBin, and returns its path.
 func buildVariant(t *testing.T, name string, flags ...string) string {
+	return buildVariantOf(t, name, "../cmd/tern", flags...)
+}
+
+// buildVariantOf builds the package pkg as buildVariant does.
+func buildVariantOf(t *testing.T, name, pkg string, flags ...string) string {
 	t.Helper()
 	variantsMu.Lock()
 	defer variantsMu.Unlock()
@@ -33,7 +38,7 @@ func buildVariant(t *testing.T, name string, flags ...string) string {
 		return p
 	}
 	p := filepath.Join(filepath.Dir(ternBin), name)
-	args := append(append([]string{"build", "-o", p}, flags...), "../cmd/tern")
+	args := append(append([]string{"build", "-o", p}, flags...), pkg)
 	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go %v: %v\n%s", args, err, out)
 	}

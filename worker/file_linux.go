@@ -30,7 +30,8 @@ var atFDCWD = unix.AT_FDCWD
 const resolveCached = 0x20
 
 // noResolveCached is set once the kernel refused RESOLVE_CACHED (EINVAL
-// before 5.12): opens then may wait for the disk, as nginx's always do.
+// before 5.12, ENOSYS before 5.6, which has no openat2 at all): opens
+// then may wait for the disk, as nginx's always do.
 var noResolveCached bool
 
 // coldForTest, set by tests only, stands in for a path whose dentries or
@@ -65,7 +66,7 @@ func openAt(path []byte, flags uint64, noSymlinks, cached bool) (int, syscall.Er
 	}
 	r, _, e := unix.Syscall6(unix.SYS_OPENAT2, uintptr(atFDCWD), uintptr(unsafe.Pointer(&path[0])),
 		uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
-	if e == unix.EINVAL && cached {
+	if (e == unix.EINVAL || e == unix.ENOSYS) && cached {
 		noResolveCached = true
 		return openAt(path, flags, noSymlinks, false)
 	}
