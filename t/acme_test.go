@@ -57,8 +57,9 @@ func findGoTool(t *testing.T, name string) string {
 }
 
 // startPebble runs Pebble, whose validation authority checks http-01
-// on httpPort and tls-alpn-01 on tlsPort of 127.0.0.1.
-func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
+// on httpPort and tls-alpn-01 on tlsPort of 127.0.0.1, at once unless
+// env sets Pebble's variables otherwise.
+func startPebble(t *testing.T, httpPort, tlsPort int, env ...string) *pebble {
 	t.Helper()
 	bin, dnsBin := findGoTool(t, "pebble"), findGoTool(t, "pebble-challtestsrv")
 	dir := t.TempDir()
@@ -108,7 +109,10 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	}
 	run(dnsBin, nil, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "", "-dnsserver", "127.0.0.1:"+strconv.Itoa(dns),
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "", "-management", "127.0.0.1:"+strconv.Itoa(dnsMgmt))
-	run(bin, []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
+	if len(env) == 0 {
+		env = []string{"PEBBLE_VA_NOSLEEP=1"}
+	}
+	run(bin, append(env, "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"),
 		"-config", filepath.Join(dir, "pebble.json"), "-dnsserver", "127.0.0.1:"+strconv.Itoa(dns), "-strict=false")
 	p.dirURL = fmt.Sprintf("https://127.0.0.1:%d/dir", listen)
 	pool := x509.NewCertPool()
@@ -426,4 +430,51 @@ func findStored(t *testing.T, state string) string {
 		t.Fatalf("certificates stored: %q", m)
 	}
 	return m[0]
+}
+
+// TestACMEUpgradeDuringOrder: a binary upgrade while the first order is
+// under way (Pebble waits up to 4 s before each validation). Both
+// masters keep certificates, but the lock in state_path lets one order
+// at a time: the new master waits, the old one abandons its order when
+// it stops (or stores the certificate, if it was done first), then the
+// new one orders (or serves what is stored). Pebble issues one
+// certificate, and the new master's workers serve it.
+func TestACMEUpgradeDuringOrder(t *testing.T) {
+	tlsPort, metricsPort := freePort(t), freePort(t)
+	s := newServer(t, "")
+	p := startPebble(t, s.port, freePort(t), "PEBBLE_VA_SLEEPTIME=4")
+	s.write("tern.hcl", strings.NewReplacer("{{METRICS}}", strconv.Itoa(metricsPort), "{{PORT}}", strconv.Itoa(s.port), "{{ROOT}}", s.root, "{{DIR}}", s.dir).
+		Replace(acmeConfig(p, "", tlsPort)))
+	u := &upgradeServer{server: s, bin: filepath.Join(s.dir, "sbin", "tern"), out: filepath.Join(s.dir, "output.log")}
+	install(t, ternBin, u.bin)
+	u.start()
+	old := u.pid(u.pidFile())
+	logPath := filepath.Join(s.dir, "logs/error.log")
+	waitFor(t, 20*time.Second, "the first order", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "answering the challenge")
+	})
+	code, out := u.upgrade()
+	if code != 0 {
+		t.Fatalf("tern -s upgrade exited %d:\n%s", code, out)
+	}
+	newMaster := u.pid(u.pidFile())
+	if newMaster == old || newMaster == 0 {
+		t.Fatalf("pid file names %d (old master %d)", newMaster, old)
+	}
+	stopLater(t, newMaster)
+	if c := u.wait(30 * time.Second); c != 0 {
+		t.Fatalf("old master exited %d", c)
+	}
+	tlsAddr := "127.0.0.1:" + strconv.Itoa(tlsPort)
+	cert := waitCert(t, p, s, tlsAddr, "a.tern.test", nil, 60*time.Second)
+	stored, _ := os.ReadFile(findStored(t, filepath.Join(s.dir, "acme")))
+	if !strings.Contains(string(stored), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))) {
+		t.Errorf("the certificate served (serial %x) is not the stored one", cert.SerialNumber)
+	}
+	b, _ := os.ReadFile(logPath)
+	t.Logf("the masters' ACME lines:\n%s", grepLines(b, `"module":"acme"`))
+	if n := strings.Count(p.log.String(), "Issued certificate serial"); n != 1 {
+		t.Errorf("Pebble issued %d certificates, want 1:\n%s", n, readFile(t, logPath))
+	}
 }

@@ -79,6 +79,9 @@ func (k *keeper) run(ctx context.Context) {
 		}
 		err = k.obtain(ctx)
 		if ctx.Err() != nil {
+			if err != nil {
+				k.m.logger().Info().Str("certificate", k.id).Msg("order abandoned: the keeper stops (a stop, an upgrade's old master, a reload without the server)")
+			}
 			return
 		}
 		if err == nil {
