@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package acme is the master's ACME client (RFC 8555, through
 // golang.org/x/crypto/acme): for every certificate of the configuration
 // (conf.ACMECertificate) a keeper goroutine serves the one stored under
