@@ -187,6 +187,13 @@ func TestWorkersRunAsUser(t *testing.T) {
 	s.signal(syscall.SIGHUP)
 	nws := s.waitWorkers(2, ws, 10*time.Second)
 	checkWorkerIDs(t, s.masterPID(), nws, 65534, 65534, "65534")
+	// The old workers, still www-data, accept until they are retired:
+	// the request below must reach a new one.
+	for _, pid := range ws {
+		if !waitGone(pid, 10*time.Second) {
+			t.Fatalf("old worker %d still running 10 s after the reload", pid)
+		}
+	}
 	os.Chown(secret, 65534, 65534)
 	if r := s.get(req("GET", "/secret.txt")); r.status != 200 {
 		t.Errorf("a file nobody owns, after the reload to nobody: %d, want 200", r.status)
