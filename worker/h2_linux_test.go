@@ -32,8 +32,9 @@ type h2client struct {
 	next   uint32
 	resps  map[uint32]*h2resp
 	// goaway is the code of the GOAWAY the server sent, if gotGoaway.
-	goaway    http2.ErrCode
-	gotGoaway bool
+	goaway     http2.ErrCode
+	goawayLast uint32
+	gotGoaway  bool
 }
 
 func newH2Client(t testing.TB, r *rig) *h2client {
@@ -141,7 +142,7 @@ func (c *h2client) take(f http2.Frame) {
 	case *http2.RSTStreamFrame:
 		resp.reset, resp.rst, resp.done = true, f.ErrCode, true
 	case *http2.GoAwayFrame:
-		c.goaway = f.ErrCode
+		c.goaway, c.goawayLast = f.ErrCode, f.LastStreamID
 		c.gotGoaway = true
 	}
 }
@@ -283,5 +284,32 @@ func TestH2ManyStreams(t *testing.T) {
 		if resp := c.read(t, uint32(2*i+1)); resp.status != "200" || len(resp.body) != 1024 {
 			t.Fatalf("stream %d: %s, %d bytes", 2*i+1, resp.status, len(resp.body))
 		}
+	}
+}
+
+// TestH2KeepaliveLimits: keepalive_requests and keepalive_time end an
+// HTTP/2 connection as nginx does: the stream past the limit is served,
+// with a GOAWAY naming it, and the client opens a new connection.
+func TestH2KeepaliveLimits(t *testing.T) {
+	_, c := newH2Rig(t, "", "    keepalive_requests = 3")
+	for i := 0; i < 3; i++ {
+		if resp := c.request(t, "GET", "/1k.txt"); resp.status != "200" || len(resp.body) != 1024 {
+			t.Fatalf("request %d: %s, %d bytes", i+1, resp.status, len(resp.body))
+		}
+		if got := c.gotGoaway; got != (i == 2) {
+			t.Fatalf("request %d: GOAWAY %v", i+1, got)
+		}
+	}
+	if c.goaway != http2.ErrCodeNo || c.goawayLast != 5 {
+		t.Fatalf("GOAWAY %v, last stream %d; want NO_ERROR, 5", c.goaway, c.goawayLast)
+	}
+
+	_, c = newH2Rig(t, "", `    keepalive_time = "100ms"`)
+	if resp := c.request(t, "GET", "/1k.txt"); resp.status != "200" || c.gotGoaway {
+		t.Fatalf("first request: %s, GOAWAY %v", resp.status, c.gotGoaway)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if resp := c.request(t, "GET", "/1k.txt"); resp.status != "200" || !c.gotGoaway || c.goawayLast != 3 {
+		t.Fatalf("after keepalive_time: %s, GOAWAY %v, last stream %d", resp.status, c.gotGoaway, c.goawayLast)
 	}
 }

@@ -4,6 +4,7 @@ package worker
 
 import (
 	"bytes"
+	"time"
 
 	"tern/conf"
 	"tern/event"
@@ -53,6 +54,7 @@ func (h *h2handler) Request(s *http2.Stream) {
 	if st == 0 && c.tls != nil {
 		st = c.tlsStatus(rq)
 	}
+	c.h2Limits(rq)
 	if st == 0 {
 		st = rq.streamBody()
 	}
@@ -60,6 +62,18 @@ func (h *h2handler) Request(s *http2.Stream) {
 		w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Uint32("stream", s.ID()).Int("status", st).Msg("client sent invalid request")
 	}
 	c.streamPhases(rq, st)
+}
+
+// h2Limits ends the connection gracefully once it has carried
+// keepalive_requests streams, or lived keepalive_time, as nginx: this
+// stream is served and GOAWAY names it (or a later one already opened);
+// the client goes on on a new connection.
+func (c *conn) h2Limits(rq *request) {
+	loc := rq.Loc
+	if int(c.requests) >= loc.KeepaliveRequests ||
+		time.Duration(rq.start-c.born) > loc.KeepaliveTime {
+		c.h2.Shutdown()
+	}
 }
 
 // streamBody checks the request body against client_max_body_size; the
