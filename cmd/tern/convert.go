@@ -34,7 +34,7 @@ var plain = map[string]kind{
 	"worker_rlimit_nofile": kNumber, "worker_shutdown_timeout": kDuration, "pid": kString, "user": kJoined,
 	"worker_connections": kNumber, "accept_mutex": kBool, "accept_mutex_delay": kDuration,
 	"default_type": kString, "sendfile": kBool, "sendfile_max_chunk": kString,
-	"tcp_nopush": kBool, "tcp_nodelay": kBool, "keepalive_requests": kNumber, "max_headers": kNumber,
+	"tcp_nopush": kBool, "tcp_nodelay": kBool, "keepalive_requests": kNumber, "max_headers": kNumber, "keepalive_time": kDuration,
 	"client_header_timeout": kDuration, "client_body_timeout": kDuration, "send_timeout": kDuration,
 	"client_header_buffer_size": kString, "large_client_header_buffers": kJoined,
 	"client_max_body_size": kString, "server_tokens": kBool, "charset": kString,

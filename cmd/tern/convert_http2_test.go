@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"tern/conf"
 )
@@ -30,6 +31,7 @@ http {
     http2 on;
     http2_max_concurrent_streams 8;
     max_headers 5;
+    keepalive_time 30s;
     location /x/ {
       http2_chunk_size 4k;
       http2_push /style.css;
@@ -68,6 +70,7 @@ http {
 		{"recv buffer", s[2].Root.HTTP2RecvBufferSize == 512<<10},
 		{"off by default", !s[2].Root.HTTP2},
 		{"max_headers", s[1].Root.MaxHeaders == 5 && s[2].Root.MaxHeaders == 1000},
+		{"keepalive_time", s[1].Root.KeepaliveTime == 30*time.Second && s[2].Root.KeepaliveTime == time.Hour},
 		{"listen without http2", cfg.HTTP.Addrs[0].Addr == "127.0.0.1:8080"},
 	}
 	for i, c := range checks {

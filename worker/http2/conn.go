@@ -51,7 +51,8 @@ type Config struct {
 	// Window is the receive window of each stream, for request bodies.
 	Window uint32
 	// KeepaliveTimeout closes a connection without streams; HeaderTimeout
-	// bounds a header block split in frames; BodyTimeout the wait for
+	// bounds the wait for its first stream and a header block split in
+	// frames; BodyTimeout the wait for
 	// more of a request body; SendTimeout a stream that has data and no
 	// window, and a socket that takes nothing.
 	KeepaliveTimeout, HeaderTimeout, BodyTimeout, SendTimeout time.Duration
@@ -351,7 +352,7 @@ func (c *Conn) Deadline() int64 {
 		}
 	}
 	if len(c.streams) == 0 && c.cont == 0 && len(c.pieces) == 0 {
-		earliest(c.idleSince + int64(c.cfg.KeepaliveTimeout))
+		earliest(c.idleSince + int64(c.idleTimeout()))
 	}
 	if c.cont != 0 {
 		earliest(c.blockStart + int64(c.cfg.HeaderTimeout))
@@ -383,7 +384,7 @@ func (c *Conn) Timeout() bool {
 		return false
 	}
 	if len(c.streams) == 0 && c.cont == 0 && len(c.pieces) == 0 &&
-		now >= c.idleSince+int64(c.cfg.KeepaliveTimeout) {
+		now >= c.idleSince+int64(c.idleTimeout()) {
 		c.Shutdown()
 		return true
 	}
@@ -409,6 +410,16 @@ func (c *Conn) Timeout() bool {
 		}
 	}
 	return true
+}
+
+// idleTimeout is how long a connection without streams waits:
+// client_header_timeout for its first stream, as for an HTTP/1.1
+// request's head, then keepalive_timeout.
+func (c *Conn) idleTimeout() time.Duration {
+	if c.lastID == 0 {
+		return c.cfg.HeaderTimeout
+	}
+	return c.cfg.KeepaliveTimeout
 }
 
 // sendTimeout is the send_timeout of the stream's response.

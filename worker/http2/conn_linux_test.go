@@ -542,6 +542,39 @@ func TestKeepalive(t *testing.T) {
 	}
 }
 
+// TestFirstStreamWait: before its first stream a connection waits
+// client_header_timeout, as for an HTTP/1.1 request's head, and only
+// then keepalive_timeout between streams: with keepalive_timeout 0 the
+// first request is served, then GOAWAY, as nginx.
+func TestFirstStreamWait(t *testing.T) {
+	cfg := testConfig()
+	cfg.KeepaliveTimeout = 0
+	r := newRig(t, &cfg, false)
+	r.pump(0)
+	r.frames()
+	if d := r.c.Deadline(); d != r.now+int64(time.Minute) {
+		t.Fatalf("deadline in %v before the first stream, want client_header_timeout", time.Duration(d-r.now))
+	}
+	r.now += int64(time.Second)
+	r.get(1, "/", true)
+	r.pump(0)
+	fs := r.frames()
+	if resp := responseOf(fs, 1); resp.status != "200" {
+		t.Fatalf("response %+v", resp)
+	}
+	if _, _, ok := goAway(fs); ok {
+		t.Fatal("GOAWAY before the first request")
+	}
+	if d := r.c.Deadline(); d != r.now {
+		t.Fatalf("deadline in %v after it, want keepalive_timeout 0", time.Duration(d-r.now))
+	}
+	r.c.Timeout()
+	r.write()
+	if code, last, ok := goAway(r.frames()); !ok || code != http2.ErrCodeNo || last != 1 {
+		t.Fatalf("GOAWAY %v %d %v", code, last, ok)
+	}
+}
+
 // respondTxn builds the response respond sends, without sending it.
 func (h *handler) respondTxn(s *Stream) *filters.Txn {
 	hold := h.hold
