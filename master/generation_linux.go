@@ -96,6 +96,9 @@ func (m *Master) readChannel(p *proc) {
 				p.readyAt = time.Now()
 				p.gen.ready++
 			}
+			if p.held != 0 {
+				m.kill(p, p.held) // told to stop while it started
+			}
 		case msgFail:
 			p.reason = msg.text
 		case msgReopen:

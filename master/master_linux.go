@@ -112,7 +112,11 @@ type proc struct {
 	started          time.Time
 	readyAt          time.Time // zero until it reports ready
 	exiting          bool      // told to stop: not respawned
-	reason           string    // why it cannot start, as it said
+	// held is a stop signal kept for a worker that has not reported
+	// ready (see stopWorkers), sent when it does or at heldUntil.
+	held      syscall.Signal
+	heldUntil time.Time
+	reason    string // why it cannot start, as it said
 }
 
 // respawn is a worker index waiting out its back-off.
@@ -391,15 +395,32 @@ func (m *Master) terminate() {
 }
 
 // stopWorkers sends sig to the workers sel picks and marks them exiting.
+//
+// A worker that has not reported ready may not catch signals yet: until
+// its main installs its handlers, Go's runtime answers QUIT with a
+// goroutine dump and TERM by dying. It has accepted no connection
+// either, so its signal is held until it reports ready (readChannel), or
+// until readyTimeout after its start (deadlines). SIGKILL is never held.
 func (m *Master) stopWorkers(sig syscall.Signal, sel func(*proc) bool) {
+	now := time.Now()
 	for _, p := range m.procs {
 		if !sel(p) {
 			continue
 		}
 		p.exiting = true
-		if err := unix.Kill(p.pid, sig); err != nil && err != unix.ESRCH {
-			m.log.Error().Err(err).Int("worker", p.pid).Msg("kill failed")
+		if until := p.started.Add(readyTimeout); sig != syscall.SIGKILL && p.readyAt.IsZero() && now.Before(until) {
+			p.held, p.heldUntil = sig, until
+			continue
 		}
+		m.kill(p, sig)
+	}
+}
+
+// kill sends sig to worker p.
+func (m *Master) kill(p *proc, sig syscall.Signal) {
+	p.held = 0
+	if err := unix.Kill(p.pid, sig); err != nil && err != unix.ESRCH {
+		m.log.Error().Err(err).Int("worker", p.pid).Msg("kill failed")
 	}
 }
 
@@ -483,6 +504,11 @@ func (m *Master) nextDeadline() (time.Time, bool) {
 	for _, r := range m.respawns {
 		earlier(r.at)
 	}
+	for _, p := range m.procs {
+		if p.held != 0 {
+			earlier(p.heldUntil)
+		}
+	}
 	if !m.gen.serving && !m.terminating {
 		earlier(m.gen.deadline)
 	}
@@ -511,6 +537,11 @@ func (m *Master) deadlines(now time.Time) {
 		}
 		m.stopWorkers(sig, func(*proc) bool { return true })
 		m.killAt = now.Add(m.killDelay)
+	}
+	for _, p := range m.procs {
+		if p.held != 0 && !now.Before(p.heldUntil) {
+			m.kill(p, p.held) // it never reported ready
+		}
 	}
 	m.respawnDue(now)
 }

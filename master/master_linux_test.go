@@ -73,6 +73,12 @@ func fakeWorker(p WorkerParams) int {
 	if os.Getenv("TERN_FAKE_WORKER_FAILS") != "" {
 		return fail("told to", errors.New("TERN_FAKE_WORKER_FAILS"))
 	}
+	if os.Getenv("TERN_FAKE_WORKER_SLOW") != "" {
+		// A worker whose start is slow (a loaded machine, a large
+		// configuration) does not catch signals yet: Go's runtime
+		// turns QUIT into a goroutine dump until Notify.
+		time.Sleep(500 * time.Millisecond)
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM)
 	go func() {
@@ -219,6 +225,19 @@ func TestMasterLoop(t *testing.T) {
 		t.Fatalf("%d workers wrote in the access log, want 5:\n%s", n, b)
 	}
 	quitMaster(t, dir, done)
+}
+
+// TestStopBeforeReady: a worker told to stop before it reported ready
+// gets the signal once it has: it exits as told, not killed by a QUIT
+// it could not catch yet.
+func TestStopBeforeReady(t *testing.T) {
+	t.Setenv("TERN_FAKE_WORKER_SLOW", "1")
+	dir, log, done := runMaster(t)
+	waitChildren(t, 2, nil)
+	quitMaster(t, dir, done)
+	if n := strings.Count(log.String(), "exited with status 0"); n != 2 {
+		t.Fatalf("%d workers exited with status 0, want 2:\n%s", n, log.String())
+	}
 }
 
 // TestReloadWorkersFail: a reload whose new workers cannot start is
