@@ -4,6 +4,7 @@ package filters
 
 import (
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,111 +13,106 @@ import (
 	"tern/threadpool"
 )
 
-// With aio = "threads", a file region whose pages are not all in the page
-// cache is sent from a pool thread, so that the loop never sleeps on the
-// disk; a region that is cached goes out inline, with no thread hop. nginx
-// cannot tell the two apart on Linux and hops for every sendfile (its
-// "Thread Pools" post says so); cachestat(2) (Linux 6.5) counts the cached
-// pages of a range without copying or mapping anything.
+// With aio = "threads", the event loop never waits for the disk: before
+// each chunk of a file goes out, the write filter asks whether its pages
+// are in the page cache. When they are, the loop sends the chunk inline,
+// with no thread hop. When they are not, a pool thread brings them in (a
+// sendfile to /dev/null, which reads the pages as a send to the socket
+// would and copies nothing) and the loop then sends them from the cache.
+// The decision is taken per chunk, so one cold region does not send the
+// rest of a large file through the pool, and a pool thread never touches
+// the socket. nginx cannot tell cached from cold on Linux and hops for
+// every sendfile (its "Thread Pools" post says so); cachestat(2) (Linux
+// 6.5) counts the cached pages of a range without copying or mapping
+// anything.
 //
-// Ownership: a sendTask belongs to its Txn. Between Post and Done only the
+// Ownership: a diskTask belongs to its Txn. Between Post and Done only the
 // pool goroutine running it touches it; Done runs on the loop goroutine and
 // hands the result back through the Txn's owner.
 
-const pageSize = 4096
+const (
+	pageSize = 4096
+	// maxFill bounds the region one pool task brings into the page
+	// cache: nginx's default sendfile_max_chunk, so that a response
+	// with no chunk limit still starts after one such read, and
+	// readahead carries the disk on meanwhile.
+	maxFill = 2 << 20
+)
 
-// sendTask is the one thread-pool task of a Txn, allocated once and
-// reused: a sendfile (or, with sendfile off, a pread and a write) of one
-// chunk, with the unsent response head in front when the chunk is the
-// first thing the response sends.
-type sendTask struct {
+// diskTask is the one thread-pool task of a Txn, allocated once and
+// reused: it brings count bytes of a file at off into the page cache, or
+// with read set reads len(into) bytes into into (the input of a filter
+// that transforms file data, and file data over TLS).
+type diskTask struct {
 	threadpool.TaskState
 	t *Txn
 
-	sock, fd int
-	head     []byte
-	off      int64
-	count    int
-	copy     bool
-	buf      []byte // for copy, allocated on first use
-	// read makes the task a pread into into (gzip's input) instead of a
-	// send; readFileAt takes its result.
-	read bool
-	into []byte
+	fd    int
+	off   int64
+	count int
+	read  bool
+	into  []byte
 
-	headN, n int
-	err      error
-	done     bool
+	n    int
+	err  error
+	done bool
 }
 
-// Run sends on the pool goroutine. The socket is non-blocking: only the
-// file read may sleep.
-func (s *sendTask) Run() {
-	s.headN, s.n, s.err = 0, 0, nil
-	if s.read {
+// Run reads on the pool goroutine; it is the only place that waits for
+// the disk.
+func (d *diskTask) Run() {
+	d.n, d.err = 0, nil
+	if d.read {
 		for {
-			s.n, s.err = unix.Pread(s.fd, s.into, s.off)
-			if s.err != unix.EINTR {
+			d.n, d.err = unix.Pread(d.fd, d.into, d.off)
+			if d.err != unix.EINTR {
 				return
 			}
 		}
 	}
-	if len(s.head) > 0 {
-		n, err := sendMore(s.sock, s.head)
-		s.headN = n
-		if err != nil || n < len(s.head) {
-			s.err = err
-			if err == nil {
-				s.err = unix.EAGAIN // the socket took part of the head
-			}
-			return
-		}
-	}
-	if s.copy {
-		s.n, s.err = preadWrite(s.sock, s.fd, s.buf[:s.count], s.off)
-		return
-	}
-	off := s.off
-	for {
-		s.n, s.err = unix.Sendfile(s.sock, s.fd, &off, s.count)
-		if s.err != unix.EINTR {
-			return
-		}
-	}
+	d.n, d.err = fill(d.fd, d.off, d.count)
 }
 
 // Done hands the result back to the connection, on the loop goroutine.
-func (s *sendTask) Done() {
-	s.done = true
-	s.t.Owner.Resume()
+func (d *diskTask) Done() {
+	d.done = true
+	d.t.Owner.Resume()
 }
 
-// sendMore writes p with MSG_MORE: the file data follows at once.
-func sendMore(fd int, p []byte) (int, error) {
-	var iov unix.Iovec
-	iov.Base = &p[0]
-	iov.SetLen(len(p))
-	var msg unix.Msghdr
-	msg.Iov = &iov
-	msg.SetIovlen(1)
-	r, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_MORE|unix.MSG_NOSIGNAL)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
-}
+// devNull is where fill sends pages to: /dev/null takes splices and
+// drops them. Opened once per process, on first use.
+var devNull = sync.OnceValues(func() (int, error) {
+	return unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+})
 
-// preadWrite reads len(buf) bytes at off and writes what the socket takes.
-func preadWrite(sock, fd int, buf []byte, off int64) (int, error) {
-	n, err := unix.Pread(fd, buf, off)
-	if err != nil || n == 0 {
+// fill brings [off, off+count) of fd into the page cache, waiting for the
+// disk, and returns how many of those bytes the file has: fewer at its
+// end. A sendfile to /dev/null gets each page as a send to a socket
+// would (the kernel's filemap_splice_read, readahead included), then
+// drops it: nothing is copied.
+func fill(fd int, off int64, count int) (int, error) {
+	sink, err := devNull()
+	if err != nil {
 		return 0, err
 	}
-	return unix.Write(sock, buf[:n])
+	total := 0
+	for total < count {
+		n, err := unix.Sendfile(sink, fd, &off, count-total)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return total, err
+		case n == 0:
+			return total, nil // the end of the file
+		}
+		total += n
+	}
+	return total, nil
 }
 
-// offloadable reports whether t's location sends file data from a pool,
-// and returns the pool.
+// offloadable reports whether t's location reads cold file data on a
+// pool, and returns the pool.
 func offloadable(t *Txn) *threadpool.Pool {
 	if t.Loc.AIO.Mode != conf.AIOThreads || t.Env.Pools == nil {
 		return nil
@@ -124,39 +120,43 @@ func offloadable(t *Txn) *threadpool.Pool {
 	return t.Env.Pools[t.Loc.AIO.Pool]
 }
 
-// post sends count bytes of segment s (and head, when not empty) from the
-// pool. It returns Again with WaitThread, or Error when the pool refuses
-// (a full queue: the worker answers 500 when nothing was sent yet).
-func (w *WriteFilter) post(t *Txn, p *threadpool.Pool, s *Segment, head []byte, count int64) Result {
-	task := t.sendTask()
-	task.read = false
-	task.sock, task.fd = t.Conn.SendfileFD(), s.File.FD
-	task.head = head
-	task.off = s.Off + t.segOff
-	task.count = int(count)
-	task.copy = !t.Loc.Sendfile
-	if task.copy {
-		if task.buf == nil {
-			task.buf = make([]byte, copyChunk)
-		}
-		task.count = int(min(count, copyChunk))
+// ready says how much of the count bytes of segment s at the write
+// position the loop can send without waiting for the disk: those of a
+// region a pool task has just filled, else, when every page of the next
+// count bytes (at most maxFill) is cached, all of them. When they are not
+// cached, it posts a task that brings them in and returns Again with
+// WaitThread (Error when the pool refuses: a full queue, which the
+// worker answers with 500 when nothing was sent yet).
+func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64) (int64, Result) {
+	off := s.Off + t.segOff
+	if f := t.filled; f.file == s.File && off >= f.off && off < f.end {
+		// Trusted once, for the send right after the fill; a later turn
+		// (the socket was full) asks the page cache again.
+		t.filled = filled{}
+		return min(count, f.end-off), OK
 	}
-	task.done = false
-	if err := p.Post(task); err != nil {
+	t.filled = filled{}
+	count = min(count, maxFill)
+	if resident(s.File.FD, off, count) {
+		return count, OK
+	}
+	task := t.diskTask()
+	task.read, task.done = false, false
+	task.fd, task.off, task.count = s.File.FD, off, int(count)
+	if err := pool.Post(task); err != nil {
 		t.Err = err
-		return Error
+		return 0, Error
 	}
 	t.Env.Stats.OffloadedSends++
-	t.offloaded = true
 	t.Wait = WaitThread
-	return Again
+	return 0, Again
 }
 
-// sendTask returns the Txn's task, allocating it on first use.
-func (t *Txn) sendTask() *sendTask {
-	task, _ := t.task.(*sendTask)
+// diskTask returns the Txn's task, allocating it on first use.
+func (t *Txn) diskTask() *diskTask {
+	task, _ := t.task.(*diskTask)
 	if task == nil {
-		task = &sendTask{t: t}
+		task = &diskTask{t: t}
 		t.task = task
 	}
 	return task
@@ -166,7 +166,7 @@ func (t *Txn) sendTask() *sendTask {
 // that transforms file data; readFileAt takes the result when the
 // filter asks again.
 func postRead(t *Txn, pool *threadpool.Pool, f *File, off int64, p []byte) Result {
-	task := t.sendTask()
+	task := t.diskTask()
 	task.read, task.done = true, false
 	task.fd, task.off, task.into = f.FD, off, p
 	if err := pool.Post(task); err != nil {
@@ -181,7 +181,7 @@ func postRead(t *Txn, pool *threadpool.Pool, f *File, off int64, p []byte) Resul
 // takeRead returns the result of a completed read of f at off into p,
 // if that is what the task did.
 func takeRead(t *Txn, f *File, off int64, p []byte) (n int, ok bool, err error) {
-	task, _ := t.task.(*sendTask)
+	task, _ := t.task.(*diskTask)
 	if task == nil || !task.done || !task.read || task.fd != f.FD || task.off != off ||
 		len(task.into) != len(p) || len(p) == 0 || &task.into[0] != &p[0] {
 		return 0, false, nil
@@ -191,45 +191,32 @@ func takeRead(t *Txn, f *File, off int64, p []byte) (n int, ok bool, err error) 
 }
 
 // TaskInFlight reports whether a pool thread is still using the Txn's
-// socket and file: the connection must not close them until it is done.
+// file: the connection must not close it until the thread is done.
 func (t *Txn) TaskInFlight() bool {
-	task, _ := t.task.(*sendTask)
+	task, _ := t.task.(*diskTask)
 	return task != nil && task.InFlight()
 }
 
-// finishTask applies the result of a completed task. It returns OK to go
-// on sending, or what the response waits for.
+// finishTask takes the result of a completed fill: the region it filled
+// is sent next. It returns OK to go on sending, or Error when the disk
+// failed or the file ended early (it was truncated since it was opened).
 func (w *WriteFilter) finishTask(t *Txn) Result {
-	task, _ := t.task.(*sendTask)
+	task, _ := t.task.(*diskTask)
 	if task == nil || !task.done || task.read {
 		return OK // nothing, or a read that readFileAt takes
 	}
 	task.done = false
-	if task.headN > 0 {
-		t.Sent += int64(task.headN)
-		t.advance(task.headN)
+	s := &t.Resp.Body.Segs[t.seg]
+	switch {
+	case task.n == 0 && task.err != nil:
+		t.Err = os.NewSyscallError("sendfile", task.err)
+		return Error
+	case task.n == 0:
+		_, r := w.sent(t, s, 0) // truncated
+		return r
 	}
-	if task.headN < len(task.head) || task.err != nil && task.n <= 0 {
-		return w.taskFailed(t, task)
-	}
-	if task.count == 0 {
-		return OK
-	}
-	_, r := w.sent(t, &t.Resp.Body.Segs[t.seg], int64(task.n))
-	return r
-}
-
-func (w *WriteFilter) taskFailed(t *Txn, task *sendTask) Result {
-	err := task.err
-	if err == unix.EAGAIN || err == unix.EINTR || err == nil {
-		// The socket was full when the thread tried; it may have drained
-		// since, and the EPOLLOUT edge that said so was already seen.
-		t.Wait = WaitWrite
-		t.AgainStale = true
-		return Again
-	}
-	t.Err = os.NewSyscallError("sendfile", err)
-	return Error
+	t.filled = filled{file: s.File, off: task.off, end: task.off + int64(task.n)}
+	return OK
 }
 
 // noCachestat is set once the kernel says it has no cachestat, or that

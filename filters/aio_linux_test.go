@@ -56,3 +56,36 @@ func TestResidentRefusesReadaheadInFlight(t *testing.T) {
 		t.Skip("no readahead window caught in flight")
 	}
 }
+
+// TestFillBringsPagesIn: fill reads a region of a file evicted from the
+// page cache into it, without copying it anywhere, so that resident then
+// says the loop may send it; it counts only the bytes the file has.
+func TestFillBringsPagesIn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	unix.Fsync(fd)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	if resident(fd, 1<<20, 512<<10) {
+		t.Skip("the page cache kept the file despite FADV_DONTNEED")
+	}
+	if n, err := fill(fd, 1<<20, 512<<10); n != 512<<10 || err != nil {
+		t.Fatalf("fill: %d, %v", n, err)
+	}
+	if !resident(fd, 1<<20, 512<<10) {
+		t.Fatal("the region is not in the page cache after fill")
+	}
+	if n, err := fill(fd, 4<<20-100, 512<<10); n != 100 || err != nil {
+		t.Fatalf("fill at the end: %d, %v; want 100", n, err)
+	}
+	if n, err := fill(fd, 8<<20, 4096); n != 0 || err != nil {
+		t.Fatalf("fill past the end: %d, %v; want 0", n, err)
+	}
+}

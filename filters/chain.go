@@ -181,10 +181,6 @@ type Txn struct {
 
 	// Wait is what an Again waits for.
 	Wait Wait
-	// AgainStale marks a WaitWrite learnt from a thread-pool task: the
-	// socket was full when the thread tried, and an EPOLLOUT edge seen
-	// since still counts.
-	AgainStale bool
 	// HeadLen is the size of the head, for bytes_sent in the access log.
 	HeadLen int
 	// Sent counts bytes written, head included.
@@ -198,9 +194,12 @@ type Txn struct {
 	seg      int
 	segOff   int64
 	// task is the write filter's thread-pool task, kept with the Txn so
-	// that it is allocated once; offloaded says that a send of this
-	// response went to the pool, so the rest goes there too.
+	// that it is allocated once; filled is the region it has just
+	// brought into the page cache, which this turn sends without asking
+	// the cache again. offloaded says that a read of this response went
+	// to the pool, so that over TLS the rest goes there too.
 	task      any
+	filled    filled
 	offloaded bool
 	// memBuf holds file data on its way through a transport that cannot
 	// take file data directly (TLS); allocated on first use, kept with
@@ -230,6 +229,12 @@ type Txn struct {
 	chunker chunker
 }
 
+// filled is a region of a file known to be in the page cache.
+type filled struct {
+	file     *File
+	off, end int64
+}
+
 // Reset prepares t for a new request, keeping its buffers.
 func (t *Txn) Reset() {
 	t.releaseProducer()
@@ -241,12 +246,12 @@ func (t *Txn) Reset() {
 	t.Head = t.Head[:0]
 	t.Buf = t.Buf[:0]
 	t.Wait = WaitNone
-	t.AgainStale = false
 	t.HeadLen = 0
 	t.Sent = 0
 	t.Err = nil
 	t.headSent = 0
 	t.offloaded = false
+	t.filled = filled{}
 	t.seg = 0
 	t.segOff = 0
 	t.resetFilters()

@@ -55,7 +55,7 @@ func (w *WriteFilter) Header(t *Txn) Result { return w.Resume(t) }
 // is spent, or limit_rate says to wait.
 func (w *WriteFilter) Resume(t *Txn) Result {
 	t.Wait = WaitNone
-	t.AgainStale = false
+	t.filled = filled{} // trusted for the turn after the fill only
 	if r := w.finishTask(t); r != OK {
 		return r
 	}
@@ -107,12 +107,16 @@ func (w *WriteFilter) send(t *Txn) Result {
 	for {
 		if pool != nil && sfd >= 0 && t.headSent == 0 && len(t.Head) > 0 && t.seg < len(segs) && !segs[t.seg].InMemory() {
 			// The head and the first chunk of a file: if the chunk
-			// must come from the disk, both go to the pool together,
-			// so that a full queue still leaves room for a clean 500.
+			// must come from the disk, the head waits for it, so
+			// that a full queue still leaves room for a clean 500.
+			// A chunk found cached is remembered as filled: the
+			// send below does not ask again.
 			s := &segs[t.seg]
-			if count := min(s.Len-t.segOff, budget); !resident(s.File.FD, s.Off+t.segOff, count) {
-				return w.post(t, pool, s, t.Head, count)
+			n, r := ready(t, pool, s, min(s.Len-t.segOff, budget))
+			if r != OK {
+				return r
 			}
+			t.filled = filled{file: s.File, off: s.Off + t.segOff, end: s.Off + t.segOff + n}
 		}
 		memLimit := int64(-1)
 		if limited {
@@ -143,13 +147,15 @@ func (w *WriteFilter) send(t *Txn) Result {
 			continue // writeMem stopped at iovMax
 		}
 		s := &segs[t.seg]
+		chunk := budget
 		if pool != nil && sfd >= 0 {
-			// A response that once needed the pool stays on it: its
-			// file comes off a cold disk, and copying it there keeps
-			// its bulk off the loop even when readahead got ahead.
-			if count := min(s.Len-t.segOff, budget); t.offloaded || !resident(s.File.FD, s.Off+t.segOff, count) {
-				return w.post(t, pool, s, nil, count)
+			// Each chunk on its own: sent inline when its pages are
+			// cached, else brought in by the pool first.
+			n, r := ready(t, pool, s, min(s.Len-t.segOff, budget))
+			if r != OK {
+				return r
 			}
+			chunk = n
 		}
 		send := w.sendFile
 		switch {
@@ -158,7 +164,7 @@ func (w *WriteFilter) send(t *Txn) Result {
 		case !t.Loc.Sendfile:
 			send = w.copyFile
 		}
-		n, r := send(t, s, budget)
+		n, r := send(t, s, chunk)
 		if r != OK {
 			return r
 		}

@@ -45,9 +45,11 @@
 // same as BenchmarkWakeFloor, which is that trip without the pool): the
 // lock is not where the time goes.
 //
-// Pool goroutines are plain goroutines, not locked to OS threads: a
-// goroutine blocked in a syscall keeps its thread and the runtime hands
-// its P to others, so a pool of N goroutines costs at most N threads in
-// the kernel at once, and waking one is a goroutine switch, not a futex
-// wake of a dedicated thread (golang/go#18023).
+// Each pool goroutine keeps an OS thread of its own (LockOSThread) and
+// marks it SCHED_BATCH once, when it starts: a task never pays for a
+// sched_setattr, and a marked thread never runs other goroutines. A pool
+// of N goroutines costs N threads. Waking an idle one is a futex wake of
+// its thread — which it was already in a worker, whose loop keeps the
+// only P on a locked thread of its own, so that running any other
+// goroutine takes waking another thread.
 package threadpool

@@ -3,6 +3,7 @@ package threadpool
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -110,9 +111,14 @@ func New(name string, threads, maxQueue int, w Waker) *Pool {
 	}
 	p.work.L = &p.mu
 	p.exited.Add(threads)
+	var started sync.WaitGroup
+	started.Add(threads)
 	for i := 0; i < threads; i++ {
-		go p.worker()
+		go p.worker(&started)
 	}
+	// Each goroutine has its thread when New returns: the runtime
+	// creates those threads now, not in the middle of serving.
+	started.Wait()
 	return p
 }
 
@@ -237,14 +243,21 @@ func (p *Pool) Stats() Stats {
 
 // worker is one pool goroutine: it runs tasks until the pool is closed
 // and its queue empty.
-func (p *Pool) worker() {
+//
+// It keeps one OS thread for its life and marks it SCHED_BATCH once, so
+// that no task pays a sched_setattr and every task runs on a marked
+// thread. The thread ends with the goroutine (it stays locked), so a
+// marked thread never goes back to the runtime to run other goroutines.
+func (p *Pool) worker(started *sync.WaitGroup) {
 	defer p.exited.Done()
+	runtime.LockOSThread()
+	batchThread()
+	started.Done()
 	var t Task
 	for {
 		if t = p.next(t); t == nil {
 			return
 		}
-		batchThread()
 		t.Run()
 	}
 }

@@ -13,8 +13,8 @@ import (
 // interactive thread. A pool task that wakes with 2 MiB to copy into a
 // socket would otherwise take the CPU from the event loop for that long,
 // on the CPU they share. The loop's goroutine has a thread of its own
-// (LockOSThread) and is never marked. Called before each task: pool
-// goroutines move between threads, and the call costs a microsecond.
+// (LockOSThread) and is never marked. Each pool goroutine calls it once,
+// on the thread it keeps.
 func batchThread() {
 	attr := unix.SchedAttr{Size: uint32(unsafe.Sizeof(unix.SchedAttr{})), Policy: unix.SCHED_BATCH}
 	unix.SchedSetAttr(0, &attr, 0) // best effort: a refusal changes nothing

@@ -3,7 +3,10 @@
 package threadpool
 
 import (
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,5 +56,55 @@ func TestTasksRunBatch(t *testing.T) {
 		if task.policy != unix.SCHED_BATCH {
 			t.Errorf("task %d ran with policy %d, want SCHED_BATCH (%d)", i, task.policy, unix.SCHED_BATCH)
 		}
+	}
+}
+
+// tidTask records the thread that runs it.
+type tidTask struct {
+	tid  int
+	done bool
+}
+
+func (p *tidTask) Run()  { p.tid = unix.Gettid() }
+func (p *tidTask) Done() { p.done = true }
+
+// TestTasksKeepTheirThreads: every task of a pool runs on one of its
+// goroutines' own threads, so that marking each thread once, when its
+// goroutine starts, marks every task's thread (TestTasksRunBatch); no
+// task pays for a sched_setattr. Before, pool goroutines moved between
+// threads and each task marked the one it ran on.
+func TestTasksKeepTheirThreads(t *testing.T) {
+	w := newFakeWaker()
+	p := newPool(t, 2, 64, w)
+	threads := map[int]bool{}
+	for round := 0; round < 20; round++ {
+		tasks := make([]tidTask, 16)
+		for i := range tasks {
+			if err := p.Post(&tasks[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		drainUntil(t, p, w, func() bool {
+			for i := range tasks {
+				if !tasks[i].done {
+					return false
+				}
+			}
+			return true
+		})
+		for _, task := range tasks {
+			threads[task.tid] = true
+		}
+		// Other goroutines between rounds: with the pool's goroutines
+		// unlocked, the runtime hands their threads around.
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); runtime.Gosched(); time.Sleep(time.Millisecond) }()
+		}
+		wg.Wait()
+	}
+	if len(threads) > 2 {
+		t.Fatalf("320 tasks of a 2-goroutine pool ran on %d threads", len(threads))
 	}
 }

@@ -220,7 +220,7 @@ func (c *conn) afterWrite(r filters.Result) {
 	case filters.Again:
 		switch rq.Wait {
 		case filters.WaitWrite:
-			if !rq.AgainStale && !c.broken {
+			if !c.broken {
 				c.writeReady = false
 			}
 			// send_timeout runs between two writes that make progress.
@@ -231,10 +231,8 @@ func (c *conn) afterWrite(r filters.Result) {
 				c.w.loop.Post(c)
 			}
 		case filters.WaitThread:
-			// The task's result says whether the socket is full; an
-			// EPOLLOUT edge from now on is news. A broken socket
-			// stays ready: its edge came already.
-			c.writeReady = c.broken
+			// A pool thread reads the disk; it never touches the
+			// socket, so what the loop knows of the socket stands.
 			c.w.loop.StopTimer(&c.Timer)
 		case filters.WaitTimer:
 			// limit_rate: the next quantum is due after Delay.
