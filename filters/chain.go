@@ -196,11 +196,9 @@ type Txn struct {
 	// task is the write filter's thread-pool task, kept with the Txn so
 	// that it is allocated once; filled is the region it has just
 	// brought into the page cache, which this turn sends without asking
-	// the cache again. offloaded says that a read of this response went
-	// to the pool, so that over TLS the rest goes there too.
-	task      any
-	filled    filled
-	offloaded bool
+	// the cache again.
+	task   any
+	filled filled
 	// memBuf holds file data on its way through a transport that cannot
 	// take file data directly (TLS); allocated on first use, kept with
 	// the Txn.
@@ -250,7 +248,6 @@ func (t *Txn) Reset() {
 	t.Sent = 0
 	t.Err = nil
 	t.headSent = 0
-	t.offloaded = false
 	t.filled = filled{}
 	t.seg = 0
 	t.segOff = 0

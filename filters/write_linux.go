@@ -406,9 +406,8 @@ func NewChain() Chain {
 // throughMemory sends up to budget bytes of a file segment through a
 // transport that cannot take file data directly (TLS): a chunk is read
 // into the Txn's buffer — inline when its pages are cached, on a pool
-// thread when not, and from then on for the rest of the response, as the
-// sendfile path does — and written with Writev, which encrypts it on the
-// loop. The inline read is itself the test (preadv2 with RWF_NOWAIT, on
+// thread when not, each chunk on its own, as the sendfile path does —
+// and written with Writev, which encrypts it on the loop. The inline read is itself the test (preadv2 with RWF_NOWAIT, on
 // which resident's probes are built): one system call where probing and
 // then reading would be five. A partial write keeps nothing: the next
 // turn reads the rest again from the page cache.
@@ -421,17 +420,14 @@ func (w *WriteFilter) throughMemory(t *Txn, s *Segment, budget int64) (int64, Re
 	off := s.Off + t.segOff
 	n, done, err := takeRead(t, s.File, off, buf)
 	if !done {
-		pool := offloadable(t)
-		if pool != nil && !t.offloaded {
+		if pool := offloadable(t); pool != nil {
 			n, err = preadNoWait(s.File.FD, buf, off)
 			if err == unix.EAGAIN {
-				t.offloaded = true // not in the page cache: the disk's turn
+				// Not in the page cache: this chunk is the disk's
+				// turn; the next one is asked again.
+				return 0, postRead(t, pool, s.File, off, buf)
 			}
-		}
-		switch {
-		case pool != nil && t.offloaded:
-			return 0, postRead(t, pool, s.File, off, buf)
-		case pool == nil:
+		} else {
 			for {
 				n, err = unix.Pread(s.File.FD, buf, off)
 				if err != unix.EINTR {

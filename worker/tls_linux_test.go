@@ -97,8 +97,9 @@ func (r *tlsRig) drain(t *testing.T) {
 }
 
 // TestTLSColdFileThroughPool: over TLS a file evicted from the page cache
-// is read on a pool thread and encrypted on the loop, byte-exact; once
-// cached, it is read inline, with no thread hop.
+// is read on a pool thread (the chunks not cached yet) and encrypted on
+// the loop, byte-exact; once cached, it is read inline, with no thread
+// hop.
 func TestTLSColdFileThroughPool(t *testing.T) {
 	r := newTLSRig(t, "", nil)
 	path := filepath.Join(r.dir, "cold.bin")
@@ -119,9 +120,12 @@ func TestTLSColdFileThroughPool(t *testing.T) {
 		t.Fatalf("cold: %d bytes, equal %v", len(body), bytes.Equal(body, data))
 	}
 	stats := r.w.env.Stats
-	if stats.OffloadedSends == 0 || stats.InlineSends != 0 {
-		t.Fatalf("cold file over TLS: want every read offloaded: %+v", stats)
+	if stats.OffloadedSends == 0 {
+		t.Fatalf("cold file over TLS: no read offloaded: %+v", stats)
 	}
+	// Each chunk is asked on its own: those that the pool's reads had
+	// the kernel read ahead go inline.
+	t.Logf("cold: %d chunks read on the pool, %d inline", stats.OffloadedSends, stats.InlineSends)
 	if _, err := os.ReadFile(path); err != nil { // wholly cached now
 		t.Fatal(err)
 	}
