@@ -21,9 +21,9 @@ import (
 
 // wrkResult is one wrk run.
 type wrkResult struct {
-	rps         float64
-	p50, p99    time.Duration
-	downloadMBs float64
+	rps                 float64
+	p50, p99, p999, max time.Duration
+	downloadMBs         float64
 }
 
 var (
@@ -89,6 +89,11 @@ func evict(path string) float64 {
 // are evicted from the page cache before each fetch; with throttle, the
 // server's reads are limited by a blkio cgroup for the run.
 func coldRun(o *options, s *server, root string, throttle bool) (wrkResult, float64, error) {
+	return coldRunWith(o, s, root, throttle, func() (wrkResult, error) { return runWrk(o, s.url("/1k.txt")) })
+}
+
+// coldRunWith is coldRun measuring the hot requests with measure.
+func coldRunWith(o *options, s *server, root string, throttle bool, measure func() (wrkResult, error)) (wrkResult, float64, error) {
 	for i := 0; i < o.downloaders; i++ {
 		if left := evict(filepath.Join(root, fmt.Sprintf("big%d.bin", i))); left > 0.01 {
 			fmt.Printf("warning: big%d.bin still %.0f%% cached after FADV_DONTNEED\n", i, left*100)
@@ -113,7 +118,7 @@ func coldRun(o *options, s *server, root string, throttle bool) (wrkResult, floa
 	}
 	time.Sleep(500 * time.Millisecond) // let the downloads get going
 	start := time.Now()
-	r, err := runWrk(o, s.url("/1k.txt"))
+	r, err := measure()
 	el := time.Since(start)
 	close(stop)
 	wg.Wait()

@@ -20,9 +20,11 @@
 //	strace syscalls per cached 1 KiB request (strace -c on the worker)
 //	tls-*  the HTTPS phases (tls.go): tls-hot, tls-handshake, tls-resume,
 //	       tls-large, tls-idle
+//	64k, large, large-evicted, open
+//	       by file size, and open-loop latency (files.go)
 //
-// Needs wrk; nginx, strace and a cgroup v1 blkio hierarchy are used when
-// present. Run as root for the slow phase.
+// Needs wrk; nginx, lighttpd, strace and a cgroup v1 blkio hierarchy are
+// used when present. Run as root for the slow phase.
 package main
 
 import (
@@ -38,6 +40,9 @@ import (
 
 type options struct {
 	tern, nginx      string
+	lighttpd         string
+	largeSize        int64
+	rate             int
 	duration         time.Duration
 	rounds, conns    int
 	loadRounds       int
@@ -56,11 +61,14 @@ func main() {
 	var phases string
 	flag.StringVar(&o.tern, "tern", "", "tern binary (default: build ./cmd/tern)")
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary; skipped when missing")
+	flag.StringVar(&o.lighttpd, "lighttpd", "/usr/sbin/lighttpd", "lighttpd binary; skipped when missing")
+	flag.Int64Var(&o.largeSize, "large", 512<<20, "size of the cached file of large, large-evicted and tls-large")
+	flag.IntVar(&o.rate, "rate", 20000, "requests/s of the open phase: well below every server's capacity")
 	flag.DurationVar(&o.duration, "d", 8*time.Second, "length of one measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
 	flag.IntVar(&o.loadRounds, "load-rounds", 3, "interleaved rounds of the cold and slow phases")
 	flag.IntVar(&o.conns, "c", 100, "wrk connections")
-	flag.StringVar(&phases, "phases", "hot,cold,slow,idle,strace,tls-hot,tls-handshake,tls-resume,tls-large,tls-idle", "phases to run")
+	flag.StringVar(&phases, "phases", "hot,64k,large,large-evicted,open,cold,slow,idle,strace,tls-hot,tls-handshake,tls-resume,tls-large,tls-idle", "phases to run")
 	flag.Int64Var(&o.bigSize, "big", 256<<20, "size of each large file")
 	flag.IntVar(&o.downloaders, "downloaders", 8, "concurrent large-file downloads in cold and slow")
 	flag.Int64Var(&o.slowBPS, "slow-bps", 20<<20, "read bytes/s of the slow phase's disk")
@@ -106,7 +114,10 @@ func run(o *options) error {
 		return err
 	}
 	var servers []*server
-	plain := o.phases["hot"] || o.phases["cold"] || o.phases["slow"] || o.phases["idle"] || o.phases["strace"]
+	plain := false
+	for _, p := range []string{"hot", "64k", "large", "large-evicted", "open", "cold", "slow", "idle", "strace"} {
+		plain = plain || o.phases[p]
+	}
 	if plain {
 		servers, err = startServers(o, root)
 	}
@@ -118,11 +129,14 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("servers pinned to CPU %d, load on CPU %d; %s per run\n\n", o.serverCPU, o.loadC, o.duration)
+	fmt.Printf("servers pinned to CPU %d, load on CPU %d; %s per run; %s\n\n", o.serverCPU, o.loadC, o.duration, loadAverage())
 	if o.phases["hot"] || o.phases["cold"] || o.phases["slow"] {
 		if err := loadPhases(o, servers, root); err != nil {
 			return err
 		}
+	}
+	if err := filePhases(o, servers, root); err != nil {
+		return err
 	}
 	if o.phases["idle"] {
 		idlePhase(o, servers)
@@ -210,6 +224,7 @@ func report(o *options, servers []*server, res map[string]map[string][]wrkResult
 	}
 	rps := func(r wrkResult) float64 { return r.rps }
 	ratio("tern", "nginx", rps, "hot requests/s, tern / nginx")
+	ratio("tern", "lighttpd", rps, "hot requests/s, tern / lighttpd")
 	ratio("tern", "tern-aio-off", rps, "hot requests/s, tern aio threads / aio off")
 	ratio("nginx-aio", "nginx", rps, "hot requests/s, nginx aio threads / nginx")
 	ratio("tern-police", "tern", rps, "hot requests/s, tern allow/deny+limit_req / tern")
@@ -242,6 +257,8 @@ func median(runs []wrkResult) wrkResult {
 		rps:         pick(func(r wrkResult) float64 { return r.rps }),
 		p50:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.p50) })),
 		p99:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.p99) })),
+		p999:        time.Duration(pick(func(r wrkResult) float64 { return float64(r.p999) })),
+		max:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.max) })),
 		downloadMBs: pick(func(r wrkResult) float64 { return r.downloadMBs }),
 	}
 }

@@ -109,19 +109,25 @@ func makeDocroot(o *options) (string, error) {
 	if err := os.WriteFile(filepath.Join(root, "1k.txt"), bytes.Repeat([]byte("t"), 1024), 0o644); err != nil {
 		return "", err
 	}
-	if o.phases["tls-large"] {
+	if err := os.WriteFile(filepath.Join(root, "64k.bin"), bytes.Repeat([]byte("s"), 64<<10), 0o644); err != nil {
+		return "", err
+	}
+	if o.phases["tls-large"] || o.phases["large"] || o.phases["large-evicted"] {
 		// A file the page cache holds: written just now.
 		buf := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 		f, err := os.Create(filepath.Join(root, "large.bin"))
 		if err != nil {
 			return "", err
 		}
-		for i := 0; i < 256; i++ {
-			f.Write(buf)
+		for n := int64(0); n < o.largeSize; n += int64(len(buf)) {
+			if _, err := f.Write(buf); err != nil {
+				f.Close()
+				return "", err
+			}
 		}
 		f.Close()
 	}
-	if !o.phases["cold"] && !o.phases["slow"] {
+	if !o.phases["cold"] && !o.phases["slow"] && !o.phases["open"] {
 		return root, nil
 	}
 	fmt.Printf("writing %d files of %d MiB...\n", o.downloaders, o.bigSize>>20)
@@ -145,8 +151,9 @@ func makeDocroot(o *options) (string, error) {
 	return root, nil
 }
 
-// startServers starts every variant: tern with aio threads and off, and
-// nginx with and without aio threads when nginx is installed.
+// startServers starts every variant: tern with aio threads and off,
+// nginx with and without aio threads when nginx is installed, and
+// lighttpd when it is.
 func startServers(o *options, root string) ([]*server, error) {
 	var out []*server
 	type variant struct{ name, aio, httpExtra, serverExtra string }
@@ -176,7 +183,40 @@ func startServers(o *options, root string) ([]*server, error) {
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	if _, err := os.Stat(o.lighttpd); err != nil {
+		fmt.Printf("lighttpd not found at %s (apt-get install lighttpd): without it\n", o.lighttpd)
+		return out, nil
+	}
+	s, err := startLighttpd(o, root)
+	if err != nil {
+		return out, err
+	}
+	return append(out, s), nil
+}
+
+// startLighttpd starts lighttpd, a single process with one event loop, as
+// the issue's peer: sendfile, keep-alive unlimited, no access log.
+func startLighttpd(o *options, root string) (*server, error) {
+	s := &server{name: "lighttpd", port: freePort()}
+	d := filepath.Join(o.dir, s.name)
+	os.MkdirAll(d, 0o755)
+	cfg := fmt.Sprintf(`
+server.document-root           = "%s"
+server.bind                    = "127.0.0.1"
+server.port                    = %d
+server.errorlog                = "%s/error.log"
+server.network-backend         = "sendfile"
+server.max-fds                 = %d
+server.max-connections         = %d
+server.max-keep-alive-requests = 1000000000
+server.max-keep-alive-idle     = 75
+`, root, s.port, d, 2*(o.idle+2048), o.idle+1024)
+	p := filepath.Join(d, "lighttpd.conf")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.lighttpd, "-D", "-f", p)
+	return s, startAndWait(s)
 }
 
 // The -police variants: allow/deny and a limit_req that refuses nothing

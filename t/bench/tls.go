@@ -26,7 +26,7 @@ import (
 //	tls-resume     the same with tickets on: wrk keeps its session across
 //	               its reconnections (SSL_clear keeps it), so these are
 //	               resumptions
-//	tls-large      a cached 256 MiB file, 4 downloads at once: MiB/s, and
+//	tls-large      a cached -large file, 4 downloads at once: MiB/s, and
 //	               the server's CPU seconds per GiB sent
 //	tls-idle       memory per idle keep-alive TLS connection (Pss)
 
@@ -208,7 +208,7 @@ func tlsPhases(o *options, root string) error {
 		if err != nil {
 			return err
 		}
-		show("tls-large: a cached 256 MiB file, 4 downloads at once", "MiB/s", with, med)
+		show(fmt.Sprintf("tls-large: a cached %d MiB file, 4 downloads at once", o.largeSize>>20), "MiB/s", with, med)
 		cmed := map[string]float64{}
 		for name, v := range cpu {
 			cmed[name] = medianOf(v)

@@ -1,0 +1,224 @@
+package main
+
+// The file-size phases, every server side by side:
+//
+//	64k            64 KiB keep-alive requests (wrk): requests/s
+//	large          a cached file of -large bytes (512 MiB), 4 keep-alive
+//	               downloads at once (wrk -c4): MiB/s, and the server's
+//	               CPU seconds per GiB sent (/proc/PID/stat)
+//	large-evicted  the same with 1 % of the file's pages evicted
+//	               (FADV_DONTNEED on scattered ranges) before each run
+//	open           open-loop latency of 1 KiB requests at -rate per second:
+//	               alone, then while -downloaders clients download files
+//	               evicted from the page cache, through the -slow-bps
+//	               throttle where there is one (p50, p99, p99.9, max from
+//	               each request's intended send time)
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// filePhases runs the phases above that the options name.
+func filePhases(o *options, servers []*server, root string) error {
+	if o.phases["64k"] {
+		med, err := serverRounds(o, servers, func(s *server) (float64, error) {
+			r, err := runWrk(o, s.url("/64k.bin"))
+			return r.rps, err
+		})
+		if err != nil {
+			return err
+		}
+		showRatios("64k: 64 KiB keep-alive requests/s", "requests/s", servers, med, false)
+	}
+	for _, phase := range []string{"large", "large-evicted"} {
+		if !o.phases[phase] {
+			continue
+		}
+		large := filepath.Join(root, "large.bin")
+		cpu := map[string][]float64{}
+		med, err := serverRounds(o, servers, func(s *server) (float64, error) {
+			cached := prepareLarge(large, phase == "large-evicted")
+			fmt.Printf("  %-14s %s: %.2f %% of the file's pages cached before the run\n", s.name, phase, cached*100)
+			mbs, cpuPerGiB, err := largeRun(o, s)
+			cpu[s.name] = append(cpu[s.name], cpuPerGiB)
+			return mbs, err
+		})
+		if err != nil {
+			return err
+		}
+		what := "cached"
+		if phase == "large-evicted" {
+			what = "1 % evicted"
+		}
+		showRatios(fmt.Sprintf("%s: a %d MiB file (%s), 4 keep-alive downloads at once", phase, o.largeSize>>20, what), "MiB/s", servers, med, false)
+		cmed := map[string]float64{}
+		for name, v := range cpu {
+			cmed[name] = medianOf(v)
+		}
+		showRatios(phase+": the server's CPU per GiB sent (lower is better)", "CPU s/GiB", servers, cmed, true)
+	}
+	if o.phases["open"] {
+		return openPhase(o, servers, root)
+	}
+	return nil
+}
+
+// serverRounds runs f for every server, o.rounds interleaved rounds, and
+// returns each server's median.
+func serverRounds(o *options, servers []*server, f func(*server) (float64, error)) (map[string]float64, error) {
+	runs := map[string][]float64{}
+	for r := 0; r < o.rounds; r++ {
+		fmt.Printf("  round %d: %s\n", r+1, loadAverage())
+		for _, s := range servers {
+			v, err := f(s)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.name, err)
+			}
+			runs[s.name] = append(runs[s.name], v)
+		}
+	}
+	med := map[string]float64{}
+	for name, v := range runs {
+		med[name] = medianOf(v)
+	}
+	return med, nil
+}
+
+// showRatios prints each server's median and its ratios to lighttpd's
+// and nginx's; cost says that lower is better.
+func showRatios(title, unit string, servers []*server, med map[string]float64, cost bool) {
+	fmt.Printf("== %s\n", title)
+	for _, s := range servers {
+		line := fmt.Sprintf("%-16s %12.2f %s", s.name, med[s.name], unit)
+		for _, peer := range []string{"lighttpd", "nginx"} {
+			if p, ok := med[peer]; ok && p > 0 && s.name != peer {
+				line += fmt.Sprintf("   %.2f× %s", med[s.name]/p, peer)
+			}
+		}
+		fmt.Println(line)
+	}
+	if cost {
+		fmt.Println("(ratios of a cost: below 1 is cheaper than the peer)")
+	}
+	fmt.Println()
+}
+
+// prepareLarge reads path whole into the page cache and, with evict,
+// drops 1 % of its pages again in scattered 2 MiB ranges (the kernel
+// drops whole folios only, and a file read front to back sits in folios
+// of up to 2 MiB). It returns the fraction of the file cached.
+func prepareLarge(path string, evict bool) float64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	unix.Fdatasync(fd) // dirty pages cannot be dropped
+	st, _ := f.Stat()
+	size := st.Size()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		unix.Pread(fd, buf, off)
+	}
+	if evict {
+		const chunk = 2 << 20
+		n := max(1, size/100/chunk)
+		for i := int64(1); i <= n; i++ {
+			off := size * i / (n + 1) &^ (chunk - 1)
+			unix.Fadvise(fd, off, chunk, unix.FADV_DONTNEED)
+		}
+	}
+	var cs unix.Cachestat_t
+	rng := unix.CachestatRange{Len: uint64(size)}
+	if unix.Cachestat(uint(fd), &rng, &cs, 0) != nil {
+		return 1
+	}
+	return float64(cs.Cache) * 4096 / float64(size)
+}
+
+// openPhase measures open-loop latency at o.rate: hot alone, then with
+// cold downloads (throttled when a blkio hierarchy is there), each
+// server in turn, o.rounds interleaved rounds; it prints the medians and
+// each server's ratio of p99 with the downloads to p99 without.
+func openPhase(o *options, servers []*server, root string) error {
+	throttle := throttleAvailable()
+	load := "cold downloads (not throttled: no cgroup v1 blkio hierarchy)"
+	if throttle {
+		load = fmt.Sprintf("cold downloads from a disk throttled to %d MiB/s", o.slowBPS>>20)
+	}
+	hot := map[string][]wrkResult{}
+	cold := map[string][]wrkResult{}
+	measure := func(s *server) func() (wrkResult, error) {
+		return func() (wrkResult, error) {
+			return openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, o.duration)
+		}
+	}
+	for r := 0; r < o.rounds; r++ {
+		fmt.Printf("  round %d: %s\n", r+1, loadAverage())
+		for _, s := range servers {
+			h, err := measure(s)()
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			hot[s.name] = append(hot[s.name], h)
+			c, mbs, err := coldRunWith(o, s, root, throttle, measure(s))
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			c.downloadMBs = mbs
+			cold[s.name] = append(cold[s.name], c)
+		}
+	}
+	fmt.Printf("== open: 1 KiB requests at %d/s over %d connections, latency from the intended send time\n", o.rate, o.conns)
+	fmt.Printf("%-16s %-5s %9s %9s %9s %9s %9s %12s\n", "server", "load", "req/s", "p50", "p99", "p99.9", "max", "download")
+	for _, s := range servers {
+		for _, row := range []struct {
+			name string
+			runs []wrkResult
+		}{{"hot", hot[s.name]}, {"cold", cold[s.name]}} {
+			m := median(row.runs)
+			dl := ""
+			if row.name == "cold" {
+				dl = fmt.Sprintf("%.0f MiB/s", m.downloadMBs)
+			}
+			fmt.Printf("%-16s %-5s %9.0f %9s %9s %9s %9s %12s\n", s.name, row.name, m.rps,
+				round(m.p50), round(m.p99), round(m.p999), round(m.max), dl)
+		}
+	}
+	fmt.Printf("(cold: with %d %s)\n", o.downloaders, load)
+	for _, s := range servers {
+		h, c := median(hot[s.name]), median(cold[s.name])
+		if h.p99 > 0 {
+			fmt.Printf("%-50s %.2f×\n", "open-loop p99 cold / hot, "+s.name, float64(c.p99)/float64(h.p99))
+		}
+	}
+	fmt.Println()
+	return nil
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// loadAverage is the machine's load, for the record of a noisy run.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "load average unknown"
+	}
+	var one, five, fifteen float64
+	fmt.Sscan(string(b), &one, &five, &fifteen)
+	return fmt.Sprintf("load average %.2f, %.2f, %.2f", one, five, fifteen)
+}
