@@ -70,6 +70,27 @@ func warmCache(t testing.TB, path string) bool {
 	return cs.Cache == uint64((st.Size()+4095)/4096)
 }
 
+// pinCache locks path's pages in memory until the test ends (mmap and
+// mlock), so that a busy machine cannot reclaim a few of them between
+// warmCache and the fetch that must find them all cached.
+func pinCache(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	m, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(m) })
+	if err := unix.Mlock(m); err != nil {
+		t.Skipf("cannot lock the file's pages in memory (%v): a busy machine may reclaim some", err)
+	}
+}
+
 // sendCounters reads the send counters a worker logs when it exits.
 func sendCounters(t testing.TB, s *server) (inline, offloaded float64) {
 	t.Helper()
@@ -121,6 +142,7 @@ func TestAIOColdAndCached(t *testing.T) {
 			if !warmCache(t, big) {
 				t.Skip("could not get the whole file into the page cache")
 			}
+			pinCache(t, big)
 			if status, _, got := fetchHash(t, s2, "/big.bin"); status != 200 || got != want {
 				t.Fatalf("cached: %d %s", status, got)
 			}
