@@ -182,8 +182,8 @@ type Counters struct {
 	// those over every bound. Not cumulative.
 	Hist [len(HistBounds) + 1]uint64
 	// InlineSends counts file sends made on the loop's thread,
-	// OffloadedSends those made on a thread-pool thread (aio =
-	// "threads"): a fully cached file costs no offloaded send.
+	// OffloadedSends the chunks whose disk read went to a thread-pool
+	// thread first (aio = "threads"): a fully cached file costs none.
 	InlineSends    uint64
 	OffloadedSends uint64
 	// OffloadedOpens counts paths resolved on a pool thread because

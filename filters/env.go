@@ -42,7 +42,9 @@ type Stats struct {
 	// InlineSends counts file sends (sendfile, or pread+write with
 	// sendfile off) made on the loop's thread.
 	InlineSends uint64
-	// OffloadedSends counts file sends made on a pool thread.
+	// OffloadedSends counts chunks of files read on a pool thread
+	// because reading them would have waited for the disk (the loop
+	// then sends them, and counts that send as inline).
 	OffloadedSends uint64
 	// OffloadedOpens counts paths resolved on a pool thread because
 	// resolving them on the loop would have read the disk.

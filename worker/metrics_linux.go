@@ -164,7 +164,7 @@ func appendCounters(e *exposition, t *event.Counters) {
 	e.metric("tern_http_requests_total", "counter", "Requests begun.")
 	e.sample("tern_http_requests_total", t.Requests)
 	appendHistogram(e, t)
-	e.metric("tern_file_sends_total", "counter", "File sends by where they ran: the event loop (inline) or a thread pool (offloaded).")
+	e.metric("tern_file_sends_total", "counter", "File sends from the event loop (inline), and chunks a thread pool read from the disk first (offloaded).")
 	e.sample("tern_file_sends_total", t.InlineSends, "mode", "inline")
 	e.sample("tern_file_sends_total", t.OffloadedSends, "mode", "offloaded")
 	e.metric("tern_file_opens_offloaded_total", "counter", "Paths resolved on a thread pool because resolving them would have read the disk.")
