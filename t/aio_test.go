@@ -109,8 +109,8 @@ func sendCounters(t testing.TB, s *server) (inline, offloaded float64) {
 }
 
 // TestAIOColdAndCached: with aio = "threads", a file evicted from the page
-// cache is sent through the pool, byte-exact; a cached one makes no thread
-// hop at all.
+// cache is read through the pool, byte-exact; a cached one makes
+// (almost) no thread hop.
 func TestAIOColdAndCached(t *testing.T) {
 	holdPageCache(t)
 	for _, mode := range []string{"sendfile = true", "sendfile = false"} {
@@ -148,8 +148,14 @@ func TestAIOColdAndCached(t *testing.T) {
 			}
 			s2.signal(syscall.SIGQUIT)
 			s2.wait(10 * time.Second)
-			if in, off = sendCounters(t, s2); off != 0 || in == 0 {
-				t.Fatalf("cached file: %v inline, %v offloaded sends; want 0 offloaded", in, off)
+			// The pages are locked in memory, but a probe's
+			// preadv2(RWF_NOWAIT) also says no for a folio the kernel
+			// holds locked for a moment (reclaim or compaction
+			// examining it): such a chunk hops, and only that one.
+			// Before each chunk was asked on its own, the rest of the
+			// response would have followed it (some 500 hops).
+			if in, off = sendCounters(t, s2); off > 2 || in == 0 {
+				t.Fatalf("cached file: %v inline, %v offloaded sends; want at most 2 offloaded", in, off)
 			}
 			t.Logf("cached 32 MiB file: %v inline, %v offloaded sends", in, off)
 		})
