@@ -246,7 +246,7 @@ func (c *Conn) emitData(s *Stream) bool {
 			c.pieces = append(c.pieces, piece{kind: pieceMem, mem: p.Mem})
 		}
 		t.Consume(size)
-	case c.sendfile(t, &p):
+	case c.sendfile(s, t, &p):
 		c.dataFrame(s, p.Len, t.Ends(p.Len))
 		c.pieces = append(c.pieces, piece{kind: pieceFile, fd: p.File.FD, off: p.Off, n: p.Len})
 		t.Consume(p.Len)
@@ -279,12 +279,29 @@ func (c *Conn) emitData(s *Stream) bool {
 // or there is no thread pool to read them on (as the write filter
 // decides). Otherwise it is read into the stream's buffer: over TLS,
 // which encrypts in memory, and from a cold disk, on a pool thread.
-func (c *Conn) sendfile(t *filters.Txn, p *filters.Segment) bool {
+func (c *Conn) sendfile(s *Stream, t *filters.Txn, p *filters.Segment) bool {
 	if c.tr.SendfileFD() < 0 || !t.Loc.Sendfile {
 		return false
 	}
-	return t.Loc.AIO.Mode != conf.AIOThreads || filters.Resident(p.File.FD, p.Off, p.Len)
+	if t.Loc.AIO.Mode != conf.AIOThreads {
+		return true
+	}
+	end := p.Off + p.Len
+	if s.resFile == p.File && p.Off >= s.resFrom && end <= s.resTo {
+		return true
+	}
+	// One look at the page cache covers the frames of the next
+	// residentAhead bytes, as one look covers a sendfile_max_chunk over
+	// HTTP/1.1: a look per frame cost three system calls per 8 KiB.
+	if ahead := min(p.File.Size, p.Off+residentAhead); ahead > end && filters.Resident(p.File.FD, p.Off, ahead-p.Off) {
+		s.resFile, s.resFrom, s.resTo = p.File, p.Off, ahead
+		return true
+	}
+	return filters.Resident(p.File.FD, p.Off, p.Len)
 }
+
+// residentAhead is how far one look at the page cache reaches.
+const residentAhead = 2 << 20
 
 // chunkSize is http2_chunk_size for t's location.
 func chunkSize(t *filters.Txn) int {

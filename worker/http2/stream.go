@@ -35,6 +35,10 @@ type Stream struct {
 	sendWindow int64
 
 	txn *filters.Txn // the response, from Respond on
+	// resFile's [resFrom, resTo) was in the page cache at the last look
+	// (Conn.sendfile).
+	resFile        *filters.File
+	resFrom, resTo int64
 	// buf holds file data read for the stream's DATA frames, borrowed
 	// while it sends a body that is neither cached nor sent with
 	// sendfile.
