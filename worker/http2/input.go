@@ -383,7 +383,9 @@ func (c *Conn) endRemote(s *Stream) {
 	}
 }
 
-// priority is parsed and ignored, as nginx does since 1.25.
+// priority is parsed and ignored: RFC 9113 §5.3.2 deprecates RFC 7540's
+// priority scheme (nginx still orders streams by it; tern serves them in
+// turn).
 func (c *Conn) priority(h *frameHeader, p []byte) {
 	switch {
 	case h.streamID == 0:
