@@ -340,6 +340,11 @@ type Settings struct {
 	// Charset, when not "", is appended to text/* content types as
 	// "; charset=VALUE". Default: "" (off).
 	Charset string
+	// CharsetTypes, when not nil, are the media types (lower case) that
+	// Charset applies to, text/html always included and "*" for every
+	// type, as nginx's charset_types; nil is every text/* type.
+	// Default: nil.
+	CharsetTypes []string
 
 	// Sendfile sends file bodies with sendfile(2). Default: true.
 	Sendfile bool

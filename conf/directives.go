@@ -254,3 +254,35 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	})
 	return list
 }
+
+// AllowedIn reports whether the directive name (an attribute, or a
+// block such as map or location) may appear in a context: "main", "http",
+// "server", "location" or "if" (where). known is false for a name tern does not
+// have. tern convert uses it to tell a directive it may write from one
+// that nginx allows there and tern does not.
+func AllowedIn(name, where string) (known, ok bool) {
+	var ctx context
+	switch where {
+	case "main":
+		ctx = inMain
+	case "http":
+		ctx = inHTTP
+	case "server":
+		ctx = inServer
+	case "location":
+		ctx = inLocation
+	case "if":
+		ctx = inIf
+	default:
+		return false, false
+	}
+	if dir := directiveByName[name]; dir != nil {
+		return true, dir.ctx&ctx != 0
+	}
+	for _, b := range blockSpecs {
+		if b.name == name {
+			return true, b.ctx&ctx != 0
+		}
+	}
+	return false, false
+}

@@ -27,6 +27,10 @@ func newMIME() *MIME {
 	return m
 }
 
+// BuiltinMIME returns tern's built-in table, without a configuration's
+// types.
+func BuiltinMIME() *MIME { return newMIME() }
+
 // Lookup returns the media type of ext (no dot), in any case, as nginx
 // compares extensions case-insensitively. It does not allocate.
 func (m *MIME) Lookup(ext []byte) (string, bool) {

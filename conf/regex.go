@@ -137,6 +137,14 @@ func compileRegex(pattern string, caseless bool) (*Regex, error) {
 	return nil, &RegexError{max(off, 0), "bad regular expression (RE2 syntax): " + msg}
 }
 
+// CheckRegex reports whether pattern compiles as the configuration's
+// regular expressions do (RE2, caseless for "~*"); the error is a
+// *RegexError naming a PCRE-only construct and its offset.
+func CheckRegex(pattern string, caseless bool) error {
+	_, err := compileRegex(pattern, caseless)
+	return err
+}
+
 // findPCRE finds the first PCRE-only construct outside a character
 // class, skipping escaped characters.
 func findPCRE(p string) (int, string) {

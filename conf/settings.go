@@ -560,3 +560,45 @@ func showDisableSymlinks(s *Settings) string {
 	}
 	return hclQuote(mode)
 }
+
+// decodeCharsetTypes reads the media types charset applies to; [] is
+// every text/* type again.
+func decodeCharsetTypes(d *decoder, a *hcl.Attribute, t *target) {
+	list, ranges, ok := d.stringList(a.Name, a.Expr, nil)
+	if !ok {
+		return
+	}
+	if len(list) == 0 {
+		t.set.CharsetTypes = nil
+		return
+	}
+	types := []string{}
+	for i, s := range list {
+		s = strings.ToLower(s)
+		if s != "*" && !validMediaType(s) {
+			d.invalid(a.Name, ranges[i], "%q is not a media type (or \"*\" for every type)", s)
+			return
+		}
+		types = append(types, s)
+	}
+	t.set.CharsetTypes = types
+}
+
+func showCharsetTypes(s *Settings) string { return hclList(s.CharsetTypes) }
+
+// CharsetApplies reports whether the charset goes on a response of media
+// type typ (charset_types, else every text/* type).
+func (s *Settings) CharsetApplies(typ string) bool {
+	if s.CharsetTypes == nil {
+		return strings.HasPrefix(typ, "text/")
+	}
+	if typ == "text/html" {
+		return true
+	}
+	for _, t := range s.CharsetTypes {
+		if t == "*" || strings.EqualFold(t, typ) {
+			return true
+		}
+	}
+	return false
+}

@@ -124,6 +124,7 @@ var coreDirectives = []directive{
 		show: func(s *Settings) string { return strconv.FormatBool(s.Health) }},
 	{name: "default_type", ctx: inSettings, decode: decodeDefaultType, show: func(s *Settings) string { return hclQuote(s.DefaultType) }},
 	{name: "charset", ctx: inSettings, decode: decodeCharset, show: showCharset},
+	{name: "charset_types", ctx: inSettings, decode: decodeCharsetTypes, show: showCharsetTypes},
 
 	// Settings: sending.
 	flag("sendfile", func(s *Settings) *bool { return &s.Sendfile }),

@@ -305,6 +305,14 @@ func isBuiltinName(name string) bool {
 	return ok && v.Kind != VarUser
 }
 
+// IsBuiltinVariable reports whether name (without "$") is one of tern's
+// variables: built in, a member of a family ($arg_, $http_, $cookie_,
+// $sent_http_) or a capture ($1 ... $9). Any other name must be made by
+// set, a map or a named group of a regular expression.
+func IsBuiltinVariable(name string) bool {
+	return name != "" && isBuiltinName(name)
+}
+
 // knownVarNames lists the built-in names for a message.
 func knownVarNames() string {
 	names := make([]string, 0, len(builtinVars))

@@ -105,3 +105,26 @@ func TestRequestRules(t *testing.T) {
 		{raw: "GET / HTTP/1.1\r\nHost: localhost\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", status: 400, closed: true},
 	})
 }
+
+// TestCharsetTypes: charset goes on the types charset_types lists (and
+// text/html), and on every text/* type without it.
+func TestCharsetTypes(t *testing.T) {
+	s := newServer(t, handlersConfig("", `
+    charset = "utf-8"
+    location "/listed/" { charset_types = ["text/css", "application/json"] }`))
+	for _, d := range []string{"", "listed/"} {
+		s.file(d+"a.css", "c")
+		s.file(d+"a.txt", "t")
+		s.file(d+"a.json", "{}")
+		s.file(d+"a.html", "h")
+	}
+	s.start()
+	runHCases(t, s, []hcase{
+		{raw: get1("/a.css"), status: 200, headers: []string{"Content-Type: text/css; charset=utf-8"}},
+		{raw: get1("/a.json"), status: 200, headers: []string{"Content-Type: application/json"}},
+		{raw: get1("/listed/a.css"), status: 200, headers: []string{"Content-Type: text/css; charset=utf-8"}},
+		{raw: get1("/listed/a.txt"), status: 200, headers: []string{"Content-Type: text/plain"}},
+		{raw: get1("/listed/a.json"), status: 200, headers: []string{"Content-Type: application/json; charset=utf-8"}},
+		{raw: get1("/listed/a.html"), status: 200, headers: []string{"Content-Type: text/html; charset=utf-8"}},
+	})
+}

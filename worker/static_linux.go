@@ -477,7 +477,7 @@ func (w *Worker) setContentType(rq *request, uri []byte) {
 		}
 	}
 	rq.Resp.ContentType = t
-	if loc.Charset != "" && strings.HasPrefix(t, "text/") {
+	if loc.Charset != "" && loc.CharsetApplies(t) {
 		rq.Resp.Charset = loc.Charset
 	}
 }

@@ -34,7 +34,7 @@ func (c *converter) accessRule(b *block, d *directive) {
 	if err != nil && strings.Contains(arg, "/") {
 		// nginx only warns about host bits; tern refuses them.
 		if p, perr := netip.ParsePrefix(arg); perr == nil {
-			c.warn(d, "%s %s: the host bits are dropped (%s)", d.name, arg, p.Masked())
+			c.inform(d, "%s %s: the host bits are dropped (%s), as nginx does", d.name, arg, p.Masked())
 			r, err = conf.ParseAccessRule(p.Masked().String(), d.name == "deny")
 		}
 	}
@@ -60,7 +60,7 @@ func (c *converter) writeAccess(body *hclwrite.Body, rules []accessRule) {
 			lines = append(lines, line(r.d))
 		}
 		comment(body, "nginx: "+strings.Join(lines, "; "))
-		c.warn(rules[0].d, "allow and deny alternate more than once: rewritten as the same rules in two runs")
+		c.inform(rules[0].d, "allow and deny alternate more than once: rewritten as the same rules in two runs")
 		list = twoRuns(list)
 	}
 	for _, run := range accessRuns(list) {

@@ -72,7 +72,6 @@ http {
 		"preferred_chain is not supported",
 		"profile is not supported",
 		"common_name_in_csr on:",
-		"acme_shared_zone not converted",
 		"acme_certificate key=rsa:2048 is not supported",
 		"acme_certificate identifiers other.example.test extra.example.test",
 	} {
@@ -85,6 +84,7 @@ http {
 	}
 	for _, want := range []string{
 		"# nginx: ssl_certificate $acme_certificate (not needed: acme_certificate serves its certificate)",
+		"# nginx: acme_shared_zone zone=ngx_acme_shared:1M (not needed: tern sizes the memory",
 		"# nginx: account_key ecdsa:256 (tern's account key is ECDSA P-256)",
 		"accept_terms_of_service = false",
 	} {

@@ -34,7 +34,7 @@ func (c *converter) zoneDirective(body *hclwrite.Body, d *directive) {
 		case k == "rate" && d.name == "limit_req_zone":
 			attrs["rate"] = cty.StringVal(v)
 		case a == "sync":
-			c.warn(d, "%s sync: zones are shared by tern's workers, not synchronised between servers: dropped", d.name)
+			c.inform(d, "%s sync: zones are shared by tern's workers, not synchronised between servers: dropped", d.name)
 		default:
 			c.warn(d, "%s parameter %q: dropped", d.name, a)
 		}

@@ -29,17 +29,23 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 		c.errorLog(body, d)
 	case "thread_pool":
 		c.threadPool(body, d)
-	case "keepalive_timeout":
-		if len(d.args) > 1 {
-			c.warn(d, "keepalive_timeout's header timeout %s is not supported: dropped", d.args[1])
-		}
-		c.plain(body, b, d, "keepalive_timeout", kDuration)
 	case "aio":
 		c.aio(body, d)
 	case "acme_certificate":
 		c.acmeCertificate(body, d)
 	case "access_log":
-		c.accessLog(body, d)
+		c.accessLog(body, b, d)
+	case "log_format":
+		c.logFormat(body, d)
+	case "server_tokens":
+		c.serverTokens(body, b, d)
+	case "try_files":
+		if len(d.args) > 0 && strings.HasPrefix(d.args[len(d.args)-1], "@") {
+			c.warn(d, "try_files %s: named locations are not supported; left as a comment", d.args[len(d.args)-1])
+			comment(body, "nginx: "+line(d)+" (not converted)")
+			return true
+		}
+		c.plain(body, b, d, "try_files", kList)
 	case "open_file_cache":
 		c.openFileCache(body, d)
 	case "listen":
@@ -47,30 +53,9 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 	case "error_page":
 		c.errorPage(b, d)
 	case "add_header":
-		if len(d.args) < 2 {
-			return false
-		}
-		switch {
-		case len(d.args) == 3 && d.args[2] == "always":
-			b.entry("add_header", d.args[0], cty.ObjectVal(map[string]cty.Value{
-				"value": cty.StringVal(d.args[1]), "always": cty.True}))
-			return true
-		case len(d.args) > 2:
-			c.warn(d, "add_header %s: %q is not supported: tern adds headers on nginx's list of statuses", d.args[0], strings.Join(d.args[2:], " "))
-		}
-		b.entry("add_header", d.args[0], cty.StringVal(d.args[1]))
-	case "return":
-		c.returnDirective(body, d)
+		c.addHeader(b, d)
 	case "types":
-		for _, t := range d.block {
-			exts := make([]cty.Value, len(t.args))
-			for i, e := range t.args {
-				exts[i] = cty.StringVal(e)
-			}
-			if len(exts) > 0 {
-				b.entry("types", t.name, cty.ListVal(exts))
-			}
-		}
+		c.types(b, d)
 	case "stub_status":
 		body.SetAttributeValue("stub_status", cty.True)
 	case "internal":
@@ -83,12 +68,6 @@ func (c *converter) special(body *hclwrite.Body, b *block, d *directive) bool {
 		c.limitReq(b, d)
 	case "limit_conn":
 		c.limitConn(b, d)
-	case "disable_symlinks":
-		if len(d.args) == 1 && (d.args[0] == "on" || d.args[0] == "off") {
-			c.plain(body, b, d, "disable_symlinks", kBool)
-		} else {
-			c.warn(d, "disable_symlinks %s: only on and off are supported: skipped", strings.Join(d.args, " "))
-		}
 	default:
 		return false
 	}
@@ -177,30 +156,6 @@ func (c *converter) aio(body *hclwrite.Body, d *directive) {
 	body.SetAttributeValue("aio", cty.StringVal(v))
 }
 
-func (c *converter) accessLog(body *hclwrite.Body, d *directive) {
-	if len(d.args) == 0 {
-		return
-	}
-	path := d.args[0]
-	if path == "/dev/stdout" {
-		path = "stdout"
-	} else if path == "/dev/stderr" {
-		path = "stderr"
-	}
-	body.SetAttributeValue("access_log", cty.StringVal(path))
-	if len(d.args) > 1 {
-		switch d.args[1] {
-		case "combined":
-			body.SetAttributeValue("access_log_format", cty.StringVal("combined"))
-		default:
-			c.warn(d, "access_log format %q: tern writes json (or combined); json kept", d.args[1])
-		}
-		if len(d.args) > 2 {
-			c.warn(d, "access_log %s: tern buffers on its own and never blocks on the disk", strings.Join(d.args[2:], " "))
-		}
-	}
-}
-
 func (c *converter) openFileCache(body *hclwrite.Body, d *directive) {
 	if len(d.args) == 1 && d.args[0] == "off" {
 		return
@@ -247,8 +202,10 @@ func (c *converter) listen(body *hclwrite.Body, b *block, d *directive) {
 			parts = append(parts, p)
 		case p == "http2":
 			h2 = true
+		case listenTuning(p):
+			c.inform(d, "listen %s: %s is dropped: tern sets its sockets itself", addr, p)
 		default:
-			c.warn(d, "listen %s: parameter %q is not supported: dropped", addr, p)
+			c.warn(d, "listen %s: the parameter %q is not one tern has: dropped", addr, p)
 		}
 	}
 	if h2 {
@@ -272,20 +229,81 @@ func (c *converter) errorPage(b *block, d *directive) {
 		uri = codes[n-1] + " " + uri
 		codes = codes[:n-1]
 	}
-	if strings.HasPrefix(uri, "@") {
-		c.warn(d, "error_page to a named location is not supported: skipped")
+	if strings.HasPrefix(d.args[len(d.args)-1], "@") {
+		c.warn(d, "error_page to the named location %s is not supported: skipped", d.args[len(d.args)-1])
+		return
+	}
+	if v := c.unknownVariable(uri); v != "" {
+		c.warn(d, "error_page: the variable $%s is not one tern has: skipped", v)
 		return
 	}
 	b.entry("error_page", strings.Join(codes, " "), cty.StringVal(uri))
 }
 
-func (c *converter) returnDirective(body *hclwrite.Body, d *directive) {
-	if len(d.args) == 0 {
+// listenTuning are listen's parameters that tune a socket without
+// changing what it serves.
+func listenTuning(p string) bool {
+	for _, t := range []string{"deferred", "fastopen=", "rcvbuf=", "sndbuf=", "so_keepalive=", "accept_filter=", "setfib=", "bind", "ipv6only=on"} {
+		if p == t || strings.HasSuffix(t, "=") && strings.HasPrefix(p, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverTokens converts on, off and build (tern's version has no build
+// name: on); a string (nginx Plus) is a loss.
+func (c *converter) serverTokens(body *hclwrite.Body, b *block, d *directive) {
+	if len(d.args) == 1 && d.args[0] == "build" {
+		c.inform(d, "server_tokens build: tern's version has no build name: on")
+		d = &directive{name: d.name, args: []string{"on"}, file: d.file, line: d.line}
+	}
+	if len(d.args) != 1 || d.args[0] != "on" && d.args[0] != "off" {
+		c.warn(d, "server_tokens %s: tern has on and off: skipped", strings.Join(d.args, " "))
 		return
 	}
-	v := strings.Join(d.args, " ")
-	if _, err := strconv.Atoi(d.args[0]); err != nil {
-		v = "302 " + v // "return URL" is a 302
+	c.plain(body, b, d, "server_tokens", kBool)
+}
+
+// addHeader converts "add_header NAME VALUE [always]": the value, or an
+// object with always, in the order written.
+func (c *converter) addHeader(b *block, d *directive) {
+	if len(d.args) < 2 || len(d.args) > 3 || len(d.args) == 3 && d.args[2] != "always" {
+		c.warn(d, "add_header wants a name, a value and \"always\": skipped")
+		return
 	}
-	body.SetAttributeValue("return", cty.StringVal(v))
+	for _, a := range b.ordered["add_header"] {
+		if strings.EqualFold(string(a.Name.Bytes()), string(hclwrite.TokensForValue(cty.StringVal(d.args[0])).Bytes())) {
+			c.warn(d, "add_header %s is given twice: tern sends a header once per add_header name: skipped", d.args[0])
+			return
+		}
+	}
+	v := cty.StringVal(d.args[1])
+	if len(d.args) == 3 {
+		v = cty.ObjectVal(map[string]cty.Value{"value": v, "always": cty.True})
+	}
+	b.orderedEntry("add_header", d.args[0], hclwrite.TokensForValue(v))
+}
+
+// types converts a types block: the entries that differ from tern's
+// built-in table, which tern's types adds to. nginx's types replaces
+// the table in effect, so an extension that tern knows and the block
+// does not keeps tern's type (nginx would send default_type).
+func (c *converter) types(b *block, d *directive) {
+	for _, t := range d.block {
+		var exts []cty.Value
+		for _, e := range t.args {
+			if got, ok := c.builtinMIME.Lookup([]byte(e)); ok && got == t.name {
+				continue
+			}
+			exts = append(exts, cty.StringVal(e))
+		}
+		if len(exts) == 0 {
+			continue
+		}
+		if old, ok := b.maps["types"][t.name]; ok {
+			exts = append(old.AsValueSlice(), exts...)
+		}
+		b.entry("types", t.name, cty.ListVal(exts))
+	}
 }

@@ -38,12 +38,16 @@ var sslDropped = map[string]string{
 	"ssl_certificate_cache":  "tern loads certificates once per configuration",
 }
 
+// sslSecurity are the dropped directives that decide who may connect or
+// whether tern can start: losses. The others are notes.
+var sslSecurity = map[string]bool{
+	"ssl_password_file": true, "ssl_crl": true, "ssl_conf_command": true,
+	"ssl_ocsp": true, "ssl_ocsp_cache": true, "ssl_ocsp_responder": true,
+}
+
 // ssl converts the TLS directives; it reports false for a directive that
 // is not one of them.
 func (c *converter) ssl(body *hclwrite.Body, b *block, d *directive) bool {
-	if c.acmeSSLVariable(body, d) {
-		return true
-	}
 	if k, ok := sslPlain[d.name]; ok {
 		if (d.name == "ssl_certificate" || d.name == "ssl_certificate_key") && len(d.args) > 0 &&
 			(strings.Contains(d.args[0], "$") || strings.HasPrefix(d.args[0], "data:")) {
@@ -55,7 +59,11 @@ func (c *converter) ssl(body *hclwrite.Body, b *block, d *directive) bool {
 		return true
 	}
 	if why, ok := sslDropped[d.name]; ok {
-		c.warn(d, "%s not converted: %s", d.name, why)
+		if sslSecurity[d.name] {
+			c.warn(d, "%s not converted: %s", d.name, why)
+		} else {
+			c.inform(d, "%s not needed: %s", d.name, why)
+		}
 		comment(body, "nginx: "+line(d)+" (not converted: "+why+")")
 		return true
 	}
@@ -65,12 +73,12 @@ func (c *converter) ssl(body *hclwrite.Body, b *block, d *directive) bool {
 		// TLS one.
 		if len(d.args) == 1 && d.args[0] == "on" {
 			b.sslOn = true
-			c.warn(d, "ssl on: every listen of this block becomes \"ssl\"")
+			c.inform(d, "ssl on: every listen of this block becomes \"ssl\"")
 		}
 		comment(body, "nginx: "+line(d)+" (converted into \"ssl\" on the listen entries)")
 	case "ssl_stapling":
 		if len(d.args) == 1 && d.args[0] == "on" {
-			c.warn(d, "ssl_stapling on: tern staples only the response ssl_stapling_file names, it does not fetch one")
+			c.inform(d, "ssl_stapling on: tern staples only the response ssl_stapling_file names, it does not fetch one")
 		}
 		comment(body, "nginx: "+line(d)+" (tern staples ssl_stapling_file when it is set)")
 	default:

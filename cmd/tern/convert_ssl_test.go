@@ -59,8 +59,8 @@ http {
 		}
 	}
 	var out, warn bytes.Buffer
-	if !convertNginx(filepath.Join(dir, "nginx.conf"), &out, &warn) {
-		t.Fatalf("convert failed: %s", warn.String())
+	if losses, ok := convertReport(filepath.Join(dir, "nginx.conf"), &out, &warn); !ok || losses != 0 {
+		t.Fatalf("convert failed or lost something (%d): %s", losses, warn.String())
 	}
 	main := filepath.Join(dir, "tern.hcl")
 	if err := os.WriteFile(main, out.Bytes(), 0o600); err != nil {
@@ -94,7 +94,7 @@ http {
 			t.Errorf("%d: %s not converted right\n%s", i, c.name, out.String())
 		}
 	}
-	for _, want := range []string{"ssl_session_cache not converted", "ssl_dhparam not converted", "ssl on: every listen"} {
+	for _, want := range []string{"note: ssl_session_cache not needed", "note: ssl_dhparam not needed", "note: ssl on: every listen"} {
 		if !strings.Contains(warn.String(), want) {
 			t.Errorf("no warning %q in:\n%s", want, warn.String())
 		}

@@ -12,11 +12,14 @@ import (
 )
 
 // TestConvertLoads converts the fixture and loads the result: every
-// directive tern has must arrive with its value, and everything else must
-// be reported.
+// directive tern has must arrive with its value, the rewrite module's
+// statements in their order, and everything else must be reported: what
+// changes what is served as a loss (exit 1 without -lossy), the rest as a
+// note.
 func TestConvertLoads(t *testing.T) {
 	var out, warn bytes.Buffer
-	if !convertNginx("testdata/nginx/nginx.conf", &out, &warn) {
+	losses, ok := convertReport("testdata/nginx/nginx.conf", &out, &warn)
+	if !ok {
 		t.Fatalf("convert failed: %s", warn.String())
 	}
 	dir := t.TempDir()
@@ -27,6 +30,19 @@ func TestConvertLoads(t *testing.T) {
 	}
 	srv := cfg.HTTP.Servers[0]
 	loc := func(path string) *conf.Location { return srv.Location([]byte(path)) }
+	ops := func(l *conf.Location) string {
+		var s []string
+		for _, st := range l.Script {
+			s = append(s, [...]string{"", "set", "rewrite", "return", "break", "if"}[st.Op])
+			if st.Op == conf.OpIf {
+				for _, in := range st.Then.Script {
+					s = append(s, "  "+[...]string{"", "set", "rewrite", "return", "break", "if"}[in.Op])
+				}
+			}
+		}
+		return strings.Join(s, ",")
+	}
+	logs := srv.Root.AccessLogs
 	checks := []struct {
 		name string
 		ok   bool
@@ -38,20 +54,26 @@ func TestConvertLoads(t *testing.T) {
 		{"thread_pool", cfg.ThreadPools["big"] != nil && cfg.ThreadPools["big"].Threads == 8 && cfg.ThreadPools["big"].MaxQueue == 1024},
 		{"error_log", strings.HasSuffix(cfg.ErrorLog, "logs/error.log")},
 		{"aio", srv.Root.AIO.Mode == conf.AIOThreads && srv.Root.AIO.Pool == "big"},
-		{"keepalive_timeout", srv.Root.KeepaliveTimeout.Seconds() == 65},
+		{"keepalive_timeout", srv.Root.KeepaliveTimeout.Seconds() == 65 && srv.Root.KeepaliveHeader.Seconds() == 60},
 		{"client_max_body_size", srv.Root.ClientMaxBodySize == 10<<20},
 		{"large_client_header_buffers", srv.Root.LargeClientHeaderBuffers == conf.Buffers{Num: 4, Size: 16 << 10}},
 		{"server_tokens", !srv.Root.ServerTokens},
 		{"gzip", srv.Root.Gzip && srv.Root.GzipCompLevel == 5 && len(srv.Root.GzipTypes) == 2},
 		{"open_file_cache", srv.Root.OpenFileCache != nil && srv.Root.OpenFileCache.Max == 1000},
-		{"access_log_format", srv.Root.AccessLogFormat == conf.FormatCombined},
-		{"types", mimeIs(cfg, "cst", "text/x-custom") && mimeIs(cfg, "avif", "image/avif")},
+		{"types", mimeIs(cfg, "cst", "text/x-custom") && mimeIs(cfg, "avif", "image/avif") && mimeIs(cfg, "fixture", "application/x-fixture") && mimeIs(cfg, "html", "text/html")},
 		{"listen", len(cfg.HTTP.Addrs) == 2 && cfg.HTTP.Addrs[0].Backlog == 1024 && cfg.HTTP.Addrs[1].Network == "tcp6"},
 		{"server_name", len(srv.Names) == 2 && srv.Names[1] == "*.example.com"},
 		{"index", len(srv.Root.Index) == 2},
 		{"charset", srv.Root.Charset == "utf-8"},
+		{"charset_types", srv.Root.CharsetApplies("application/javascript") && !srv.Root.CharsetApplies("text/css")},
 		{"error_page", srv.Root.ErrorPages[502].URI.String() == "/50x.html" && srv.Root.ErrorPages[403].Status == 200},
-		{"add_header", len(srv.Root.AddHeaders) == 2 && srv.Root.AddHeaders[1].Value.String() == `a "b" c` && srv.Root.AddHeaders[1].Always && !srv.Root.AddHeaders[0].Always},
+		{"add_header", len(srv.Root.AddHeaders) == 2 && srv.Root.AddHeaders[1].Value.String() == `a "b" c` &&
+			srv.Root.AddHeaders[1].Always && !srv.Root.AddHeaders[0].Always},
+		{"log_format", len(cfg.HTTP.LogFormats) == 2 && cfg.HTTP.LogFormats[0].Name == "main" &&
+			cfg.HTTP.LogFormats[1].Name == "nginx_json" && cfg.HTTP.LogFormats[1].Escape == conf.EscapeJSON},
+		{"access_log", len(logs) == 3 && logs[0].Format == conf.FormatCombined && logs[1].Format.Name == "main" &&
+			logs[1].Buffer == 32<<10 && logs[1].Flush.Seconds() == 5 && logs[1].If.String() == "$loggable" && logs[2].Format.Name == "nginx_json"},
+		{"map", len(cfg.HTTP.Vars) >= 2},
 		{"exact location", loc("/favicon.ico").Modifier == conf.ModExact && len(loc("/favicon.ico").AccessLogs) == 0},
 		{"log_not_found", !loc("/favicon.ico").LogNotFound && srv.Root.LogNotFound},
 		{"^~ location", loc("/static/x.css").Modifier == conf.ModPrefixNoRegex && loc("/static/x.css").GzipStatic},
@@ -59,20 +81,34 @@ func TestConvertLoads(t *testing.T) {
 		{"alias", strings.HasSuffix(loc("/images/a.png").Alias, "/srv/img/") && loc("/images/").AutoindexFormat == "json"},
 		{"return", len(loc("/old").Script) == 1 && loc("/old").Script[0].Code == 301 && loc("/gone").Script[0].Code == 302},
 		{"stub_status", loc("/status").StubStatus},
+		{"if", ops(loc("/api/")) == "if,  return"},
+		{"statements in order", ops(loc("/app/")) == "set,rewrite,if,  set,if,  return,if,  rewrite,if,  rewrite,return"},
+		{"named group", loc("/abc/s/").Modifier == conf.ModRegex && len(loc("/abc/s/").AddHeaders) == 1},
+		{"lookahead", len(loc("/.git/x").Access) == 1 && loc("/.well-known/x").Modifier != conf.ModRegexCaseless},
+		{"unknown variable", loc("/unknown/").Path == "/unknown/" && len(loc("/unknown/").AddHeaders) == 2},
 	}
 	for i, c := range checks {
 		if !c.ok {
 			t.Errorf("%d: %s not converted right", i, c.name)
 		}
 	}
-	for _, want := range []string{"multi_accept not converted", "log_format not converted",
-		"proxy_pass is not supported", "if is not supported", "location @named", "keepalive_timeout's header timeout"} {
-		if !strings.Contains(warn.String(), want) && !strings.Contains(out.String(), strings.TrimPrefix(want, "location ")) {
-			t.Errorf("no warning about %q in:\n%s", want, warn.String())
+	if t.Failed() {
+		t.Log(out.String())
+	}
+	for _, want := range []string{
+		"site.conf:22: location @named: named locations are not supported",
+		"site.conf:24: proxy_pass is not supported",
+		"site.conf:38: add_header: the variable $geoip_country is not one tern has",
+		"note: log_format json is named nginx_json", "note: access_log logs/json.log: gzip is dropped",
+		"note: rewrite and what follows it are never run", "note: set after other statements: put in if \"$uri\"",
+		"note: the regular expression \"/\\\\.(?!well-known/)\" is written",
+	} {
+		if !strings.Contains(warn.String(), want) {
+			t.Errorf("no report %q in:\n%s", want, warn.String())
 		}
 	}
-	if strings.Contains(warn.String(), "add_header") {
-		t.Errorf("add_header ... always is converted, yet warned about:\n%s", warn.String())
+	if losses != 3 {
+		t.Errorf("%d losses, want 3:\n%s", losses, warn.String())
 	}
 }
 
@@ -102,9 +138,42 @@ func TestConvertSyntaxErrors(t *testing.T) {
 }
 
 func TestRunConvertUsage(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := run([]string{"convert"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "usage") {
-		t.Fatalf("%d %q", code, errb.String())
+	for _, args := range [][]string{{"convert"}, {"convert", "-lossy"}, {"convert", "-x", "a.conf"}, {"convert", "a.conf", "b.conf"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), "usage") {
+			t.Errorf("%q: %d %q", args, code, errb.String())
+		}
+	}
+}
+
+// TestConvertExit: a loss makes convert exit 1 with the list of what was
+// lost, unless -lossy, which lists them too; notes alone exit 0.
+func TestConvertExit(t *testing.T) {
+	dir := t.TempDir()
+	lossy := filepath.Join(dir, "lossy.conf")
+	os.WriteFile(lossy, []byte("http { server { location / { proxy_pass http://x; } } }"), 0o644)
+	noted := filepath.Join(dir, "noted.conf")
+	os.WriteFile(noted, []byte("http { server { listen 80 deferred; location / { root /srv; } } }"), 0o644)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"convert", lossy}, 1, "lossy.conf:1: proxy_pass is not supported"},
+		{[]string{"convert", lossy}, 1, "1 directive(s) above could not be translated"},
+		{[]string{"convert", "-lossy", lossy}, 0, "lossy.conf:1: proxy_pass is not supported"},
+		{[]string{"convert", noted}, 0, "noted.conf:1: note: listen 80: deferred is dropped"},
+		{[]string{"convert", filepath.Join(dir, "missing.conf")}, 1, "no such file"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := run(c.args, &out, &errb)
+		if code != c.code || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%q: exit %d, want %d; stderr %q, want %q", c.args, code, c.code, errb.String(), c.want)
+		}
+		if c.code == 0 && !strings.Contains(out.String(), "server {") {
+			t.Errorf("%q: no output", c.args)
+		}
 	}
 }
 

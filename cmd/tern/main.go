@@ -47,14 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "convert" {
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: tern convert nginx.conf > tern.hcl")
-			return 1
-		}
-		if !convertNginx(args[1], stdout, stderr) {
-			return 1
-		}
-		return 0
+		return convertMain(args[1:], stdout, stderr)
 	}
 	var o options
 	fs := flag.NewFlagSet("tern", flag.ContinueOnError)
@@ -68,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	v := fs.Bool("v", false, "print the version and exit")
 	vv := fs.Bool("V", false, "print the version and build settings and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]\n       tern serve [-listen ADDR] [-autoindex=false] [-gzip] [DIR]   (tern serve -help)\n       tern convert nginx.conf > tern.hcl")
+		fmt.Fprintln(stderr, "usage: tern [-c FILE] [-p PREFIX] [-t | -T] [-s SIGNAL] [-v | -V]\n       tern serve [-listen ADDR] [-autoindex=false] [-gzip] [DIR]   (tern serve -help)\n       tern convert [-lossy] nginx.conf > tern.hcl")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

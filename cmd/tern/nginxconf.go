@@ -134,14 +134,13 @@ func (p *nginxParser) parseBlock(inner bool) ([]*directive, error) {
 	}
 }
 
-// include expands an include directive; mime.types is left to tern's
-// built-in table.
+// include expands an include directive where it stands, with nginx's
+// rules: a path without wildcards must name a file; a pattern's matches
+// (globNginx: glob(3), hidden files only when the pattern spells the dot,
+// sorted) are read in order, and a pattern that matches nothing is fine.
 func (p *nginxParser) include(d *directive) ([]*directive, error) {
 	if len(d.args) != 1 {
 		return nil, fmt.Errorf("%s: include takes one argument", d.where())
-	}
-	if filepath.Base(d.args[0]) == "mime.types" {
-		return []*directive{{name: "#mime.types", args: d.args, file: d.file, line: d.line}}, nil
 	}
 	if p.depth >= maxIncludeDepth {
 		return nil, fmt.Errorf("%s: includes nested deeper than %d", d.where(), maxIncludeDepth)
@@ -150,9 +149,12 @@ func (p *nginxParser) include(d *directive) ([]*directive, error) {
 	if !filepath.IsAbs(pattern) {
 		pattern = filepath.Join(p.base, pattern)
 	}
-	files, err := filepath.Glob(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", d.where(), err)
+	files := []string{pattern}
+	if hasWildcard(pattern) {
+		var err error
+		if files, err = globNginx(pattern); err != nil {
+			return nil, fmt.Errorf("%s: include %s: %v", d.where(), d.args[0], err)
+		}
 	}
 	if len(files) > maxIncludes {
 		return nil, fmt.Errorf("%s: include %s names %d files, more than %d", d.where(), d.args[0], len(files), maxIncludes)
@@ -167,7 +169,7 @@ func (p *nginxParser) include(d *directive) ([]*directive, error) {
 		}
 		src, err := readConf(f)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", d.where(), err)
+			return nil, fmt.Errorf("%s: include %s: %v", d.where(), d.args[0], err)
 		}
 		sub := &nginxParser{src: src, line: 1, file: f, base: p.base, depth: p.depth + 1,
 			stack: append(p.stack[:len(p.stack):len(p.stack)], abs)}

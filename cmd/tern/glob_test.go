@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestMatchGlob(t *testing.T) {
+	for i, c := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"*.conf", "a.conf", true},
+		{"*.conf", ".default.conf", false},
+		{".*.conf", ".default.conf", true},
+		{"*", ".hidden", false},
+		{"?.conf", "a.conf", true},
+		{"?.conf", "ab.conf", false},
+		{"[ab].conf", "b.conf", true},
+		{"[!ab].conf", "b.conf", false},
+		{"[!ab].conf", "c.conf", true},
+		{"[a-c]*", "b1", true},
+		{"[]x]", "]", true},
+		{`\*`, "*", true},
+		{`\*`, "a", false},
+		{"*.conf", "a.conf.bak", false},
+		{"a*b*c", "aXbYc", true},
+	} {
+		got, err := matchGlob(c.pattern, c.name)
+		if err != nil || got != c.want {
+			t.Errorf("%d: %q %q = %v %v, want %v", i, c.pattern, c.name, got, err, c.want)
+		}
+	}
+	if _, err := matchGlob("[a", "a"); err == nil {
+		t.Error("an open bracket is accepted")
+	}
+}
+
+func TestGlobNginx(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"conf.d/b.conf", "conf.d/a.conf", "conf.d/.default.conf", "conf.d/x.txt",
+		"sites-a/s.conf", "sites-b/s.conf", ".hidden/s.conf"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, nil, 0o644)
+	}
+	for i, c := range []struct {
+		pattern string
+		want    []string
+	}{
+		{"conf.d/*.conf", []string{"conf.d/a.conf", "conf.d/b.conf"}},
+		{"conf.d/.*", []string{"conf.d/.default.conf"}},
+		{"sites-*/*.conf", []string{"sites-a/s.conf", "sites-b/s.conf"}},
+		{"*/s.conf", []string{"sites-a/s.conf", "sites-b/s.conf"}},
+		{"none/*.conf", nil},
+	} {
+		got, err := globNginx(filepath.Join(dir, c.pattern))
+		for j := range got {
+			got[j], _ = filepath.Rel(dir, got[j])
+		}
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("%d: %s: %q %v, want %q", i, c.pattern, got, err, c.want)
+		}
+	}
+}
