@@ -73,7 +73,8 @@ func TestConvertLoads(t *testing.T) {
 			cfg.HTTP.LogFormats[1].Name == "nginx_json" && cfg.HTTP.LogFormats[1].Escape == conf.EscapeJSON},
 		{"access_log", len(logs) == 3 && logs[0].Format == conf.FormatCombined && logs[1].Format.Name == "main" &&
 			logs[1].Buffer == 32<<10 && logs[1].Flush.Seconds() == 5 && logs[1].If.String() == "$loggable" && logs[2].Format.Name == "nginx_json"},
-		{"map", len(cfg.HTTP.Vars) >= 2},
+		{"map", len(cfg.HTTP.Vars) >= 3},
+		{"map's empty key", mapFinds(cfg, "cache", "", "no-store") && mapFinds(cfg, "cache", "text/css", "public")},
 		{"exact location", loc("/favicon.ico").Modifier == conf.ModExact && len(loc("/favicon.ico").AccessLogs) == 0},
 		{"log_not_found", !loc("/favicon.ico").LogNotFound && srv.Root.LogNotFound},
 		{"^~ location", loc("/static/x.css").Modifier == conf.ModPrefixNoRegex && loc("/static/x.css").GzipStatic},
@@ -110,6 +111,17 @@ func TestConvertLoads(t *testing.T) {
 	if losses != 3 {
 		t.Errorf("%d losses, want 3:\n%s", losses, warn.String())
 	}
+}
+
+// mapFinds reports whether the map making $name gives want for key.
+func mapFinds(cfg *conf.Config, name, key, want string) bool {
+	for _, v := range cfg.HTTP.Vars {
+		if v.Name == name && v.Map != nil {
+			val, _, _ := v.Map.Find([]byte(key), nil, nil)
+			return val != nil && val.String() == want
+		}
+	}
+	return false
 }
 
 func mimeIs(cfg *conf.Config, ext, want string) bool {

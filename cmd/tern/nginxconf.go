@@ -77,6 +77,9 @@ func (p *nginxParser) parseBlock(inner bool) ([]*directive, error) {
 	list := []*directive{}
 	for {
 		d := &directive{file: p.file}
+		// named: the directive has its name, which may be "" (a map's
+		// empty key, written "").
+		named := false
 		for {
 			tok, quoted, line, err := p.token()
 			if err != nil {
@@ -90,16 +93,16 @@ func (p *nginxParser) parseBlock(inner bool) ([]*directive, error) {
 				if inner {
 					return nil, fmt.Errorf("%s:%d: unexpected end of file, expecting \"}\"", p.file, p.line)
 				}
-				if d.name != "" {
+				if named {
 					return nil, fmt.Errorf("%s:%d: unexpected end of file, expecting \";\" or \"}\"", p.file, p.line)
 				}
 				return list, nil
 			case tok == ";" && !quoted:
-				if d.name == "" {
+				if !named {
 					return nil, fmt.Errorf("%s:%d: unexpected \";\"", p.file, line)
 				}
 			case tok == "{" && !quoted:
-				if d.name == "" {
+				if !named {
 					return nil, fmt.Errorf("%s:%d: unexpected \"{\"", p.file, line)
 				}
 				block, err := p.parseBlock(true)
@@ -108,13 +111,13 @@ func (p *nginxParser) parseBlock(inner bool) ([]*directive, error) {
 				}
 				d.block = block
 			case tok == "}" && !quoted:
-				if !inner || d.name != "" {
+				if !inner || named {
 					return nil, fmt.Errorf("%s:%d: unexpected \"}\"", p.file, line)
 				}
 				return list, nil
 			default:
-				if d.name == "" {
-					d.name = tok
+				if !named {
+					d.name, named = tok, true
 				} else {
 					d.args = append(d.args, tok)
 				}
