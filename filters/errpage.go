@@ -1,6 +1,10 @@
 package filters
 
-import "strconv"
+import (
+	"strconv"
+
+	"tern/conf"
+)
 
 // StatusHeaderTooLarge is nginx's internal 494: a request header line or
 // the whole header is over large_client_header_buffers. It goes out as 400
@@ -66,6 +70,17 @@ func ErrorPage(status int, tokens bool) []byte {
 	return errorPages[i][status]
 }
 
+// ErrorCharset is the charset of a built-in page of status (text/html,
+// which charset always covers) in loc: loc's charset, except on a 301
+// or 302, whose page nginx sends without one (old browsers applied it
+// to the page redirected to).
+func ErrorCharset(loc *conf.Location, status int) string {
+	if loc == nil || status == 301 || status == 302 {
+		return ""
+	}
+	return loc.Charset
+}
+
 // WireStatus is the status that goes out for an internal one.
 func WireStatus(status int) int {
 	if _, ok := badRequestPages[status]; ok {
@@ -98,7 +113,7 @@ func (t *Txn) errorResponse(status int) {
 	r.Body.Segs = r.Body.Segs[:0]
 	page := ErrorPage(status, t.Loc == nil || t.Loc.ServerTokens)
 	r.ContentType = "text/html"
-	r.Charset = ""
+	r.Charset = ErrorCharset(t.Loc, status)
 	r.ContentLength = int64(len(page))
 	r.Body.AddMem(page)
 }

@@ -179,4 +179,15 @@ func TestCharset(t *testing.T) {
 	if r := s.get(req("GET", "/noext")); r.header("Content-Type") != "application/octet-stream" {
 		t.Fatalf("binary: %q", r.header("Content-Type"))
 	}
+	// The built-in pages are text/html, which charset always covers,
+	// except a 301 or 302's (nginx leaves the redirect's out, as old
+	// browsers applied it to the next page).
+	for _, c := range []struct{ path, ct string }{
+		{"/missing", "text/html; charset=utf-8"},
+		{"/dir", "text/html"},
+	} {
+		if r := s.get(req("GET", c.path)); r.header("Content-Type") != c.ct {
+			t.Errorf("%s: %d with Content-Type %q, want %q", c.path, r.status, r.header("Content-Type"), c.ct)
+		}
+	}
 }

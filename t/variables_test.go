@@ -94,6 +94,12 @@ func TestVariables(t *testing.T) {
 		{"GET /a.txt HTTP/1.1\r\nHost: www.example.net\r\n\r\n", 200, map[string]string{"X-Site": "tail"}, "a\n"},
 		// always: on a 404 only the always header is added.
 		{req("GET", "/missing"), 404, map[string]string{"X-Status": "404", "X-URI": "", "X-Kind": ""}, ""},
+		// A 304 has no Content-Type, and $sent_http_content_type is
+		// empty for the headers it gets (nginx's not-modified filter
+		// clears the type before the headers filter runs).
+		{req("GET", "/p.html", "If-None-Match: *"), 304, map[string]string{
+			"X-CT": "", "X-Policy": "", "X-Status": "304", "Content-Type": "",
+		}, ""},
 		// expires through a map.
 		{req("GET", "/a.txt?e=h"), 200, map[string]string{"Cache-Control": "max-age=3600"}, "a\n"},
 		{req("GET", "/a.txt?e=epoch"), 200, map[string]string{"Cache-Control": "no-cache", "Expires": "Thu, 01 Jan 1970 00:00:01 GMT"}, "a\n"},

@@ -388,7 +388,7 @@ func (rq *request) setError(status int) {
 		return
 	}
 	resp.ContentType = "text/html"
-	resp.Charset = ""
+	resp.Charset = filters.ErrorCharset(rq.Loc, resp.Status)
 	resp.ContentLength = int64(len(page))
 	resp.Body.AddMem(page)
 	if status == 405 {

@@ -480,6 +480,11 @@ func (rq *request) appendSent(dst []byte, name string) []byte {
 	resp := &rq.Resp
 	switch name {
 	case "content_type":
+		// A 304 has none, as nginx's not-modified filter clears it
+		// before the headers filter runs.
+		if resp.Status == 304 {
+			return dst
+		}
 		return filters.AppendContentTypeValue(dst, resp)
 	case "content_length":
 		if resp.ContentLength >= 0 {
