@@ -114,7 +114,7 @@ func TestNginxVariableBraces(t *testing.T) {
 	if !convertNginx(p, &out, &warn) {
 		t.Fatalf("convert: %s", warn.String())
 	}
-	if !strings.Contains(out.String(), `X-V = "x$ssl_client_verify:$${ssl_client_cert}x"`) {
+	if !strings.Contains(out.String(), `"X-V" = "x$ssl_client_verify:$${ssl_client_cert}x"`) {
 		t.Fatalf("got:\n%s", out.String())
 	}
 }
