@@ -424,3 +424,31 @@ func TestConvertUser(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertNeverWeakens: a directive that decides who may see what,
+// in a form tern cannot express, is a loss named with its file:line, and
+// convert exits 1: the converted site must not serve what nginx refused.
+func TestConvertNeverWeakens(t *testing.T) {
+	cases := []struct{ name, conf, want string }{
+		{"limit_except", "location / { limit_except GET { deny all; } }", "limit_except is not supported"},
+		{"auth_request", "location / { auth_request /auth; }", "auth_request is not supported"},
+		{"named location", "location @x { internal; }", "named locations are not supported"},
+		{"lookbehind", "location ~ (?<=/)\\.env$ { deny all; }", "the regular expression"},
+		{"if lookbehind", "if ($uri ~ (?<=/)\\.git) { return 403; }", "the regular expression"},
+		{"unknown variable", "location / { add_header X-A $geoip_country_code; }", "$geoip_country_code is not one tern has"},
+		{"ssl_crl", "listen 443 ssl; ssl_certificate a.pem; ssl_certificate_key a.key; ssl_crl c.pem;", "ssl_crl not converted"},
+		{"ssl_ocsp", "listen 443 ssl; ssl_certificate a.pem; ssl_certificate_key a.key; ssl_ocsp on;", "ssl_ocsp not converted"},
+		{"certificate variable", "listen 443 ssl; ssl_certificate $ssl_server_name.pem; ssl_certificate_key a.key;", "certificates named by variables"},
+		{"fastcgi", "location ~ \\.php$ { fastcgi_pass unix:/run/php.sock; }", "fastcgi_pass is not supported"},
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		p := filepath.Join(dir, "nginx.conf")
+		os.WriteFile(p, []byte("events {}\nhttp {\n  server {\n    "+c.conf+"\n  }\n}\n"), 0o644)
+		var out, errb bytes.Buffer
+		code := run([]string{"convert", p}, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), p+":4: ") || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 and %q at line 4", c.name, code, errb.String(), c.want)
+		}
+	}
+}
