@@ -37,7 +37,8 @@ func (c *converter) http2(body *hclwrite.Body, b *block, d *directive) bool {
 		return true
 	}
 	if why, ok := http2Dropped[d.name]; ok {
-		c.warn(d, "%s not converted: %s", d.name, why)
+		// Obsolete or gone in nginx too: nothing served changes.
+		c.inform(d, "%s not converted: %s", d.name, why)
 		comment(body, "nginx: "+line(d)+" (not converted: "+why+")")
 		return true
 	}
@@ -49,7 +50,7 @@ func (c *converter) http2(body *hclwrite.Body, b *block, d *directive) bool {
 // HTTP/1.x working, which nginx's listen ... http2 did not.
 func (c *converter) listenHTTP2(body *hclwrite.Body, d *directive, ssl bool) {
 	if !ssl {
-		c.warn(d, "listen %s http2: tern serves HTTP/2 with prior knowledge and HTTP/1.x side by side on a plain address (nginx before 1.25.1: HTTP/2 only)", d.args[0])
+		c.inform(d, "listen %s http2: tern serves HTTP/2 with prior knowledge and HTTP/1.x side by side on a plain address (nginx before 1.25.1: HTTP/2 only)", d.args[0])
 	}
 	body.SetAttributeValue("http2", cty.True)
 }

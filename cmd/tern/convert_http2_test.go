@@ -47,8 +47,12 @@ http {
 		t.Fatal(err)
 	}
 	var out, warn bytes.Buffer
-	if !convertNginx(path, &out, &warn) {
+	losses, ok := convertReport(path, &out, &warn)
+	if !ok {
 		t.Fatalf("convert failed: %s", warn.String())
+	}
+	if losses != 0 {
+		t.Errorf("%d losses, want none (every HTTP/2 directive converts or is a note):\n%s", losses, warn.String())
 	}
 	main := filepath.Join(dir, "tern.hcl")
 	if err := os.WriteFile(main, out.Bytes(), 0o600); err != nil {
