@@ -38,6 +38,10 @@ const (
 	// nothing before the region is in (at 20 MiB/s, 256 KiB takes
 	// 13 ms). The kernel's readahead keeps the disk busy between fills.
 	maxFill = 256 << 10
+	// maxInline bounds the region one inline send is asked about:
+	// nginx's default sendfile_max_chunk. A larger one would make a
+	// cold page far ahead hold back the cached ones before it.
+	maxInline = 2 << 20
 )
 
 // diskTask is the one thread-pool task of a Txn, allocated once and
@@ -124,7 +128,8 @@ func offloadable(t *Txn) *threadpool.Pool {
 // ready says how much of the count bytes of segment s at the write
 // position the loop can send without waiting for the disk: those of a
 // region a pool task has just filled, else, when every page of the next
-// count bytes (at most maxFill) is cached, all of them. When they are not
+// count bytes (at most maxInline, then at most maxFill) is cached, all of
+// them. When they are not
 // cached, it posts a task that brings them in and returns Again with
 // WaitThread (Error when the pool refuses: a full queue, which the
 // worker answers with 500 when nothing was sent yet).
@@ -137,8 +142,15 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64) (int64, Resul
 		return min(count, f.end-off), OK
 	}
 	t.filled = filled{}
-	count = min(count, maxFill)
+	// Inline in chunks of up to maxInline (sendfile_max_chunk's
+	// default), as big as the socket takes: one sendfile where chunks
+	// of maxFill would make eight, each asked for. Near a cold region
+	// the chunk shrinks to maxFill before the pool is asked to fill.
+	count = min(count, maxInline)
 	if resident(s.File.FD, off, count) {
+		return count, OK
+	}
+	if count = min(count, maxFill); resident(s.File.FD, off, count) {
 		return count, OK
 	}
 	task := t.diskTask()
