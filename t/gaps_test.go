@@ -95,7 +95,7 @@ func TestRequestRules(t *testing.T) {
   }`))
 	s.start()
 	runHCases(t, s, []hcase{
-		{raw: "TRACE / HTTP/1.1\r\nHost: localhost\r\n\r\n", status: 405},
+		{raw: "TRACE / HTTP/1.1\r\nHost: localhost\r\n\r\n", status: 405, closed: true},
 		{raw: "GET / HTTP/1.0\r\n\r\n", status: 200, body: "=empty", closed: true},
 		{raw: "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n", status: 200, body: "=localhost", closed: true},
 		{raw: "GET http://[abcd::ef98:0:7654:321]./ HTTP/1.0\r\n\r\n", status: 400, closed: true},

@@ -278,7 +278,9 @@ func (rq *request) route(addr *conf.Addr) int {
 	rq.Loc = srv.Root
 	if r.Method == filters.MethodTRACE {
 		// nginx refuses TRACE before anything else
-		// (ngx_http_process_request_header).
+		// (ngx_http_process_request_header), before a location has
+		// made the connection keep-alive: it closes after the 405.
+		rq.closeAfter = true
 		return 405
 	}
 	if r.RawPath[0] != '/' { // "*"
