@@ -159,6 +159,12 @@ func openPhase(o *options, servers []*server, root string) error {
 			return openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, o.duration)
 		}
 	}
+	// A second of the same load first, unmeasured: the first server's
+	// first run otherwise pays for every server's start (page faults,
+	// connection setup).
+	for _, s := range servers {
+		openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, time.Second)
+	}
 	for r := 0; r < o.rounds; r++ {
 		fmt.Printf("  round %d: %s\n", r+1, loadAverage())
 		for _, s := range servers {
