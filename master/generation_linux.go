@@ -95,6 +95,8 @@ func (m *Master) readChannel(p *proc) {
 			if p.readyAt.IsZero() {
 				p.readyAt = time.Now()
 				p.gen.ready++
+				m.log.Info().Int("worker", p.pid).Int("index", p.index).Int("generation", p.gen.n).
+					Dur("after", p.readyAt.Sub(p.started)).Msg("worker process ready")
 			}
 			if p.held != 0 {
 				m.kill(p, p.held) // told to stop while it started

@@ -47,6 +47,24 @@ func errorLogLines(t *testing.T, path, msg string) []map[string]any {
 	return out
 }
 
+// waitWorkerReady waits for the master's line saying that worker pid
+// reported ready, and returns when it saw it: a worker's age, for the
+// master's back-off, counts from then (a loaded machine can take most
+// of a second from the process's start to its loop).
+func (s *server) waitWorkerReady(t *testing.T, pid int) time.Time {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		for _, e := range errorLogLines(t, filepath.Join(s.dir, "logs/error.log"), "worker process ready") {
+			if e["worker"] == float64(pid) {
+				return time.Now()
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d did not report ready within 10 s", pid)
+		}
+	}
+}
+
 // abortWorker kills pid with SIGABRT (the Go runtime prints a traceback
 // and exits with status 2, as for a panic) and returns the client ports
 // of the connections it held. So that what it holds is known, the worker
@@ -120,7 +138,7 @@ func TestWorkerSIGABRT(t *testing.T) {
 	s.start()
 	seen := map[int]time.Time{}
 	for _, pid := range s.waitWorkers(2, nil, 10*time.Second) {
-		seen[pid] = time.Now()
+		seen[pid] = s.waitWorkerReady(t, pid)
 	}
 	l := startLoad(t, s.addr, "/", 4, 4, func(b []byte) bool { return string(b) == "hello\n" })
 	lost := map[int]bool{}
@@ -134,8 +152,8 @@ func TestWorkerSIGABRT(t *testing.T) {
 		}
 		killed := time.Now()
 		repl := s.waitWorkers(1, ws, 5*time.Second)[0]
-		seen[repl] = time.Now()
 		t.Logf("kill %d: worker %d replaced by %d in %v", i+1, victim, repl, time.Since(killed))
+		seen[repl] = s.waitWorkerReady(t, repl)
 	}
 	time.Sleep(300 * time.Millisecond)
 	l.halt()
