@@ -41,7 +41,7 @@ func TestLogFormats(t *testing.T) {
 	s.file("a.txt", "hello")
 	s.start()
 	s.get(req("GET", "/a.txt?q=1", "User-Agent: a \"quoted\"\\agent", "Cookie: c=cc"))
-	s.get(req("GET", "/missing", "Referer: http://r/"))
+	s.get(req("GET", "/missing%1F", "Referer: http://r/"))
 	s.signal(syscall.SIGQUIT)
 	s.wait(5 * time.Second)
 	logs := filepath.Join(s.dir, "logs")
@@ -59,10 +59,10 @@ func TestLogFormats(t *testing.T) {
 	}
 	check("main.log",
 		`127.0.0.1 [200] "GET /a.txt?q=1 HTTP/1.1" 5 "-" "a \x22quoted\x22\x5Cagent" 1 cc`,
-		`127.0.0.1 [404] "GET /missing HTTP/1.1" 151 "http://r/" "-" - -`)
+		`127.0.0.1 [404] "GET /missing%1F HTTP/1.1" 151 "http://r/" "-" - -`)
 	check("js.log",
 		`{"uri":"/a.txt","ua":"a \"quoted\"\\agent","ref":""}`,
-		`{"uri":"/missing","ua":"","ref":"http://r/"}`)
+		`{"uri":"/missing\u001F","ua":"","ref":"http://r/"}`) // capital hex, as nginx
 	// if=: the 404 is not logged.
 	check("raw.log", `a "quoted"\agent|GET`)
 	combined := readLines(t, filepath.Join(logs, "combined.log"))

@@ -113,7 +113,7 @@ func (a *accessLog) writeFormat(f *conf.LogFormat, rq *request) {
 		case conf.EscapeDefault:
 			b = appendLogValue(b, a.val)
 		case conf.EscapeJSON:
-			b = appendJSONValue(b, a.val)
+			b = appendJSONEscaped(b, a.val)
 		default:
 			b = append(b, a.val...)
 		}
@@ -132,34 +132,6 @@ func dashWhenEmpty(k conf.VarKind) bool {
 		return true
 	}
 	return false
-}
-
-// appendJSONValue writes v as the inside of a JSON string (nginx's
-// escape=json): quote, backslash and control characters escaped, other
-// bytes as they are.
-func appendJSONValue(b, v []byte) []byte {
-	const hex = "0123456789abcdef"
-	for _, c := range v {
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c == '\b':
-			b = append(b, '\\', 'b')
-		case c == '\f':
-			b = append(b, '\\', 'f')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }
 
 func (a *accessLog) writeJSON(e *entry) {

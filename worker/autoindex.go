@@ -305,10 +305,11 @@ func validCallback(cb []byte) bool {
 	return true
 }
 
-// appendJSONEscaped escapes as nginx's ngx_escape_json: backslash and
-// quote, the short forms of \n \r \t \b \f, \u00XX for other controls.
+// appendJSONEscaped escapes as nginx's ngx_escape_json (autoindex_format
+// json, log_format escape=json): backslash and quote, the short forms of
+// \n \r \t \b \f, \u00XX with capital hex digits for other controls.
 // Other bytes, UTF-8 or not, go as they are.
-func appendJSONEscaped(b []byte, s string) []byte {
+func appendJSONEscaped[T string | []byte](b []byte, s T) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
