@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,9 +23,20 @@ import (
 // (nginx's test, strpbrk(name, "*?[")).
 func hasWildcard(p string) bool { return strings.ContainsAny(p, "*?[") }
 
+// maxGlobEntries bounds the directory entries one include pattern may
+// read while it expands: "include /*/*/*/*/*" would otherwise walk most of
+// the filesystem (hundreds of thousands of paths, seconds of work) before
+// maxIncludes refused the result.
+const maxGlobEntries = 1 << 16
+
+// errGlobTooWide refuses a pattern that goes past maxIncludes paths at
+// any level or reads more than maxGlobEntries entries.
+var errGlobTooWide = fmt.Errorf("the pattern names more than %d paths (or reads more than %d directory entries)", maxIncludes, maxGlobEntries)
+
 // globNginx returns the paths that pattern names, sorted; a relative
 // pattern names paths relative to the working directory.
 func globNginx(pattern string) ([]string, error) {
+	budget := maxGlobEntries
 	parts := strings.Split(pattern, "/")
 	paths := []string{""}
 	if strings.HasPrefix(pattern, "/") {
@@ -48,6 +60,9 @@ func globNginx(pattern string) ([]string, error) {
 			if err != nil {
 				continue
 			}
+			if budget -= len(ents); budget < 0 {
+				return nil, errGlobTooWide
+			}
 			for _, e := range ents {
 				ok, err := matchGlob(part, e.Name())
 				if err != nil {
@@ -63,6 +78,9 @@ func globNginx(pattern string) ([]string, error) {
 					}
 				}
 				next = append(next, p)
+			}
+			if len(next) > maxIncludes {
+				return nil, errGlobTooWide
 			}
 		}
 		paths = next

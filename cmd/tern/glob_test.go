@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 )
 
 func TestMatchGlob(t *testing.T) {
@@ -63,5 +65,33 @@ func TestGlobNginx(t *testing.T) {
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("%d: %s: %q %v, want %q", i, c.pattern, got, err, c.want)
 		}
+	}
+}
+
+// TestGlobNginxBounded: a pattern whose expansion walks more than
+// maxGlobEntries directory entries, or keeps more than maxIncludes paths
+// at any level, is refused instead of walking the filesystem (the fuzzer
+// stalled for seconds on "include /*/*/*/*/*", which names 370,000 paths
+// here). A pattern over a real tree within the bounds still expands.
+func TestGlobNginxBounded(t *testing.T) {
+	dir := t.TempDir()
+	for i := range maxIncludes + 1 {
+		p := filepath.Join(dir, "wide", "d"+strconv.Itoa(i), "x.conf")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, nil, 0o644)
+	}
+	for _, pattern := range []string{filepath.Join(dir, "wide", "*", "x.conf"), "/proc/*/*/*/*", "/*/*/*/*/*"} {
+		start := time.Now()
+		got, err := globNginx(pattern)
+		if err == nil {
+			t.Errorf("%s: %d paths and no error", pattern, len(got))
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: took %v", pattern, d)
+		}
+	}
+	got, err := globNginx(filepath.Join(dir, "wide", "d1*", "x.conf"))
+	if err != nil || len(got) != 136 { // d1, d10–d19, d100–d199, d1000–d1024
+		t.Errorf("d1*: %d paths, %v; want 136", len(got), err)
 	}
 }
