@@ -189,13 +189,7 @@ func TestReturn(t *testing.T) {
 // event loop).
 func waitLog(t *testing.T, s *server, want string) {
 	t.Helper()
-	var log string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if log = readFile(t, filepath.Join(s.dir, "logs/access.log")); strings.Contains(log, want) {
-			return
-		}
-	}
-	t.Errorf("access log lacks %s: %s", want, log)
+	waitFileHas(t, filepath.Join(s.dir, "logs/access.log"), want)
 }
 
 // TestServerReturn: a server-level return answers before any location's.
