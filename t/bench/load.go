@@ -22,12 +22,14 @@ import (
 // wrkResult is one wrk run.
 type wrkResult struct {
 	rps                 float64
+	requests            int64 // completed in the run
 	p50, p99, p999, max time.Duration
 	downloadMBs         float64
 }
 
 var (
 	rpsRE = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	reqRE = regexp.MustCompile(`(\d+) requests in `)
 	pctRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
 )
 
@@ -49,6 +51,9 @@ func runWrkArgs(o *options, url string, args ...string) (wrkResult, error) {
 	var r wrkResult
 	if m := rpsRE.FindSubmatch(out); m != nil {
 		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	if m := reqRE.FindSubmatch(out); m != nil {
+		r.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
 	}
 	for _, m := range pctRE.FindAllSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(string(m[2]), 64)

@@ -22,7 +22,9 @@ import (
 //	tls-hot        1 KiB keep-alive requests/s over HTTPS (wrk)
 //	tls-handshake  new connections/s: wrk with Connection: close, session
 //	               tickets off on both servers, so that every connection
-//	               makes a full handshake (ECDHE and an ECDSA signature)
+//	               makes a full handshake (ECDHE and an ECDSA signature);
+//	               and the worker's context switches per connection (all
+//	               its threads, voluntary and not, from /proc)
 //	tls-resume     the same with tickets on: wrk keeps its session across
 //	               its reconnections (SSL_clear keeps it), so these are
 //	               resumptions
@@ -184,19 +186,43 @@ func tlsPhases(o *options, root string) error {
 		}
 		show("tls-hot: 1 KiB keep-alive requests/s over HTTPS", "requests/s", with, med)
 	}
+	// wrkClose runs wrk with Connection: close and notes the worker's
+	// context switches per connection in switches.
+	wrkClose := func(switches map[string][]float64) func(*server) (float64, error) {
+		return func(s *server) (float64, error) {
+			w := s.workers()[0]
+			before := ctxSwitches(w)
+			r, err := runWrkArgs(o, s.url("/1k.txt"), "-H", "Connection: close")
+			if r.requests > 0 {
+				switches[s.name] = append(switches[s.name], float64(ctxSwitches(w)-before)/float64(r.requests))
+			}
+			return r.rps, err
+		}
+	}
+	showSwitches := func(title string, servers []*server, switches map[string][]float64) {
+		med := map[string]float64{}
+		for name, v := range switches {
+			med[name] = medianOf(v)
+		}
+		show(title, "per connection", servers, med)
+	}
 	if o.phases["tls-handshake"] {
-		med, err := rounds(without, wrkRPS("/1k.txt", "-H", "Connection: close"))
+		switches := map[string][]float64{}
+		med, err := rounds(without, wrkClose(switches))
 		if err != nil {
 			return err
 		}
 		show("tls-handshake: full handshakes/s (Connection: close, no tickets)", "connections/s", without, med)
+		showSwitches("tls-handshake: the worker's context switches (lower is better)", without, switches)
 	}
 	if o.phases["tls-resume"] {
-		med, err := rounds(with, wrkRPS("/1k.txt", "-H", "Connection: close"))
+		switches := map[string][]float64{}
+		med, err := rounds(with, wrkClose(switches))
 		if err != nil {
 			return err
 		}
 		show("tls-resume: resumed handshakes/s (Connection: close, tickets)", "connections/s", with, med)
+		showSwitches("tls-resume: the worker's context switches (lower is better)", with, switches)
 	}
 	if o.phases["tls-large"] {
 		cpu := map[string][]float64{}
@@ -271,6 +297,27 @@ func cpuSeconds(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ
+}
+
+// ctxSwitches is the context switches, voluntary and not, of every
+// thread of pid so far (threads that exited are not counted; a worker's
+// threads live as long as it does).
+func ctxSwitches(pid int) int64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "voluntary_ctxt_switches:") || strings.HasPrefix(line, "nonvoluntary_ctxt_switches:") {
+				v, _ := strconv.ParseInt(strings.TrimSpace(line[strings.IndexByte(line, ':')+1:]), 10, 64)
+				n += v
+			}
+		}
+	}
+	return n
 }
 
 // tlsIdlePhase opens o.idle keep-alive TLS connections, one request

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,8 +27,9 @@ type Owner interface {
 // that the Conn itself implements.
 //
 // Ownership: from Engine.Start until the Engine reports the handshake
-// done (Owner.HandshakeDone), the handshake goroutine owns the Conn and
-// its tls.Conn; the loop only calls Poke and Cancel. Then the loop owns
+// done (Owner.HandshakeDone), the handshake's coroutine owns the Conn and
+// its tls.Conn, and runs only inside the loop's calls to Poke and
+// Cancel; the loop calls nothing else. Then the loop owns
 // it, and calls Read, Writev and Flush directly: the transport answers
 // "would block" (a temporary net.Error, which crypto/tls survives)
 // instead of waiting.
@@ -39,12 +39,14 @@ type Conn struct {
 	e     *Engine
 	owner Owner
 
-	// While the handshake runs (or waits for a goroutine).
+	// While the handshake runs (or waits for a slot).
 	handshaking bool
 	queued      bool
-	hello       []byte        // bytes the loop read before the handshake (the ClientHello), read first
-	wake        chan struct{} // the loop's pokes: the socket may be ready
-	canceled    atomic.Bool
+	canceled    bool
+	hello       []byte                  // bytes the loop read before the handshake (the ClientHello), read first
+	resume      func() (struct{}, bool) // switches to the handshake's coroutine
+	stop        func()                  // ends the coroutine (Engine.Close)
+	yield       func(struct{}) bool     // switches back to the loop, in the coroutine
 	err         error
 	server      *conf.Server // the server SNI selected, else the address's default
 	sni         bool         // the client sent SNI
@@ -135,14 +137,13 @@ type ClientCert struct {
 	VerifyError string
 }
 
-// Poke tells the handshake goroutine that the socket may be ready. The
+// Poke runs the handshake until it must wait for the socket again. The
 // loop calls it on every epoll event of the connection during the
-// handshake; a poke that finds the goroutine busy is kept for its next
-// wait.
+// handshake; it does nothing once the handshake finished or while it
+// waits for a slot.
 func (c *Conn) Poke() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if c.resume != nil {
+		c.resume()
 	}
 }
 
@@ -341,8 +342,8 @@ var _ filters.Transport = (*Conn)(nil)
 type transport Conn
 
 // Read gives crypto/tls ciphertext: during the handshake, the bytes the
-// loop read first, then the socket, waiting for the loop's poke when it
-// is empty; afterwards the socket until it is empty, then errWouldBlock.
+// loop read first, then the socket, switching back to the loop until its
+// next poke when it is empty; afterwards the socket until it is empty, then errWouldBlock.
 func (t *transport) Read(p []byte) (int, error) {
 	c := (*Conn)(t)
 	if len(c.hello) > 0 {
@@ -351,7 +352,7 @@ func (t *transport) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	for {
-		if c.handshaking && c.canceled.Load() {
+		if c.handshaking && c.canceled {
 			return 0, errCanceled
 		}
 		if !c.handshaking && !c.readable {
@@ -365,7 +366,9 @@ func (t *transport) Read(p []byte) (int, error) {
 				c.readable = false
 				return 0, errWouldBlock
 			}
-			<-c.wake
+			if !c.wait() {
+				return 0, errCanceled
+			}
 		case err != nil:
 			return 0, &net.OpError{Op: "read", Net: "tcp", Err: err}
 		case n == 0:
@@ -385,7 +388,8 @@ func (t *transport) Read(p []byte) (int, error) {
 }
 
 // Write takes ciphertext from crypto/tls. During the handshake it writes
-// to the socket, waiting for the loop's poke when it is full; afterwards
+// to the socket, switching back to the loop until its next poke when it
+// is full; afterwards
 // it keeps the records in out for Flush, and never fails: crypto/tls
 // treats any write error as fatal (TestWriteErrorIsPermanent).
 func (t *transport) Write(p []byte) (int, error) {
@@ -398,14 +402,16 @@ func (t *transport) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	for done := 0; done < len(p); {
-		if c.canceled.Load() {
+		if c.canceled {
 			return done, errCanceled
 		}
 		n, err := event.Write(c.fd, p[done:])
 		switch {
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
-			<-c.wake
+			if !c.wait() {
+				return done, errCanceled
+			}
 		case err != nil:
 			return done, &net.OpError{Op: "write", Net: "tcp", Err: err}
 		default:
@@ -413,6 +419,13 @@ func (t *transport) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// wait switches back to the loop until its next Poke, in the handshake's
+// coroutine. It reports false when the handshake was canceled
+// meanwhile.
+func (c *Conn) wait() bool {
+	return c.yield(struct{}{}) && !c.canceled
 }
 
 // Close is never called: the worker closes the socket.

@@ -5,11 +5,12 @@ package ssl
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"iter"
 	"net/url"
 	"strings"
-	"sync"
 
 	"tern/conf"
 	"tern/event"
@@ -27,15 +28,23 @@ const (
 )
 
 // Engine is a worker's TLS: the configurations of its TLS servers and
-// the handshake goroutines. It belongs to the loop goroutine, except
-// complete, which handshake goroutines call.
+// the handshakes in progress. It belongs to the loop goroutine.
 //
 // A handshake runs on a goroutine of its own, because crypto/tls cannot
-// be driven by non-blocking reads (TestHandshakeErrorIsSticky). At most
-// MaxHandshakes run at once; connections whose ClientHello is complete
-// beyond that wait in order for a slot. The loop reads the ClientHello
-// before (ScanHello), so a connection that sends nothing, or sends it
-// slowly, takes no goroutine.
+// be driven by non-blocking reads (TestHandshakeErrorIsSticky). That
+// goroutine is a coroutine of the loop (iter.Pull): the loop switches to
+// it when the socket may be ready, it runs crypto/tls until its transport
+// finds the socket empty (or full), and it switches back. The switch
+// stays on the loop's OS thread (the runtime's coroswitch hands the
+// loop's LockOSThread to the coroutine and back), so a handshake costs no
+// thread wake-up, no context switch and no eventfd: it runs where nginx
+// runs its own, on the loop, and each of its flights is a direct call
+// (TestHandshakeStaysOnLoopThread).
+//
+// At most MaxHandshakes are in progress at once; connections whose
+// ClientHello is complete beyond that wait in order for a slot. The loop
+// reads the ClientHello before (ScanHello), so a connection that sends
+// nothing, or sends it slowly, takes no goroutine.
 //
 // MaxHandshakes is worker_connections: a lower bound would let a client
 // that sends that many ClientHellos and never answers the server's
@@ -46,16 +55,17 @@ const (
 // nothing.
 type Engine struct {
 	loop *event.Loop
-	// MaxHandshakes bounds the handshake goroutines at once.
+	// MaxHandshakes bounds the handshakes in progress at once.
 	MaxHandshakes int
 	running       int
 	waiting       []*Conn
-	inFlight      map[*Conn]struct{} // those whose goroutine runs
+	inFlight      map[*Conn]struct{} // those whose coroutine was started
 
-	mu       sync.Mutex
+	// done are the finished handshakes, reported to their owners from
+	// Posted: never from inside the owner's own call into the engine.
 	done     []*Conn
 	draining []*Conn
-	wg       sync.WaitGroup
+	posted   bool
 
 	configs *Configs
 	plain   []byte   // Writev's gathering buffer
@@ -64,23 +74,23 @@ type Engine struct {
 
 // NewEngine makes the TLS engine of a worker for cfg's TLS servers.
 func NewEngine(loop *event.Loop, cfg *conf.Config, keys TicketKeys) *Engine {
-	e := &Engine{
+	return &Engine{
 		loop:          loop,
 		MaxHandshakes: cfg.WorkerConnections,
 		configs:       NewConfigs(cfg, keys),
 		plain:         make([]byte, plainChunk),
 		inFlight:      make(map[*Conn]struct{}),
 	}
-	loop.OnWake(e)
-	return e
 }
 
 // Start begins the handshake of the connection fd on addr, whose first
 // bytes, the ClientHello, the loop has read into hello; the Conn reads
 // them before the socket and keeps no reference to them once the
-// handshake is done.
+// handshake is done. The handshake runs until it waits for the client
+// before Start returns; the owner hears of its end (HandshakeDone) from
+// the loop later, never from inside Start.
 func (e *Engine) Start(fd int, addr *conf.Addr, hello []byte, owner Owner) *Conn {
-	c := &Conn{fd: fd, e: e, owner: owner, hello: hello, handshaking: true, wake: make(chan struct{}, 1)}
+	c := &Conn{fd: fd, e: e, owner: owner, hello: hello, handshaking: true}
 	c.tc = tls.Server((*transport)(c), e.configs.forAddr(addr))
 	if e.running < e.MaxHandshakes {
 		e.run(c)
@@ -91,23 +101,27 @@ func (e *Engine) Start(fd int, addr *conf.Addr, hello []byte, owner Owner) *Conn
 	return c
 }
 
+// run makes the coroutine of c's handshake and runs it to its first
+// wait.
 func (e *Engine) run(c *Conn) {
 	e.inFlight[c] = struct{}{}
 	e.running++
-	e.wg.Add(1)
-	go c.handshake()
+	c.resume, c.stop = iter.Pull(c.handshake)
+	c.Poke()
 }
 
-// handshake runs on the connection's goroutine. A panic in it (in
-// crypto/tls, or in a callback of ours) fails the handshake instead of
-// the worker.
-func (c *Conn) handshake() {
-	defer c.e.wg.Done()
+// handshake is the body of the connection's coroutine. yield switches
+// back to the loop; the transport calls it when the socket is empty or
+// full. A panic in it (in crypto/tls, or in a callback of ours) fails the
+// handshake instead of the worker.
+func (c *Conn) handshake(yield func(struct{}) bool) {
+	c.yield = yield
 	defer func() {
+		c.yield = nil
 		if v := recover(); v != nil {
 			c.err = fmt.Errorf("panic in the TLS handshake: %v", v)
-			c.e.complete(c)
 		}
+		c.e.complete(c)
 	}()
 	err := c.tc.Handshake()
 	if err == nil {
@@ -117,41 +131,46 @@ func (c *Conn) handshake() {
 		var why string
 		c.verify, why = c.e.configs.verifyClient(c.server, cs.PeerCertificates)
 		if len(cs.PeerCertificates) > 0 {
-			leaf := cs.PeerCertificates[0]
-			pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}))
-			c.client = &ClientCert{
-				SubjectDN:     leaf.Subject.String(),
-				IssuerDN:      leaf.Issuer.String(),
-				Serial:        strings.ToUpper(leaf.SerialNumber.Text(16)),
-				VerifyError:   why,
-				LegacySubject: legacyDN(leaf.Subject),
-				LegacyIssuer:  legacyDN(leaf.Issuer),
-				NotBefore:     leaf.NotBefore,
-				NotAfter:      leaf.NotAfter,
-				PEM:           pemText,
-				FoldedPEM:     strings.ReplaceAll(strings.TrimSuffix(pemText, "\n"), "\n", "\n\t") + "\n",
-				EscapedPEM:    url.QueryEscape(pemText),
-			}
+			c.client = newClientCert(cs.PeerCertificates[0], why)
 		}
 	}
 	c.err = err
-	c.e.complete(c)
 }
 
-// complete hands a finished handshake to the loop.
+// newClientCert is what the variables say of the client's certificate.
+func newClientCert(leaf *x509.Certificate, why string) *ClientCert {
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}))
+	return &ClientCert{
+		SubjectDN:     leaf.Subject.String(),
+		IssuerDN:      leaf.Issuer.String(),
+		Serial:        strings.ToUpper(leaf.SerialNumber.Text(16)),
+		VerifyError:   why,
+		LegacySubject: legacyDN(leaf.Subject),
+		LegacyIssuer:  legacyDN(leaf.Issuer),
+		NotBefore:     leaf.NotBefore,
+		NotAfter:      leaf.NotAfter,
+		PEM:           pemText,
+		FoldedPEM:     strings.ReplaceAll(strings.TrimSuffix(pemText, "\n"), "\n", "\n\t") + "\n",
+		EscapedPEM:    url.QueryEscape(pemText),
+	}
+}
+
+// complete queues a finished handshake for its owner. All the
+// handshakes that finish in one iteration of the loop are reported
+// together, after its events.
 func (e *Engine) complete(c *Conn) {
-	e.mu.Lock()
 	e.done = append(e.done, c)
-	e.mu.Unlock()
-	e.loop.Wake()
+	if !e.posted {
+		e.posted = true
+		e.loop.Post(e)
+	}
 }
 
-// Drain reports the finished handshakes to their owners and starts the
-// waiting ones (event.Drainer).
-func (e *Engine) Drain() {
-	e.mu.Lock()
+// Posted reports the finished handshakes to their owners and starts the
+// waiting ones (event.Poster).
+func (e *Engine) Posted() {
+	e.posted = false
 	e.draining, e.done = e.done, e.draining[:0]
-	e.mu.Unlock()
 	for i, c := range e.draining {
 		e.draining[i] = nil
 		delete(e.inFlight, c)
@@ -171,10 +190,10 @@ func (e *Engine) Drain() {
 	}
 }
 
-// finish moves a Conn from its handshake goroutine to the loop.
+// finish moves a Conn from its handshake to the loop.
 func (c *Conn) finish() {
 	c.handshaking = false
-	c.wake = nil
+	c.resume, c.stop = nil, nil
 	// The rest of what the loop read first, if crypto/tls did not read
 	// it all, must not point into the loop's buffer any more.
 	c.hello = bytes.Clone(c.hello)
@@ -189,8 +208,9 @@ func (c *Conn) finish() {
 
 // Cancel ends a handshake the loop gives up on (ssl_handshake_timeout,
 // a closing worker). It reports whether the connection may be closed at
-// once: true for one still waiting for a goroutine, false for one whose
-// goroutine runs, which the owner hears of through HandshakeDone.
+// once: true for one still waiting for a slot, false for one that
+// started, which fails at once and which the owner hears of through
+// HandshakeDone.
 func (e *Engine) Cancel(c *Conn) bool {
 	if c.queued {
 		for i, w := range e.waiting {
@@ -207,7 +227,7 @@ func (e *Engine) Cancel(c *Conn) bool {
 	if !c.handshaking {
 		return true
 	}
-	c.canceled.Store(true)
+	c.canceled = true
 	c.Poke()
 	return false
 }
@@ -215,14 +235,16 @@ func (e *Engine) Cancel(c *Conn) bool {
 // Running is the number of handshakes in progress and waiting.
 func (e *Engine) Running() (running, waiting int) { return e.running, len(e.waiting) }
 
-// Close cancels every handshake and waits for their goroutines, so that
-// none of them touches a socket the worker closes on its way out.
+// Close cancels every handshake, so that none of their goroutines is
+// left behind when the worker closes its sockets on its way out.
 func (e *Engine) Close() {
 	for c := range e.inFlight {
 		e.Cancel(c)
+		if c.stop != nil {
+			c.stop()
+		}
 	}
 	e.waiting = nil
-	e.wg.Wait()
 }
 
 // gather copies the bytes of bufs from offset skip into the gathering

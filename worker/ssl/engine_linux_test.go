@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -15,12 +16,14 @@ import (
 	"tern/event"
 )
 
-// poker passes a connection's epoll events to its handshake goroutine.
+// poker passes a connection's epoll events to its handshake.
 type poker struct{ c *Conn }
 
 func (p poker) Event(uint32) {
 	if p.c.handshaking {
 		p.c.Poke()
+	} else {
+		p.c.Readable()
 	}
 }
 
@@ -104,7 +107,7 @@ func TestEngineQueue(t *testing.T) {
 	if !errors.Is(a.Err(), errCanceled) {
 		t.Fatalf("A: %v", a.Err())
 	}
-	// B's handshake goroutine waits for the loop's pokes, which the
+	// B's handshake waits for the loop's pokes, which the
 	// socket's epoll events bring, as in the worker.
 	if err := loop.Add(fdB, event.In|event.Out|event.RDHup|event.ET, poker{b}); err != nil {
 		t.Fatal(err)
@@ -134,4 +137,75 @@ func readHelloFrom(t *testing.T, fd int, buf []byte) int {
 		}
 	}
 	return n
+}
+
+// TestHandshakeStaysOnLoopThread: the handshake runs on the loop's own
+// thread, within the loop's calls (Start runs it to its first wait), so
+// that a flight costs no thread wake-up; it is reported done from the
+// loop's posted work. Before its coroutine, the handshake ran on a
+// goroutine of its own that Start only started.
+func TestHandshakeStaysOnLoopThread(t *testing.T) {
+	runtime.LockOSThread() // as the worker's loop
+	defer runtime.UnlockOSThread()
+	f := loadConf(t, twoServers)
+	loop, err := event.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loop.Close()
+	e := NewEngine(loop, f.cfg, StaticKeys{NewKey()})
+	addr := f.cfg.HTTP.Addrs[0]
+	var tids []int
+	cfg := e.configs.byAddr[addr].Clone()
+	pick := cfg.GetConfigForClient
+	cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		tids = append(tids, unix.Gettid())
+		return pick(h)
+	}
+	e.configs.byAddr[addr] = cfg
+
+	fd, cb := socketPair(t)
+	client := tls.Client(cb, f.clientConfig("b.test"))
+	clientErr := make(chan error, 1)
+	go func() {
+		err := client.Handshake()
+		if err == nil {
+			// A request with the client's Finished, as browsers send.
+			_, err = client.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+		}
+		clientErr <- err
+	}()
+	raw := make([]byte, 4096)
+	var o owner
+	c := e.Start(fd, addr, raw[:readHelloFrom(t, fd, raw)], &o)
+	if len(tids) != 1 || tids[0] != unix.Gettid() {
+		t.Fatalf("the handshake ran on threads %v before Start returned, want [%d] (the loop's)", tids, unix.Gettid())
+	}
+	if err := loop.Add(fd, event.In|event.Out|event.RDHup|event.ET, poker{c}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, loop, func() bool { return o.done == 1 })
+	if c.Err() != nil || <-clientErr != nil || c.Server().Names[0] != "b.test" {
+		t.Fatalf("handshake: %v", c.Err())
+	}
+	// The request that came with the client's Finished is the loop's.
+	buf := make([]byte, 64)
+	var got []byte
+	for deadline := time.Now().Add(5 * time.Second); len(got) < 18 && time.Now().Before(deadline); {
+		n, err := c.Read(buf)
+		if err == unix.EAGAIN {
+			loop.CapWait(10 * time.Millisecond)
+			loop.RunOnce()
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "GET / HTTP/1.1\r\n\r\n" {
+		t.Fatalf("read %q", got)
+	}
+	if running, waiting := e.Running(); running != 0 || waiting != 0 {
+		t.Fatalf("after: running %d, waiting %d", running, waiting)
+	}
 }
