@@ -65,6 +65,7 @@ type Conn struct {
 	shut     bool   // the peer's FIN came (or the socket broke): input stays readable
 	eof      bool   // the peer closed (close_notify or end of stream)
 	broken   bool   // a read or write failed: no close_notify
+	parked   bool   // crypto/tls's input buffer is in the engine's pool (park)
 	out      []byte // ciphertext not yet written, out[sent:]
 	sent     int
 	rs       recordScan
@@ -166,8 +167,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 		// The socket is drained and crypto/tls holds no whole record:
 		// asking it would cost an allocation (its reads allocate
 		// whenever they reach the transport) to learn the same.
+		c.park()
 		return 0, unix.EAGAIN
 	}
+	c.unpark()
 	n, err := c.tc.Read(p)
 	switch {
 	case n > 0:
@@ -182,6 +185,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return n, nil
 	case err == errWouldBlock:
 		c.rs.resync()
+		c.park()
 		return 0, unix.EAGAIN
 	case err == io.EOF:
 		c.eof = true

@@ -25,6 +25,10 @@ const (
 	outSize = plainChunk + 4<<10
 	// keepOuts bounds the free ciphertext buffers a worker keeps.
 	keepOuts = 64
+	// keepIns bounds the free input buffers of idle connections
+	// (Conn.park) a worker keeps, and maxIn their size: two records.
+	keepIns = 64
+	maxIn   = 2 * (recordHeaderLen + maxPlaintext + 256)
 )
 
 // Engine is a worker's TLS: the configurations of its TLS servers and
@@ -70,6 +74,7 @@ type Engine struct {
 	configs *Configs
 	plain   []byte   // Writev's gathering buffer
 	outs    [][]byte // free ciphertext buffers
+	ins     [][]byte // free input buffers, empty slices of their arrays
 }
 
 // NewEngine makes the TLS engine of a worker for cfg's TLS servers.
@@ -204,6 +209,7 @@ func (c *Conn) finish() {
 	// request sent with the client's Finished): the first Read asks it.
 	c.readable = true
 	c.rs.uncertain = true
+	c.dropHand()
 }
 
 // Cancel ends a handshake the loop gives up on (ssl_handshake_timeout,
@@ -285,6 +291,22 @@ func (e *Engine) getOut() []byte {
 func (e *Engine) putOut(b []byte) {
 	if b != nil && cap(b) <= 2*outSize && len(e.outs) < keepOuts {
 		e.outs = append(e.outs, b[:0])
+	}
+}
+
+func (e *Engine) getIn() []byte {
+	if n := len(e.ins); n > 0 {
+		b := e.ins[n-1]
+		e.ins[n-1] = nil
+		e.ins = e.ins[:n-1]
+		return b
+	}
+	return nil
+}
+
+func (e *Engine) putIn(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxIn && len(e.ins) < keepIns {
+		e.ins = append(e.ins, b[:0])
 	}
 }
 
