@@ -52,8 +52,10 @@ type Table struct {
 }
 
 const (
-	tableMagic   = 0x314c42544e524554 // "TERNTBL1", little-endian
-	tableVersion = 1
+	tableMagic = 0x314c42544e524554 // "TERNTBL1", little-endian
+	// tableVersion 2 hashes keys with SipHash-1-3 (1: SipHash-2-4): a
+	// binary upgrade across the change starts its zones empty.
+	tableVersion = 2
 	// TableKeyMax is the longest key an entry holds as is: an IPv6
 	// address ($binary_remote_addr) with room to spare.
 	TableKeyMax = 20
@@ -258,45 +260,85 @@ func keyOf(key []byte, buf *[TableKeyMax]byte) ([]byte, uint16) {
 func (t *Table) Get(key []byte) (int32, bool) {
 	var buf [TableKeyMax]byte
 	k, klen := keyOf(key, &buf)
-	h := t.hash(k)
-	for i := t.buckets[h&(t.hdr.Buckets-1)]; i != 0; {
-		e := &t.entries[i-1]
-		if e.hash == h && e.keyLen == klen && string(e.key[:len(k)]) == string(k) {
-			t.unlinkUse(i)
-			t.linkNewest(i)
-			return int32(i - 1), true
-		}
-		i = e.chain
+	i := t.find(k, klen, t.hash(k))
+	if i == 0 {
+		return -1, false
 	}
-	return -1, false
+	t.touch(i)
+	return int32(i - 1), true
 }
 
 // Put adds key, which must not be in the table, as the newest entry with
 // zero words. It reports false when every entry is in use.
 func (t *Table) Put(key []byte) (int32, bool) {
-	h := t.hdr
-	var i uint32
-	switch {
-	case h.Free != 0:
-		i = h.Free
-		h.Free = t.entries[i-1].chain
-	case int(h.Allocated) < len(t.entries):
-		h.Allocated++
-		i = h.Allocated
-	default:
-		return -1, false
-	}
 	var buf [TableKeyMax]byte
 	k, klen := keyOf(key, &buf)
+	i := t.insert(k, klen, t.hash(k))
+	return int32(i) - 1, i != 0
+}
+
+// GetOrPut is Get, or Put when key is not in the table, hashing it once
+// for both. added says whether the entry is new (its words zero); ok is
+// false when key was not there and every entry is in use.
+func (t *Table) GetOrPut(key []byte) (e int32, added, ok bool) {
+	var buf [TableKeyMax]byte
+	k, klen := keyOf(key, &buf)
+	h := t.hash(k)
+	if i := t.find(k, klen, h); i != 0 {
+		t.touch(i)
+		return int32(i - 1), false, true
+	}
+	i := t.insert(k, klen, h)
+	return int32(i) - 1, i != 0, i != 0
+}
+
+// find returns the entry (index+1) that holds k, 0 if none does.
+func (t *Table) find(k []byte, klen uint16, h uint32) uint32 {
+	for i := t.buckets[h&(t.hdr.Buckets-1)]; i != 0; {
+		e := &t.entries[i-1]
+		if e.hash == h && e.keyLen == klen && string(e.key[:len(k)]) == string(k) {
+			return i
+		}
+		i = e.chain
+	}
+	return 0
+}
+
+// insert takes a free entry for k, hashed h, as the newest; it returns
+// the entry (index+1), 0 when every entry is in use.
+func (t *Table) insert(k []byte, klen uint16, h uint32) uint32 {
+	hdr := t.hdr
+	var i uint32
+	switch {
+	case hdr.Free != 0:
+		i = hdr.Free
+		hdr.Free = t.entries[i-1].chain
+	case int(hdr.Allocated) < len(t.entries):
+		hdr.Allocated++
+		i = hdr.Allocated
+	default:
+		return 0
+	}
 	e := &t.entries[i-1]
-	*e = tableEntry{hash: t.hash(k), keyLen: klen}
+	*e = tableEntry{hash: h, keyLen: klen}
 	copy(e.key[:], k)
-	b := &t.buckets[e.hash&(h.Buckets-1)]
+	b := &t.buckets[h&(hdr.Buckets-1)]
 	e.chain = *b
 	*b = i
 	t.linkNewest(i)
-	h.Used++
-	return int32(i - 1), true
+	hdr.Used++
+	return i
+}
+
+// touch makes entry i the newest. One client's requests in a row find
+// it newest already, and leave the list, and the header's cache line
+// every worker reads, as they were.
+func (t *Table) touch(i uint32) {
+	if t.hdr.Newest == i {
+		return
+	}
+	t.unlinkUse(i)
+	t.linkNewest(i)
 }
 
 // Remove deletes entry e.
@@ -360,8 +402,8 @@ func (t *Table) unlinkUse(i uint32) {
 	e.newer, e.older = 0, 0
 }
 
-// hash is SipHash-2-4 of k with the table's key, cut to 32 bits: keys
+// hash is SipHash-1-3 of k with the table's key, cut to 32 bits: keys
 // come from clients, and a keyed hash keeps them from filling one chain.
 func (t *Table) hash(k []byte) uint32 {
-	return uint32(sipHash(t.hdr.HashKey[0], t.hdr.HashKey[1], k))
+	return uint32(sipHash13(t.hdr.HashKey[0], t.hdr.HashKey[1], k))
 }

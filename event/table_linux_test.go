@@ -12,16 +12,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestSipHash(t *testing.T) {
-	// The paper's test vector (appendix A): key 00..0f, message 00..0e.
-	var msg []byte
-	for i := 0; i < 15; i++ {
-		msg = append(msg, byte(i))
+// TestSipHash13 checks the reference implementation's vectors
+// (github.com/veorq/SipHash, as Rust's core::hash tests carry them): key
+// 00..0f, message 00..(n-1).
+func TestSipHash13(t *testing.T) {
+	want := map[int]uint64{0: 0xabac0158050fc4dc, 1: 0xc9f49bf37d57ca93, 4: 0xcf75576088d38328,
+		7: 0xd3927d989bb11140, 8: 0x369095118d299a8e, 15: 0xd320d86d2a519956, 16: 0xcc4fdd1a7d908b66,
+		20: 0xc0dc2f46a6cce040, 63: 0x9d199062b7bbb3a8}
+	var msg [64]byte
+	for i := range msg {
+		msg[i] = byte(i)
 	}
-	if got := sipHash(0x0706050403020100, 0x0f0e0d0c0b0a0908, msg); got != 0xa129ca6149be45e5 {
-		t.Errorf("SipHash-2-4 = %#x, want 0xa129ca6149be45e5", got)
+	for n, w := range want {
+		if got := sipHash13(0x0706050403020100, 0x0f0e0d0c0b0a0908, msg[:n]); got != w {
+			t.Errorf("%d bytes: SipHash-1-3 = %#x, want %#x", n, got, w)
+		}
 	}
-	if sipHash(1, 2, nil) == sipHash(1, 3, nil) {
+	if sipHash13(1, 2, nil) == sipHash13(1, 3, nil) {
 		t.Error("the key does not change the hash")
 	}
 }
@@ -113,6 +120,58 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// TestTableRecentlyUsed: Get and GetOrPut keep the recently-used order,
+// whether the entry they find is the newest already or not.
+func TestTableRecentlyUsed(t *testing.T) {
+	tb := newTestTable(t, MinTableSize)
+	keys := []string{"a", "b", "c"}
+	for _, k := range keys {
+		if _, added, ok := tb.GetOrPut([]byte(k)); !added || !ok {
+			t.Fatalf("GetOrPut(%q) of a new key: added %v, ok %v", k, added, ok)
+		}
+	}
+	order := func() string {
+		var s []byte
+		for e, ok := tb.Oldest(); ok; e, ok = tb.Newer(e) {
+			s = append(s, tb.entries[e].key[0])
+		}
+		return string(s)
+	}
+	steps := []struct {
+		get, want string
+	}{
+		{"c", "abc"}, // the newest already
+		{"c", "abc"},
+		{"a", "bca"}, // the oldest
+		{"c", "bac"}, // in the middle
+		{"b", "acb"},
+		{"b", "acb"},
+	}
+	for i, s := range steps {
+		e, added, ok := tb.GetOrPut([]byte(s.get))
+		if added || !ok || tb.entries[e].key[0] != s.get[0] {
+			t.Fatalf("%d: GetOrPut(%q): entry %d, added %v, ok %v", i, s.get, e, added, ok)
+		}
+		if got := order(); got != s.want {
+			t.Errorf("%d: after GetOrPut(%q) the order is %q, want %q", i, s.get, got, s.want)
+		}
+		tb.Get([]byte(s.get))
+		if got := order(); got != s.want {
+			t.Errorf("%d: after Get(%q) the order is %q, want %q", i, s.get, got, s.want)
+		}
+	}
+	// A full table: GetOrPut finds what is there and refuses the rest.
+	for i := tb.Len(); i < tb.Cap(); i++ {
+		tb.Put([]byte(fmt.Sprint("fill", i)))
+	}
+	if _, _, ok := tb.GetOrPut([]byte("b")); !ok {
+		t.Error("GetOrPut of a key in a full table failed")
+	}
+	if e, added, ok := tb.GetOrPut([]byte("new")); ok || added || e != -1 {
+		t.Errorf("GetOrPut of a new key in a full table: %d %v %v", e, added, ok)
+	}
+}
+
 func trunc(b []byte) string {
 	s := string(b)
 	if len(s) > 12 {
@@ -182,5 +241,66 @@ func TestTableGetDoesNotAllocate(t *testing.T) {
 	tb.Put(long)
 	if n := testing.AllocsPerRun(100, func() { tb.Get(key); tb.Get(long) }); n != 0 {
 		t.Errorf("Get allocates %v times", n)
+	}
+}
+
+// BenchmarkTableGet is limit_req's lookup of a client in a 10 MiB zone
+// holding a thousand others: lock, hash, chain, recently-used list.
+func BenchmarkTableGet(b *testing.B) {
+	tb, err := NewTable("bench", 10<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Close()
+	for i := 0; i < 1000; i++ {
+		tb.Put([]byte{10, 0, byte(i >> 8), byte(i)})
+	}
+	key := []byte{127, 0, 0, 1}
+	tb.Put(key)
+	b.ReportAllocs()
+	for b.Loop() {
+		tb.Lock()
+		if _, ok := tb.Get(key); !ok {
+			b.Fatal("lost the key")
+		}
+		tb.Unlock()
+	}
+}
+
+// BenchmarkTableAddRemove is limit_conn's count of a request: its
+// client's entry is made when the request starts and removed when it
+// ends.
+func BenchmarkTableAddRemove(b *testing.B) {
+	tb, err := NewTable("bench", 10<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Close()
+	for i := 0; i < 1000; i++ {
+		tb.Put([]byte{10, 0, byte(i >> 8), byte(i)})
+	}
+	key := []byte{127, 0, 0, 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		tb.Lock()
+		e, ok := tb.Get(key)
+		if !ok {
+			e, _ = tb.Put(key)
+		}
+		tb.Unlock()
+		tb.Lock()
+		tb.Remove(e)
+		tb.Unlock()
+	}
+}
+
+func BenchmarkSipHash13(b *testing.B) {
+	key := []byte{127, 0, 0, 1}
+	var sum uint64
+	for b.Loop() {
+		sum += sipHash13(1, 2, key)
+	}
+	if sum == 42 {
+		b.Log(sum)
 	}
 }

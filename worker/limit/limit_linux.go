@@ -294,11 +294,9 @@ func (z *Zone) Conn(key []byte, max int) (e int32, ok, full bool) {
 	t := z.t
 	t.Lock()
 	defer t.Unlock()
-	e, found := t.Get(key)
+	e, _, found := t.GetOrPut(key)
 	if !found {
-		if e, found = t.Put(key); !found {
-			return -1, false, true
-		}
+		return -1, false, true
 	}
 	w := t.Words(e)
 	if int(w[wConns]) >= max {
