@@ -6,7 +6,9 @@
 //
 //	go run ./t/bench                         # every phase
 //	go run ./t/bench -phases hot -rounds 5   # 1 KiB keep-alive requests/s only
-//	go run ./t/bench -phases hot -police     # and with allow/deny + limit_req
+//	go run ./t/bench -phases hot -police     # and with allow/deny + limit_req + limit_conn
+//	go run ./t/bench -phases pairs -police -tern-old OLD
+//	                                         # the same costs, each pair loaded at once
 //
 // Phases:
 //
@@ -18,6 +20,8 @@
 //	       limit (-slow-bps) on the docroot's disk
 //	idle   memory per idle keep-alive connection with -idle open (Pss)
 //	strace syscalls per cached 1 KiB request (strace -c on the worker)
+//	pairs  hot, with two servers loaded at once and compared (pairs.go):
+//	       tern-police / tern, nginx-police / nginx, tern / tern-old
 //	tls-*  the HTTPS phases (tls.go): tls-hot, tls-handshake, tls-resume,
 //	       tls-large, tls-idle
 //	64k, large, large-evicted, open
@@ -40,6 +44,7 @@ import (
 
 type options struct {
 	tern, nginx      string
+	ternOld          string
 	lighttpd         string
 	largeSize        int64
 	rate             int
@@ -60,6 +65,7 @@ func main() {
 	var o options
 	var phases string
 	flag.StringVar(&o.tern, "tern", "", "tern binary (default: build ./cmd/tern)")
+	flag.StringVar(&o.ternOld, "tern-old", "", "another tern binary, run as tern-old without the police directives (an older commit's, to measure what unused features cost)")
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary; skipped when missing")
 	flag.StringVar(&o.lighttpd, "lighttpd", "/usr/sbin/lighttpd", "lighttpd binary; skipped when missing")
 	flag.Int64Var(&o.largeSize, "large", 512<<20, "size of the cached file of large, large-evicted and tls-large")
@@ -75,7 +81,7 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 10000, "idle connections of the idle phase")
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
 	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
-	flag.BoolVar(&o.police, "police", false, "also run tern and nginx with allow/deny and a limit_req that refuses nothing")
+	flag.BoolVar(&o.police, "police", false, "also run tern and nginx with allow/deny, a limit_req and a limit_conn that refuse nothing")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(phases, ",") {
@@ -115,7 +121,7 @@ func run(o *options) error {
 	}
 	var servers []*server
 	plain := false
-	for _, p := range []string{"hot", "64k", "large", "large-evicted", "open", "cold", "slow", "idle", "strace"} {
+	for _, p := range []string{"hot", "64k", "large", "large-evicted", "open", "cold", "slow", "idle", "strace", "pairs"} {
 		plain = plain || o.phases[p]
 	}
 	if plain {
@@ -137,6 +143,11 @@ func run(o *options) error {
 	}
 	if err := filePhases(o, servers, root); err != nil {
 		return err
+	}
+	if o.phases["pairs"] {
+		if err := pairsPhase(o, servers); err != nil {
+			return err
+		}
 	}
 	if o.phases["idle"] {
 		idlePhase(o, servers)
@@ -227,8 +238,9 @@ func report(o *options, servers []*server, res map[string]map[string][]wrkResult
 	ratio("tern", "lighttpd", rps, "hot requests/s, tern / lighttpd")
 	ratio("tern", "tern-aio-off", rps, "hot requests/s, tern aio threads / aio off")
 	ratio("nginx-aio", "nginx", rps, "hot requests/s, nginx aio threads / nginx")
-	ratio("tern-police", "tern", rps, "hot requests/s, tern allow/deny+limit_req / tern")
-	ratio("nginx-police", "nginx", rps, "hot requests/s, nginx allow/deny+limit_req / nginx")
+	ratio("tern-police", "tern", rps, "hot requests/s, tern police / tern")
+	ratio("nginx-police", "nginx", rps, "hot requests/s, nginx police / nginx")
+	ratio("tern", "tern-old", rps, "hot requests/s, tern / tern-old")
 	for _, phase := range []string{"cold", "slow"} {
 		for _, s := range servers {
 			if len(res[phase][s.name]) == 0 || len(hot[s.name]) == 0 {

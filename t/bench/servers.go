@@ -156,13 +156,16 @@ func makeDocroot(o *options) (string, error) {
 // lighttpd when it is.
 func startServers(o *options, root string) ([]*server, error) {
 	var out []*server
-	type variant struct{ name, aio, httpExtra, serverExtra string }
-	terns := []variant{{"tern", "threads", "", ""}, {"tern-aio-off", "off", "", ""}}
+	type variant struct{ name, aio, httpExtra, serverExtra, bin string }
+	terns := []variant{{"tern", "threads", "", "", o.tern}, {"tern-aio-off", "off", "", "", o.tern}}
 	if o.police {
-		terns = append(terns, variant{"tern-police", "threads", ternPoliceHTTP, ternPoliceServer})
+		terns = append(terns, variant{"tern-police", "threads", ternPoliceHTTP, ternPoliceServer, o.tern})
+	}
+	if o.ternOld != "" {
+		terns = append(terns, variant{"tern-old", "threads", "", "", o.ternOld})
 	}
 	for _, v := range terns {
-		s, err := startTern(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
+		s, err := startTern(o, v.bin, root, v.name, v.aio, v.httpExtra, v.serverExtra)
 		if err != nil {
 			return out, err
 		}
@@ -172,9 +175,9 @@ func startServers(o *options, root string) ([]*server, error) {
 		fmt.Printf("nginx not found at %s: tern only\n", o.nginx)
 		return out, nil
 	}
-	nginxes := []variant{{"nginx", "", "", ""}, {"nginx-aio", "aio threads;", "", ""}}
+	nginxes := []variant{{"nginx", "", "", "", ""}, {"nginx-aio", "aio threads;", "", "", ""}}
 	if o.police {
-		nginxes = append(nginxes, variant{"nginx-police", "", nginxPoliceHTTP, nginxPoliceServer})
+		nginxes = append(nginxes, variant{"nginx-police", "", nginxPoliceHTTP, nginxPoliceServer, ""})
 	}
 	for _, v := range nginxes {
 		s, err := startNginx(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
@@ -219,25 +222,32 @@ server.max-keep-alive-idle     = 75
 	return s, startAndWait(s)
 }
 
-// The -police variants: allow/deny and a limit_req that refuses nothing
-// (the highest rate tern takes, a burst as large), so that the cost
-// measured is that of checking them on every request.
+// The -police variants: allow/deny, a limit_req and a limit_conn that
+// refuse nothing (the highest rate tern takes, a burst as large, far
+// more connections than wrk opens), so that the cost measured is that of
+// checking them on every request.
 const (
 	ternPoliceHTTP = `
   limit_req_zone "bench" {
     key  = "$binary_remote_addr"
     size = "10m"
     rate = "1000000r/s"
+  }
+  limit_conn_zone "perip" {
+    key  = "$binary_remote_addr"
+    size = "10m"
   }`
 	ternPoliceServer = `
-    allow     = ["127.0.0.0/8"]
-    deny      = "all"
-    limit_req = { zone = "bench", burst = 1000000, nodelay = true }`
-	nginxPoliceHTTP   = `limit_req_zone $binary_remote_addr zone=bench:10m rate=1000000r/s;`
-	nginxPoliceServer = `allow 127.0.0.0/8; deny all; limit_req zone=bench burst=1000000 nodelay;`
+    allow      = ["127.0.0.0/8"]
+    deny       = "all"
+    limit_req  = { zone = "bench", burst = 1000000, nodelay = true }
+    limit_conn = { perip = 65535 }`
+	nginxPoliceHTTP = `limit_req_zone $binary_remote_addr zone=bench:10m rate=1000000r/s;
+  limit_conn_zone $binary_remote_addr zone=perip:10m;`
+	nginxPoliceServer = `allow 127.0.0.0/8; deny all; limit_req zone=bench burst=1000000 nodelay; limit_conn perip 65535;`
 )
 
-func startTern(o *options, root, name, aio, httpExtra, serverExtra string) (*server, error) {
+func startTern(o *options, bin, root, name, aio, httpExtra, serverExtra string) (*server, error) {
 	s := &server{name: name, port: freePort()}
 	d := filepath.Join(o.dir, name)
 	os.MkdirAll(d, 0o755)
@@ -262,7 +272,7 @@ http {
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.tern, "-c", p)
+	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), bin, "-c", p)
 	return s, startAndWait(s)
 }
 

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The pairs phase loads two servers at once, each with its own wrk, so
+// that both share whatever else the machine is doing: on a machine other
+// people use, sequential runs of a few seconds swing by tens of percent
+// (a neighbour's build lands in one run and not the next), while two
+// servers that run side by side on the same CPU lose the same share to
+// it, and the ratio of their rates is the ratio of their costs per
+// request. Each server's CPU time per request is reported too, read from
+// /proc, which time lost to other processes does not inflate.
+//
+// Pairs: tern-police against tern and nginx-police against nginx (with
+// -police), tern against tern-old (with -tern-old: the cost of features
+// a configuration does not use).
+
+// pair is two servers compared, a against b.
+type pair struct{ a, b string }
+
+// pairResult is one round of a pair.
+type pairResult struct {
+	rps      [2]float64
+	cpuPerRq [2]float64 // µs of CPU per request
+}
+
+// pairsPhase runs every pair for o.rounds rounds and prints each round's
+// ratios and their medians.
+func pairsPhase(o *options, servers []*server) error {
+	byName := map[string]*server{}
+	for _, s := range servers {
+		byName[s.name] = s
+	}
+	var pairs []pair
+	for _, p := range []pair{{"tern-police", "tern"}, {"nginx-police", "nginx"}, {"tern", "tern-old"}} {
+		if byName[p.a] != nil && byName[p.b] != nil {
+			pairs = append(pairs, p)
+		}
+	}
+	if len(pairs) == 0 {
+		fmt.Println("pairs phase skipped: run it with -police or -tern-old")
+		return nil
+	}
+	fmt.Printf("== pairs: two servers loaded at once, %d connections each; %s\n", o.conns, loadAverage())
+	fmt.Printf("%-26s %10s %10s %8s %14s %8s\n", "a / b", "a req/s", "b req/s", "ratio", "CPU µs/req", "ratio")
+	for _, p := range pairs {
+		var rps, cpu []float64
+		for round := 0; round < o.rounds; round++ {
+			r, err := runPair(o, byName[p.a], byName[p.b])
+			if err != nil {
+				return err
+			}
+			rps = append(rps, r.rps[0]/r.rps[1])
+			cpu = append(cpu, r.cpuPerRq[0]/r.cpuPerRq[1])
+			fmt.Printf("%-26s %10.0f %10.0f %7.3f× %6.1f / %-6.1f %7.3f×\n", p.a+" / "+p.b,
+				r.rps[0], r.rps[1], rps[len(rps)-1], r.cpuPerRq[0], r.cpuPerRq[1], cpu[len(cpu)-1])
+		}
+		fmt.Printf("%-26s median rate ratio %.3f× (%s), CPU per request %.3f×\n\n", p.a+" / "+p.b,
+			medianOf(rps), spread(rps), medianOf(cpu))
+	}
+	return nil
+}
+
+// runPair loads a and b at once for o.duration.
+func runPair(o *options, a, b *server) (pairResult, error) {
+	var r pairResult
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, s := range []*server{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			before := s.cpuTicks()
+			w, err := runWrk(o, s.url("/1k.txt"))
+			used := s.cpuTicks() - before
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			r.rps[i] = w.rps
+			r.cpuPerRq[i] = float64(used) * 1e6 / clockTicks / (w.rps * o.duration.Seconds())
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// clockTicks is the unit of /proc/PID/stat's times (USER_HZ, 100 on
+// every Linux architecture Go runs on).
+const clockTicks = 100
+
+// cpuTicks is the user and system time the server's processes (the
+// master and its workers) used so far, in clock ticks.
+func (s *server) cpuTicks() int64 {
+	var n int64
+	for _, pid := range s.pids() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis; utime
+		// and stime are the 14th and 15th of the line (proc(5)).
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		n += u + st
+	}
+	return n
+}
+
+// spread is the lowest and highest of v.
+func spread(v []float64) string {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return fmt.Sprintf("%.3f–%.3f", s[0], s[len(s)-1])
+}
