@@ -322,3 +322,71 @@ func Resident(fd int, off, n int64) bool { return resident(fd, off, n) }
 func (t *Txn) ReadFile(f *File, off int64, p []byte) (int, Result) {
 	return readFileAt(t, f, off, p)
 }
+
+// maxReadv is the most buffers ReadCached fills with one call.
+const maxReadv = 64
+
+// ReadCached reads file data at off into the buffers of iov, in order,
+// with one system call, for a connection that frames file data itself
+// and reads it straight into its frames (HTTP/2 DATA over TLS): from the
+// cache's copy when there is one; with aio threads, what the page cache
+// holds (preadv2 with RWF_NOWAIT), Again when its first page is not
+// there — nothing is posted: the caller reads with ReadFile, which goes
+// to the pool; with aio off, inline, as the write filter sends. A short
+// count means a later page was not cached or the file ends early; 0 with
+// OK never happens (a file that ends at off is Error, truncated).
+func (t *Txn) ReadCached(f *File, off int64, iov [][]byte) (int, Result) {
+	iov = iov[:min(len(iov), maxReadv)]
+	if f.Data != nil {
+		n := 0
+		for _, b := range iov {
+			if off+int64(n) >= int64(len(f.Data)) {
+				break
+			}
+			n += copy(b, f.Data[off+int64(n):])
+		}
+		if n == 0 {
+			return 0, truncated(t, f, off)
+		}
+		return n, OK
+	}
+	var vec [maxReadv]unix.Iovec
+	k := 0
+	for _, b := range iov {
+		if len(b) > 0 {
+			vec[k].Base = &b[0]
+			vec[k].SetLen(len(b))
+			k++
+		}
+	}
+	if k == 0 {
+		return 0, OK
+	}
+	flags := uintptr(0)
+	if offloadable(t) != nil {
+		flags = unix.RWF_NOWAIT
+	}
+	for {
+		var r uintptr
+		var e unix.Errno
+		if flags != 0 { // cannot block
+			r, _, e = unix.RawSyscall6(unix.SYS_PREADV2, uintptr(f.FD), uintptr(unsafe.Pointer(&vec[0])), uintptr(k),
+				uintptr(off), 0, flags)
+		} else {
+			r, _, e = unix.Syscall6(unix.SYS_PREADV2, uintptr(f.FD), uintptr(unsafe.Pointer(&vec[0])), uintptr(k),
+				uintptr(off), 0, 0)
+		}
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN && flags != 0:
+			return 0, Again
+		case e != 0:
+			t.Err = os.NewSyscallError("preadv2", e)
+			return 0, Error
+		case r == 0:
+			return 0, truncated(t, f, off)
+		}
+		return int(r), OK
+	}
+}

@@ -123,6 +123,7 @@ type Conn struct {
 	ring    *Stream // streams with something to send
 	turn    uint64
 	again   bool  // a stream waits for the next turn
+	share   int64 // a stream's share of the batch being filled
 	blocked int64 // loop time the socket filled up, 0 when it takes output
 	scratch []byte
 	tail    int    // where the frame being queued starts in wbuf

@@ -3,6 +3,8 @@
 package http2
 
 import (
+	"slices"
+
 	"tern/conf"
 	"tern/filters"
 )
@@ -149,6 +151,9 @@ func (c *Conn) fill() {
 				break
 			}
 		}
+		// Each stream's share of what the batch still takes: a stream
+		// that reads its frames from a file takes that much at once.
+		c.share = int64(batchBytes-len(c.wbuf)) / int64(n)
 		s := c.ring
 		for i := 0; i < n && !c.full(); i++ {
 			next := s.next
@@ -224,7 +229,8 @@ func (c *Conn) emitData(s *Stream) bool {
 		return false
 	}
 	s.stalled = 0
-	n := min(win, int64(min(chunkSize(t), c.peerMaxFrame)))
+	frame := min(chunkSize(t), c.peerMaxFrame)
+	n := min(win, int64(frame))
 	if t.LimitRate > 0 {
 		allow, ok := t.RateAllowance()
 		if !ok {
@@ -251,6 +257,16 @@ func (c *Conn) emitData(s *Stream) bool {
 		c.pieces = append(c.pieces, piece{kind: pieceFile, fd: p.File.FD, off: p.Off, n: p.Len})
 		t.Consume(p.Len)
 	default:
+		if !s.pooled {
+			switch c.readFrames(s, t, frame) {
+			case filters.OK:
+				return true
+			case filters.Error:
+				c.streamFailed(s)
+				return true
+			}
+			// Not in the page cache: a pool thread reads it.
+		}
 		if s.bufInBatch {
 			return false
 		}
@@ -258,7 +274,9 @@ func (c *Conn) emitData(s *Stream) bool {
 		m, r := t.ReadFile(p.File, p.Off, buf)
 		switch r {
 		case filters.OK:
+			s.pooled = false
 		case filters.Again:
+			s.pooled = s.pooled || t.Wait == filters.WaitThread
 			c.wait(s)
 			return false
 		default:
@@ -273,6 +291,67 @@ func (c *Conn) emitData(s *Stream) bool {
 	}
 	return true
 }
+
+// readFrames adds DATA frames of s whose payloads are read from its file
+// straight into the batch, each after its header, with one read: as many
+// frames of at most frame bytes as the stream's share of the batch, its
+// windows (limit, with limit_rate) and the file's cached pages allow. So
+// over TLS a batch of file data costs one read and one encryption pass,
+// and no copy between them. It returns OK, Error, or Again when the
+// first page is not cached (nothing is added: a pool thread reads it).
+func (c *Conn) readFrames(s *Stream, t *filters.Txn, frame int) filters.Result {
+	limit := min(s.sendWindow, c.sendWindow)
+	if t.LimitRate > 0 {
+		allow, _ := t.RateAllowance()
+		limit = min(limit, allow)
+	}
+	room := max(int64(frame), min(c.share, int64(batchBytes-len(c.wbuf))))
+	p, _ := t.Piece(min(limit, room, int64(frame)*maxReadFrames))
+	b := c.wbufTail()
+	start := len(b)
+	frames := int((p.Len + int64(frame) - 1) / int64(frame))
+	b = slices.Grow(b, frames*frameHeaderLen+int(p.Len))
+	iov := c.shared.iov[:0]
+	for rest := int(p.Len); rest > 0; rest -= frame {
+		size := min(rest, frame)
+		b = appendFrameHeader(b, size, frameData, 0, s.id)
+		iov = append(iov, b[len(b):len(b)+size])
+		b = b[:len(b)+size]
+	}
+	m, r := t.ReadCached(p.File, p.Off, iov)
+	clear(iov)
+	if r != filters.OK {
+		c.wbuf = b[:start]
+		return r
+	}
+	// The frames the m bytes read fill; the last may be short.
+	last := t.Ends(int64(m))
+	end := start
+	for rest := m; rest > 0; {
+		size := min(rest, frame)
+		rest -= size
+		var flags uint8
+		if rest == 0 && last {
+			flags = flagEndStream
+		}
+		putFrameHeader(b[end:], size, frameData, flags, s.id)
+		end += frameHeaderLen + size
+		c.credit()
+	}
+	c.wbuf = b[:end]
+	c.addBuf(start)
+	s.sendWindow -= int64(m)
+	c.sendWindow -= int64(m)
+	s.inBatch = true
+	t.Consume(int64(m))
+	if last {
+		c.ended(s)
+	}
+	return filters.OK
+}
+
+// maxReadFrames bounds the frames of one readFrames: one read's buffers.
+const maxReadFrames = iovMax
 
 // sendfile reports whether the DATA payload p goes out with sendfile:
 // on a cleartext connection with sendfile on, when its pages are cached

@@ -59,6 +59,7 @@ type handler struct {
 	loc      *conf.Location
 	env      *filters.Env
 	bodies   map[string][]byte
+	files    map[string]*filters.File // bodies from files
 	requests []*Stream
 	heads    []Head
 	done     []uint32
@@ -86,12 +87,17 @@ func (h *handler) respond(s *Stream) {
 	t.Loc, t.Env = h.loc, h.env
 	body, ok := h.bodies[string(s.Head().Path)]
 	t.Resp.Status = 200
-	if !ok {
-		t.Resp.Status, body = 404, []byte("not found")
-	}
 	t.Resp.ContentType = "text/plain"
-	t.Resp.ContentLength = int64(len(body))
-	t.Resp.Body.AddMem(body)
+	if f := h.files[string(s.Head().Path)]; f != nil {
+		t.Resp.ContentLength = f.Size
+		t.Resp.Body.AddFile(f, 0, f.Size)
+	} else {
+		if !ok {
+			t.Resp.Status, body = 404, []byte("not found")
+		}
+		t.Resp.ContentLength = int64(len(body))
+		t.Resp.Body.AddMem(body)
+	}
 	if string(s.Head().Method) == "HEAD" {
 		t.Resp.HeaderOnly = true
 	}

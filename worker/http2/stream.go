@@ -65,7 +65,10 @@ type Stream struct {
 	until      int64
 	inBatch    bool
 	bufInBatch bool
-	turn       uint64 // the Write call in which its producer last ran
+	// pooled: its file data is being read on a pool thread into buf,
+	// or was, and is taken from there next (ReadFile).
+	pooled bool
+	turn   uint64 // the Write call in which its producer last ran
 	// stalled is the loop time the stream began to wait for a window
 	// with data to send, 0 when it is not waiting.
 	stalled int64

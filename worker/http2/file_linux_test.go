@@ -1,0 +1,140 @@
+//go:build linux
+
+package http2
+
+import (
+	"bytes"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/net/http2"
+
+	"tern/filters"
+)
+
+// fileBody writes size random bytes to a file the rig's handler answers
+// path with, and returns them.
+func (r *rig) fileBody(path string, size int) []byte {
+	body := make([]byte, size)
+	rand.New(rand.NewSource(int64(size))).Read(body)
+	name := filepath.Join(r.t.TempDir(), "body")
+	if err := os.WriteFile(name, body, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { f.Close() })
+	if r.h.files == nil {
+		r.h.files = map[string]*filters.File{}
+	}
+	r.h.files[path] = &filters.File{FD: int(f.Fd()), Size: int64(size), Name: []byte(name)}
+	return body
+}
+
+// TestFileFramesBatched: file data over a transport without sendfile
+// (TLS) is read into the batch, many DATA frames to a write, each frame
+// within http2_chunk_size, byte for byte; two streams share the batches.
+// Before, each batch held one 8 KiB frame: a write per frame.
+func TestFileFramesBatched(t *testing.T) {
+	r := newRig(t, nil, false)
+	const size = 1<<20 + 5
+	body := r.fileBody("/file", size)
+	r.fr.WriteWindowUpdate(0, 4<<20)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 4 << 20})
+	r.get(1, "/file", true)
+	r.pump(0)
+	fs := r.frames()
+	resp := responseOf(fs, 1)
+	if !bytes.Equal(resp.body, body) || !resp.ended {
+		t.Fatalf("body of %d bytes (want %d), ended %v", len(resp.body), size, resp.ended)
+	}
+	for _, f := range fs {
+		if f.typ == http2.FrameData && len(f.data) > 8<<10 {
+			t.Fatalf("a DATA frame of %d bytes, more than http2_chunk_size", len(f.data))
+		}
+	}
+	if max := size/(64<<10) + 4; r.p.calls > max {
+		t.Errorf("%d writes for %d bytes of file, want at most %d", r.p.calls, size, max)
+	}
+
+	// Two files at once: both whole, and the second begins before the
+	// first ends.
+	other := r.fileBody("/other", 300<<10+1)
+	calls := r.p.calls
+	r.get(3, "/file", true)
+	r.get(5, "/other", true)
+	r.pump(0)
+	fs = r.frames()
+	if got := responseOf(fs, 3); !bytes.Equal(got.body, body) || !got.ended {
+		t.Fatalf("stream 3: %d bytes, ended %v", len(got.body), got.ended)
+	}
+	if got := responseOf(fs, 5); !bytes.Equal(got.body, other) || !got.ended {
+		t.Fatalf("stream 5: %d bytes, ended %v", len(got.body), got.ended)
+	}
+	first5, last3 := -1, -1
+	for i, f := range fs {
+		if f.typ == http2.FrameData && f.stream == 5 && first5 < 0 {
+			first5 = i
+		}
+		if f.typ == http2.FrameData && f.stream == 3 {
+			last3 = i
+		}
+	}
+	if first5 > last3 {
+		t.Errorf("stream 5's first DATA frame came after stream 3's last")
+	}
+	if max := (size+len(other))/(64<<10) + 4; r.p.calls-calls > max {
+		t.Errorf("%d writes for two files, want at most %d", r.p.calls-calls, max)
+	}
+}
+
+// TestFileFlowControl: file data stops exactly at the windows and goes on
+// as they open.
+func TestFileFlowControl(t *testing.T) {
+	r := newRig(t, nil, false)
+	body := r.fileBody("/file", 100000)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 20000})
+	r.get(1, "/file", true)
+	r.pump(0)
+	got := responseOf(r.frames(), 1).body
+	if len(got) != 20000 {
+		t.Fatalf("sent %d bytes in a window of 20000", len(got))
+	}
+	r.fr.WriteWindowUpdate(1, 1<<20)
+	r.pump(0)
+	if more := responseOf(r.frames(), 1).body; len(more) != 65535-20000 {
+		t.Fatalf("sent %d bytes in what was left of the connection window, want %d", len(more), 65535-20000)
+	} else {
+		got = append(got, more...)
+	}
+	r.fr.WriteWindowUpdate(0, 1<<20)
+	r.pump(0)
+	rest := responseOf(r.frames(), 1)
+	if got = append(got, rest.body...); !bytes.Equal(got, body) || !rest.ended {
+		t.Fatalf("body of %d bytes, ended %v", len(got), rest.ended)
+	}
+}
+
+// TestFileTruncated: a file that is shorter than when it was opened ends
+// its stream with RST_STREAM INTERNAL_ERROR after the data there is.
+func TestFileTruncated(t *testing.T) {
+	r := newRig(t, nil, false)
+	r.fileBody("/file", 50000)
+	f := r.h.files["/file"]
+	if err := os.Truncate(string(f.Name), 30000); err != nil {
+		t.Fatal(err)
+	}
+	r.get(1, "/file", true)
+	r.pump(0)
+	fs := r.frames()
+	if code, ok := rst(fs, 1); !ok || code != http2.ErrCodeInternal {
+		t.Fatalf("stream 1: RST_STREAM %v %v, want INTERNAL_ERROR", code, ok)
+	}
+	if got := responseOf(fs, 1); len(got.body) != 30000 || got.ended {
+		t.Fatalf("%d bytes, ended %v; want the 30000 there are, not ended", len(got.body), got.ended)
+	}
+}
