@@ -255,6 +255,35 @@ func checkMultipart(t *testing.T, resp *http.Response, body []byte, want [][]byt
 	}
 }
 
+// TestHTTP2LargeFrames: a location with http2_chunk_size 256k, to a
+// client that allows 1 MiB frames: over h2c the frames go out with
+// sendfile after their headers, over TLS they are read into the batch;
+// a file and a range of it arrive byte for byte either way.
+func TestHTTP2LargeFrames(t *testing.T) {
+	var big []byte
+	s, certs, tlsPort := h2Server(t, `
+    location "/frames/" { http2_chunk_size = "256k" }`, func(s *server) {
+		os.MkdirAll(filepath.Join(s.root, "frames"), 0o755)
+		big = randomFile(t, s, "frames/big.bin", 3<<20+777)
+	})
+	ts := newH2Transports(s, certs, tlsPort)
+	ts.h2c.MaxReadFrameSize, ts.tls.MaxReadFrameSize = 1<<20, 1<<20
+	for _, tc := range []struct {
+		name string
+		tr   *http2.Transport
+		base string
+	}{{"h2c", ts.h2c, ts.h2cURL}, {"tls", ts.tls, ts.tURL}} {
+		resp, body := h2Get(t, tc.tr, "GET", tc.base+"/frames/big.bin")
+		if resp.StatusCode != 200 || !bytes.Equal(body, big) {
+			t.Errorf("%s: %d, %d bytes (want %d)", tc.name, resp.StatusCode, len(body), len(big))
+		}
+		resp, body = h2Get(t, tc.tr, "GET", tc.base+"/frames/big.bin", "Range", "bytes=100001-2200000")
+		if resp.StatusCode != 206 || !bytes.Equal(body, big[100001:2200001]) {
+			t.Errorf("%s range: %d, %d bytes", tc.name, resp.StatusCode, len(body))
+		}
+	}
+}
+
 // TestHTTP2Curl: curl --http2 chooses h2 through ALPN, curl
 // --http2-prior-knowledge speaks h2c, and HTTP/1.1 goes on working on
 // both addresses.

@@ -119,6 +119,8 @@ type rig struct {
 	enc    *hpack.Encoder
 	encBuf bytes.Buffer
 	rd     *http2.Framer
+	sh     *Shared
+	cfg    Config
 }
 
 func testLocation() *conf.Location {
@@ -149,12 +151,12 @@ func newRig(t testing.TB, cfg *Config, raw bool) *rig {
 		"/":      []byte("hello"),
 		"/empty": nil,
 	}}
-	sh := NewShared(256<<10, func() int64 { return r.now })
-	c := testConfig()
+	r.sh = NewShared(256<<10, func() int64 { return r.now })
+	r.cfg = testConfig()
 	if cfg != nil {
-		c = *cfg
+		r.cfg = *cfg
 	}
-	r.c = New(r.h, sh, r.p, c)
+	r.c = New(r.h, r.sh, r.p, r.cfg)
 	r.h.c = r.c
 	r.fr = http2.NewFramer(&r.in, nil)
 	r.fr.AllowIllegalWrites = true
