@@ -54,6 +54,12 @@ func (h *h2handler) Request(s *http2.Stream) {
 	if st == 0 && c.tls != nil {
 		st = c.tlsStatus(rq)
 	}
+	if st == 0 && !rq.Loc.Server.Root.HTTP2 {
+		// The Host names a server that does not speak HTTP/2 on this
+		// address (RFC 9110 §15.5.20's 421, as nginx).
+		w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client asked over HTTP/2 for a server without http2")
+		st = 421
+	}
 	c.h2Limits(rq)
 	if st == 0 {
 		st = rq.streamBody()
@@ -236,12 +242,12 @@ func (rq *request) fromH2(h *http2.Head) int {
 	rq.line = append(append(append(append(rq.line[:0], h.Method...), ' '), h.Path...), " HTTP/2.0"...)
 	r.Line = rq.line
 	r.Head = h.Fields
-	r.HeaderLen = len(rq.line) + len("\r\n") + len(h.Fields) + len("\r\n")
+	r.HeaderLen = h.BlockLen // $request_length: the HPACK bytes, as nginx
 	if h.TooLarge {
 		return filters.StatusHeaderTooLarge
 	}
-	if h.TooMany {
-		return 400 // max_headers, as over HTTP/1.1
+	if h.TooMany || h.Control {
+		return 400 // max_headers, or a control character, as over HTTP/1.1
 	}
 	// An HTTP/2 :path is the origin form, or "*" (RFC 9113 §8.3.1).
 	if p := h.Path; p[0] != '/' && !(len(p) == 1 && p[0] == '*') {

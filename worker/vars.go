@@ -161,7 +161,11 @@ func (rq *request) AppendVar(dst []byte, v *conf.Var) []byte {
 	case conf.VarRequest:
 		return append(dst, r.Line...)
 	case conf.VarRequestLength:
-		return strconv.AppendInt(dst, int64(r.HeaderLen)+rq.bodyRead, 10)
+		n := int64(r.HeaderLen) + rq.bodyRead
+		if rq.stream != nil {
+			n += rq.stream.BodyReceived() // the DATA so far
+		}
+		return strconv.AppendInt(dst, n, 10)
 	case conf.VarRequestTime:
 		return appendMillis(dst, rq.w.loop.Now()-rq.start)
 	case conf.VarRequestFilename:

@@ -589,3 +589,40 @@ func (h *handler) respondTxn(s *Stream) *filters.Txn {
 	t.Resp.Body.AddMem([]byte("hello"))
 	return t
 }
+
+// TestControlInValue: a control character other than NUL, CR and LF in
+// a field value does not make the request malformed in RFC 9113's terms
+// (§8.2.1); the stream is served, and the worker answers 400, as nginx
+// does for a Host with one.
+func TestControlInValue(t *testing.T) {
+	for _, fields := range [][]string{
+		{":method", "GET", ":scheme", "https", ":path", "/", ":authority", "localhost\x02"},
+		{":method", "GET", ":scheme", "https", ":path", "/", "host", "localhost\x02"},
+		{":method", "GET", ":scheme", "https", ":path", "/", "x-note", "a\x7fb"},
+	} {
+		r := newRig(t, nil, false)
+		r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.headers(fields...), EndStream: true, EndHeaders: true})
+		r.pump(0)
+		fs := r.frames()
+		if code, ok := rst(fs, 1); ok {
+			t.Errorf("%q: RST_STREAM %v", fields[7], code)
+		}
+		if len(r.h.heads) != 1 || !r.h.heads[0].Control {
+			t.Errorf("%q: %d requests, want 1 marked Control", fields[7], len(r.h.heads))
+		}
+	}
+}
+
+// TestBlockLen: a request's BlockLen is the size of its header block,
+// HEADERS and CONTINUATION fragments together, padding not counted
+// ($request_length, as nginx's).
+func TestBlockLen(t *testing.T) {
+	r := newRig(t, nil, false)
+	block := r.headers(":method", "GET", ":scheme", "https", ":path", "/", ":authority", "example.com", "user-agent", "rig")
+	r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:5], EndStream: true, PadLength: 7})
+	r.fr.WriteContinuation(1, true, block[5:])
+	r.pump(0)
+	if len(r.h.heads) != 1 || r.h.heads[0].BlockLen != len(block) {
+		t.Fatalf("%d requests, BlockLen %+v, want %d", len(r.h.heads), r.h.heads, len(block))
+	}
+}

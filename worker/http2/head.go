@@ -26,6 +26,15 @@ type Head struct {
 	// Large"), as over HTTP/1.1. TooMany is set when there are more
 	// regular fields than max_headers: 400, as over HTTP/1.1.
 	TooLarge, TooMany bool
+	// Control is set when a field value holds a control character
+	// other than NUL, CR and LF (which make the request malformed,
+	// RFC 9113 §8.2.1): 400, as over HTTP/1.1 and as nginx answers a
+	// Host with one.
+	Control bool
+	// BlockLen is the size of the request's header block, its HEADERS
+	// and CONTINUATION fragments without padding: $request_length, as
+	// nginx counts it.
+	BlockLen int
 	// EndStream is set when the request has no body: its HEADERS frame
 	// ended the stream.
 	EndStream bool
@@ -52,7 +61,8 @@ const headKeep = 8 << 10
 func (h *Head) reset() {
 	h.Method, h.Scheme, h.Authority, h.Path, h.Fields = nil, nil, nil, nil, nil
 	h.ContentLength = -1
-	h.TooLarge, h.TooMany, h.EndStream = false, false, false
+	h.TooLarge, h.TooMany, h.Control, h.EndStream = false, false, false, false
+	h.BlockLen = 0
 	if cap(h.buf) > headKeep {
 		h.buf = nil
 	}
@@ -96,9 +106,14 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 	if d.calm || d.malformed {
 		return
 	}
-	if !validValue(f.Value) {
+	switch checkValue(f.Value) {
+	case valueMalformed:
 		d.malformed = true
 		return
+	case valueControl:
+		if d.head != nil {
+			d.head.Control = true
+		}
 	}
 	if len(f.Name) > 0 && f.Name[0] == ':' {
 		d.pseudoField(f)
@@ -240,19 +255,31 @@ func validName(n string) bool {
 	return true
 }
 
-// validValue: no NUL, CR or LF anywhere, and no white space at either
-// end (RFC 9113 §8.2.1); other control characters are refused too, as
-// over HTTP/1.1.
-func validValue(v string) bool {
+// What checkValue finds in a field value.
+const (
+	valueOK = iota
+	// valueMalformed: NUL, CR or LF anywhere, or white space at either
+	// end (RFC 9113 §8.2.1): a stream error.
+	valueMalformed
+	// valueControl: another control character, which RFC 9113 leaves
+	// to the server: 400, as over HTTP/1.1 (Head.Control).
+	valueControl
+)
+
+func checkValue(v string) int {
 	if n := len(v); n > 0 && (v[0] == ' ' || v[0] == '\t' || v[n-1] == ' ' || v[n-1] == '\t') {
-		return false
+		return valueMalformed
 	}
+	st := valueOK
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
+		switch c := v[i]; {
+		case c == 0 || c == '\r' || c == '\n':
+			return valueMalformed
+		case c < ' ' && c != '\t' || c == 0x7f:
+			st = valueControl
 		}
 	}
-	return true
+	return st
 }
 
 // parseLength parses a content-length: 1*DIGIT, at most 18 digits.

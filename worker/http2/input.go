@@ -312,6 +312,9 @@ func (c *Conn) continuation(h *frameHeader, p []byte) {
 // and kin), or empty ones, reaches it.
 func (c *Conn) blockFragment(h *frameHeader, frag []byte) {
 	c.blockBytes += frameHeaderLen + len(frag)
+	if c.hd.head != nil {
+		c.hd.head.BlockLen += len(frag)
+	}
 	if c.blockBytes > c.cfg.ListLimit+frameHeaderLen*8 {
 		c.fail(ErrEnhanceYourCalm, "client sent a header block larger than large_client_header_buffers")
 		return

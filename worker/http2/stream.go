@@ -124,6 +124,10 @@ func (s *Stream) Reset(code ErrCode) {
 // Sent reports whether the stream's whole response went out.
 func (s *Stream) Sent() bool { return s.localClosed }
 
+// BodyReceived is how many bytes of request body the stream has
+// received (DATA payloads without padding).
+func (s *Stream) BodyReceived() int64 { return s.bodyRecv }
+
 // Waiting reports whether the stream waits for a thread-pool read.
 func (s *Stream) Waiting() bool { return s.waitThread }
 
