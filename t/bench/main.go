@@ -24,6 +24,8 @@
 //	       tern-police / tern, nginx-police / nginx, tern / tern-old
 //	tls-*  the HTTPS phases (tls.go): tls-hot, tls-handshake, tls-resume,
 //	       tls-large, tls-idle
+//	h2-*   the HTTP/2 phases (h2.go, with h2load): h2-hot, h2-64k,
+//	       h2-large (over h2c and TLS); nginx and lighttpd beside tern
 //	64k, large, large-evicted, open
 //	       by file size, and open-loop latency (files.go)
 //
@@ -59,6 +61,8 @@ type options struct {
 	serverCPU, loadC int
 	dir              string
 	police           bool
+	h2Conns          int
+	h2Streams        int
 }
 
 func main() {
@@ -68,13 +72,15 @@ func main() {
 	flag.StringVar(&o.ternOld, "tern-old", "", "another tern binary, run as tern-old without the police directives (an older commit's, to measure what unused features cost)")
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary; skipped when missing")
 	flag.StringVar(&o.lighttpd, "lighttpd", "/usr/sbin/lighttpd", "lighttpd binary; skipped when missing")
-	flag.Int64Var(&o.largeSize, "large", 512<<20, "size of the cached file of large, large-evicted and tls-large")
+	flag.Int64Var(&o.largeSize, "large", 512<<20, "size of the cached file of large, large-evicted, tls-large and h2-large")
 	flag.IntVar(&o.rate, "rate", 20000, "requests/s of the open phase: well below every server's capacity")
 	flag.DurationVar(&o.duration, "d", 8*time.Second, "length of one measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
 	flag.IntVar(&o.loadRounds, "load-rounds", 3, "interleaved rounds of the cold and slow phases")
 	flag.IntVar(&o.conns, "c", 100, "wrk connections")
-	flag.StringVar(&phases, "phases", "hot,64k,large,large-evicted,open,cold,slow,idle,strace,tls-hot,tls-handshake,tls-resume,tls-large,tls-idle", "phases to run")
+	flag.StringVar(&phases, "phases", "hot,64k,large,large-evicted,open,cold,slow,idle,strace,tls-hot,tls-handshake,tls-resume,tls-large,tls-idle,h2-hot,h2-64k,h2-large", "phases to run")
+	flag.IntVar(&o.h2Conns, "h2-c", 10, "h2load connections of h2-hot and h2-64k")
+	flag.IntVar(&o.h2Streams, "h2-m", 100, "h2load concurrent streams per connection of h2-hot and h2-64k")
 	flag.Int64Var(&o.bigSize, "big", 256<<20, "size of each large file")
 	flag.IntVar(&o.downloaders, "downloaders", 8, "concurrent large-file downloads in cold and slow")
 	flag.Int64Var(&o.slowBPS, "slow-bps", 20<<20, "read bytes/s of the slow phase's disk")
@@ -154,6 +160,11 @@ func run(o *options) error {
 	}
 	if o.phases["strace"] {
 		stracePhase(o, servers)
+	}
+	if h2Phase(o) {
+		if err := h2Phases(o, root); err != nil {
+			return err
+		}
 	}
 	for p := range o.phases {
 		if strings.HasPrefix(p, "tls-") {

@@ -32,8 +32,9 @@ import (
 //	               the server's CPU seconds per GiB sent
 //	tls-idle       memory per idle keep-alive TLS connection (Pss)
 
-// tlsServers starts tern and nginx on HTTPS, with tickets or without.
-func tlsServers(o *options, root string, tickets bool) ([]*server, error) {
+// benchCerts writes the servers' certificate and key (ECDSA P-256, for
+// localhost and 127.0.0.1) once, and returns their directory.
+func benchCerts(o *options) string {
 	certDir := filepath.Join(o.dir, "certs")
 	if _, err := os.Stat(certDir); err != nil {
 		os.MkdirAll(certDir, 0o755)
@@ -42,6 +43,12 @@ func tlsServers(o *options, root string, tickets bool) ([]*server, error) {
 		os.WriteFile(filepath.Join(certDir, "cert.pem"), p.CertPEM, 0o644)
 		os.WriteFile(filepath.Join(certDir, "key.pem"), p.KeyPEM, 0o644)
 	}
+	return certDir
+}
+
+// tlsServers starts tern and nginx on HTTPS, with tickets or without.
+func tlsServers(o *options, root string, tickets bool) ([]*server, error) {
+	certDir := benchCerts(o)
 	suffix := "-tls"
 	if !tickets {
 		suffix = "-tls-nt"
