@@ -304,11 +304,14 @@ func TestH2KeepaliveLimits(t *testing.T) {
 		t.Fatalf("GOAWAY %v, last stream %d; want NO_ERROR, 5", c.goaway, c.goawayLast)
 	}
 
-	_, c = newH2Rig(t, "", `    keepalive_time = "100ms"`)
+	// keepalive_time counts from the connection's start: long enough
+	// that a loaded machine (the race detector, other tests) serves the
+	// first request within it.
+	_, c = newH2Rig(t, "", `    keepalive_time = "1s"`)
 	if resp := c.request(t, "GET", "/1k.txt"); resp.status != "200" || c.gotGoaway {
 		t.Fatalf("first request: %s, GOAWAY %v", resp.status, c.gotGoaway)
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	if resp := c.request(t, "GET", "/1k.txt"); resp.status != "200" || !c.gotGoaway || c.goawayLast != 3 {
 		t.Fatalf("after keepalive_time: %s, GOAWAY %v, last stream %d", resp.status, c.gotGoaway, c.goawayLast)
 	}
