@@ -13,6 +13,8 @@ package main
 //	h2-large  a cached -large file, one stream at a time on each of 4
 //	          connections (h2load -c 4 -m 1 -D), over h2c and over TLS:
 //	          MiB/s, and the server's CPU seconds per GiB sent
+//	h2-idle   memory per idle h2c connection that served one stream,
+//	          -idle connections (Pss of the worker)
 //
 // Every server's keepalive_requests is raised: tern and nginx end an
 // HTTP/2 connection with GOAWAY after 1000 streams by default, and
@@ -20,7 +22,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +34,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // h2Server is a server under measurement with its TLS port beside the
@@ -47,7 +55,7 @@ func (s *h2Server) h2URL(tls bool, path string) string {
 
 // h2Phase reports whether any HTTP/2 phase is asked for.
 func h2Phase(o *options) bool {
-	return o.phases["h2-hot"] || o.phases["h2-64k"] || o.phases["h2-large"]
+	return o.phases["h2-hot"] || o.phases["h2-64k"] || o.phases["h2-large"] || o.phases["h2-idle"]
 }
 
 // h2Phases runs the HTTP/2 phases the options name.
@@ -140,7 +148,74 @@ func h2Phases(o *options, root string) error {
 			showRatios("h2-large over "+proto+": the server's CPU per GiB sent (lower is better)", "CPU s/GiB", plain, cmed, true)
 		}
 	}
+	if o.phases["h2-idle"] {
+		h2IdlePhase(o, servers)
+	}
 	return nil
+}
+
+// h2IdlePhase opens o.idle h2c connections, one stream each, and
+// reports each worker's Pss growth per connection.
+func h2IdlePhase(o *options, servers []*h2Server) {
+	fmt.Printf("== h2-idle: memory per idle h2c connection after one stream, %d connections\n", o.idle)
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/1k.txt"}, {":authority", "localhost"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	var first bytes.Buffer // what each connection sends: one GET
+	first.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&first, nil)
+	fr.WriteSettings()
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	for _, s := range servers {
+		w := s.workers()[0]
+		before := pss(w)
+		conns := make([]net.Conn, 0, o.idle)
+		for i := 0; i < o.idle; i++ {
+			c, err := h2OneStream(fmt.Sprintf("127.0.0.1:%d", s.port), first.Bytes())
+			if err != nil {
+				fmt.Printf("%-16s connection %d: %v\n", s.name, i, err)
+				break
+			}
+			conns = append(conns, c)
+		}
+		time.Sleep(time.Second)
+		after := pss(w)
+		fmt.Printf("%-16s Pss %6d KiB → %6d KiB: %5.0f bytes per connection (%d open)\n",
+			s.name, before, after, float64(after-before)*1024/float64(len(conns)), len(conns))
+		for _, c := range conns {
+			c.Close()
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Println()
+}
+
+// h2OneStream opens an h2c connection, sends first (the preface,
+// SETTINGS and a GET on stream 1), and reads frames until the stream ends.
+func h2OneStream(addr string, first []byte) (net.Conn, error) {
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(first); err != nil {
+		c.Close()
+		return nil, err
+	}
+	fr := http2.NewFramer(io.Discard, c)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if f.Header().StreamID == 1 && f.Header().Flags.Has(http2.FlagDataEndStream) {
+			c.SetDeadline(time.Time{})
+			return c, nil
+		}
+	}
 }
 
 // h2Result is one h2load run.
@@ -248,8 +323,9 @@ func startH2Tern(o *options, root, certDir string) (*h2Server, error) {
 	d := filepath.Join(o.dir, "tern-h2")
 	os.MkdirAll(d, 0o755)
 	cfg := fmt.Sprintf(`
-worker_processes   = 1
-worker_connections = 4096
+worker_processes     = 1
+worker_connections   = %d
+worker_rlimit_nofile = %d
 pid       = "%s/tern.pid"
 error_log = "%s/error.log"
 http {
@@ -263,7 +339,7 @@ http {
     ssl_certificate_key = "%s/key.pem"
   }
 }
-`, d, d, s.port, s.tlsPort, root, certDir, certDir)
+`, o.idle+1024, o.idle+2048, d, d, s.port, s.tlsPort, root, certDir, certDir)
 	p := filepath.Join(d, "tern.hcl")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -280,10 +356,11 @@ func startH2Nginx(o *options, root, certDir string) (*h2Server, error) {
 	os.MkdirAll(d, 0o755)
 	cfg := fmt.Sprintf(`
 worker_processes 1;
+worker_rlimit_nofile %d;
 daemon off;
 pid %s/nginx.pid;
 error_log %s/error.log;
-events { worker_connections 4096; }
+events { worker_connections %d; }
 http {
   access_log off;
   sendfile on;
@@ -299,7 +376,7 @@ http {
     ssl_certificate_key %s/key.pem;
   }
 }
-`, d, d, s.port, s.tlsPort, root, certDir, certDir)
+`, o.idle+2048, d, d, o.idle+1024, s.port, s.tlsPort, root, certDir, certDir)
 	p := filepath.Join(d, "nginx.conf")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -322,6 +399,8 @@ server.errorlog                = "%s/error.log"
 server.modules                += ("mod_openssl")
 server.feature-flags          += ("server.h2proto" => "enable", "server.h2c" => "enable")
 server.network-backend         = "sendfile"
+server.max-fds                 = %d
+server.max-connections         = %d
 server.max-keep-alive-requests = 1000000000
 server.max-keep-alive-idle     = 75
 $SERVER["socket"] == "127.0.0.1:%d" {
@@ -329,7 +408,7 @@ $SERVER["socket"] == "127.0.0.1:%d" {
   ssl.pemfile = "%s/cert.pem"
   ssl.privkey = "%s/key.pem"
 }
-`, root, s.port, d, s.tlsPort, certDir, certDir)
+`, root, s.port, d, 2*(o.idle+2048), o.idle+1024, s.tlsPort, certDir, certDir)
 	p := filepath.Join(d, "lighttpd.conf")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		return nil, err

@@ -25,7 +25,8 @@
 //	tls-*  the HTTPS phases (tls.go): tls-hot, tls-handshake, tls-resume,
 //	       tls-large, tls-idle
 //	h2-*   the HTTP/2 phases (h2.go, with h2load): h2-hot, h2-64k,
-//	       h2-large (over h2c and TLS); nginx and lighttpd beside tern
+//	       h2-large (over h2c and TLS), h2-idle; nginx and lighttpd
+//	       beside tern
 //	64k, large, large-evicted, open
 //	       by file size, and open-loop latency (files.go)
 //
@@ -78,7 +79,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
 	flag.IntVar(&o.loadRounds, "load-rounds", 3, "interleaved rounds of the cold and slow phases")
 	flag.IntVar(&o.conns, "c", 100, "wrk connections")
-	flag.StringVar(&phases, "phases", "hot,64k,large,large-evicted,open,cold,slow,idle,strace,tls-hot,tls-handshake,tls-resume,tls-large,tls-idle,h2-hot,h2-64k,h2-large", "phases to run")
+	flag.StringVar(&phases, "phases", "hot,64k,large,large-evicted,open,cold,slow,idle,strace,tls-hot,tls-handshake,tls-resume,tls-large,tls-idle,h2-hot,h2-64k,h2-large,h2-idle", "phases to run")
 	flag.IntVar(&o.h2Conns, "h2-c", 10, "h2load connections of h2-hot and h2-64k")
 	flag.IntVar(&o.h2Streams, "h2-m", 100, "h2load concurrent streams per connection of h2-hot and h2-64k")
 	flag.Int64Var(&o.bigSize, "big", 256<<20, "size of each large file")
