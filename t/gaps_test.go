@@ -1,6 +1,7 @@
 package t
 
 import (
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -127,4 +128,29 @@ func TestCharsetTypes(t *testing.T) {
 		{raw: get1("/listed/a.json"), status: 200, headers: []string{"Content-Type: application/json; charset=utf-8"}},
 		{raw: get1("/listed/a.html"), status: 200, headers: []string{"Content-Type: text/html; charset=utf-8"}},
 	})
+}
+
+// TestRefusedDate: a request refused before routing (a version tern
+// does not speak) carries the current Date, not the one of the worker's
+// last served request.
+func TestRefusedDate(t *testing.T) {
+	s := newServer(t, serversConfig(`
+  server {
+    listen = ["127.0.0.1:{{PORT}}"]
+    root   = "{{ROOT}}"
+  }`))
+	s.file("index.html", "hi\n")
+	s.start()
+	if r := s.get("GET / HTTP/1.1\r\nHost: x\r\n\r\n"); r.status != 200 {
+		t.Fatalf("GET: %d", r.status)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	r := s.get("GET / HTTP/3.0\r\nHost: x\r\n\r\n")
+	date, err := http.ParseTime(r.header("Date"))
+	if r.status != 505 || err != nil {
+		t.Fatalf("%d, Date %q: %v", r.status, r.header("Date"), err)
+	}
+	if age := time.Since(date); age > 1500*time.Millisecond || age < -time.Second {
+		t.Errorf("Date %s is %v old", r.header("Date"), age.Round(time.Millisecond))
+	}
 }

@@ -412,6 +412,7 @@ func (c *conn) parseHead() bool {
 // it: the request's framing is not to be trusted.
 func (c *conn) refuse(status int) {
 	rq := c.rq
+	c.w.env.Tick(c.w.loop.Wall()) // its Date, as serve's
 	rq.Loc = c.w.addrs[c.listener].Default.Root
 	rq.setError(status)
 	rq.closeAfter = true
