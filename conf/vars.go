@@ -64,6 +64,7 @@ const (
 	VarSSLCipher
 	VarSSLServerName
 	VarSSLSessionReused
+	VarSSLSessionID
 	VarSSLALPNProtocol
 	VarSSLClientVerify
 	VarSSLClientSDN
@@ -212,6 +213,7 @@ var builtinVars = []builtin{
 	{"ssl_cipher", VarSSLCipher, "the cipher suite, by OpenSSL's name: \"ECDHE-ECDSA-AES128-GCM-SHA256\", \"TLS_AES_128_GCM_SHA256\""},
 	{"ssl_server_name", VarSSLServerName, "the server name the client sent (SNI), else empty"},
 	{"ssl_session_reused", VarSSLSessionReused, "\"r\" when the TLS session was resumed, else \".\""},
+	{"ssl_session_id", VarSSLSessionID, "the TLS session's ID, 64 hexadecimal digits, the same when the session is resumed; empty when the session has no ticket (ssl_session_tickets off, or a client that takes none)"},
 	{"ssl_alpn_protocol", VarSSLALPNProtocol, "the protocol agreed through ALPN (\"http/1.1\"), else empty"},
 	{"ssl_client_verify", VarSSLClientVerify, "\"SUCCESS\", \"FAILED:REASON\" or \"NONE\": the check of the client certificate (ssl_verify_client)"},
 	{"ssl_client_s_dn", VarSSLClientSDN, "the subject of the client certificate, RFC 2253"},

@@ -315,7 +315,8 @@ func TestTLSVariables(t *testing.T) {
                    "X-Legacy" = "$ssl_client_s_dn_legacy|$ssl_client_i_dn_legacy|$ssl_client_v_remain",
                    "X-Dates" = "$ssl_client_v_start|$ssl_client_v_end",
                    "X-Cert" = "$ssl_client_escaped_cert",
-                   "X-Ciphers" = "$ssl_ciphers" }`))
+                   "X-Ciphers" = "$ssl_ciphers",
+                   "X-Session" = "$ssl_session_id" }`))
 	s.file("f", "x")
 	s.start()
 	cfg := certs.config("localhost")
@@ -345,13 +346,29 @@ func TestTLSVariables(t *testing.T) {
 	if got := r.header("X-Ciphers"); !strings.Contains(got, "ECDHE-ECDSA-AES128-GCM-SHA256") || !strings.Contains(got, ":") {
 		t.Errorf("X-Ciphers: %q", got)
 	}
+	session := r.header("X-Session")
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(session) {
+		t.Errorf("X-Session: %q, want 64 hexadecimal digits", session)
+	}
 	r = s.dialTLS(cfg).do(req("GET", "/f"))
 	if got := r.header("X-TLS"); !strings.Contains(got, "|localhost|r|") {
 		t.Errorf("resumed: X-TLS %q", got)
 	}
+	if got := r.header("X-Session"); got != session {
+		t.Errorf("resumed: X-Session %q, want the session's %q", got, session)
+	}
 	plain := certs.config("")
 	plain.InsecureSkipVerify = true
-	if got := s.dialTLS(plain).do(req("GET", "/f")).header("X-Client"); got != "NONE|||" {
+	r = s.dialTLS(plain).do(req("GET", "/f"))
+	if got := r.header("X-Client"); got != "NONE|||" {
 		t.Errorf("no client certificate, no SNI: X-Client %q", got)
+	}
+	if got := r.header("X-Session"); got != "" {
+		t.Errorf("a client that takes no ticket: X-Session %q", got)
+	}
+	other := certs.config("localhost")
+	other.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	if got := s.dialTLS(other).do(req("GET", "/f")).header("X-Session"); len(got) != 64 || got == session {
+		t.Errorf("another session (TLS 1.3): X-Session %q (the first %q)", got, session)
 	}
 }

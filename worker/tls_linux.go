@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -202,6 +203,8 @@ func (rq *request) appendSSLVar(dst []byte, k conf.VarKind) []byte {
 			return append(dst, 'r')
 		}
 		return append(dst, '.')
+	case conf.VarSSLSessionID:
+		return hex.AppendEncode(dst, c.SessionID())
 	case conf.VarSSLALPNProtocol:
 		return append(dst, c.ALPN()...)
 	case conf.VarSSLCiphers:

@@ -218,7 +218,7 @@ func (rq *request) appendVar2(dst []byte, v *conf.Var) []byte {
 		return strconv.AppendInt(dst, int64(rq.w.pid), 10)
 	case conf.VarNginxVersion:
 		return append(dst, filters.ServerVersion...)
-	case conf.VarSSLProtocol, conf.VarSSLCipher, conf.VarSSLServerName, conf.VarSSLSessionReused,
+	case conf.VarSSLProtocol, conf.VarSSLCipher, conf.VarSSLServerName, conf.VarSSLSessionReused, conf.VarSSLSessionID,
 		conf.VarSSLALPNProtocol, conf.VarSSLClientVerify, conf.VarSSLClientSDN, conf.VarSSLClientIDN, conf.VarSSLClientSerial,
 		conf.VarSSLClientCert, conf.VarSSLClientRawCert, conf.VarSSLClientEscapedCert,
 		conf.VarSSLClientSDNLegacy, conf.VarSSLClientIDNLegacy, conf.VarSSLClientVStart,

@@ -36,6 +36,10 @@ type Configs struct {
 	acme *ACMEStore
 	// now is the clock of ticket ages; time.Now but in tests.
 	now func() time.Time
+	// current is the Conn whose handshake runs now, if any: handshakes
+	// run one at a time, inside Conn.Poke on the loop, so the session
+	// callbacks, which are not told the connection, find it here.
+	current *Conn
 }
 
 // serverTLS is one server's TLS setup.
@@ -174,12 +178,15 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 	if len(s.TicketKeys) > 0 {
 		keys = StaticKeys(s.TicketKeys).Keys
 	}
-	cfg.WrapSession = func(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	cfg.WrapSession = func(cstate tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 		keys := keys()
 		if len(keys) == 0 {
 			return nil, errNoTicketKey
 		}
 		ss.Extra = append(ss.Extra, sessionExtra(cs.now(), st.identity))
+		if c := cs.current; c != nil {
+			ss.Extra = append(ss.Extra, sessionIDExtra(c.ticketSessionID(cstate.DidResume)))
+		}
 		state, err := ss.Bytes()
 		if err != nil {
 			return nil, err
@@ -194,6 +201,9 @@ func (cs *Configs) newServerTLS(srv *conf.Server) *serverTLS {
 		ss, err := tls.ParseSessionState(state)
 		if err != nil || !sessionValid(ss.Extra, cs.now(), st.identity, s.SessionTimeout) {
 			return nil, nil
+		}
+		if c := cs.current; c != nil {
+			c.offeredSessionID(ss.Extra)
 		}
 		return ss, nil
 	}

@@ -57,6 +57,8 @@ type Conn struct {
 	alpn            string
 	serverName      string
 	resumed         bool
+	sid             [sessionIDLen]byte // the session's ID (sessionID), when sidState is sidOwn
+	sidState        uint8
 	client          *ClientCert // the client's certificate, when asked for and sent
 	offered         []uint16    // the client's cipher suites
 
@@ -113,6 +115,17 @@ func (c *Conn) ServerName() string { return c.serverName }
 // Resumed reports whether the session was resumed.
 func (c *Conn) Resumed() bool { return c.resumed }
 
+// SessionID is the session's ID ($ssl_session_id): made with its first
+// ticket and carried in every ticket of the session, so that a resumed
+// session has the ID it was made with. nil for a session without
+// tickets.
+func (c *Conn) SessionID() []byte {
+	if c.sidState != sidOwn {
+		return nil
+	}
+	return c.sid[:]
+}
+
 // Offered is the cipher suites the client offered.
 func (c *Conn) Offered() []uint16 { return c.offered }
 
@@ -144,7 +157,10 @@ type ClientCert struct {
 // waits for a slot.
 func (c *Conn) Poke() {
 	if c.resume != nil {
+		cs := c.e.configs
+		cs.current = c
 		c.resume()
+		cs.current = nil
 	}
 }
 

@@ -133,6 +133,7 @@ func (c *Conn) handshake(yield func(struct{}) bool) {
 		cs := c.tc.ConnectionState()
 		c.version, c.cipher, c.alpn = cs.Version, cs.CipherSuite, cs.NegotiatedProtocol
 		c.serverName, c.resumed = cs.ServerName, cs.DidResume
+		c.settleSessionID(cs.DidResume)
 		var why string
 		c.verify, why = c.e.configs.verifyClient(c.server, cs.PeerCertificates)
 		if len(cs.PeerCertificates) > 0 {

@@ -30,8 +30,10 @@ type idleRig struct {
 	f    *confFixture
 }
 
-func newIdleRig(t *testing.T) *idleRig {
-	f := loadConf(t, twoServers)
+func newIdleRig(t *testing.T) *idleRig { return newIdleRigConf(t, twoServers) }
+
+func newIdleRigConf(t *testing.T, src string) *idleRig {
+	f := loadConf(t, src)
 	loop, err := event.New()
 	if err != nil {
 		t.Fatal(err)
@@ -58,10 +60,15 @@ func (h *holdConn) Write(p []byte) (int, error) {
 
 // open makes a connection whose handshake is done.
 func (r *idleRig) open() (*Conn, *tls.Conn, *holdConn) {
+	return r.openWith(r.f.clientConfig("a.test"))
+}
+
+// openWith is open with the client's configuration cfg.
+func (r *idleRig) openWith(cfg *tls.Config) (*Conn, *tls.Conn, *holdConn) {
 	t := r.t
 	fd, sock := socketPair(t)
 	raw := &holdConn{Conn: sock}
-	client := tls.Client(raw, r.f.clientConfig("a.test"))
+	client := tls.Client(raw, cfg)
 	done := make(chan error, 1)
 	go func() { done <- client.Handshake() }()
 	buf := make([]byte, 4096)
