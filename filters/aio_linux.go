@@ -5,6 +5,7 @@ package filters
 import (
 	"os"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -38,10 +39,22 @@ const (
 	// nothing before the region is in (at 20 MiB/s, 256 KiB takes
 	// 13 ms). The kernel's readahead keeps the disk busy between fills.
 	maxFill = 256 << 10
-	// maxInline bounds the region one inline send is asked about:
-	// nginx's default sendfile_max_chunk. A larger one would make a
-	// cold page far ahead hold back the cached ones before it.
+	// maxInline bounds the region one look at the page cache covers
+	// when only the RWF_NOWAIT probes can look (no cachestat): three
+	// probed pages stand for it, so it stays nginx's default
+	// sendfile_max_chunk, and a cold page far ahead does not hold back
+	// the cached ones before it.
 	maxInline = 2 << 20
+	// maxLook is the region one look covers when cachestat counts every
+	// page of it: one call walks its 2,048 pages in a few microseconds,
+	// where looking at each 2 MiB turn made four calls per turn.
+	maxLook = 8 << 20
+	// trustCached is how long a region the page cache said it holds is
+	// sent without asking again: the turns of one fast download, a few
+	// milliseconds apart. A page seen cached that recently is seldom
+	// reclaimed before it goes out; a slow client's next turn asks
+	// again.
+	trustCached = 10 * time.Millisecond
 )
 
 // diskTask is the one thread-pool task of a Txn, allocated once and
@@ -127,12 +140,13 @@ func offloadable(t *Txn) *threadpool.Pool {
 
 // ready says how much of the count bytes of segment s at the write
 // position the loop can send without waiting for the disk: those of a
-// region a pool task has just filled, else, when every page of the next
-// count bytes (at most maxInline, then at most maxFill) is cached, all of
-// them. When they are not
-// cached, it posts a task that brings them in and returns Again with
-// WaitThread (Error when the pool refuses: a full queue, which the
-// worker answers with 500 when nothing was sent yet).
+// region a pool task has just filled, or of one the page cache said it
+// holds less than trustCached ago, else, when every page of the next
+// region (up to maxLook, then maxInline, then maxFill) is cached, as
+// many as that region holds. When they are not cached, it posts a task
+// that brings them in and returns Again with WaitThread (Error when the
+// pool refuses: a full queue, which the worker answers with 500 when
+// nothing was sent yet).
 func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64) (int64, Result) {
 	off := s.Off + t.segOff
 	if f := t.filled; f.file == s.File && off >= f.off && off < f.end {
@@ -142,20 +156,37 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64) (int64, Resul
 		return min(count, f.end-off), OK
 	}
 	t.filled = filled{}
-	// Inline in chunks of up to maxInline (sendfile_max_chunk's
-	// default), as big as the socket takes: one sendfile where chunks
-	// of maxFill would make eight, each asked for. Near a cold region
-	// the chunk shrinks to maxFill before the pool is asked to fill.
-	count = min(count, maxInline)
-	if resident(s.File.FD, off, count) {
-		return count, OK
+	var now int64
+	if t.Env.Clock != nil {
+		now = t.Env.Clock()
+		if c := t.cached; c.file == s.File && off >= c.off && off < c.end && now-t.cachedAt < int64(trustCached) {
+			return min(count, c.end-off), OK
+		}
 	}
-	if count = min(count, maxFill); resident(s.File.FD, off, count) {
-		return count, OK
+	// One look covers more than this turn sends (sendfile_max_chunk,
+	// or what the socket takes): the next turns send from it without
+	// looking again. Near a cold region the look shrinks to maxFill
+	// before the pool is asked to fill.
+	rest := s.Len - t.segOff
+	looked := int64(0)
+	for _, look := range [...]int64{maxLook, maxInline, maxFill} {
+		n := min(rest, look)
+		if n == looked || look > maxInline && noCachestat {
+			continue // refused already, or more than the probes can vouch for
+		}
+		looked = n
+		t.Env.Stats.CacheLooks++
+		if resident(s.File.FD, off, n) && (look <= maxInline || !noCachestat) {
+			if t.Env.Clock != nil {
+				t.cached, t.cachedAt = filled{file: s.File, off: off, end: off + n}, now
+			}
+			return min(count, n), OK
+		}
 	}
+	t.cached = filled{}
 	task := t.diskTask()
 	task.read, task.done = false, false
-	task.fd, task.off, task.count = s.File.FD, off, int(count)
+	task.fd, task.off, task.count = s.File.FD, off, int(min(rest, count, maxFill))
 	if err := pool.Post(task); err != nil {
 		t.Err = err
 		return 0, Error

@@ -196,9 +196,13 @@ type Txn struct {
 	// task is the write filter's thread-pool task, kept with the Txn so
 	// that it is allocated once; filled is the region it has just
 	// brought into the page cache, which this turn sends without asking
-	// the cache again.
-	task   any
-	filled filled
+	// the cache again. cached is the region the page cache last said it
+	// holds whole, at cachedAt (the loop's clock), which the sends of
+	// the next trustCached do not ask about again.
+	task     any
+	filled   filled
+	cached   filled
+	cachedAt int64
 	// memBuf holds file data on its way through a transport that cannot
 	// take file data directly (TLS); allocated on first use, kept with
 	// the Txn.
@@ -249,6 +253,7 @@ func (t *Txn) Reset() {
 	t.Err = nil
 	t.headSent = 0
 	t.filled = filled{}
+	t.cached = filled{}
 	t.seg = 0
 	t.segOff = 0
 	t.resetFilters()

@@ -54,6 +54,10 @@ type Stats struct {
 	OffloadedListings uint64
 	// OffloadedCloses counts file descriptors closed on a pool thread.
 	OffloadedCloses uint64
+	// CacheLooks counts the looks at the page cache (cachestat and the
+	// RWF_NOWAIT probes) that decide whether a file region is sent
+	// inline.
+	CacheLooks uint64
 }
 
 // Tick refreshes the cached clock strings when the second changes.

@@ -75,6 +75,33 @@ func (r *rig) fetch(t *testing.T, req string, slow bool) []byte {
 	return got
 }
 
+// fetchFast is fetch with a client that drains the socket after every
+// turn of the loop, so that the next turn finds it writable at once.
+func (r *rig) fetchFast(t *testing.T, req string) []byte {
+	t.Helper()
+	if _, err := unix.Write(r.client, []byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 1<<20)
+	want := -1
+	for deadline := time.Now().Add(30 * time.Second); (want < 0 || len(got) < want) && time.Now().Before(deadline); {
+		r.w.loop.CapWait(5 * time.Millisecond)
+		r.w.loop.RunOnce()
+		for {
+			n, err := unix.Read(r.client, buf)
+			if n <= 0 || err != nil {
+				break
+			}
+			got = append(got, buf[:n]...)
+		}
+		if want < 0 {
+			want = responseLen(got)
+		}
+	}
+	return got
+}
+
 const aioConfig = `
 pid = "off"
 error_log = "stderr"
@@ -234,6 +261,49 @@ func TestColdRegionsOnlyOnPool(t *testing.T) {
 		t.Fatalf("%d sends inline; every chunk is sent from the loop (want ≥ %d)", st.InlineSends, size/(256<<10))
 	}
 }
+
+// TestCachedFileLooksPerRegion: sending a cached file to a fast client
+// looks at the page cache once per region a look covers (8 MiB with
+// cachestat, 2 MiB with the probes alone), not before every turn; a turn
+// that comes long after the look (a slow client) looks again. Each turn
+// here sends what the client drained since the last one, at most
+// sendfile_max_chunk: before, every turn looked (64 looks for 16 MiB).
+func TestCachedFileLooksPerRegion(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		step     int64 // the loop's clock moves this much at each reading
+		min, max uint64
+	}{
+		{"fast", 0, 1, size16M / (2 << 20)},
+		{"slow", int64(time.Second), size16M / (256 << 10), size16M / (64 << 10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, aioConfig) // sendfile_max_chunk 256k
+			path := filepath.Join(r.dir, "big.bin")
+			data := writeRandom(t, path, size16M)
+			if _, err := os.ReadFile(path); err != nil {
+				t.Fatal(err)
+			}
+			var clock int64
+			r.w.env.Clock = func() int64 { clock += tc.step; return clock }
+			resp := r.fetchFast(t, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+			head, body := splitResponse(t, resp)
+			if !strings.HasPrefix(head, "HTTP/1.1 200 OK") || !bytes.Equal(body, data) {
+				t.Fatalf("head %q, body %d bytes (want %d), equal %v", head, len(body), len(data), bytes.Equal(body, data))
+			}
+			st := r.w.env.Stats
+			t.Logf("%d looks at the page cache, %d sends inline, %d on the pool", st.CacheLooks, st.InlineSends, st.OffloadedSends)
+			if st.OffloadedSends != 0 {
+				t.Fatalf("a cached file hopped to the pool: %+v", st)
+			}
+			if st.CacheLooks < tc.min || st.CacheLooks > tc.max {
+				t.Fatalf("%d looks at the page cache over %d sends; want %d to %d", st.CacheLooks, st.InlineSends, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+const size16M = 16 << 20
 
 // blocker occupies a pool thread until released.
 type blocker struct{ release chan struct{} }
