@@ -191,7 +191,7 @@ var settingsCases = []settingsCase{
 	{`error_page = {}`, func(s *Settings) any { return s.ErrorPages }, map[int]ErrorPage(nil)},
 	{`add_header = { "X-Frame-Options" = "DENY", "Cache-Control" = "public", "X-A" = "" }`,
 		func(s *Settings) any { return s.AddHeaders },
-		[]Header{{Name: "Cache-Control", Value: mustTemplate("public")}, {Name: "X-A", Value: mustTemplate("")}, {Name: "X-Frame-Options", Value: mustTemplate("DENY")}}},
+		[]Header{{Name: "X-Frame-Options", Value: mustTemplate("DENY")}, {Name: "Cache-Control", Value: mustTemplate("public")}, {Name: "X-A", Value: mustTemplate("")}}},
 	{`add_header = {}`, func(s *Settings) any { return s.AddHeaders }, []Header(nil)},
 	{`expires = "off"`, func(s *Settings) any { return s.Expires }, Expires{}},
 	{`expires = "epoch"`, func(s *Settings) any { return s.Expires }, Expires{Mode: ExpiresEpoch}},

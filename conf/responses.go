@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -211,7 +210,8 @@ func showErrorPages(s *Settings) string {
 	return hclObject(pairs)
 }
 
-// decodeAddHeader reads { NAME = VALUE, ... } into headers sorted by name.
+// decodeAddHeader reads { NAME = VALUE, ... } into headers in the order
+// written, the order nginx sends its add_header lines in.
 // A value is a string with variables, or { value = "...", always = true }
 // for nginx's "add_header NAME VALUE always".
 func decodeAddHeader(d *decoder, a *hcl.Attribute, t *target) {
@@ -251,7 +251,6 @@ func decodeAddHeader(d *decoder, a *hcl.Attribute, t *target) {
 		ok = false
 	}
 	if ok {
-		slices.SortFunc(headers, func(x, y Header) int { return cmp.Compare(x.Name, y.Name) })
 		t.set.AddHeaders = headers
 	}
 }

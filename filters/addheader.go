@@ -10,7 +10,7 @@ import (
 
 // HeadersFilter adds what expires and add_header configure, as nginx's
 // headers filter: Expires and Cache-Control first, then the add_header
-// fields in their (sorted) order, on the statuses nginx deems safe
+// fields in the order written, on the statuses nginx deems safe
 // (addHeaderStatus), and an "always" field on every status. Values are
 // expanded with the request's variables.
 type HeadersFilter struct{}
