@@ -13,23 +13,27 @@ import (
 // neither sorted nor merged, as nginx. File ranges stay file segments
 // (sendfile); a cached file's are slices of its data.
 //
+// A bytes Range that is not a valid ranges-specifier (letters, a missing
+// "-" or ",", a last-pos below its first-pos, no range at all) is a 416
+// too, as nginx answers and RFC 9110 §14.2 says a server SHOULD.
+//
 // A Range is ignored, and the whole 200 sent with Accept-Ranges, when:
-// the unit is not bytes; the value is not a valid ranges-specifier; the
-// request is a HEAD (RFC 9110 §14.2 lets a server ignore Range);
-// If-Range does not match; there are more ranges than max_ranges; the
+// the unit is not bytes; the request is a HEAD (RFC 9110 §14.2 lets a
+// server ignore Range); If-Range does not match; there are more ranges than max_ranges; the
 // ranges add up to more than the file; or, with max_ranges unlimited,
 // the ranges and their boundary overhead come near the file's size
 // (nginx 1.29.5, GitHub #988). max_ranges 0 turns ranges off and drops
 // Accept-Ranges, as nginx.
 //
-// Where tern differs from nginx: nginx answers 416 to a syntactically
-// invalid Range (letters, a missing "-", an empty list element, a number
-// that overflows; an int-range whose last-pos is below its first-pos it
-// skips, so alone it makes a 416) and 206 to a HEAD; tern ignores such a
-// Range (RFC 9110 §14.2), accepts empty list elements and tabs (RFC 9110
-// §5.6.1), takes an overflowing last-pos as the end of the file and an
-// overflowing first-pos as past it, and compares an If-Range entity-tag
-// strongly (RFC 9110 §13.1.5: a weak tag never matches; nginx compares
+// Where tern differs from nginx: nginx answers 206 to a HEAD, which tern
+// ignores the Range of (RFC 9110 §14.2 lets it); nginx answers 416 to an
+// empty list element and to a number that overflows, where tern accepts
+// empty list elements and tabs (RFC 9110 §5.6.1: a recipient MUST), takes
+// an overflowing last-pos as the end of the file and an overflowing
+// first-pos as past it; nginx skips an int-range whose last-pos is below
+// its first-pos and serves the others, where tern answers 416 to the
+// whole invalid ranges-specifier (RFC 9110 §14.1.1); and tern compares
+// an If-Range entity-tag strongly (RFC 9110 §13.1.5: a weak tag never matches; nginx compares
 // bytes, so W/"x" matched W/"x").
 type RangeFilter struct{}
 
@@ -51,7 +55,8 @@ const (
 	rangeIgnore rangeResult = iota
 	// rangeOK: send the parsed ranges (206).
 	rangeOK
-	// rangeUnsatisfiable: no range overlaps the representation (416).
+	// rangeUnsatisfiable: no range overlaps the representation, or the
+	// ranges-specifier is invalid (416).
 	rangeUnsatisfiable
 )
 
@@ -171,7 +176,7 @@ func sliceBody(b *Body, segs []Segment, start, end int64) {
 // empty representation is ignored unless it starts after 0 (nginx ticket
 // #1031: "bytes=0-" on an empty file is a 200).
 func parseRange(v []byte, size int64, maxRanges int, ranges []byteRange) ([]byteRange, rangeResult) {
-	if len(v) <= len(bytesUnit) || !equalFold(v[:len(bytesUnit)], bytesUnit) {
+	if len(v) < len(bytesUnit) || !equalFold(v[:len(bytesUnit)], bytesUnit) {
 		return ranges, rangeIgnore
 	}
 	var total int64
@@ -185,7 +190,7 @@ func parseRange(v []byte, size int64, maxRanges int, ranges []byteRange) ([]byte
 			start, end, ok := rangeSpec(spec, size)
 			switch {
 			case !ok:
-				return ranges, rangeIgnore
+				return ranges[:0], rangeUnsatisfiable
 			case start < end:
 				if len(ranges) == maxRanges {
 					return ranges, rangeIgnore
@@ -204,9 +209,9 @@ func parseRange(v []byte, size int64, maxRanges int, ranges []byteRange) ([]byte
 		}
 	}
 	switch {
-	case specs == 0:
-		return ranges, rangeIgnore // only empty elements
-	case len(ranges) == 0:
+	case specs == 0, len(ranges) == 0:
+		// No range-spec (a range-set has one at least), or none that
+		// overlaps the representation.
 		return ranges, rangeUnsatisfiable
 	case len(ranges) > 1 && maxRanges < 0 &&
 		total-size > rangeSlack-rangePartCost*int64(len(ranges)):

@@ -91,13 +91,14 @@ func TestRange(t *testing.T) {
 		{"GET", "/t1.txt", []string{"Range: bytes=-0"}, 416, "bytes */1000", ""},
 		{"GET", "/t1.txt", []string{"Range: bytes=1000-1001, 2000-"}, 416, "bytes */1000", ""},
 		{"HEAD", "/t1.txt", []string{"Range: bytes=100000-"}, 200, "", ""},
-		// Invalid: ignored (nginx answers 416 to these).
-		{"GET", "/t1.txt", []string{"Range: bytes=alpha"}, 200, "", rangeText},
-		{"GET", "/t1.txt", []string{"Range: bytes=10-alpha"}, 200, "", rangeText},
-		{"GET", "/t1.txt", []string{"Range: bytes=10"}, 200, "", rangeText},
-		{"GET", "/t1.txt", []string{"Range: bytes=10-11 12-"}, 200, "", rangeText},
-		{"GET", "/t1.txt", []string{"Range: bytes=5-4"}, 200, "", rangeText},
-		{"GET", "/t1.txt", []string{"Range: bytes="}, 200, "", rangeText},
+		// Invalid: 416, as nginx (RFC 9110 §14.2).
+		{"GET", "/t1.txt", []string{"Range: bytes=alpha"}, 416, "bytes */1000", ""},
+		{"GET", "/t1.txt", []string{"Range: bytes=10-alpha"}, 416, "bytes */1000", ""},
+		{"GET", "/t1.txt", []string{"Range: bytes=10"}, 416, "bytes */1000", ""},
+		{"GET", "/t1.txt", []string{"Range: bytes=10-11 12-"}, 416, "bytes */1000", ""},
+		{"GET", "/t1.txt", []string{"Range: bytes=5-4"}, 416, "bytes */1000", ""},
+		{"GET", "/t1.txt", []string{"Range: bytes="}, 416, "bytes */1000", ""},
+		// Not the bytes unit: ignored.
 		{"GET", "/t1.txt", []string{"Range: items=0-1"}, 200, "", rangeText},
 		{"GET", "/t1.txt", []string{"Range: 0-1"}, 200, "", rangeText},
 		// HEAD ignores Range (RFC 9110 §14.2; nginx sends a 206 head).
