@@ -452,3 +452,35 @@ func TestConvertNeverWeakens(t *testing.T) {
 		}
 	}
 }
+
+// TestNginxWords: a word's escapes are nginx's (ngx_conf_read_token),
+// quoted or not: \" \' \\ are the byte, \t \r \n the control, and any
+// other backslash stays, so a quoted regular expression keeps its \. and
+// \p{N}.
+func TestNginxWords(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`x "~^(?P<name>www\p{N}+)\.example\.com$";`, `~^(?P<name>www\p{N}+)\.example\.com$`},
+		{`x ~^(?P<name>www\pN+)\.example\.com$;`, `~^(?P<name>www\pN+)\.example\.com$`},
+		{`x '\.php$';`, `\.php$`},
+		{`x "a\"b\'c\\d";`, `a"b'c\d`},
+		{`x a\"b\\c;`, `a"b\c`},
+		{`x "a\tb\nc\rd";`, "a\tb\nc\rd"},
+		{`x a\;b;`, `a\;b`}, // the ";" does not end the word, the "\" stays
+		{`x "a\";`, ``},     // unterminated: \" does not end it
+	}
+	dir := t.TempDir()
+	for i, c := range cases {
+		p := filepath.Join(dir, "words.conf")
+		os.WriteFile(p, []byte(c.src), 0o644)
+		ds, err := parseNginxFile(p)
+		switch {
+		case c.want == "" && err == nil:
+			t.Errorf("%d: %s: no error", i, c.src)
+		case c.want == "":
+		case err != nil:
+			t.Errorf("%d: %s: %v", i, c.src, err)
+		case len(ds) != 1 || len(ds[0].args) != 1 || ds[0].args[0] != c.want:
+			t.Errorf("%d: %s: got %q, want %q", i, c.src, ds[0].args, c.want)
+		}
+	}
+}

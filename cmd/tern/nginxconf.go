@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // directive is one nginx directive: its name and arguments, and the
@@ -222,7 +222,7 @@ func (p *nginxParser) token() (tok string, quoted bool, line int, err error) {
 		}
 		p.pos++
 	}
-	return string(p.src[start:p.pos]), false, line, nil
+	return unescapeNginx(p.src[start:p.pos]), false, line, nil
 }
 
 func (p *nginxParser) skipBlanks() {
@@ -243,36 +243,58 @@ func (p *nginxParser) skipBlanks() {
 	}
 }
 
-// quoted reads a string in quote q; a backslash escapes the next byte
-// (\n, \r, \t as in nginx).
+// quoted reads a string in quote q, in which a backslash keeps the next
+// byte from ending it; the escapes are then those of unescapeNginx.
 func (p *nginxParser) quoted(q byte) (string, error) {
 	start := p.line
 	p.pos++
-	var b strings.Builder
+	from := p.pos
 	for p.pos < len(p.src) {
 		c := p.src[p.pos]
 		p.pos++
 		switch {
 		case c == q:
-			return b.String(), nil
+			return unescapeNginx(p.src[from : p.pos-1]), nil
 		case c == '\\' && p.pos < len(p.src):
-			e := p.src[p.pos]
-			p.pos++
-			switch e {
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-				b.WriteByte('\r')
-			default:
-				b.WriteByte(e)
+			if p.src[p.pos] == '\n' {
+				p.line++
 			}
-			continue
+			p.pos++
 		case c == '\n':
 			p.line++
 		}
-		b.WriteByte(c)
 	}
 	return "", fmt.Errorf("%s:%d: unterminated string", p.file, start)
+}
+
+// unescapeNginx reads the escapes of a word as nginx's ngx_conf_read_token
+// does, quoted or not: \", \', \\ are the byte, \t \r \n a tab, CR, LF,
+// and any other backslash stays with the byte it precedes (a regular
+// expression's \. or \d).
+func unescapeNginx(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	b := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '\\' && i+1 < len(raw) {
+			switch e := raw[i+1]; e {
+			case '"', '\'', '\\':
+				c = e
+				i++
+			case 't':
+				c = '\t'
+				i++
+			case 'r':
+				c = '\r'
+				i++
+			case 'n':
+				c = '\n'
+				i++
+			}
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
