@@ -208,6 +208,11 @@ type Server struct {
 	// for regular expressions ("~..."), which keep their case and match
 	// case-insensitively.
 	Names []string
+	// Name is the server's name, as nginx's: the first of Names, without
+	// the leading "." of a ".example.com" entry; "" without a
+	// server_name. It is $server_name, and the host of a redirect with
+	// server_name_in_redirect.
+	Name string
 	// Addrs are the addresses this server listens on.
 	Addrs []*Addr
 	// Root holds the server's own settings: what a request gets when no

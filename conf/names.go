@@ -87,6 +87,12 @@ func decodeServerName(d *decoder, a *hcl.Attribute, t *target) {
 		if n.kind != nameRegex {
 			s = strings.ToLower(s)
 		}
+		if len(t.srv.srv.Names) == 0 {
+			t.srv.srv.Name = s
+			if n.kind == nameDot {
+				t.srv.srv.Name = s[1:]
+			}
+		}
 		t.srv.srv.Names = append(t.srv.srv.Names, s)
 	}
 }

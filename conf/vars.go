@@ -172,7 +172,7 @@ var builtinVars = []builtin{
 	{"is_args", VarIsArgs, "\"?\" when the request has a query, else empty"},
 	{"host", VarHost, "the host of the request line, else the Host header, else the server's first name: lower case, without port"},
 	{"hostname", VarHostname, "the machine's host name"},
-	{"server_name", VarServerName, "the first server_name of the server that handles the request"},
+	{"server_name", VarServerName, "the name of the server that handles the request: its first server_name, without the leading dot of .example.com"},
 	{"server_addr", VarServerAddr, "the address that accepted the connection"},
 	{"server_port", VarServerPort, "the port that accepted the connection"},
 	{"server_protocol", VarServerProtocol, "the request's protocol: \"HTTP/1.0\", \"HTTP/1.1\" or \"HTTP/2.0\""},

@@ -32,7 +32,7 @@ func TestServerSelection(t *testing.T) {
 			srv(`"www.example.*"`, "", "tail")+
 			srv(`"~^re\\d+\\.example\\.net$"`, "", "regex1")+
 			srv(`"~^RE.*$", "default.example"`, " default_server", "default")+
-			srv(`".dot.example"`, "", "dot")+
+			srv(`".dot.example", "other.example"`, "", "dot $server_name")+
 			srv(`"a.sub.example.org"`, "", "exact-over-wild")+
 			srv(`"*.long.example.org"`, "", "longer-head")+
 			srv(`"www.example.co.*"`, "", "longer-tail")))
@@ -59,8 +59,10 @@ func TestServerSelection(t *testing.T) {
 		host("Re5.Example.Net", "regex1"),  // regexes match case-insensitively
 		host("nomatch.example", "default"), // default_server, not the first
 		host("default.example", "default"),
-		host("dot.example", "dot"),
-		host("a.dot.example", "dot"),
+		// $server_name is the first name, without the dot of .dot.example.
+		host("dot.example", "dot dot.example"),
+		host("a.dot.example", "dot dot.example"),
+		host("other.example", "dot dot.example"),
 		host("127.0.0.1", "default"),
 		host("[::1]:80", "default"),
 		{raw: "GET / HTTP/1.0\r\n\r\n", status: 200, body: "=default", closed: true},

@@ -432,14 +432,14 @@ func (rq *request) setLocation(loc []byte) {
 			scheme, defaultPort = "https://", "443"
 		}
 		l = append(l, scheme...)
-		names := rq.Loc.Server.Names
+		name := rq.Loc.Server.Name
 		switch {
-		case s.ServerNameInRedirect && len(names) > 0:
-			l = append(l, names[0]...)
+		case s.ServerNameInRedirect && name != "":
+			l = append(l, name...)
 		case len(rq.Req.Host) > 0:
 			l = append(l, rq.lowerHost()...)
-		case len(names) > 0 && plainName(names[0]):
-			l = append(l, names[0]...)
+		case plainName(name):
+			l = append(l, name...)
 		default:
 			l = appendLocalAddr(l, rq.FD)
 		}

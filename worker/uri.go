@@ -31,8 +31,8 @@ func (rq *request) appendHost(dst []byte) []byte {
 	if len(rq.Req.Host) > 0 {
 		return append(dst, rq.lowerHost()...)
 	}
-	if names := rq.Loc.Server.Names; len(names) > 0 && names[0] != "" && names[0][0] != '~' {
-		return append(dst, names[0]...)
+	if name := rq.Loc.Server.Name; name != "" && name[0] != '~' {
+		return append(dst, name...)
 	}
 	return dst
 }

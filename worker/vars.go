@@ -116,10 +116,7 @@ func (rq *request) AppendVar(dst []byte, v *conf.Var) []byte {
 	case conf.VarHostname:
 		return append(dst, rq.w.hostname...)
 	case conf.VarServerName:
-		if names := rq.Loc.Server.Names; len(names) > 0 {
-			dst = append(dst, names[0]...)
-		}
-		return dst
+		return append(dst, rq.Loc.Server.Name...)
 	case conf.VarServerAddr:
 		return appendLocalIP(dst, rq.FD)
 	case conf.VarServerPort:
