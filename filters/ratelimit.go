@@ -22,12 +22,15 @@ const (
 	// makes at most when the client keeps up: one quantum is a
 	// twentieth of the rate, 50 ms of data.
 	rateQuanta = 20
-	// minQuantum keeps a very low rate from sending byte by byte.
+	// minQuantum keeps a low rate from sending a few bytes at a time;
+	// below minQuantum bytes a second, a quantum is a second's worth, so
+	// that the head start stays within a second of the rate, as nginx's
+	// (limit_rate 15 sends 15 bytes a second, not 512 at once).
 	minQuantum = 512
 )
 
 // quantum is the smallest send of a response limited to rate bytes/s.
-func quantum(rate int64) int64 { return max(rate/rateQuanta, minQuantum) }
+func quantum(rate int64) int64 { return max(rate/rateQuanta, min(minQuantum, rate)) }
 
 // rateAllowance returns how many bytes t may send now under its
 // limit_rate, and whether that is enough to send at all; when it is

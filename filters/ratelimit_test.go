@@ -13,9 +13,13 @@ func TestRateAllowance(t *testing.T) {
 		ok                     bool
 		delay                  time.Duration
 	}{
-		// A quantum (a twentieth of the rate, at least 512) to start.
+		// A quantum (a twentieth of the rate, at least 512, at most a
+		// second's worth) to start.
 		{rate: 2 << 20, now: 0, allow: 2 << 20 / 20, ok: true},
 		{rate: 1000, now: 0, allow: 512, ok: true},
+		{rate: 15, now: 0, allow: 15, ok: true},
+		{rate: 15, sent: 15, now: 0, allow: 0, delay: time.Second},
+		{rate: 15, sent: 15, now: sec, allow: 15, ok: true},
 		// The quantum spent: wait until another is earned.
 		{rate: 1000, sent: 512, now: 0, allow: 0, delay: 512 * time.Millisecond},
 		{rate: 1000, sent: 512, now: sec / 2, allow: 500, delay: 12 * time.Millisecond},

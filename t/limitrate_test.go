@@ -149,6 +149,35 @@ func TestLimitRate(t *testing.T) {
 	}
 }
 
+// TestLimitRateLow: a rate below 512 bytes a second holds from the first
+// byte, head and error pages included, as nginx's (stub_status.t keeps a
+// limit_rate 15 response writing): the head start is a second's worth,
+// not 512 bytes, so a 404 of 300 bytes takes about 20 s at 15 bytes/s.
+func TestLimitRateLow(t *testing.T) {
+	s := newServer(t, handlersConfig("", `
+    location "/low/" {
+      limit_rate = "15"
+    }
+`))
+	s.start()
+	c := s.dial()
+	c.send(req("GET", "/low/missing"))
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	c.c.SetReadDeadline(deadline)
+	got := 0
+	for time.Now().Before(deadline) {
+		m, err := c.br.Read(make([]byte, 4096))
+		got += m
+		if err != nil {
+			break
+		}
+	}
+	// 15 bytes to start and 15 a second: about 37 in 1.5 s.
+	if got == 0 || got > 60 {
+		t.Errorf("%d bytes in 1.5 s at limit_rate 15, want 15 to 60", got)
+	}
+}
+
 // straceCounts parses strace -c's table into calls by syscall.
 func straceCounts(out string) map[string]int {
 	counts := map[string]int{}
