@@ -231,6 +231,11 @@ func openWalk(path []byte, flags uint64, p symPolicy) (int, syscall.Errno) {
 		f := uint64(unix.O_PATH | unix.O_CLOEXEC)
 		if last {
 			f = flags
+			if len(rest) > 0 {
+				// A trailing "/": the name must be a directory
+				// (ENOTDIR, a 404, for a file), as open(2) says.
+				f |= unix.O_DIRECTORY
+			}
 		}
 		fd, e := openName(dir, name, f)
 		if e != 0 {

@@ -270,7 +270,7 @@ func TestOpenWalk(t *testing.T) {
 	must(os.MkdirAll(filepath.Join(dir, "real/sub"), 0o755))
 	must(os.WriteFile(filepath.Join(dir, "real/sub/f"), []byte("z"), 0o644))
 	must(os.Symlink("real", filepath.Join(dir, "dirlink")))
-	cpath := func(p string) []byte { return append([]byte(filepath.Join(dir, p)), 0) }
+	cpath := func(p string) []byte { return append([]byte(dir+"/"+p), 0) }
 	for i, c := range []struct {
 		path string
 		p    symPolicy
@@ -284,6 +284,13 @@ func TestOpenWalk(t *testing.T) {
 		{"dirlink/sub/f", symPolicy{from: len(dir)}, unix.ELOOP},
 		{"dirlink", symPolicy{from: len(dir) + len("/dirlink")}, 0},
 		{"nothing", symPolicy{owner: true}, unix.ENOENT},
+		// A trailing "/" asks for a directory (nginx's http_disable_symlinks.t
+		// "file with trailing /, owner").
+		{"link-mine/", symPolicy{owner: true}, unix.ENOTDIR},
+		{"mine/", symPolicy{owner: true}, unix.ENOTDIR},
+		{"mine//", symPolicy{owner: true}, unix.ENOTDIR},
+		{"dirlink/sub/", symPolicy{owner: true}, 0},
+		{"dirlink/sub/f/", symPolicy{from: len(dir) + len("/dirlink")}, unix.ENOTDIR},
 	} {
 		fd, e := openWalk(cpath(c.path), unix.O_PATH|unix.O_CLOEXEC, c.p)
 		if e != c.want {
