@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,6 +176,39 @@ func TestLimitRateLow(t *testing.T) {
 	// 15 bytes to start and 15 a second: about 37 in 1.5 s.
 	if got == 0 || got > 60 {
 		t.Errorf("%d bytes in 1.5 s at limit_rate 15, want 15 to 60", got)
+	}
+}
+
+// TestLimitRateReset: a client that resets its connection while
+// limit_rate pauses the response is let go at once, as nginx does
+// (stub_status.t counts it no longer writing right after), not when the
+// pause ends: at limit_rate 1 a pause is a second, and the connection is
+// gone from stub_status's Writing well before.
+func TestLimitRateReset(t *testing.T) {
+	s := newServer(t, handlersConfig("", `
+    location "/low/" {
+      limit_rate = "1"
+    }
+    location "= /status" {
+      stub_status = true
+    }
+`))
+	s.start()
+	c := s.dial()
+	c.send(req("GET", "/low/missing"))
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.br.Peek(1); err != nil { // the first quantum: one byte
+		t.Fatal(err)
+	}
+	s.waitWriting(t, s.addr, func(n int) bool { return n == 2 }, 5*time.Second)
+	// Closing with the byte unread resets the connection (RFC 2525,
+	// section 2.17).
+	c.c.(*net.TCPConn).SetLinger(0)
+	c.c.Close()
+	start := time.Now()
+	s.waitWriting(t, s.addr, func(n int) bool { return n == 1 }, 5*time.Second)
+	if d := time.Since(start); d > 700*time.Millisecond {
+		t.Errorf("the reset connection was still writing after %v", d)
 	}
 }
 

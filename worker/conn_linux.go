@@ -4,6 +4,8 @@ package worker
 
 import (
 	"net/netip"
+	"os"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -216,6 +218,20 @@ func (c *conn) Timeout() {
 	c.close()
 }
 
+// pausedReset ends a response that limit_rate paused when the client
+// reset the connection (EPOLLERR or EPOLLHUP): nothing more can be sent,
+// and waiting for the pause to end would keep it counted as writing, as
+// nginx does not (its ngx_http_test_reading notices at once). A FIN alone
+// is a half-close, and the response goes on.
+func (c *conn) pausedReset() {
+	errno, err := unix.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil || errno == 0 {
+		errno = int(unix.ECONNRESET)
+	}
+	c.rq.Err = os.NewSyscallError("epoll", syscall.Errno(errno))
+	c.afterWrite(filters.Error)
+}
+
 // drive advances the connection until it must wait for the network, a
 // timer or a thread. Handlers change state and return; only this loop
 // reads, so a pipeline of requests costs no recursion.
@@ -228,6 +244,10 @@ func (c *conn) drive() {
 			c.driveH2()
 			return
 		case stWrite:
+			if c.broken && c.rq.Wait == filters.WaitTimer {
+				c.pausedReset()
+				return
+			}
 			if c.rq.Wait != filters.WaitWrite || !c.writeReady {
 				return
 			}
