@@ -64,6 +64,9 @@ func (c *Config) CheckPaths() *Error {
 				check("access_log", a.Path, checkWritable)
 			}
 		}
+		if l.ErrorLog != "stderr" && l.ErrorLog != "stdout" {
+			check("error_log", l.ErrorLog, checkWritable)
+		}
 		if !servesFiles(l) {
 			return
 		}

@@ -436,6 +436,14 @@ type Settings struct {
 	// GzipCompLevel is 1 (fastest) to 9 (smallest). Default: 1.
 	GzipCompLevel int
 
+	// ErrorLog is where the errors of the requests this block handles
+	// go, as nginx's error_log in http, server and location: a path,
+	// "stderr" or "stdout"; "" for the main context's error_log.
+	ErrorLog string
+	// ErrorLogLevel is the least severe level logged there; LevelInherit
+	// (the default) for the main context's error_log_level.
+	ErrorLogLevel zerolog.Level
+
 	// AccessLogs are where each request is logged; none is off.
 	// Default: PREFIX/logs/access.log.
 	AccessLogs []AccessLog

@@ -129,8 +129,10 @@ http {
       deny    = ["192.168.1.1"]
       allow   = ["192.168.1.0/24", "unix:"]
       auth_basic = "off"
+      error_log  = "logs/images.error.log"
     }
     location "/vars/" {
+      error_log_level = "warn"
       root       = "site/$site"
       index      = ["$mapped.html", "index.html"]
       expires    = "modified $mapped"

@@ -299,6 +299,19 @@ func (c *Config) AccessLogPaths() []string {
 	return paths
 }
 
+// ErrorLogPaths returns the distinct error_log paths of http, server and
+// location blocks, in configuration order ("stderr" and "stdout"
+// included).
+func (c *Config) ErrorLogPaths() []string {
+	var paths []string
+	c.EachLocation(func(l *Location) {
+		if p := l.ErrorLog; p != "" && !slices.Contains(paths, p) {
+			paths = append(paths, p)
+		}
+	})
+	return paths
+}
+
 // LogPolicy returns the shortest flush and the largest buffer that the
 // destinations on path ask for, 0 where none says.
 func (c *Config) LogPolicy(path string) (flush time.Duration, buffer int64) {

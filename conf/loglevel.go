@@ -23,6 +23,10 @@ const (
 	LogAlert  = zerolog.PanicLevel
 )
 
+// LevelInherit is the ErrorLogLevel of a block that sets none: the main
+// context's error_log_level applies.
+const LevelInherit = zerolog.NoLevel
+
 // logLevels are the levels by nginx name, least severe first. emerg is
 // not one: nothing tern does is an emergency of the whole machine.
 var logLevels = []struct {
@@ -48,10 +52,23 @@ func decodeErrorLogLevel(d *decoder, a *hcl.Attribute, t *target) {
 		return
 	}
 	for _, l := range logLevels {
-		if l.name == s {
+		switch {
+		case l.name != s:
+		case t.set != nil:
+			t.set.ErrorLogLevel = l.level
+		default:
 			t.cfg.ErrorLogLevel = l.level
 		}
 	}
+}
+
+// showErrorLogLevel is a block's error_log_level, "" when it has the main
+// context's.
+func showErrorLogLevel(s *Settings) string {
+	if s.ErrorLogLevel == LevelInherit {
+		return ""
+	}
+	return hclQuote(LevelName(s.ErrorLogLevel))
 }
 
 // LevelName is the nginx name of a level; a process sets it as

@@ -166,19 +166,26 @@ func decodePID(d *decoder, a *hcl.Attribute, t *target) {
 	}
 }
 
-// decodeErrorLog reads a path, "stderr" or "stdout". nginx's
-// "error_log off" writes to a file named off; tern refuses it instead.
+// decodeErrorLog reads a path, "stderr" or "stdout": the main context's
+// error log, or that of the requests of an http, server or location
+// block. nginx's "error_log off" writes to a file named off; tern refuses
+// it instead.
 func decodeErrorLog(d *decoder, a *hcl.Attribute, t *target) {
 	s, ok := d.str(a)
 	switch {
 	case !ok:
+		return
 	case s == "off":
 		d.invalid(a.Name, a.Expr.Range(), "the error log cannot be off: raise error_log_level to \"crit\" instead")
-	case slices.Contains(stdStreams, s):
-		t.cfg.ErrorLog = s
-	default:
-		if p, ok := d.path(a); ok {
-			t.cfg.ErrorLog = p
+		return
+	case !slices.Contains(stdStreams, s):
+		if s, ok = d.path(a); !ok {
+			return
 		}
+	}
+	if t.set != nil {
+		t.set.ErrorLog = s
+	} else {
+		t.cfg.ErrorLog = s
 	}
 }

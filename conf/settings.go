@@ -65,6 +65,7 @@ func defaultSettings(prefix string) Settings {
 		LimitConnStatus:           503,
 		LimitConnLogLevel:         LogError,
 		LogNotFound:               true,
+		ErrorLogLevel:             LevelInherit,
 		SSL:                       defaultSSL(),
 		HTTP2MaxConcurrentStreams: 128,
 		HTTP2ChunkSize:            8 << 10,

@@ -67,8 +67,13 @@ var coreDirectives = []directive{
 	}},
 	{name: "pid", ctx: inMain, decode: decodePID},
 	{name: "user", ctx: inMain, decode: decodeUser},
-	{name: "error_log", ctx: inMain, decode: decodeErrorLog},
-	{name: "error_log_level", ctx: inMain, decode: decodeErrorLogLevel},
+	{name: "error_log", ctx: inMain | inSettings, decode: decodeErrorLog, show: func(s *Settings) string {
+		if s.ErrorLog == "" {
+			return ""
+		}
+		return hclQuote(s.ErrorLog)
+	}},
+	{name: "error_log_level", ctx: inMain | inSettings, decode: decodeErrorLogLevel, show: showErrorLogLevel},
 
 	// Inside thread_pool "NAME" { }.
 	{name: "threads", ctx: inThreadPool, decode: func(d *decoder, a *hcl.Attribute, t *target) {

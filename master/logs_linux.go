@@ -22,7 +22,8 @@ import (
 
 // LogPaths are the log files of cfg that the master opens for its
 // workers, in the order they are handed over: the error log, then every
-// distinct access_log, in configuration order. Standard streams ("stderr",
+// distinct access_log, then every error_log of http, server and location
+// blocks, in configuration order. Standard streams ("stderr",
 // "stdout") are not in it: workers inherit those as fds 1 and 2.
 func LogPaths(cfg *conf.Config) []string {
 	var paths []string
@@ -33,6 +34,9 @@ func LogPaths(cfg *conf.Config) []string {
 	}
 	add(cfg.ErrorLog)
 	for _, p := range cfg.AccessLogPaths() {
+		add(p)
+	}
+	for _, p := range cfg.ErrorLogPaths() {
 		add(p)
 	}
 	return paths

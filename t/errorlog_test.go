@@ -153,3 +153,68 @@ func TestLogNotFound(t *testing.T) {
 		}
 	}
 }
+
+// TestLocationErrorLog: error_log and error_log_level in a server or
+// location take that block's request errors, as nginx's (its index.t
+// "log_not_found"): a missing file under /site/ is logged in site.log
+// and not in error.log, log_not_found = false keeps a nested location's
+// own log empty, and error_log_level = "crit" in a location hides its
+// errors from the main log, where the rest still go. USR1 reopens the
+// location's log too.
+func TestLocationErrorLog(t *testing.T) {
+	s := newServer(t, `
+pid = "{{DIR}}/logs/tern.pid"
+error_log = "{{DIR}}/logs/error.log"
+worker_processes = 1
+http {
+  access_log = "off"
+  server {
+    listen = ["127.0.0.1:{{PORT}}"]
+    root = "{{ROOT}}"
+    location "/site/" {
+      error_log = "{{DIR}}/logs/site.log"
+      location "/site/quiet/" {
+        error_log     = "{{DIR}}/logs/quiet.log"
+        log_not_found = false
+      }
+    }
+    location "/hushed/" { error_log_level = "crit" }
+  }
+}
+`)
+	s.start()
+	runHCases(t, s, []hcase{
+		{raw: get1("/site/missing-a"), status: 404},
+		{raw: get1("/site/quiet/missing-b"), status: 404},
+		{raw: get1("/hushed/missing-c"), status: 404},
+		{raw: get1("/missing-d"), status: 404},
+	})
+	site := filepath.Join(s.dir, "logs", "site.log")
+	waitFileHas(t, site, "/site/missing-a")
+	log := s.waitLog(t, "/missing-d")
+	for _, m := range []string{"missing-a", "missing-b", "missing-c"} {
+		if strings.Contains(log, m) {
+			t.Errorf("error.log has %s:\n%s", m, log)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(s.dir, "logs", "quiet.log")); err != nil || len(b) > 0 {
+		t.Errorf("quiet.log: %v %q, want it empty", err, b)
+	}
+	if b, _ := os.ReadFile(site); !strings.Contains(string(b), `"level":"error"`) || !strings.Contains(string(b), `"worker"`) {
+		t.Errorf("site.log: %s", b)
+	}
+	// Rotated: USR1 makes the worker write to the new site.log.
+	if err := os.Rename(site, site+".1"); err != nil {
+		t.Fatal(err)
+	}
+	s.signal(syscall.SIGUSR1)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		s.get(get1("/site/missing-e"))
+		if b, _ := os.ReadFile(site); strings.Contains(string(b), "/site/missing-e") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("site.log was not reopened after USR1")
+		}
+	}
+}

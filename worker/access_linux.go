@@ -25,7 +25,7 @@ func (w *Worker) access(rq *request) int {
 		case allowed && matched && any:
 			return 0
 		case !allowed && !any:
-			w.log.Error().Stringer("client", rq.peer.Addr()).Bytes("uri", rq.Req.Path).Msg("access forbidden by rule")
+			rq.errLog().Error().Stringer("client", rq.peer.Addr()).Bytes("uri", rq.Req.Path).Msg("access forbidden by rule")
 			return 403
 		case !allowed:
 			code = 403

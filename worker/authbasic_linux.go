@@ -230,7 +230,7 @@ func (w *Worker) authBasic(rq *request) int {
 	loc := rq.Loc
 	user, pass, ok := rq.credentials()
 	if !ok {
-		w.log.WithLevel(conf.LogInfo).Bytes("uri", rq.Req.Path).Msg("no user/password was provided for basic authentication")
+		rq.errLog().WithLevel(conf.LogInfo).Bytes("uri", rq.Req.Path).Msg("no user/password was provided for basic authentication")
 		return rq.challenge(loc)
 	}
 	if w.auth == nil {
@@ -248,19 +248,19 @@ func (w *Worker) authBasic(rq *request) int {
 	}
 	hash, found := f.table.Lookup(user)
 	if !found {
-		w.log.Error().Bytes("user", user).Str("file", f.path).Msg("user was not found in auth_basic_user_file")
+		rq.errLog().Error().Bytes("user", user).Str("file", f.path).Msg("user was not found in auth_basic_user_file")
 		return rq.challenge(loc)
 	}
 	scheme := auth.SchemeOf(hash)
 	switch {
 	case scheme == auth.SchemeUnknown:
-		w.log.Error().Bytes("user", user).Str("file", f.path).Msg("password hash of an unsupported scheme")
+		rq.errLog().Error().Bytes("user", user).Str("file", f.path).Msg("password hash of an unsupported scheme")
 		return 500
 	case !scheme.Slow():
 		if auth.Check(hash, pass) {
 			return 0
 		}
-		w.log.Error().Bytes("user", user).Msg("password mismatch")
+		rq.errLog().Error().Bytes("user", user).Msg("password mismatch")
 		return rq.challenge(loc)
 	}
 	key := w.auth.credKey(f.path, user, pass, hash)
@@ -271,7 +271,7 @@ func (w *Worker) authBasic(rq *request) int {
 		if rq.verdict == verdictMatch {
 			return 0
 		}
-		w.log.Error().Bytes("user", user).Msg("password mismatch")
+		rq.errLog().Error().Bytes("user", user).Msg("password mismatch")
 		return rq.challenge(loc)
 	}
 	return w.verify(rq, hash, pass, key)

@@ -34,7 +34,7 @@ func (w *Worker) autoindex(rq *request, dir int) int {
 	if format == "jsonp" {
 		callback = findArg(rq.Req.Args, "callback")
 		if !validCallback(callback) {
-			w.log.Info().Bytes("callback", callback).Msg("client sent an invalid callback name")
+			rq.errLog().Info().Bytes("callback", callback).Msg("client sent an invalid callback name")
 			return 400
 		}
 		if len(callback) == 0 {
@@ -56,7 +56,7 @@ func (w *Worker) autoindex(rq *request, dir int) int {
 	}
 	defer l.reset()
 	for _, f := range l.failed {
-		w.log.Error().Str("name", f.name).Err(f.err).Msg("autoindex: stat failed")
+		rq.errLog().Error().Str("name", f.name).Err(f.err).Msg("autoindex: stat failed")
 	}
 	if l.errno != 0 {
 		w.logOpenError(rq.Loc, rq.fpath[:dir], l.errno)
@@ -69,7 +69,7 @@ func (w *Worker) autoindex(rq *request, dir int) int {
 		return 500
 	}
 	if l.err != nil {
-		w.log.Error().Bytes("path", rq.fpath[:dir]).Err(l.err).Msg("reading directory failed")
+		rq.errLog().Error().Bytes("path", rq.fpath[:dir]).Err(l.err).Msg("reading directory failed")
 		return 500
 	}
 	ents := l.ents
@@ -121,7 +121,7 @@ func (w *Worker) postList(rq *request, pool *threadpool.Pool) int {
 	t.noSym = rq.Loc.DisableSymlinks
 	t.done = false
 	if err := pool.Post(t); err != nil {
-		w.log.Error().Uint64("conn", rq.connID).Err(err).Msg("thread pool task refused")
+		rq.errLog().Error().Uint64("conn", rq.connID).Err(err).Msg("thread pool task refused")
 		return 500
 	}
 	w.env.Stats.OffloadedListings++

@@ -211,9 +211,9 @@ func (c *conn) Timeout() {
 			// while waiting for the socket.
 			return
 		}
-		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out receiving response")
+		c.rq.errLog().WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out receiving response")
 	case stBody:
-		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out sending body")
+		c.rq.errLog().WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client timed out sending body")
 	}
 	c.close()
 }

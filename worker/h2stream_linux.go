@@ -90,7 +90,7 @@ func (rq *request) streamBody() int {
 	rq.bodyDone = rq.stream.Head().EndStream
 	rq.stream.MaxBody = rq.bodyMax
 	if rq.bodyMax > 0 && r.ContentLength > rq.bodyMax {
-		rq.w.log.Error().Uint64("conn", rq.connID).Int64("length", r.ContentLength).Msg("client intended to send too large body")
+		rq.errLog().Error().Uint64("conn", rq.connID).Int64("length", r.ContentLength).Msg("client intended to send too large body")
 		return 413
 	}
 	return 0

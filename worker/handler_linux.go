@@ -79,7 +79,7 @@ func (w *Worker) phases(rq *request) int {
 		// ngx_http_core_post_rewrite_phase: a changed URI chooses the
 		// location again, at most maxURIChanges times in all.
 		if rq.redirects++; rq.redirects > maxURIChanges {
-			w.log.Error().Bytes("uri", rq.Req.Path).Msg("rewrite or internal redirection cycle while processing the URI")
+			rq.errLog().Error().Bytes("uri", rq.Req.Path).Msg("rewrite or internal redirection cycle while processing the URI")
 			return 500
 		}
 		rq.rewritten = false
@@ -108,11 +108,11 @@ func (w *Worker) phases(rq *request) int {
 func (w *Worker) redirect(rq *request, path, args []byte) int {
 	rq.redirects++
 	if rq.redirects > maxURIChanges {
-		w.log.Error().Bytes("uri", path).Msg("rewrite or internal redirection cycle while internally redirecting")
+		rq.errLog().Error().Bytes("uri", path).Msg("rewrite or internal redirection cycle while internally redirecting")
 		return 500
 	}
 	if !rq.setURI(path, args) {
-		w.log.Error().Bytes("uri", path).Msg("internal redirect to a path outside the root")
+		rq.errLog().Error().Bytes("uri", path).Msg("internal redirect to a path outside the root")
 		return 400
 	}
 	rq.file.release()

@@ -126,9 +126,9 @@ func (w *Worker) limitReq(rq *request) int {
 	rq.reqLimited = o.Status != limit.None
 	switch o.Status {
 	case limit.Rejected:
-		ev := w.log.WithLevel(loc.LimitReqLogLevel)
+		ev := rq.errLog().WithLevel(loc.LimitReqLogLevel)
 		if o.Full {
-			ev = w.log.WithLevel(conf.LogAlert)
+			ev = rq.errLog().WithLevel(conf.LogAlert)
 		}
 		dry := ""
 		if loc.LimitReqDryRun {
@@ -149,7 +149,7 @@ func (w *Worker) limitReq(rq *request) int {
 		if loc.LimitReqDryRun {
 			msg = "delaying request, dry run" // as nginx's, which its users grep for
 		}
-		w.log.WithLevel(lessSevere(loc.LimitReqLogLevel)).Str("zone", o.Zone.Name).Str("excess", milli(o.Excess)).
+		rq.errLog().WithLevel(lessSevere(loc.LimitReqLogLevel)).Str("zone", o.Zone.Name).Str("excess", milli(o.Excess)).
 			Stringer("client", rq.peer.Addr()).Dur("delay", o.Delay).Msg(msg)
 		if loc.LimitReqDryRun {
 			rq.limitReqStatus = limit.DelayedDryRun
@@ -208,9 +208,9 @@ func (w *Worker) limitConn(rq *request) int {
 			rq.limitConnStatus = limit.RejectedDryRun
 		}
 		if full {
-			w.log.WithLevel(conf.LogAlert).Str("zone", zs[i].Name).Msg("could not allocate node in limit_conn zone")
+			rq.errLog().WithLevel(conf.LogAlert).Str("zone", zs[i].Name).Msg("could not allocate node in limit_conn zone")
 		} else {
-			w.log.WithLevel(loc.LimitConnLogLevel).Str("zone", zs[i].Name).Stringer("client", rq.peer.Addr()).Msg("limiting connections" + dry)
+			rq.errLog().WithLevel(loc.LimitConnLogLevel).Str("zone", zs[i].Name).Stringer("client", rq.peer.Addr()).Msg("limiting connections" + dry)
 		}
 		if loc.LimitConnDryRun {
 			return 0

@@ -133,7 +133,7 @@ func (c *conn) waitOpen() {
 	task.c, task.rq = c, rq
 	task.noSym = rq.Loc.DisableSymlinks
 	if err := c.w.env.Pools[rq.Loc.AIO.Pool].Post(task); err != nil { // noWait checked the pool
-		c.w.log.Error().Uint64("conn", c.id).Err(err).Msg("thread pool task refused")
+		c.rq.errLog().Error().Uint64("conn", c.id).Err(err).Msg("thread pool task refused")
 		rq.restart()
 		rq.setError(500)
 		rq.closeAfter = true

@@ -96,7 +96,7 @@ func (w *Worker) set(rq *request, s *conf.Stmt) {
 	if s.Var.Kind == conf.VarLimitRate {
 		// $limit_rate may be set: it limits the response's rate.
 		if !rq.setLimitRate(vs.pending) {
-			w.log.Error().Bytes("value", vs.pending).Msg("invalid $limit_rate, not set")
+			rq.errLog().Error().Bytes("value", vs.pending).Msg("invalid $limit_rate, not set")
 		}
 		return
 	}
@@ -154,11 +154,11 @@ func (w *Worker) rewrite(rq *request, s *conf.Stmt, changed *bool) (int, scriptF
 	}
 	rq.vs.pending = b
 	if len(path) == 0 {
-		w.log.Error().Msg("the rewritten URI has a zero length")
+		rq.errLog().Error().Msg("the rewritten URI has a zero length")
 		return 500, flowNext, true
 	}
 	if !rq.setURI(path, newArgs) {
-		w.log.Error().Bytes("uri", path).Msg("rewritten URI leaves the root")
+		rq.errLog().Error().Bytes("uri", path).Msg("rewritten URI leaves the root")
 		return 400, flowNext, true
 	}
 	switch s.Flag {
@@ -178,7 +178,7 @@ func (rq *request) logRewrite(re *conf.Regex, matched bool) {
 	if !rq.Loc.RewriteLog {
 		return
 	}
-	ev := rq.w.log.Info().Str("regex", re.String()).Bytes("uri", rq.Req.Path)
+	ev := rq.errLog().Info().Str("regex", re.String()).Bytes("uri", rq.Req.Path)
 	if matched {
 		ev.Msg("rewrite regex matches")
 	} else {

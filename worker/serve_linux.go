@@ -132,7 +132,7 @@ func (c *conn) setupBody() int {
 	}
 	rq.bodyMax = rq.Loc.ClientMaxBodySize
 	if rq.bodyMax > 0 && r.ContentLength > rq.bodyMax {
-		c.w.log.Error().Uint64("conn", c.id).Int64("length", r.ContentLength).Msg("client intended to send too large body")
+		c.rq.errLog().Error().Uint64("conn", c.id).Int64("length", r.ContentLength).Msg("client intended to send too large body")
 		return 413
 	}
 	rq.bodyLeft = r.ContentLength
@@ -168,7 +168,7 @@ func (c *conn) discardBuffered() int {
 	b.start += n
 	rq.bodyDone = done
 	if st == 413 {
-		c.w.log.Error().Uint64("conn", c.id).Msg("client intended to send too large chunked body")
+		c.rq.errLog().Error().Uint64("conn", c.id).Msg("client intended to send too large chunked body")
 	}
 	return st
 }
@@ -242,7 +242,7 @@ func (c *conn) afterWrite(r filters.Result) {
 		if rq.Sent == 0 && errors.Is(rq.Err, threadpool.ErrQueueFull) {
 			// Nothing went out yet: answer 500, as nginx does when a
 			// thread pool's queue overflows.
-			c.w.log.Error().Uint64("conn", c.id).Err(rq.Err).Msg("thread pool task refused")
+			c.rq.errLog().Error().Uint64("conn", c.id).Err(rq.Err).Msg("thread pool task refused")
 			rq.Err = nil
 			rq.file.release()
 			rq.setError(500)
@@ -251,7 +251,7 @@ func (c *conn) afterWrite(r filters.Result) {
 			return
 		}
 		if rq.Err != nil {
-			c.w.log.WithLevel(sendErrorLevel(rq.Err)).Uint64("conn", c.id).Err(rq.Err).Msg("sending response failed")
+			c.rq.errLog().WithLevel(sendErrorLevel(rq.Err)).Uint64("conn", c.id).Err(rq.Err).Msg("sending response failed")
 		}
 		c.logAccess()
 		c.close()

@@ -109,13 +109,13 @@ func regexAlias(loc *conf.Location) bool {
 // out of the alias.
 func (w *Worker) mapPath(rq *request, uri []byte) (int, int) {
 	if rq.rewritten && rq.Loc.Alias != "" {
-		w.log.Error().Str("location", rq.Loc.Name).Msg("alias cannot be used in a location where the URI was rewritten")
+		rq.errLog().Error().Str("location", rq.Loc.Name).Msg("alias cannot be used in a location where the URI was rewritten")
 		return 0, 500
 	}
 	fp, st := rq.appendPath(rq.fpath[:0], uri)
 	rq.fpath = fp
 	if st != 0 {
-		w.log.Error().Bytes("uri", uri).Str("alias", rq.Loc.Alias).Msg("path leaves the alias")
+		rq.errLog().Error().Bytes("uri", uri).Str("alias", rq.Loc.Alias).Msg("path leaves the alias")
 		return 0, st
 	}
 	return len(fp), 0
@@ -326,7 +326,7 @@ func (w *Worker) serveStatic(rq *request) int {
 	case unix.S_IFDIR:
 		return rq.dirRedirect()
 	}
-	w.log.Error().Bytes("path", rq.fpath[:n]).Msg("not a regular file")
+	rq.errLog().Error().Bytes("path", rq.fpath[:n]).Msg("not a regular file")
 	return 404
 }
 
@@ -356,7 +356,7 @@ func (w *Worker) gzipStatic(rq *request, n int) (status int, served bool) {
 		rq.file.release()
 		return 0, false
 	case f.mode != unix.S_IFREG:
-		w.log.Error().Bytes("path", rq.fpath[:n+3]).Msg("not a regular file")
+		rq.errLog().Error().Bytes("path", rq.fpath[:n+3]).Msg("not a regular file")
 		return 404, true
 	}
 	w.fileResponse(rq, &f)
@@ -415,7 +415,7 @@ func (w *Worker) serveDirectory(rq *request) int {
 			return st
 		}
 	}
-	w.log.Error().Bytes("path", rq.fpath[:dir]).Msg("directory index is forbidden")
+	rq.errLog().Error().Bytes("path", rq.fpath[:dir]).Msg("directory index is forbidden")
 	return 403
 }
 
@@ -512,5 +512,5 @@ func (w *Worker) logOpenError(loc *conf.Location, path []byte, errno syscall.Err
 	case 500:
 		level = conf.LogCrit
 	}
-	w.log.WithLevel(level).Bytes("path", path).Str("error", errno.Error()).Msg("open() failed")
+	w.errLogFor(loc).WithLevel(level).Bytes("path", path).Str("error", errno.Error()).Msg("open() failed")
 }

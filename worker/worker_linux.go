@@ -7,6 +7,7 @@
 package worker
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"os"
@@ -85,6 +86,10 @@ type Worker struct {
 	// hostname is the machine's name ($hostname).
 	hostname string
 	writers  map[string]*LogWriter // every log this worker writes, by path
+	// locLogs are the error logs of the locations that have one of
+	// their own (error_log or error_log_level in http, server or
+	// location); the others log to log.
+	locLogs map[*conf.Location]*zerolog.Logger
 	// logErrBase is the slot's LogWriteErrors when the worker took it:
 	// a slot's counters go on from its earlier workers'.
 	logErrBase uint64
@@ -148,6 +153,10 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 		loop.Close()
 		return nil, err
 	}
+	if err := w.openErrorLogs(); err != nil {
+		loop.Close()
+		return nil, err
+	}
 	w.env.Tick(time.Now())
 	w.env.Clock = loop.Now
 	w.monoBase = monoOffset(loop)
@@ -182,6 +191,57 @@ func (w *Worker) openAccessLogs() error {
 	}
 	return nil
 }
+
+// openErrorLogs sets up the error log of every location whose error_log
+// or error_log_level is not the main context's: the worker's logger (its
+// pid and worker fields) on that file, at that level, one per distinct
+// pair.
+func (w *Worker) openErrorLogs() error {
+	type dest struct {
+		path  string
+		level zerolog.Level
+	}
+	loggers := map[dest]*zerolog.Logger{}
+	var err error
+	w.cfg.EachLocation(func(l *conf.Location) {
+		if l.ErrorLog == "" && l.ErrorLogLevel == conf.LevelInherit || err != nil {
+			return
+		}
+		d := dest{cmp.Or(l.ErrorLog, w.cfg.ErrorLog), l.ErrorLogLevel}
+		if d.level == conf.LevelInherit {
+			d.level = w.cfg.ErrorLogLevel
+		}
+		lg := loggers[d]
+		if lg == nil {
+			lw := w.writers[d.path]
+			if lw == nil {
+				err = fmt.Errorf("error log %s: not handed over by the master", d.path)
+				return
+			}
+			logger := w.log.Output(lw).Level(d.level)
+			lg = &logger
+			loggers[d] = lg
+		}
+		if w.locLogs == nil {
+			w.locLogs = map[*conf.Location]*zerolog.Logger{}
+		}
+		w.locLogs[l] = lg
+	})
+	return err
+}
+
+// errLogFor is the error log of the requests loc handles: its own, when
+// it has an error_log or error_log_level of its own, else the worker's
+// (nginx logs a request's errors where its location says).
+func (w *Worker) errLogFor(loc *conf.Location) *zerolog.Logger {
+	if lg := w.locLogs[loc]; lg != nil {
+		return lg
+	}
+	return &w.log
+}
+
+// errLog is the error log of the request's location (errLogFor).
+func (rq *request) errLog() *zerolog.Logger { return rq.w.errLogFor(rq.Loc) }
 
 // OnReady sets what Run calls once the worker polls its listening
 // sockets: the master retires the old workers of a reload only then.

@@ -386,10 +386,8 @@ func (c *converter) directive(body *hclwrite.Body, b *block, d *directive) {
 		return
 	}
 	if d.name == "error_log" && c.ctx != "main" {
-		// nginx logs the requests of this block there; tern has one
-		// error log.
-		c.inform(d, "error_log in %s: tern writes every error to the error_log of the main context", c.ctxName())
-		comment(body, "nginx: "+line(d)+" (tern has one error log, in the main context)")
+		// The error log of the requests of this block, as nginx's.
+		c.errorLog(body, d)
 		return
 	}
 	if c.acmeSSLVariable(body, d) {

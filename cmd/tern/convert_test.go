@@ -82,6 +82,8 @@ func TestConvertLoads(t *testing.T) {
 		{"alias", strings.HasSuffix(loc("/images/a.png").Alias, "/srv/img/") && loc("/images/").AutoindexFormat == "json"},
 		{"return", len(loc("/old").Script) == 1 && loc("/old").Script[0].Code == 301 && loc("/gone").Script[0].Code == 302},
 		{"stub_status", loc("/status").StubStatus},
+		{"error_log in a location", strings.HasSuffix(loc("/status").ErrorLog, "logs/status-error.log") &&
+			loc("/status").ErrorLogLevel == conf.LogCrit && srv.Root.ErrorLog == ""},
 		{"if", ops(loc("/api/")) == "if,  return"},
 		{"statements in order", ops(loc("/app/")) == "set,rewrite,if,  set,if,  return,if,  rewrite,if,  rewrite,return"},
 		{"named group", loc("/abc/s/").Modifier == conf.ModRegex && len(loc("/abc/s/").AddHeaders) == 1},

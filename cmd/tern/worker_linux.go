@@ -175,6 +175,9 @@ func workerLogs(cfg *conf.Config, p master.WorkerParams) (map[string]*worker.Log
 	for _, p := range cfg.AccessLogPaths() {
 		use(p)
 	}
+	for _, p := range cfg.ErrorLogPaths() {
+		use(p)
+	}
 	return logs, nil
 }
 
