@@ -207,9 +207,12 @@ func showAuthBasic(s *Settings) string {
 	return hclQuote(s.AuthBasic)
 }
 
+// decodeAuthBasicUserFile reads a path, resolved against the prefix, or
+// a path with variables, expanded per request (a relative result then
+// taken from the prefix, as nginx's).
 func decodeAuthBasicUserFile(d *decoder, a *hcl.Attribute, t *target) {
-	if p, ok := d.path(a); ok {
-		t.set.AuthBasicUserFile = p
+	if p, vars, ok := d.pathTemplate(a, false); ok {
+		t.set.AuthBasicUserFile, t.set.AuthBasicUserFileVars = p, vars
 	}
 }
 

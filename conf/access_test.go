@@ -169,3 +169,54 @@ func TestAccessDiagnostics(t *testing.T) {
 	// A user file at an enclosing level is enough.
 	mustLoad(t, "http {\n  auth_basic_user_file = \"/etc/htpasswd\"\n  server {\n    location \"/a\" {\n      auth_basic = \"x\"\n    }\n  }\n}\n")
 }
+
+// TestAuthBasicUserFileVars: a user file path with variables is kept to
+// expand per request, $document_root included (nginx's idiom
+// "$document_root/.htpasswd"); a relative one whose first part is
+// literal is made absolute now.
+func TestAuthBasicUserFileVars(t *testing.T) {
+	c := mustLoad(t, `
+http {
+  server {
+    location "/a/" {
+      auth_basic           = "x"
+      auth_basic_user_file = "/etc/users/$host"
+    }
+    location "/b/" {
+      auth_basic           = "x"
+      auth_basic_user_file = "$document_root/.htpasswd"
+    }
+    location "/c/" {
+      auth_basic           = "x"
+      auth_basic_user_file = "users/$host"
+    }
+    location "/d/" {
+      auth_basic           = "x"
+      auth_basic_user_file = "users/plain"
+    }
+  }
+}
+`)
+	s := c.HTTP.Servers[0]
+	cases := []struct {
+		loc, file string
+		vars      bool
+	}{
+		{"/a/", "/etc/users/$host", true},
+		{"/b/", "$document_root/.htpasswd", true},
+		{"/c/", c.Prefix + "/users/$host", true},
+		{"/d/", c.Prefix + "/users/plain", false},
+	}
+	for i, k := range cases {
+		l := findLocation(s, k.loc)
+		if l.AuthBasicUserFile != k.file || l.AuthBasicUserFileVars.IsZero() == k.vars {
+			t.Errorf("%d: %s: file %q, vars %v; want %q, %v", i, k.loc, l.AuthBasicUserFile, !l.AuthBasicUserFileVars.IsZero(), k.file, k.vars)
+		}
+		if k.vars && l.AuthBasicUserFileVars.String() != k.file {
+			t.Errorf("%d: template %q", i, l.AuthBasicUserFileVars.String())
+		}
+	}
+	if _, err := loadText("http {\n  auth_basic_user_file = \"/etc/$nosuchvar\"\n}\n"); err == nil || !strings.Contains(errText(err), "nosuchvar") {
+		t.Errorf("an unknown variable in the path: %v", err)
+	}
+}

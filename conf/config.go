@@ -540,6 +540,9 @@ type Settings struct {
 	// auth_basic checks passwords against; it is read again when it
 	// changes. Default: none.
 	AuthBasicUserFile string
+	// AuthBasicUserFileVars is set when the path uses variables: it is
+	// expanded per request, and AuthBasicUserFile is its text.
+	AuthBasicUserFileVars Template
 	// SSL holds the ssl_* directives, which only http and server set; a
 	// location carries its server's.
 	SSL SSL

@@ -77,18 +77,22 @@ func defaultSettings(prefix string) Settings {
 // variables, expanded per request (a relative result is then taken from
 // the prefix, as nginx).
 func decodeRoot(d *decoder, a *hcl.Attribute, t *target) {
-	p, vars, ok := d.pathTemplate(a, false)
+	p, vars, ok := d.pathTemplate(a, false, rootVars...)
 	if ok {
 		t.set.Root, t.set.RootVars = p, vars
 	}
 }
 
+// rootVars are the variables nginx refuses in root and alias, which
+// are made from them.
+var rootVars = []VarKind{VarDocumentRoot, VarRealpathRoot, VarRequestFilename}
+
 // pathTemplate decodes a non-empty path that may use variables: without
 // them it is resolved against the prefix (a trailing slash kept when
 // keepSlash, for alias); with them, a relative path whose first part is
 // literal is made absolute now, and the rest at run time. The variables
-// nginx refuses in root and alias are refused.
-func (d *decoder) pathTemplate(a *hcl.Attribute, keepSlash bool) (string, Template, bool) {
+// refused are refused.
+func (d *decoder) pathTemplate(a *hcl.Attribute, keepSlash bool, refused ...VarKind) (string, Template, bool) {
 	s, ok := d.templateText(a.Name, a.Expr)
 	if !ok {
 		return "", Template{}, false
@@ -101,7 +105,7 @@ func (d *decoder) pathTemplate(a *hcl.Attribute, keepSlash bool) (string, Templa
 	if !ok {
 		return "", Template{}, false
 	}
-	for _, k := range []VarKind{VarDocumentRoot, VarRealpathRoot, VarRequestFilename} {
+	for _, k := range refused {
 		if tpl.uses(k) {
 			d.invalid(a.Name, a.Expr.Range(), "%s cannot use %s", a.Name, Var{Kind: k})
 			return "", Template{}, false
@@ -126,7 +130,7 @@ func (d *decoder) pathTemplate(a *hcl.Attribute, keepSlash bool) (string, Templa
 // location's prefix byte for byte, as nginx, so location "/images/" with
 // alias "/srv/img/" maps /images/a.png to /srv/img/a.png.
 func decodeAlias(d *decoder, a *hcl.Attribute, t *target) {
-	p, vars, ok := d.pathTemplate(a, true)
+	p, vars, ok := d.pathTemplate(a, true, rootVars...)
 	if ok {
 		t.set.Alias, t.set.AliasVars = p, vars
 	}

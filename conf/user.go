@@ -194,7 +194,7 @@ func (c *Config) checkWorkerUser(at func(name, path string) *hcl.Range) hcl.Diag
 				check("root", l.Root)
 			}
 		}
-		if l.AuthBasic != "" {
+		if l.AuthBasic != "" && l.AuthBasicUserFileVars.IsZero() {
 			check("auth_basic_user_file", l.AuthBasicUserFile)
 		}
 	})

@@ -22,7 +22,7 @@ func TestVariablesDoc(t *testing.T) {
 
 <!-- Generated from conf's variable table by go generate ./conf: edit conf/vars.go, not this file. -->
 
-Values that nginx expands variables in — ` + "`add_header`, `expires`, `return`, `rewrite`, `set`, `if`, `try_files`, `error_page`, `index`, `root`, `alias`, `map`" + ` and ` + "`log_format`" + ` — take them in tern too, with nginx's names and meanings. A variable is ` + "`$name`" + ` (the longest run of letters, digits and ` + "`_`" + `) or ` + "`${name}`" + `; ` + "`$$`" + ` is a literal ` + "`$`" + `. A name that is neither below nor made by ` + "`set`, `map`" + ` or a named group of a regular expression is an error of ` + "`tern -t`" + ` that points at it.
+Values that nginx expands variables in — ` + "`add_header`, `expires`, `return`, `rewrite`, `set`, `if`, `try_files`, `error_page`, `index`, `root`, `alias`, `auth_basic_user_file`, `map`" + ` and ` + "`log_format`" + ` — take them in tern too, with nginx's names and meanings. A variable is ` + "`$name`" + ` (the longest run of letters, digits and ` + "`_`" + `) or ` + "`${name}`" + `; ` + "`$$`" + ` is a literal ` + "`$`" + `. A name that is neither below nor made by ` + "`set`, `map`" + ` or a named group of a regular expression is an error of ` + "`tern -t`" + ` that points at it.
 
 | variable | value |
 |---|---|

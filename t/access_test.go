@@ -153,6 +153,14 @@ func TestAuthBasic(t *testing.T) {
       auth_basic = "Paged"
       error_page = { "401" = "/401.html" }
     }
+    location "/team/" {
+      auth_basic = "Team"
+      auth_basic_user_file = "{{DIR}}/teams/$http_x_team"
+    }
+    location "/docroot/" {
+      auth_basic = "Docroot"
+      auth_basic_user_file = "$document_root/docroot/.htpasswd"
+    }
 `))
 	// Made by htpasswd 2.4 (-B -C 5, -m, -s), then {SSHA}, {PLAIN},
 	// DES crypt and openssl passwd -6 and -5.
@@ -165,7 +173,12 @@ func TestAuthBasic(t *testing.T) {
 		"eve:isgf5rkjvvpfQ\n"+
 		"fay:$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1\n"+
 		"gus:$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5\n")
-	for _, d := range []string{"staff", "staff/public", "missing", "any", "all", "paged"} {
+	// One user file per team, named by a request header; one in the
+	// docroot.
+	s.write("teams/red", "red:{PLAIN}r\n")
+	s.write("teams/blue", "blue:{PLAIN}b\n")
+	s.file("docroot/.htpasswd", "doc:{PLAIN}d\n")
+	for _, d := range []string{"staff", "staff/public", "missing", "any", "all", "paged", "team", "docroot"} {
 		s.file(d+"/f", d)
 	}
 	s.file("401.html", "please log in")
@@ -202,6 +215,14 @@ func TestAuthBasic(t *testing.T) {
 		{from: "127.0.0.2", path: "/all/f", hdrs: []string{basic("carol", "p@ss")}, status: 403},
 		// An error page keeps the challenge.
 		{path: "/paged/f", status: 401, body: "please log in", realm: "Paged"},
+		// A user file path with variables: each request reads its own.
+		{path: "/team/f", hdrs: []string{"X-Team: red", basic("red", "r")}, status: 200, body: "team"},
+		{path: "/team/f", hdrs: []string{"X-Team: blue", basic("red", "r")}, status: 401, realm: "Team"},
+		{path: "/team/f", hdrs: []string{"X-Team: blue", basic("blue", "b")}, status: 200, body: "team"},
+		{path: "/team/f", hdrs: []string{"X-Team: red", basic("blue", "b")}, status: 401, realm: "Team"},
+		{path: "/team/f", hdrs: []string{"X-Team: green", basic("red", "r")}, status: 403},
+		{path: "/docroot/f", hdrs: []string{basic("doc", "d")}, status: 200, body: "docroot"},
+		{path: "/docroot/f", hdrs: []string{basic("red", "r")}, status: 401, realm: "Docroot"},
 	})
 
 	// A changed file is read again within a second.

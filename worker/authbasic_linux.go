@@ -35,6 +35,9 @@ const (
 	// maxVerified bounds the remembered matches; when full, one is
 	// dropped for each new one.
 	maxVerified = 4096
+	// maxUserFiles bounds the user files a worker keeps, which a path
+	// with variables may make many of.
+	maxUserFiles = 1024
 )
 
 // authState is a worker's auth_basic state: its user files and the
@@ -236,7 +239,12 @@ func (w *Worker) authBasic(rq *request) int {
 	if w.auth == nil {
 		w.auth = newAuthState()
 	}
-	f := w.auth.file(loc.AuthBasicUserFile)
+	var f *userFile
+	if loc.AuthBasicUserFileVars.IsZero() {
+		f = w.auth.file(loc.AuthBasicUserFile)
+	} else {
+		f = w.auth.fileAt(rq.userFilePath(loc.AuthBasicUserFileVars))
+	}
 	if f.table == nil && f.err == nil || w.loop.Now()-f.checkedAt >= int64(userFileValid) {
 		return w.checkFile(rq, f)
 	}
@@ -301,6 +309,40 @@ func (a *authState) file(path string) *userFile {
 		a.files[path] = f
 	}
 	return f
+}
+
+// fileAt is file for a path expanded from variables: found without
+// allocating; a new one makes room by forgetting another that nothing
+// waits for, since the paths a variable takes have no bound.
+func (a *authState) fileAt(path []byte) *userFile {
+	if f := a.files[string(path)]; f != nil {
+		return f
+	}
+	if len(a.files) >= maxUserFiles {
+		for p, f := range a.files {
+			if !f.check.InFlight() && len(f.waiting) == 0 {
+				delete(a.files, p)
+				break
+			}
+		}
+	}
+	return a.file(string(path))
+}
+
+// userFilePath expands auth_basic_user_file's variables into
+// rq.authPath; a relative result is taken from the prefix, as nginx's.
+func (rq *request) userFilePath(t conf.Template) []byte {
+	b := t.Append(rq.authPath[:0], rq)
+	if len(b) == 0 || b[0] != '/' {
+		n := len(b)
+		b = append(b, rq.w.cfg.Prefix...)
+		b = append(b, '/')
+		b = append(b, b[:n]...)
+		copy(b, b[n:])
+		b = b[:len(b)-n]
+	}
+	rq.authPath = b
+	return b
 }
 
 // credKey derives the key under which a match of these credentials

@@ -211,6 +211,9 @@ func TestRedirectedRequestAllocs(t *testing.T) {
 		// A bcrypt match, remembered after the first request.
 		{"auth_basic", `auth_basic = "x"
     auth_basic_user_file = "{{ROOT}}/htpasswd"`, "GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic YWxpY2U6d29uZGVyIGxhbmQ=\r\n\r\n"},
+		// The same with a user file path expanded per request.
+		{"auth_basic_vars", `auth_basic = "x"
+    auth_basic_user_file = "$document_root/htpasswd$arg_v"`, "GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic YWxpY2U6d29uZGVyIGxhbmQ=\r\n\r\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -64,6 +64,7 @@ type request struct {
 	realm    string
 	authBuf  []byte
 	authHdr  []byte
+	authPath []byte // auth_basic_user_file expanded
 	parkedOn any
 	verify   verifyTask
 	// list reads a directory for autoindex on a pool thread.
@@ -204,6 +205,9 @@ func (rq *request) reset() {
 	rq.realm = ""
 	if cap(rq.authBuf) > authKeep {
 		rq.authBuf = nil
+	}
+	if cap(rq.authPath) > authKeep {
+		rq.authPath = nil
 	}
 	rq.parkedOn = nil
 	rq.list.done = false

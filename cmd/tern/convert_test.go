@@ -242,6 +242,7 @@ func TestConvertAccess(t *testing.T) {
     location /two/ { allow 127.0.0.1; deny all; }
     location /many/ { deny 10.0.0.0/8; allow 10.1.0.0/16; deny 10.1.2.0/24; allow unix:; }
     location /internal/ { internal; }
+    location /team/ { auth_basic "Team"; auth_basic_user_file /etc/nginx/users/$host; }
 }}`), 0o644)
 	var out, warn bytes.Buffer
 	if !convertNginx(p, &out, &warn) {
@@ -292,6 +293,10 @@ func TestConvertAccess(t *testing.T) {
 	}
 	if !srv.Location([]byte("/internal/x")).Internal {
 		t.Error("internal not converted")
+	}
+	// A user file path with a variable stays one.
+	if l := srv.Location([]byte("/team/x")); l.AuthBasicUserFile != "/etc/nginx/users/$host" || l.AuthBasicUserFileVars.IsZero() {
+		t.Errorf("auth_basic_user_file: %q, variables %v", l.AuthBasicUserFile, !l.AuthBasicUserFileVars.IsZero())
 	}
 	if !strings.Contains(warn.String(), "alternate more than once") || !strings.Contains(warn.String(), "host bits") {
 		t.Errorf("warnings: %s", warn.String())
