@@ -267,7 +267,8 @@ func TestColdRegionsOnlyOnPool(t *testing.T) {
 // cachestat, 2 MiB with the probes alone), not before every turn; a turn
 // that comes long after the look (a slow client) looks again. Each turn
 // here sends what the client drained since the last one, at most
-// sendfile_max_chunk: before, every turn looked (64 looks for 16 MiB).
+// sendfile_max_chunk: before, every send looked (127 looks for 16 MiB
+// here, and the fast case failed).
 func TestCachedFileLooksPerRegion(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
