@@ -25,6 +25,9 @@ type wrkResult struct {
 	requests            int64 // completed in the run
 	p50, p99, p999, max time.Duration
 	downloadMBs         float64
+	// cpuPerRq is the server's CPU time per request, in µs, where a
+	// phase measures it.
+	cpuPerRq float64
 }
 
 var (

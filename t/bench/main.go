@@ -187,10 +187,12 @@ func loadPhases(o *options, servers []*server, root string) error {
 	if o.phases["hot"] {
 		for round := 0; round < o.rounds; round++ {
 			for _, s := range servers {
+				before := s.cpuTicks()
 				r, err := runWrk(o, s.url("/1k.txt"))
 				if err != nil {
 					return err
 				}
+				r.cpuPerRq = float64(s.cpuTicks()-before) * 1e6 / clockTicks / (r.rps * o.duration.Seconds())
 				add("hot", s.name, r)
 			}
 		}
@@ -227,14 +229,18 @@ func report(o *options, servers []*server, res map[string]map[string][]wrkResult
 		if runs == nil {
 			continue
 		}
-		fmt.Printf("== %s\n%-16s %12s %10s %10s %12s\n", phase, "server", "requests/s", "p50", "p99", "download")
+		fmt.Printf("== %s\n%-16s %12s %10s %10s %12s %11s\n", phase, "server", "requests/s", "p50", "p99", "download", "CPU µs/req")
 		for _, s := range servers {
 			m := median(runs[s.name])
 			dl := ""
 			if m.downloadMBs > 0 {
 				dl = fmt.Sprintf("%.0f MiB/s", m.downloadMBs)
 			}
-			fmt.Printf("%-16s %12.0f %10s %10s %12s\n", s.name, m.rps, m.p50, m.p99, dl)
+			cpu := ""
+			if m.cpuPerRq > 0 {
+				cpu = fmt.Sprintf("%.1f", m.cpuPerRq)
+			}
+			fmt.Printf("%-16s %12.0f %10s %10s %12s %11s\n", s.name, m.rps, m.p50, m.p99, dl, cpu)
 		}
 		fmt.Println()
 	}
@@ -253,6 +259,12 @@ func report(o *options, servers []*server, res map[string]map[string][]wrkResult
 	ratio("tern-police", "tern", rps, "hot requests/s, tern police / tern")
 	ratio("nginx-police", "nginx", rps, "hot requests/s, nginx police / nginx")
 	ratio("tern", "tern-old", rps, "hot requests/s, tern / tern-old")
+	// CPU time per request is not inflated by time slices lost to
+	// other processes, which requests/s is (pairs.go).
+	cpu := func(r wrkResult) float64 { return r.cpuPerRq }
+	ratio("tern-police", "tern", cpu, "hot CPU per request, tern police / tern")
+	ratio("nginx-police", "nginx", cpu, "hot CPU per request, nginx police / nginx")
+	ratio("tern", "tern-old", cpu, "hot CPU per request, tern / tern-old")
 	for _, phase := range []string{"cold", "slow"} {
 		for _, s := range servers {
 			if len(res[phase][s.name]) == 0 || len(hot[s.name]) == 0 {
@@ -284,5 +296,6 @@ func median(runs []wrkResult) wrkResult {
 		p999:        time.Duration(pick(func(r wrkResult) float64 { return float64(r.p999) })),
 		max:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.max) })),
 		downloadMBs: pick(func(r wrkResult) float64 { return r.downloadMBs }),
+		cpuPerRq:    pick(func(r wrkResult) float64 { return r.cpuPerRq }),
 	}
 }
