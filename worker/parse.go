@@ -171,6 +171,13 @@ func parseRequestLine(line []byte, r *filters.Request) int {
 	}
 	target := rest[:sp]
 	version := trimSpaces(rest[sp+1:])
+	if string(method) == "PRI" && string(target) == "*" && string(version) == "HTTP/2.0" {
+		// The HTTP/2 connection preface (RFC 9113 §3.4) where HTTP/2
+		// is not spoken — a TLS address whose client did not choose h2
+		// with ALPN, a plain one without http2 — is a bad request, not
+		// a version to refuse: 400, as nginx.
+		return 400
+	}
 	if st := parseVersion(version, r); st != 0 {
 		return st
 	}

@@ -36,6 +36,7 @@ func TestParseRequestStatuses(t *testing.T) {
 		{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},             //
 		{"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},             //
 		{"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505},             //
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400},              // an HTTP/2 preface where HTTP/2 is not spoken
 		{"GET / HTTP/1\r\nHost: a\r\n\r\n", 400},               //
 		{"GET / http/1.1\r\nHost: a\r\n\r\n", 400},             // HTTP-name is case-sensitive
 		{"GET / HTTP/1.1.1\r\nHost: a\r\n\r\n", 400},           //
