@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/sys/unix"
@@ -253,5 +254,40 @@ func TestFileFramesCleartext(t *testing.T) {
 				t.Errorf("%d writev calls for %d bytes, want %d to %d", s.calls, size, tc.minWrites, tc.maxWrites)
 			}
 		})
+	}
+}
+
+// TestFileLimitRate: limit_rate holds file data read into the batch to
+// its rate: at most a quantum at once, then exactly what each second
+// earns, byte for byte to the end.
+func TestFileLimitRate(t *testing.T) {
+	r := newRig(t, nil, false)
+	const rate = 100000
+	r.h.limitRate = rate
+	body := r.fileBody("/file", 250000)
+	r.fr.WriteWindowUpdate(0, 1<<20)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	r.get(1, "/file", true)
+	r.pump(0)
+	got := responseOf(r.frames(), 1).body
+	// At most filters' quantum, a twentieth of the rate, at once; the
+	// head counts (as nginx's limit_rate counts the header).
+	q := rate/20 - r.h.txns[0].HeadLen
+	if len(got) > q {
+		t.Fatalf("sent %d bytes at once, more than a quantum less the head, %d", len(got), q)
+	}
+	for sec := 1; len(got) < len(body) && sec < 10; sec++ {
+		r.now += int64(time.Second)
+		if !r.c.Timeout() {
+			t.Fatal("the connection ended")
+		}
+		r.write()
+		got = append(got, responseOf(r.frames(), 1).body...)
+		if want := min(sec*rate+q, len(body)); len(got) != want {
+			t.Fatalf("after %d s: %d bytes, want %d", sec, len(got), want)
+		}
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatalf("body of %d bytes differs", len(got))
 	}
 }

@@ -230,7 +230,7 @@ func (c *Conn) emitData(s *Stream) bool {
 	}
 	s.stalled = 0
 	frame := min(chunkSize(t), c.peerMaxFrame)
-	n := min(win, int64(frame))
+	limit := win // what the windows and limit_rate let out now
 	if t.LimitRate > 0 {
 		allow, ok := t.RateAllowance()
 		if !ok {
@@ -238,8 +238,9 @@ func (c *Conn) emitData(s *Stream) bool {
 			c.deactivate(s)
 			return false
 		}
-		n = min(n, allow)
+		limit = min(limit, allow)
 	}
+	n := min(limit, int64(frame))
 	p, _ := t.Piece(n)
 	switch {
 	case p.File == nil:
@@ -258,7 +259,7 @@ func (c *Conn) emitData(s *Stream) bool {
 		t.Consume(p.Len)
 	default:
 		if !s.pooled {
-			switch c.readFrames(s, t, frame) {
+			switch c.readFrames(s, t, frame, limit) {
 			case filters.OK:
 				return true
 			case filters.Error:
@@ -294,17 +295,12 @@ func (c *Conn) emitData(s *Stream) bool {
 
 // readFrames adds DATA frames of s whose payloads are read from its file
 // straight into the batch, each after its header, with one read: as many
-// frames of at most frame bytes as the stream's share of the batch, its
-// windows (limit, with limit_rate) and the file's cached pages allow. So
-// over TLS a batch of file data costs one read and one encryption pass,
-// and no copy between them. It returns OK, Error, or Again when the
+// frames of at most frame bytes as the stream's share of the batch, limit
+// (its windows and limit_rate: at least a byte) and the file's cached
+// pages allow. So over TLS a batch of file data costs one read and one
+// encryption pass, and no copy between them. It returns OK, Error, or Again when the
 // first page is not cached (nothing is added: a pool thread reads it).
-func (c *Conn) readFrames(s *Stream, t *filters.Txn, frame int) filters.Result {
-	limit := min(s.sendWindow, c.sendWindow)
-	if t.LimitRate > 0 {
-		allow, _ := t.RateAllowance()
-		limit = min(limit, allow)
-	}
+func (c *Conn) readFrames(s *Stream, t *filters.Txn, frame int, limit int64) filters.Result {
 	room := max(int64(frame), min(c.share, int64(batchBytes-len(c.wbuf))))
 	p, _ := t.Piece(min(limit, room, int64(frame)*maxReadFrames))
 	b := c.wbufTail()

@@ -55,16 +55,17 @@ func (p *pipe) Flush() error    { return nil }
 // handler answers each request with the body bodies names for its path
 // (404 without one), unless hold is set: then it keeps the stream.
 type handler struct {
-	c        *Conn
-	loc      *conf.Location
-	env      *filters.Env
-	bodies   map[string][]byte
-	files    map[string]*filters.File // bodies from files
-	requests []*Stream
-	heads    []Head
-	done     []uint32
-	hold     bool
-	txns     []*filters.Txn
+	c         *Conn
+	loc       *conf.Location
+	env       *filters.Env
+	bodies    map[string][]byte
+	files     map[string]*filters.File // bodies from files
+	limitRate int64                    // limit_rate of every response
+	requests  []*Stream
+	heads     []Head
+	done      []uint32
+	hold      bool
+	txns      []*filters.Txn
 }
 
 func (h *handler) Request(s *Stream) {
@@ -100,6 +101,9 @@ func (h *handler) respond(s *Stream) {
 	}
 	if string(s.Head().Method) == "HEAD" {
 		t.Resp.HeaderOnly = true
+	}
+	if h.limitRate > 0 {
+		t.LimitRate, t.RateStart = h.limitRate, h.env.Clock()
 	}
 	h.txns = append(h.txns, t)
 	s.Respond(t)
