@@ -354,37 +354,13 @@ http {
 // both listeners (`listen … http2`, which nginx 1.25 still takes).
 func startH2Nginx(o *options, root, certDir string) (*h2Server, error) {
 	s := &h2Server{server: &server{name: "nginx", port: freePort()}, tlsPort: freePort()}
-	d := filepath.Join(o.dir, "nginx-h2")
-	os.MkdirAll(d, 0o755)
-	cfg := fmt.Sprintf(`
-worker_processes 1;
-worker_rlimit_nofile %d;
-daemon off;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections %d; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  open_file_cache max=1000 inactive=60s;
-  keepalive_requests 1000000000;
-  keepalive_timeout 75s;
-  server {
+	server := fmt.Sprintf(`
     listen 127.0.0.1:%d http2;
     listen 127.0.0.1:%d ssl http2;
     root %s;
     ssl_certificate %s/cert.pem;
-    ssl_certificate_key %s/key.pem;
-  }
-}
-`, o.idle+2048, d, d, o.idle+1024, s.port, s.tlsPort, root, certDir, certDir)
-	p := filepath.Join(d, "nginx.conf")
-	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.nginx, "-c", p, "-p", d)
-	return s, startAndWait(s.server)
+    ssl_certificate_key %s/key.pem;`, s.port, s.tlsPort, root, certDir, certDir)
+	return s, runNginx(o, s.server, filepath.Join(o.dir, "nginx-h2"), "", server)
 }
 
 // startH2Lighttpd starts lighttpd, whose HTTP/2 is on by default since

@@ -278,8 +278,18 @@ http {
 
 func startNginx(o *options, root, name, aio, httpExtra, serverExtra string) (*server, error) {
 	s := &server{name: name, port: freePort()}
-	d := filepath.Join(o.dir, name)
-	os.MkdirAll(d, 0o755)
+	server := fmt.Sprintf(`
+    listen 127.0.0.1:%d;
+    root %s;
+    %s`, s.port, root, serverExtra)
+	return s, runNginx(o, s, filepath.Join(o.dir, name), aio+"\n  "+httpExtra, server)
+}
+
+// runNginx writes nginx's configuration in dir — one worker, the http
+// lines every phase gives it, then http and one server block holding
+// server — and starts it as s.
+func runNginx(o *options, s *server, dir, http, server string) error {
+	os.MkdirAll(dir, 0o755)
 	// nginx tuned fairly: sendfile, tcp_nopush, open_file_cache, no
 	// access log, keep-alive unlimited as tern's.
 	cfg := fmt.Sprintf(`
@@ -297,20 +307,16 @@ http {
   keepalive_requests 1000000000;
   keepalive_timeout 75s;
   %s
-  %s
-  server {
-    listen 127.0.0.1:%d;
-    root %s;
-    %s
+  server {%s
   }
 }
-`, o.idle+2048, d, d, o.idle+1024, aio, httpExtra, s.port, root, serverExtra)
-	p := filepath.Join(d, "nginx.conf")
+`, o.idle+2048, dir, dir, o.idle+1024, http, server)
+	p := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-		return nil, err
+		return err
 	}
-	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.nginx, "-c", p, "-p", d)
-	return s, startAndWait(s)
+	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.nginx, "-c", p, "-p", dir)
+	return startAndWait(s)
 }
 
 func startAndWait(s *server) error {

@@ -101,41 +101,16 @@ http {
 
 func startNginxTLS(o *options, root, name, certDir string, tickets bool) (*server, error) {
 	s := &server{name: name, port: freePort(), https: true}
-	d := filepath.Join(o.dir, name)
-	os.MkdirAll(d, 0o755)
 	onOff := map[bool]string{true: "on", false: "off"}[tickets]
 	// nginx tuned as for plain HTTP, and its TLS defaults otherwise
 	// (ssl_protocols TLSv1.2 TLSv1.3, ssl_ciphers HIGH:!aNULL:!MD5).
-	cfg := fmt.Sprintf(`
-worker_processes 1;
-worker_rlimit_nofile %d;
-daemon off;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections %d; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  open_file_cache max=1000 inactive=60s;
-  keepalive_requests 1000000000;
-  keepalive_timeout 75s;
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_session_tickets %s;
-  server {
+	http := "ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_tickets " + onOff + ";"
+	server := fmt.Sprintf(`
     listen 127.0.0.1:%d ssl backlog=4096;
     root %s;
     ssl_certificate %s/cert.pem;
-    ssl_certificate_key %s/key.pem;
-  }
-}
-`, o.idle+2048, d, d, o.idle+1024, onOff, s.port, root, certDir, certDir)
-	p := filepath.Join(d, "nginx.conf")
-	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.nginx, "-c", p, "-p", d)
-	return s, startAndWait(s)
+    ssl_certificate_key %s/key.pem;`, s.port, root, certDir, certDir)
+	return s, runNginx(o, s, filepath.Join(o.dir, name), http, server)
 }
 
 // tlsPhases runs the HTTPS phases the options name.
