@@ -169,25 +169,9 @@ func h2IdlePhase(o *options, servers []*h2Server) {
 	fr.WriteSettings()
 	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
 	for _, s := range servers {
-		w := s.workers()[0]
-		before := pss(w)
-		conns := make([]net.Conn, 0, o.idle)
-		for i := 0; i < o.idle; i++ {
-			c, err := h2OneStream(fmt.Sprintf("127.0.0.1:%d", s.port), first.Bytes())
-			if err != nil {
-				fmt.Printf("%-16s connection %d: %v\n", s.name, i, err)
-				break
-			}
-			conns = append(conns, c)
-		}
-		time.Sleep(time.Second)
-		after := pss(w)
-		fmt.Printf("%-16s Pss %6d KiB → %6d KiB: %5.0f bytes per connection (%d open)\n",
-			s.name, before, after, float64(after-before)*1024/float64(len(conns)), len(conns))
-		for _, c := range conns {
-			c.Close()
-		}
-		time.Sleep(500 * time.Millisecond)
+		measureIdle(o, s.server, time.Second, func() (io.Closer, error) {
+			return h2OneStream(fmt.Sprintf("127.0.0.1:%d", s.port), first.Bytes())
+		})
 	}
 	fmt.Println()
 }

@@ -218,30 +218,43 @@ func pss(pid int) int64 {
 func idlePhase(o *options, servers []*server) {
 	fmt.Printf("== idle: memory per idle keep-alive connection, %d connections\n", o.idle)
 	for _, s := range servers {
-		w := s.workers()[0]
-		before := pss(w)
-		conns := make([]net.Conn, 0, o.idle)
 		buf := make([]byte, 4096)
-		for i := 0; i < o.idle; i++ {
+		measureIdle(o, s, 500*time.Millisecond, func() (io.Closer, error) {
 			c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
 			if err != nil {
-				fmt.Printf("%-16s dial %d: %v\n", s.name, i, err)
-				break
+				return nil, err
 			}
 			io.WriteString(c, "GET /1k.txt HTTP/1.1\r\nHost: b\r\n\r\n")
 			io.ReadAtLeast(c, buf, 1024)
-			conns = append(conns, c)
-		}
-		time.Sleep(500 * time.Millisecond)
-		after := pss(w)
-		fmt.Printf("%-16s Pss %6d KiB → %6d KiB: %5.0f bytes per connection (%d open)\n",
-			s.name, before, after, float64(after-before)*1024/float64(len(conns)), len(conns))
-		for _, c := range conns {
-			c.Close()
-		}
-		time.Sleep(500 * time.Millisecond)
+			return c, nil
+		})
 	}
 	fmt.Println()
+}
+
+// measureIdle opens o.idle connections to s with open, each left idle
+// after its request, waits settle, and prints the growth of the worker's
+// Pss per connection.
+func measureIdle(o *options, s *server, settle time.Duration, open func() (io.Closer, error)) {
+	w := s.workers()[0]
+	before := pss(w)
+	conns := make([]io.Closer, 0, o.idle)
+	for i := 0; i < o.idle; i++ {
+		c, err := open()
+		if err != nil {
+			fmt.Printf("%-16s connection %d: %v\n", s.name, i, err)
+			break
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(settle)
+	after := pss(w)
+	fmt.Printf("%-16s Pss %6d KiB → %6d KiB: %5.0f bytes per connection (%d open)\n",
+		s.name, before, after, float64(after-before)*1024/float64(max(len(conns), 1)), len(conns))
+	for _, c := range conns {
+		c.Close()
+	}
+	time.Sleep(500 * time.Millisecond)
 }
 
 // stracePhase counts a worker's syscalls over a short wrk run and divides

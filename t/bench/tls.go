@@ -307,30 +307,18 @@ func ctxSwitches(pid int) int64 {
 func tlsIdlePhase(o *options, servers []*server) {
 	fmt.Printf("== tls-idle: memory per idle keep-alive TLS connection, %d connections\n", o.idle)
 	for _, s := range servers {
-		w := s.workers()[0]
-		before := pss(w)
-		conns := make([]*tls.Conn, 0, o.idle)
 		buf := make([]byte, 4096)
 		cfg := &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(1)}
-		for i := 0; i < o.idle; i++ {
+		measureIdle(o, s, time.Second, func() (io.Closer, error) {
 			raw, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
 			if err != nil {
-				fmt.Printf("%-16s dial %d: %v\n", s.name, i, err)
-				break
+				return nil, err
 			}
 			c := tls.Client(raw, cfg)
 			io.WriteString(c, "GET /1k.txt HTTP/1.1\r\nHost: b\r\n\r\n")
 			io.ReadAtLeast(c, buf, 1024)
-			conns = append(conns, c)
-		}
-		time.Sleep(time.Second)
-		after := pss(w)
-		fmt.Printf("%-16s Pss %6d KiB → %6d KiB: %5.0f bytes per connection (%d open)\n",
-			s.name, before, after, float64(after-before)*1024/float64(len(conns)), len(conns))
-		for _, c := range conns {
-			c.Close()
-		}
-		time.Sleep(500 * time.Millisecond)
+			return c, nil
+		})
 	}
 	fmt.Println()
 }
