@@ -306,32 +306,12 @@ func startH2Servers(o *options, root, certDir string) ([]*h2Server, error) {
 
 func startH2Tern(o *options, root, certDir string) (*h2Server, error) {
 	s := &h2Server{server: &server{name: "tern", port: freePort()}, tlsPort: freePort()}
-	d := filepath.Join(o.dir, "tern-h2")
-	os.MkdirAll(d, 0o755)
-	cfg := fmt.Sprintf(`
-worker_processes     = 1
-worker_connections   = %d
-worker_rlimit_nofile = %d
-pid       = "%s/tern.pid"
-error_log = "%s/error.log"
-http {
-  access_log         = "off"
-  keepalive_requests = 1000000000
-  http2              = true
-  server {
+	server := fmt.Sprintf(`
     listen              = ["127.0.0.1:%d", "127.0.0.1:%d ssl"]
     root                = "%s"
     ssl_certificate     = "%s/cert.pem"
-    ssl_certificate_key = "%s/key.pem"
-  }
-}
-`, o.idle+1024, o.idle+2048, d, d, s.port, s.tlsPort, root, certDir, certDir)
-	p := filepath.Join(d, "tern.hcl")
-	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.tern, "-c", p)
-	return s, startAndWait(s.server)
+    ssl_certificate_key = "%s/key.pem"`, s.port, s.tlsPort, root, certDir, certDir)
+	return s, runTern(o, s.server, o.tern, filepath.Join(o.dir, "tern-h2"), "  http2              = true", server)
 }
 
 // startH2Nginx starts nginx tuned as for the other phases, with http2 on

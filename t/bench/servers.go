@@ -249,31 +249,40 @@ const (
 
 func startTern(o *options, bin, root, name, aio, httpExtra, serverExtra string) (*server, error) {
 	s := &server{name: name, port: freePort()}
-	d := filepath.Join(o.dir, name)
-	os.MkdirAll(d, 0o755)
+	http := fmt.Sprintf("  aio                = %q\n%s", aio, httpExtra)
+	server := fmt.Sprintf(`
+    listen = ["127.0.0.1:%d"]
+    root   = "%s"
+%s`, s.port, root, serverExtra)
+	return s, runTern(o, s, bin, filepath.Join(o.dir, name), http, server)
+}
+
+// runTern writes tern's configuration in dir — one worker, room for
+// -idle connections, no access log, keep-alive unlimited, then the
+// http lines http and one server block holding server — and starts bin
+// with it as s.
+func runTern(o *options, s *server, bin, dir, http, server string) error {
+	os.MkdirAll(dir, 0o755)
 	cfg := fmt.Sprintf(`
-worker_processes   = 1
-worker_connections = %d
+worker_processes     = 1
+worker_connections   = %d
+worker_rlimit_nofile = %d
 pid       = "%s/tern.pid"
 error_log = "%s/error.log"
 http {
   access_log         = "off"
   keepalive_requests = 1000000000
-  aio                = "%s"
 %s
-  server {
-    listen = ["127.0.0.1:%d"]
-    root   = "%s"
-%s
+  server {%s
   }
 }
-`, o.idle+1024, d, d, aio, httpExtra, s.port, root, serverExtra)
-	p := filepath.Join(d, "tern.hcl")
+`, o.idle+1024, o.idle+2048, dir, dir, http, server)
+	p := filepath.Join(dir, "tern.hcl")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-		return nil, err
+		return err
 	}
 	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), bin, "-c", p)
-	return s, startAndWait(s)
+	return startAndWait(s)
 }
 
 func startNginx(o *options, root, name, aio, httpExtra, serverExtra string) (*server, error) {

@@ -71,32 +71,12 @@ func tlsServers(o *options, root string, tickets bool) ([]*server, error) {
 
 func startTernTLS(o *options, root, name, certDir string, tickets bool) (*server, error) {
 	s := &server{name: name, port: freePort(), https: true}
-	d := filepath.Join(o.dir, name)
-	os.MkdirAll(d, 0o755)
-	cfg := fmt.Sprintf(`
-worker_processes     = 1
-worker_connections   = %d
-worker_rlimit_nofile = %d
-pid       = "%s/tern.pid"
-error_log = "%s/error.log"
-http {
-  access_log          = "off"
-  keepalive_requests  = 1000000000
-  ssl_session_tickets = %t
-  server {
+	server := fmt.Sprintf(`
     listen              = ["127.0.0.1:%d ssl backlog=4096"]
     root                = "%s"
     ssl_certificate     = "%s/cert.pem"
-    ssl_certificate_key = "%s/key.pem"
-  }
-}
-`, o.idle+1024, o.idle+2048, d, d, tickets, s.port, root, certDir, certDir)
-	p := filepath.Join(d, "tern.hcl")
-	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command("taskset", "-c", strconv.Itoa(o.serverCPU), o.tern, "-c", p)
-	return s, startAndWait(s)
+    ssl_certificate_key = "%s/key.pem"`, s.port, root, certDir, certDir)
+	return s, runTern(o, s, o.tern, filepath.Join(o.dir, name), fmt.Sprintf("  ssl_session_tickets = %t", tickets), server)
 }
 
 func startNginxTLS(o *options, root, name, certDir string, tickets bool) (*server, error) {
