@@ -68,6 +68,7 @@ type Conn struct {
 	eof      bool   // the peer closed (close_notify or end of stream)
 	broken   bool   // a read or write failed: no close_notify
 	parked   bool   // crypto/tls's input buffer is in the engine's pool (park)
+	rerr     error  // what the socket answered fill, for crypto/tls's next read
 	out      []byte // ciphertext not yet written, out[sent:]
 	sent     int
 	rs       recordScan
@@ -187,6 +188,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, unix.EAGAIN
 	}
 	c.unpark()
+	c.fill()
 	n, err := c.tc.Read(p)
 	switch {
 	case n > 0:
@@ -370,6 +372,10 @@ func (t *transport) Read(p []byte) (int, error) {
 		n := copy(p, c.hello)
 		c.hello = c.hello[n:]
 		return n, nil
+	}
+	if err := c.rerr; err != nil {
+		c.rerr = nil
+		return 0, err
 	}
 	for {
 		if c.handshaking && c.canceled {

@@ -19,10 +19,13 @@ import (
 // poker passes a connection's epoll events to its handshake.
 type poker struct{ c *Conn }
 
-func (p poker) Event(uint32) {
-	if p.c.handshaking {
+func (p poker) Event(ev uint32) {
+	switch {
+	case p.c.handshaking:
 		p.c.Poke()
-	} else {
+	case ev&(event.RDHup|event.Err|event.Hup) != 0:
+		p.c.Shut()
+	case ev&event.In != 0:
 		p.c.Readable()
 	}
 }

@@ -258,10 +258,10 @@ func newCertPool(ca *testcert.CA) *x509.CertPool {
 // TestReadAllocatesOnce: a Read that has to ask the transport for
 // ciphertext allocates once (readFromUntil's &atLeastReader{}, which
 // bytes.Buffer.ReadFrom's interface parameter makes escape), and one
-// that finds a whole record buffered allocates nothing. It is the one
-// allocation of a TLS keep-alive request (worker's
-// TestTLSCachedRequestAllocs); if this fails with 0, crypto/tls stopped
-// allocating there: make that test want 0.
+// that finds a whole record buffered allocates nothing. That is why
+// Conn.fill puts the socket's bytes in crypto/tls's buffer before a Read
+// (worker's TestTLSCachedRequestAllocs wants 0 allocations); if this
+// fails with 0, crypto/tls stopped allocating there, and fill could go.
 func TestReadAllocatesOnce(t *testing.T) {
 	server, se, client := handshake(t, tls.VersionTLS13)
 	se.setNonblock()

@@ -177,3 +177,61 @@ func TestIdleConnHoldsNoInputBuffers(t *testing.T) {
 		t.Fatal("the connection did not give its input buffer back after the third request")
 	}
 }
+
+// TestFillKeepsTheEnd: what the socket says after the data that the
+// loop's read took into crypto/tls (fill) reaches the connection in
+// order: a request then close_notify reads as the request then the end;
+// a request then a bare FIN, the same.
+func TestFillKeepsTheEnd(t *testing.T) {
+	r := newIdleRig(t)
+	req := "GET / HTTP/1.1\r\n\r\n"
+	// readEnd reads the request, then what follows it, running the
+	// loop for the socket's events.
+	readEnd := func(c *Conn) (string, error) {
+		var got []byte
+		buf := make([]byte, 4096)
+		var end error
+		done := false
+		runUntil(t, r.loop, func() bool {
+			for !done {
+				n, err := c.Read(buf)
+				switch {
+				case err == unix.EAGAIN:
+					return false
+				case err != nil:
+					end, done = err, true
+				case n == 0:
+					done = true
+				default:
+					got = append(got, buf[:n]...)
+				}
+			}
+			return true
+		})
+		return string(got), end
+	}
+	for _, tc := range []struct {
+		name string
+		end  func(client *tls.Conn, raw *holdConn)
+	}{
+		{"close_notify", func(client *tls.Conn, _ *holdConn) { client.Close() }},
+		{"FIN", func(_ *tls.Conn, raw *holdConn) { raw.Conn.(*net.UnixConn).CloseWrite() }},
+	} {
+		c, client, raw := r.open()
+		if _, err := client.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		tc.end(client, raw)
+		// The request and its end arrive together: both are in the
+		// socket before the connection's first read.
+		r.loop.CapWait(50 * time.Millisecond)
+		r.loop.RunOnce()
+		got, err := readEnd(c)
+		if got != req {
+			t.Errorf("%s: read %q", tc.name, got)
+		}
+		if err != nil {
+			t.Errorf("%s: the end read as error %v", tc.name, err)
+		}
+	}
+}

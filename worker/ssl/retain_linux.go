@@ -22,9 +22,13 @@ import (
 // points to is decrypted in place inside rawInput's array, so the array
 // is only given up when input is empty too, and input is reset with it.
 //
+// The same access lets Conn.fill read the socket into rawInput before
+// crypto/tls reads, as crypto/tls's readFromUntil would, but without its
+// allocation.
+//
 // If a Go release renames or retypes these fields, connFields.ok is
-// false and connections keep their buffers, as before; the tests
-// (TestConnFieldsFound) fail so that this is noticed.
+// false: connections keep their buffers and reads allocate, as before;
+// TestConnFieldsFound fails so that this is noticed.
 
 // connFields are the offsets of the buffers in a tls.Conn.
 var connFields = func() (f struct {
@@ -84,6 +88,33 @@ func (c *Conn) park() {
 	*raw = bytes.Buffer{}
 	*in = bytes.Reader{}
 	c.parked = true
+}
+
+// fillMin is the room fill makes in rawInput: a request head of a few
+// KiB in one read.
+const fillMin = 4 << 10
+
+// fill reads the socket once into crypto/tls's rawInput before Conn.Read
+// asks crypto/tls for plaintext. A Read that finds its record whole in
+// rawInput does not reach the transport, and one that reaches it
+// allocates (readFromUntil's &atLeastReader{}, TestReadAllocatesOnce):
+// so a request that arrives in whole records is read without an
+// allocation. What the socket answers besides data (its end, an error)
+// waits in rerr for crypto/tls's next read of the transport.
+func (c *Conn) fill() {
+	if !c.readable || !connFields.ok {
+		return
+	}
+	raw := rawInputOf(c.tc)
+	if raw.Available() < fillMin {
+		raw.Grow(fillMin)
+	}
+	b := raw.AvailableBuffer()
+	n, err := (*transport)(c).Read(b[:cap(b)])
+	raw.Write(b[:n])
+	if err != nil && err != errWouldBlock {
+		c.rerr = err
+	}
 }
 
 // unpark gives rawInput an array from the engine's pool before
