@@ -159,6 +159,8 @@ type HTTP struct {
 	// order they are defined: the order the master hands their shared
 	// memory to workers.
 	Zones []*LimitZone
+	// CharsetMaps are the charset_map blocks, in order.
+	CharsetMaps []*CharsetMap
 
 	// settings are the http-level settings the servers inherit, kept for
 	// WriteHCL.
@@ -350,6 +352,17 @@ type Settings struct {
 	// type, as nginx's charset_types; nil is every text/* type.
 	// Default: nil.
 	CharsetTypes []string
+	// SourceCharset is the charset of the files; when it differs from
+	// Charset, file bodies are recoded by the charset_map between them
+	// (Recode). Default: "" (off).
+	SourceCharset string
+	// OverrideCharset recodes responses that name a charset of their
+	// own. tern makes none (it proxies nothing), so it changes nothing.
+	// Default: false.
+	OverrideCharset bool
+	// Recode is how file bodies are recoded from SourceCharset to
+	// Charset, nil when they are not. Computed at load, not written.
+	Recode *Recode
 
 	// Sendfile sends file bodies with sendfile(2). Default: true.
 	Sendfile bool

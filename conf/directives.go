@@ -106,6 +106,7 @@ var blockSpecs = []blockSpec{
 	{"server", nil, inHTTP},
 	{"location", []string{"match"}, inServer | inLocation},
 	{"map", []string{"source", "variable"}, inHTTP},
+	{"charset_map", []string{"from", "to"}, inHTTP},
 	{"if", []string{"condition"}, inServer | inLocation},
 	{"log_format", []string{"name"}, inHTTP},
 	{"limit_req_zone", []string{"name"}, inHTTP},
@@ -118,6 +119,7 @@ var blockSpecs = []blockSpec{
 var ifDirectives = []string{
 	"set", "rewrite", "return", "break", "rewrite_log",
 	"root", "add_header", "expires", "error_page", "gzip", "sendfile", "charset",
+	"source_charset", "override_charset",
 	"access_log", "limit_rate", "limit_rate_after",
 }
 

@@ -26,6 +26,8 @@ type httpDraft struct {
 	// maps are the map blocks decoded, and where each variable's is.
 	maps  []*Map
 	mapAt map[string]hcl.Range
+	// charsetMaps are the charset_map blocks, in order.
+	charsetMaps []*CharsetMap
 	// zones are the limit_req_zone and limit_conn_zone blocks, zoneAt
 	// where each was defined.
 	zones  []*LimitZone
@@ -46,6 +48,8 @@ func (d *decoder) decodeHTTP(body hcl.Body) *HTTP {
 		drafts = append(drafts, sd)
 		out.Servers = append(out.Servers, sd.srv)
 	}
+	out.CharsetMaps = h.charsetMaps
+	d.resolveRecodes(h.charsetMaps, out.Servers)
 	out.Addrs = d.buildAddrs(drafts)
 	d.loadACME(h, out.Addrs, drafts)
 	d.loadSSL(h, drafts)
@@ -75,6 +79,8 @@ func (d *decoder) httpBody(body hcl.Body, h *httpDraft, depth int) {
 			servers = append(servers, b)
 		case "map":
 			d.decodeMap(b, h)
+		case "charset_map":
+			d.decodeCharsetMap(b, h)
 		case "log_format":
 			d.decodeLogFormat(b)
 		case "acme_issuer":

@@ -22,6 +22,9 @@ type decoder struct {
 	// absolute pattern into sorted paths.
 	read func(path string) ([]byte, error)
 	glob func(pattern string) ([]string, error)
+	// sourceCharsetAt is where each source_charset value was last
+	// written, for an error about a pair no charset_map joins.
+	sourceCharsetAt map[string]hcl.Range
 
 	parser    *hclparse.Parser
 	sources   map[string][]byte

@@ -130,6 +130,8 @@ var coreDirectives = []directive{
 	{name: "default_type", ctx: inSettings, decode: decodeDefaultType, show: func(s *Settings) string { return hclQuote(s.DefaultType) }},
 	{name: "charset", ctx: inSettings, decode: decodeCharset, show: showCharset},
 	{name: "charset_types", ctx: inSettings, decode: decodeCharsetTypes, show: showCharsetTypes},
+	{name: "source_charset", ctx: inSettings, decode: decodeSourceCharset, show: showSourceCharset},
+	flag("override_charset", func(s *Settings) *bool { return &s.OverrideCharset }),
 
 	// Settings: sending.
 	flag("sendfile", func(s *Settings) *bool { return &s.Sendfile }),

@@ -104,6 +104,13 @@ func (c *Config) writeHTTP(p *printer) {
 	if maps == 0 {
 		p.line(1, "# map: none")
 	}
+	for _, m := range h.CharsetMaps {
+		p.line(0, "")
+		m.write(p)
+	}
+	if len(h.CharsetMaps) == 0 {
+		p.line(1, "# charset_map: none")
+	}
 	writeLogFormats(p, h.LogFormats)
 	for _, srv := range h.Servers {
 		p.line(0, "")

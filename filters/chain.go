@@ -225,6 +225,8 @@ type Txn struct {
 	// not-modified filter: the gzip filter still adds the Vary and
 	// weak ETag the 200 would have had (RFC 9110 §15.4.5).
 	notModified bool
+	// recode is the recoding CharsetFilter chose for this response.
+	recode *conf.Recode
 	// producerDone is set once the body's producer returned Done.
 	producerDone bool
 	// chunker frames a producer's output as chunks.
@@ -275,6 +277,7 @@ func (t *Txn) resetFilters() {
 	clear(t.orig)
 	t.orig = keep(t.orig, maxKeptSegments)
 	t.notModified = false
+	t.recode = nil
 	t.producerDone = false
 	t.chunker = chunker{}
 }

@@ -34,7 +34,7 @@ var _ Filter = GzipFilter{}
 func (GzipFilter) Header(t *Txn) Result {
 	r := &t.Resp
 	loc := t.Loc
-	if loc == nil || !loc.Gzip || !gzipStatus(r.Status, t.notModified) || r.ContentEncoding != "" ||
+	if loc == nil || !loc.Gzip || t.recode != nil || !gzipStatus(r.Status, t.notModified) || r.ContentEncoding != "" ||
 		r.ContentLength >= 0 && r.ContentLength < loc.GzipMinLength || !gzipType(loc, r.ContentType) {
 		return OK
 	}

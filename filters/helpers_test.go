@@ -106,7 +106,7 @@ func bodyBytes(tb testing.TB, b *Body) []byte {
 
 // runChain runs the filters before header serialisation.
 func runChain(t *Txn) {
-	for _, f := range (Chain{NotModifiedFilter{}, HeadersFilter{}, GzipFilter{}, RangeFilter{}, ChunkedFilter{}}) {
+	for _, f := range (Chain{NotModifiedFilter{}, HeadersFilter{}, CharsetFilter{}, GzipFilter{}, RangeFilter{}, RecodeFilter{}, ChunkedFilter{}}) {
 		if r := f.Header(t); r != OK {
 			panic("filter returned " + r.String())
 		}

@@ -10,7 +10,7 @@ package filters
 // knows which protocol carries its response.
 
 // NewStreamChain returns the filters of a response sent in HTTP/2
-// frames: NewChain's, in the same order, up to the range filter. A
+// frames: NewChain's, in the same order, up to the recode filter. A
 // stream needs no chunked framing (DATA frames end with END_STREAM), and
 // its head and body are written by the connection, not by the write
 // filter. Run returns Done once the head is final.
@@ -18,8 +18,10 @@ func NewStreamChain() Chain {
 	return Chain{
 		NotModifiedFilter{},
 		HeadersFilter{},
+		CharsetFilter{},
 		GzipFilter{},
 		RangeFilter{},
+		RecodeFilter{},
 	}
 }
 

@@ -386,17 +386,21 @@ func truncated(t *Txn, f *File, off int64) Result {
 }
 
 // NewChain returns a worker's filter chain, in nginx's order (its
-// auto/modules): not-modified, headers (add_header, expires), gzip,
-// range, chunked, then header serialisation and the write filter.
-// The order matters: gzip before range, so that a compressed response is
-// never ranged; range after not-modified, so that a 304 is never ranged;
+// auto/modules): not-modified, headers (add_header, expires), charset,
+// gzip, range, recode, chunked, then header serialisation and the write
+// filter. The order matters: charset before gzip, which leaves a recoded
+// response alone; gzip before range, so that a compressed response is
+// never ranged; recode after range, so that an 8-bit recoding is ranged
+// as the file is; range after not-modified, so that a 304 is never ranged;
 // chunked after both, when the length is final.
 func NewChain() Chain {
 	return Chain{
 		NotModifiedFilter{},
 		HeadersFilter{},
+		CharsetFilter{},
 		GzipFilter{},
 		RangeFilter{},
+		RecodeFilter{},
 		ChunkedFilter{},
 		HeaderFilter{},
 		&WriteFilter{},

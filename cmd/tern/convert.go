@@ -50,6 +50,7 @@ var plain = map[string]kind{
 	"client_header_timeout": kDuration, "client_body_timeout": kDuration, "send_timeout": kDuration,
 	"client_header_buffer_size": kString, "large_client_header_buffers": kJoined,
 	"client_max_body_size": kString, "charset": kString, "charset_types": kList,
+	"source_charset": kString, "override_charset": kBool,
 	"etag": kBool, "if_modified_since": kString, "max_ranges": kNumber,
 	"gzip_static": kBool, "gzip": kBool, "gzip_types": kList, "gzip_min_length": kNumber,
 	"gzip_comp_level": kNumber, "server_name": kList, "root": kString, "alias": kString,
@@ -288,6 +289,8 @@ func (c *converter) body(body *hclwrite.Body, dirs []*directive, ctx string) {
 			b.stmts = append(b.stmts, stmt{kind: "if", d: d})
 		case d.name == "map" && ctx == "http":
 			c.mapBlock(body, d)
+		case d.name == "charset_map" && ctx == "http":
+			c.charsetMap(body, d)
 		case d.block != nil && d.name != "types":
 			c.unsupported(body, d)
 		default:

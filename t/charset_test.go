@@ -1,0 +1,95 @@
+package t
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestCharsetRecode serves koi8-r files as utf-8 (lengths change:
+// chunked, no ranges), as windows-1251 (8-bit to 8-bit: Content-Length
+// and ranges kept, small and large files), and utf-8 files as koi8-r.
+func TestCharsetRecode(t *testing.T) {
+	s := newServer(t, `
+pid = "{{DIR}}/logs/tern.pid"
+error_log = "{{DIR}}/logs/error.log"
+worker_processes = 1
+http {
+  access_log = "{{DIR}}/logs/access.log"
+  gzip = true
+  charset_map "koi8-r" "utf-8" {
+    values = { "C0" = "D18E", "C1" = "D0B0", "9A" = "C2A0" }
+  }
+  charset_map "koi8-r" "windows-1251" {
+    values = { "C0" = "FE", "C1" = "E0" }
+  }
+  server {
+    listen = ["127.0.0.1:{{PORT}}"]
+    root = "{{ROOT}}"
+    location "/koi/" {
+      source_charset = "koi8-r"
+      charset        = "utf-8"
+    }
+    location "/win/" {
+      source_charset = "koi8-r"
+      charset        = "windows-1251"
+    }
+    location "/back/" {
+      source_charset = "utf-8"
+      charset        = "koi8-r"
+    }
+  }
+}
+`)
+	koi := "<p>\xc1\xc0\x9a X</p>\n"
+	var big strings.Builder
+	for i := 0; big.Len() < 3<<20; i++ {
+		big.WriteString(strconv.Itoa(i) + " \xc1\xc0\xc2 koi8-r line\n")
+	}
+	bigWin := strings.NewReplacer("\xc1", "\xe0", "\xc0", "\xfe", "\xc2", "?").Replace(big.String())
+	s.file("koi/a.html", koi)
+	s.file("koi/a.png", "\xc1\xc0")
+	s.file("win/a.html", koi)
+	s.file("win/big.txt", big.String())
+	s.file("back/a.txt", "аю€ ok\xff")
+	s.start()
+
+	cases := []struct {
+		name, path, rng string
+		status          int
+		ctype, body     string
+		length          string // "" none: chunked
+		contentRange    string
+	}{
+		{name: "koi8-r to utf-8", path: "/koi/a.html", status: 200, ctype: "text/html; charset=utf-8", body: "<p>аю\u00a0 X</p>\n"},
+		{name: "koi8-r to utf-8 ignores ranges", path: "/koi/a.html", rng: "bytes=0-1", status: 200, ctype: "text/html; charset=utf-8", body: "<p>аю\u00a0 X</p>\n"},
+		{name: "not a text type", path: "/koi/a.png", status: 200, ctype: "image/png", body: "\xc1\xc0", length: "2"},
+		{name: "koi8-r to windows-1251", path: "/win/a.html", status: 200, ctype: "text/html; charset=windows-1251", body: "<p>\xe0\xfe? X</p>\n", length: "13"},
+		{name: "8-bit range", path: "/win/a.html", rng: "bytes=3-5", status: 206, ctype: "text/html; charset=windows-1251", body: "\xe0\xfe?", length: "3", contentRange: "bytes 3-5/13"},
+		{name: "large 8-bit", path: "/win/big.txt", status: 200, ctype: "text/plain; charset=windows-1251", body: bigWin, length: strconv.Itoa(len(bigWin))},
+		{name: "large 8-bit range", path: "/win/big.txt", rng: "bytes=2000000-2000099", status: 206, ctype: "text/plain; charset=windows-1251", body: bigWin[2000000:2000100], length: "100", contentRange: "bytes 2000000-2000099/" + strconv.Itoa(len(bigWin))},
+		{name: "utf-8 to koi8-r", path: "/back/a.txt", status: 200, ctype: "text/plain; charset=koi8-r", body: "\xc1\xc0&#8364; ok?"},
+	}
+	for _, c := range cases {
+		h := []string{"Accept-Encoding: gzip"}
+		if c.rng != "" {
+			h = append(h, "Range: "+c.rng)
+		}
+		r := s.get(req("GET", c.path, h...))
+		chunked := r.header("Transfer-Encoding") == "chunked"
+		if r.status != c.status || r.header("Content-Type") != c.ctype || !bytes.Equal(r.body, []byte(c.body)) ||
+			r.header("Content-Length") != c.length || chunked != (c.length == "") ||
+			r.header("Content-Range") != c.contentRange || r.header("Content-Encoding") != "" {
+			body := r.body
+			if len(body) > 200 {
+				body = body[:200]
+			}
+			t.Errorf("%s: %d %q length %q chunked %v range %q encoding %q body %q", c.name, r.status, r.header("Content-Type"),
+				r.header("Content-Length"), chunked, r.header("Content-Range"), r.header("Content-Encoding"), body)
+		}
+		if c.length == "" && r.header("Accept-Ranges") != "" {
+			t.Errorf("%s: Accept-Ranges %q on a body whose length changes", c.name, r.header("Accept-Ranges"))
+		}
+	}
+}
