@@ -2,9 +2,14 @@ package t
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http2"
 )
 
 // TestCharsetRecode serves koi8-r files as utf-8 (lengths change:
@@ -91,5 +96,50 @@ http {
 		if c.length == "" && r.header("Accept-Ranges") != "" {
 			t.Errorf("%s: Accept-Ranges %q on a body whose length changes", c.name, r.header("Accept-Ranges"))
 		}
+	}
+}
+
+// TestCharsetRecodeHTTP2: an HTTP/2 stream is recoded as HTTP/1.1 is:
+// koi8-r to utf-8 with no content-length, an 8-bit range kept.
+func TestCharsetRecodeHTTP2(t *testing.T) {
+	s := newServer(t, serversConfig(`
+  http2 = true
+  charset_map "koi8-r" "utf-8" {
+    values = { "C0" = "D18E", "C1" = "D0B0" }
+  }
+  charset_map "koi8-r" "windows-1251" {
+    values = { "C0" = "FE", "C1" = "E0" }
+  }
+  server {
+    listen = ["127.0.0.1:{{PORT}}"]
+    root = "{{ROOT}}"
+    source_charset = "koi8-r"
+    charset = "utf-8"
+    location "/win/" { charset = "windows-1251" }
+  }`))
+	var big strings.Builder
+	for i := 0; big.Len() < 1<<20; i++ {
+		big.WriteString(strconv.Itoa(i) + " \xc1\xc0 line\n")
+	}
+	s.file("a.txt", big.String())
+	s.file("win/a.txt", big.String())
+	s.start()
+	tr := &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, _ string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, s.addr)
+		},
+	}
+	defer tr.CloseIdleConnections()
+	utf := strings.NewReplacer("\xc1", "а", "\xc0", "ю").Replace(big.String())
+	resp, body := h2Get(t, tr, "GET", "http://"+s.addr+"/a.txt", "Range", "bytes=0-9")
+	if resp.StatusCode != 200 || resp.ContentLength != -1 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || string(body) != utf {
+		t.Errorf("utf-8: %d length %d %q, body %d bytes (want %d)", resp.StatusCode, resp.ContentLength, resp.Header.Get("Content-Type"), len(body), len(utf))
+	}
+	win := strings.NewReplacer("\xc1", "\xe0", "\xc0", "\xfe").Replace(big.String())
+	resp, body = h2Get(t, tr, "GET", "http://"+s.addr+"/win/a.txt", "Range", "bytes=500000-500999")
+	if resp.StatusCode != 206 || resp.ContentLength != 1000 || string(body) != win[500000:501000] {
+		t.Errorf("8-bit range: %d length %d body %q", resp.StatusCode, resp.ContentLength, body)
 	}
 }
