@@ -207,31 +207,18 @@ func (d *decoder) resolveRecodes(maps []*CharsetMap, srvs []*Server) {
 
 // decodeSourceCharset: "off" is "" (no recoding), as nginx.
 func decodeSourceCharset(d *decoder, a *hcl.Attribute, t *target) {
-	s, ok := d.str(a)
-	if !ok || !d.noVars(a, s) {
+	s, ok := d.charsetName(a)
+	if !ok {
 		return
 	}
-	switch {
-	case s == "off":
-		t.set.SourceCharset = ""
-	case isToken(s):
-		t.set.SourceCharset = s
-	default:
-		d.invalid(a.Name, a.Expr.Range(), "%q is not a charset name such as \"koi8-r\" (or \"off\")", s)
-		return
-	}
+	t.set.SourceCharset = s
 	if d.sourceCharsetAt == nil {
 		d.sourceCharsetAt = make(map[string]hcl.Range)
 	}
 	d.sourceCharsetAt[s] = a.Range
 }
 
-func showSourceCharset(s *Settings) string {
-	if s.SourceCharset == "" {
-		return hclQuote("off")
-	}
-	return hclQuote(s.SourceCharset)
-}
+func showSourceCharset(s *Settings) string { return showCharsetName(s.SourceCharset) }
 
 // write writes m back as HCL.
 func (m *CharsetMap) write(p *printer) {

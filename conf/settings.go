@@ -240,25 +240,34 @@ func decodeGzipTypes(d *decoder, a *hcl.Attribute, t *target) {
 
 // decodeCharset: "off" is "" (no charset parameter), as nginx.
 func decodeCharset(d *decoder, a *hcl.Attribute, t *target) {
-	s, ok := d.str(a)
-	if !ok || !d.noVars(a, s) {
-		return
-	}
-	switch {
-	case s == "off":
-		t.set.Charset = ""
-	case isToken(s):
+	if s, ok := d.charsetName(a); ok {
 		t.set.Charset = s
-	default:
-		d.invalid(a.Name, a.Expr.Range(), "%q is not a charset name such as \"utf-8\" (or \"off\")", s)
 	}
 }
 
-func showCharset(s *Settings) string {
-	if s.Charset == "" {
+// charsetName reads a charset name, "" for "off".
+func (d *decoder) charsetName(a *hcl.Attribute) (string, bool) {
+	s, ok := d.str(a)
+	if !ok || !d.noVars(a, s) {
+		return "", false
+	}
+	switch {
+	case s == "off":
+		return "", true
+	case isToken(s):
+		return s, true
+	}
+	d.invalid(a.Name, a.Expr.Range(), "%q is not a charset name such as \"utf-8\" (or \"off\")", s)
+	return "", false
+}
+
+func showCharset(s *Settings) string { return showCharsetName(s.Charset) }
+
+func showCharsetName(name string) string {
+	if name == "" {
 		return hclQuote("off")
 	}
-	return hclQuote(s.Charset)
+	return hclQuote(name)
 }
 
 // defaultPool is the thread pool that always exists (nginx's implicit

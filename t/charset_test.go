@@ -16,12 +16,7 @@ import (
 // chunked, no ranges), as windows-1251 (8-bit to 8-bit: Content-Length
 // and ranges kept, small and large files), and utf-8 files as koi8-r.
 func TestCharsetRecode(t *testing.T) {
-	s := newServer(t, `
-pid = "{{DIR}}/logs/tern.pid"
-error_log = "{{DIR}}/logs/error.log"
-worker_processes = 1
-http {
-  access_log = "{{DIR}}/logs/access.log"
+	s := newServer(t, serversConfig(`
   gzip = true
   charset_map "koi8-r" "utf-8" {
     values = { "C0" = "D18E", "C1" = "D0B0", "9A" = "C2A0" }
@@ -44,9 +39,7 @@ http {
       source_charset = "utf-8"
       charset        = "koi8-r"
     }
-  }
-}
-`)
+  }`))
 	koi := "<p>\xc1\xc0\x9a X</p>\n"
 	var big strings.Builder
 	for i := 0; big.Len() < 3<<20; i++ {
