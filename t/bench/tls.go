@@ -23,8 +23,9 @@ import (
 //	tls-handshake  new connections/s: wrk with Connection: close, session
 //	               tickets off on both servers, so that every connection
 //	               makes a full handshake (ECDHE and an ECDSA signature);
-//	               and the worker's context switches per connection (all
-//	               its threads, voluntary and not, from /proc)
+//	               and the worker's context switches (all its threads,
+//	               voluntary and not) and CPU time per connection, from
+//	               /proc: wrk's one thread may be what limits the rate
 //	tls-resume     the same with tickets on: wrk keeps its session across
 //	               its reconnections (SSL_clear keeps it), so these are
 //	               resumptions
@@ -149,42 +150,56 @@ func tlsPhases(o *options, root string) error {
 		show("tls-hot: 1 KiB keep-alive requests/s over HTTPS", "requests/s", with, med)
 	}
 	// wrkClose runs wrk with Connection: close and notes the worker's
-	// context switches per connection in switches.
-	wrkClose := func(switches map[string][]float64) func(*server) (float64, error) {
+	// context switches and CPU time per connection. wrk's one thread
+	// may be what limits connections/s (its side of each handshake
+	// costs as much as the server's), so the worker's CPU per
+	// connection is the server's cost.
+	type perConn struct{ switches, cpu map[string][]float64 }
+	wrkClose := func(pc perConn) func(*server) (float64, error) {
 		return func(s *server) (float64, error) {
 			w := s.workers()[0]
-			before := ctxSwitches(w)
+			sw, cpu := ctxSwitches(w), cpuSeconds(w)
 			r, err := runWrkArgs(o, s.url("/1k.txt"), "-H", "Connection: close")
 			if r.requests > 0 {
-				switches[s.name] = append(switches[s.name], float64(ctxSwitches(w)-before)/float64(r.requests))
+				n := float64(r.requests)
+				pc.switches[s.name] = append(pc.switches[s.name], float64(ctxSwitches(w)-sw)/n)
+				pc.cpu[s.name] = append(pc.cpu[s.name], (cpuSeconds(w)-cpu)*1e6/n)
 			}
 			return r.rps, err
 		}
 	}
-	showSwitches := func(title string, servers []*server, switches map[string][]float64) {
-		med := map[string]float64{}
-		for name, v := range switches {
-			med[name] = medianOf(v)
+	showPerConn := func(phase string, servers []*server, pc perConn) {
+		for _, m := range []struct {
+			what, unit string
+			runs       map[string][]float64
+		}{
+			{"context switches", "per connection", pc.switches},
+			{"CPU time", "µs per connection", pc.cpu},
+		} {
+			med := map[string]float64{}
+			for name, v := range m.runs {
+				med[name] = medianOf(v)
+			}
+			show(phase+": the worker's "+m.what+" (lower is better)", m.unit, servers, med)
 		}
-		show(title, "per connection", servers, med)
 	}
 	if o.phases["tls-handshake"] {
-		switches := map[string][]float64{}
-		med, err := rounds(without, wrkClose(switches))
+		pc := perConn{map[string][]float64{}, map[string][]float64{}}
+		med, err := rounds(without, wrkClose(pc))
 		if err != nil {
 			return err
 		}
 		show("tls-handshake: full handshakes/s (Connection: close, no tickets)", "connections/s", without, med)
-		showSwitches("tls-handshake: the worker's context switches (lower is better)", without, switches)
+		showPerConn("tls-handshake", without, pc)
 	}
 	if o.phases["tls-resume"] {
-		switches := map[string][]float64{}
-		med, err := rounds(with, wrkClose(switches))
+		pc := perConn{map[string][]float64{}, map[string][]float64{}}
+		med, err := rounds(with, wrkClose(pc))
 		if err != nil {
 			return err
 		}
 		show("tls-resume: resumed handshakes/s (Connection: close, tickets)", "connections/s", with, med)
-		showSwitches("tls-resume: the worker's context switches (lower is better)", with, switches)
+		showPerConn("tls-resume", with, pc)
 	}
 	if o.phases["tls-large"] {
 		cpu := map[string][]float64{}
