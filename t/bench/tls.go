@@ -19,7 +19,10 @@ import (
 // The HTTPS phases: tern and nginx with the same ECDSA P-256 certificate,
 // TLS 1.2 and 1.3, one worker pinned to the server CPU each.
 //
-//	tls-hot        1 KiB keep-alive requests/s over HTTPS (wrk)
+//	tls-hot        1 KiB keep-alive requests/s over HTTPS (wrk), and the
+//	               worker's context switches and CPU time per request: on
+//	               one load CPU wrk may be the limit, so CPU per request
+//	               is the server's cost
 //	tls-handshake  new connections/s: wrk with Connection: close, session
 //	               tickets off on both servers, so that every connection
 //	               makes a full handshake (ECDHE and an ECDSA signature);
@@ -136,30 +139,18 @@ func tlsPhases(o *options, root string) error {
 		}
 		fmt.Println()
 	}
-	wrkRPS := func(path string, args ...string) func(*server) (float64, error) {
-		return func(s *server) (float64, error) {
-			r, err := runWrkArgs(o, s.url(path), args...)
-			return r.rps, err
-		}
-	}
-	if o.phases["tls-hot"] {
-		med, err := rounds(with, wrkRPS("/1k.txt"))
-		if err != nil {
-			return err
-		}
-		show("tls-hot: 1 KiB keep-alive requests/s over HTTPS", "requests/s", with, med)
-	}
-	// wrkClose runs wrk with Connection: close and notes the worker's
-	// context switches and CPU time per connection. wrk's one thread
-	// may be what limits connections/s (its side of each handshake
-	// costs as much as the server's), so the worker's CPU per
-	// connection is the server's cost.
+	// wrkCounted runs wrk (with args: Connection: close for the
+	// handshake phases) and notes the worker's context switches and CPU
+	// time per request. wrk's one thread may be what limits the rate
+	// (its side of each handshake, and of each record, costs as much as
+	// the server's), so the worker's CPU per request is the server's
+	// cost.
 	type perConn struct{ switches, cpu map[string][]float64 }
-	wrkClose := func(pc perConn) func(*server) (float64, error) {
+	wrkCounted := func(pc perConn, args ...string) func(*server) (float64, error) {
 		return func(s *server) (float64, error) {
 			w := s.workers()[0]
 			sw, cpu := ctxSwitches(w), cpuSeconds(w)
-			r, err := runWrkArgs(o, s.url("/1k.txt"), "-H", "Connection: close")
+			r, err := runWrkArgs(o, s.url("/1k.txt"), args...)
 			if r.requests > 0 {
 				n := float64(r.requests)
 				pc.switches[s.name] = append(pc.switches[s.name], float64(ctxSwitches(w)-sw)/n)
@@ -168,13 +159,13 @@ func tlsPhases(o *options, root string) error {
 			return r.rps, err
 		}
 	}
-	showPerConn := func(phase string, servers []*server, pc perConn) {
+	showPerConn := func(phase, per string, servers []*server, pc perConn) {
 		for _, m := range []struct {
 			what, unit string
 			runs       map[string][]float64
 		}{
-			{"context switches", "per connection", pc.switches},
-			{"CPU time", "µs per connection", pc.cpu},
+			{"context switches", "per " + per, pc.switches},
+			{"CPU time", "µs per " + per, pc.cpu},
 		} {
 			med := map[string]float64{}
 			for name, v := range m.runs {
@@ -183,23 +174,32 @@ func tlsPhases(o *options, root string) error {
 			show(phase+": the worker's "+m.what+" (lower is better)", m.unit, servers, med)
 		}
 	}
+	if o.phases["tls-hot"] {
+		pc := perConn{map[string][]float64{}, map[string][]float64{}}
+		med, err := rounds(with, wrkCounted(pc))
+		if err != nil {
+			return err
+		}
+		show("tls-hot: 1 KiB keep-alive requests/s over HTTPS", "requests/s", with, med)
+		showPerConn("tls-hot", "request", with, pc)
+	}
 	if o.phases["tls-handshake"] {
 		pc := perConn{map[string][]float64{}, map[string][]float64{}}
-		med, err := rounds(without, wrkClose(pc))
+		med, err := rounds(without, wrkCounted(pc, "-H", "Connection: close"))
 		if err != nil {
 			return err
 		}
 		show("tls-handshake: full handshakes/s (Connection: close, no tickets)", "connections/s", without, med)
-		showPerConn("tls-handshake", without, pc)
+		showPerConn("tls-handshake", "connection", without, pc)
 	}
 	if o.phases["tls-resume"] {
 		pc := perConn{map[string][]float64{}, map[string][]float64{}}
-		med, err := rounds(with, wrkClose(pc))
+		med, err := rounds(with, wrkCounted(pc, "-H", "Connection: close"))
 		if err != nil {
 			return err
 		}
 		show("tls-resume: resumed handshakes/s (Connection: close, tickets)", "connections/s", with, med)
-		showPerConn("tls-resume", with, pc)
+		showPerConn("tls-resume", "connection", with, pc)
 	}
 	if o.phases["tls-large"] {
 		cpu := map[string][]float64{}
