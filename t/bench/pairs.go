@@ -42,13 +42,13 @@ func pairsPhase(o *options, servers []*server) error {
 		byName[s.name] = s
 	}
 	var pairs []pair
-	for _, p := range []pair{{"tern-police", "tern"}, {"nginx-police", "nginx"}, {"tern", "tern-old"}, {"tern", "nginx"}} {
+	for _, p := range []pair{{"tern-police", "tern"}, {"nginx-police", "nginx"}, {"tern", "tern-old"}, {"tern", "nginx"}, {"tern", "lighttpd"}} {
 		if byName[p.a] != nil && byName[p.b] != nil {
 			pairs = append(pairs, p)
 		}
 	}
 	if len(pairs) == 0 {
-		fmt.Println("pairs phase skipped: it needs two of tern, tern-police, tern-old, nginx, nginx-police")
+		fmt.Println("pairs phase skipped: it needs two of tern, tern-police, tern-old, nginx, nginx-police, lighttpd")
 		return nil
 	}
 	fmt.Printf("== pairs: two servers loaded at once, %d connections each; %s\n", o.conns, loadAverage())

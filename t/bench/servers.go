@@ -172,19 +172,19 @@ func startServers(o *options, root string) ([]*server, error) {
 		out = append(out, s)
 	}
 	if _, err := os.Stat(o.nginx); err != nil {
-		fmt.Printf("nginx not found at %s: tern only\n", o.nginx)
-		return out, nil
-	}
-	nginxes := []variant{{"nginx", "", "", "", ""}, {"nginx-aio", "aio threads;", "", "", ""}}
-	if o.police {
-		nginxes = append(nginxes, variant{"nginx-police", "", nginxPoliceHTTP, nginxPoliceServer, ""})
-	}
-	for _, v := range nginxes {
-		s, err := startNginx(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
-		if err != nil {
-			return out, err
+		fmt.Printf("nginx not found at %s: without it\n", o.nginx)
+	} else {
+		nginxes := []variant{{"nginx", "", "", "", ""}, {"nginx-aio", "aio threads;", "", "", ""}}
+		if o.police {
+			nginxes = append(nginxes, variant{"nginx-police", "", nginxPoliceHTTP, nginxPoliceServer, ""})
 		}
-		out = append(out, s)
+		for _, v := range nginxes {
+			s, err := startNginx(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, s)
+		}
 	}
 	if _, err := os.Stat(o.lighttpd); err != nil {
 		fmt.Printf("lighttpd not found at %s (apt-get install lighttpd): without it\n", o.lighttpd)
