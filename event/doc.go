@@ -1,5 +1,5 @@
 // Package event is tern's event loop: one epoll set per worker, run by one
-// goroutine locked to its OS thread, with timers, posted work, an eventfd
+// goroutine, with timers, posted work, an eventfd
 // through which other goroutines hand work back, and accepting from
 // listening sockets.
 //

@@ -49,7 +49,7 @@
 // marks it SCHED_BATCH once, when it starts: a task never pays for a
 // sched_setattr, and a marked thread never runs other goroutines. A pool
 // of N goroutines costs N threads. Waking an idle one is a futex wake of
-// its thread — which it was already in a worker, whose loop keeps the
-// only P on a locked thread of its own, so that running any other
-// goroutine takes waking another thread.
+// its thread — which it was already in a worker, whose loop keeps one
+// of the two Ps busy, so that running any other goroutine takes waking
+// another thread.
 package threadpool

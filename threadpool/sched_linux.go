@@ -12,9 +12,9 @@ import (
 // the CPU, but waking up (a disk read done) does not preempt a running
 // interactive thread. A pool task that wakes with 2 MiB to copy into a
 // socket would otherwise take the CPU from the event loop for that long,
-// on the CPU they share. The loop's goroutine has a thread of its own
-// (LockOSThread) and is never marked. Each pool goroutine calls it once,
-// on the thread it keeps.
+// on the CPU they share. A marked thread runs its pool goroutine only
+// (LockOSThread), so the loop's goroutine never runs on one. Each pool
+// goroutine calls it once, on the thread it keeps.
 func batchThread() {
 	attr := unix.SchedAttr{Size: uint32(unsafe.Sizeof(unix.SchedAttr{})), Policy: unix.SCHED_BATCH}
 	unix.SchedSetAttr(0, &attr, 0) // best effort: a refusal changes nothing

@@ -39,8 +39,8 @@ const (
 // goroutine is a coroutine of the loop (iter.Pull): the loop switches to
 // it when the socket may be ready, it runs crypto/tls until its transport
 // finds the socket empty (or full), and it switches back. The switch
-// stays on the loop's OS thread (the runtime's coroswitch hands the
-// loop's LockOSThread to the coroutine and back), so a handshake costs no
+// stays on the loop's OS thread (the runtime's coroswitch runs the
+// coroutine on the switching goroutine's thread), so a handshake costs no
 // thread wake-up, no context switch and no eventfd: it runs where nginx
 // runs its own, on the loop, and each of its flights is a direct call
 // (TestHandshakeStaysOnLoopThread).

@@ -148,7 +148,7 @@ func readHelloFrom(t *testing.T, fd int, buf []byte) int {
 // loop's posted work. Before its coroutine, the handshake ran on a
 // goroutine of its own that Start only started.
 func TestHandshakeStaysOnLoopThread(t *testing.T) {
-	runtime.LockOSThread() // as the worker's loop
+	runtime.LockOSThread() // so that every Gettid below names one thread
 	defer runtime.UnlockOSThread()
 	f := loadConf(t, twoServers)
 	loop, err := event.New()
