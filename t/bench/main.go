@@ -62,6 +62,7 @@ type options struct {
 	serverCPU, loadC int
 	dir              string
 	police           bool
+	pairLoad         string
 	h2Conns          int
 	h2Streams        int
 }
@@ -88,6 +89,7 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 10000, "idle connections of the idle phase")
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
 	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
+	flag.StringVar(&o.pairLoad, "pair-load", "1k", "what the pairs phase loads each server with: 1k, 64k or large (4 downloads of the -large file, cached)")
 	flag.BoolVar(&o.police, "police", false, "also run tern and nginx with allow/deny, a limit_req and a limit_conn that refuse nothing")
 	flag.Parse()
 	o.phases = map[string]bool{}
@@ -152,6 +154,9 @@ func run(o *options) error {
 		return err
 	}
 	if o.phases["pairs"] {
+		if o.pairLoad == "large" {
+			prepareLarge(filepath.Join(root, "large.bin"), false)
+		}
 		if err := pairsPhase(o, servers); err != nil {
 			return err
 		}

@@ -28,10 +28,19 @@ import (
 // pair is two servers compared, a against b.
 type pair struct{ a, b string }
 
-// pairResult is one round of a pair.
+// pairResult is one round of a pair: each server's rate (requests or
+// MiB per second) and its CPU time per unit (µs per request, s per GiB).
 type pairResult struct {
 	rps      [2]float64
-	cpuPerRq [2]float64 // µs of CPU per request
+	cpuPerRq [2]float64
+}
+
+// pairLoads are what -pair-load can name: what each server of a pair is
+// loaded with, and the units of its rate and CPU cost.
+var pairLoads = map[string]struct{ rate, cost string }{
+	"1k":    {"req/s", "CPU µs/req"},
+	"64k":   {"req/s", "CPU µs/req"},
+	"large": {"MiB/s", "CPU s/GiB"},
 }
 
 // pairsPhase runs every pair for o.rounds rounds and prints each round's
@@ -51,8 +60,16 @@ func pairsPhase(o *options, servers []*server) error {
 		fmt.Println("pairs phase skipped: it needs two of tern, tern-police, tern-old, nginx, nginx-police, lighttpd")
 		return nil
 	}
-	fmt.Printf("== pairs: two servers loaded at once, %d connections each; %s\n", o.conns, loadAverage())
-	fmt.Printf("%-26s %10s %10s %8s %14s %8s\n", "a / b", "a req/s", "b req/s", "ratio", "CPU µs/req", "ratio")
+	units, ok := pairLoads[o.pairLoad]
+	if !ok {
+		return fmt.Errorf("-pair-load %q: one of 1k, 64k, large", o.pairLoad)
+	}
+	load := fmt.Sprintf("%s keep-alive requests, %d connections each", o.pairLoad, o.conns)
+	if o.pairLoad == "large" {
+		load = fmt.Sprintf("4 downloads each of a cached %d MiB file", o.largeSize>>20)
+	}
+	fmt.Printf("== pairs: two servers loaded at once, %s; %s\n", load, loadAverage())
+	fmt.Printf("%-26s %10s %10s %8s %14s %8s\n", "a / b", "a "+units.rate, "b "+units.rate, "ratio", units.cost, "ratio")
 	for _, p := range pairs {
 		var rps, cpu []float64
 		for round := 0; round < o.rounds; round++ {
@@ -62,7 +79,7 @@ func pairsPhase(o *options, servers []*server) error {
 			}
 			rps = append(rps, r.rps[0]/r.rps[1])
 			cpu = append(cpu, r.cpuPerRq[0]/r.cpuPerRq[1])
-			fmt.Printf("%-26s %10.0f %10.0f %7.3f× %6.1f / %-6.1f %7.3f×\n", p.a+" / "+p.b,
+			fmt.Printf("%-26s %10.0f %10.0f %7.3f× %6.3g / %-6.3g %7.3f×\n", p.a+" / "+p.b,
 				r.rps[0], r.rps[1], rps[len(rps)-1], r.cpuPerRq[0], r.cpuPerRq[1], cpu[len(cpu)-1])
 		}
 		fmt.Printf("%-26s median rate ratio %.3f× (%s), CPU per request %.3f×\n\n", p.a+" / "+p.b,
@@ -80,8 +97,13 @@ func runPair(o *options, a, b *server) (pairResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if o.pairLoad == "large" {
+				r.rps[i], r.cpuPerRq[i], errs[i] = largeRun(o, s)
+				return
+			}
+			path := map[string]string{"1k": "/1k.txt", "64k": "/64k.bin"}[o.pairLoad]
 			before := s.cpuTicks()
-			w, err := runWrk(o, s.url("/1k.txt"))
+			w, err := runWrk(o, s.url(path))
 			used := s.cpuTicks() - before
 			if err != nil {
 				errs[i] = err

@@ -112,7 +112,8 @@ func makeDocroot(o *options) (string, error) {
 	if err := os.WriteFile(filepath.Join(root, "64k.bin"), bytes.Repeat([]byte("s"), 64<<10), 0o644); err != nil {
 		return "", err
 	}
-	if o.phases["tls-large"] || o.phases["large"] || o.phases["large-evicted"] || o.phases["h2-large"] {
+	if o.phases["tls-large"] || o.phases["large"] || o.phases["large-evicted"] || o.phases["h2-large"] ||
+		o.phases["pairs"] && o.pairLoad == "large" {
 		// A file the page cache holds: written just now.
 		buf := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 		f, err := os.Create(filepath.Join(root, "large.bin"))
