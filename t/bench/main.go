@@ -21,7 +21,8 @@
 //	idle   memory per idle keep-alive connection with -idle open (Pss)
 //	strace syscalls per cached 1 KiB request (strace -c on the worker)
 //	pairs  hot, with two servers loaded at once and compared (pairs.go):
-//	       tern-police / tern, nginx-police / nginx, tern / tern-old, tern / nginx
+//	       tern-police / tern, nginx-police / nginx, tern / tern-old, tern / nginx,
+//	       tern / lighttpd; -pair-load says with what (1k, 64k, large)
 //	tls-*  the HTTPS phases (tls.go): tls-hot, tls-handshake, tls-resume,
 //	       tls-large, tls-idle
 //	h2-*   the HTTP/2 phases (h2.go, with h2load): h2-hot, h2-64k,
