@@ -12,7 +12,11 @@ package main
 //	               alone, then while -downloaders clients download files
 //	               evicted from the page cache, through the -slow-bps
 //	               throttle where there is one (p50, p99, p99.9, max from
-//	               each request's intended send time)
+//	               each request's intended send time); with
+//	               -open-control NAME, each other server's requests
+//	               again while NAME serves the same downloads: the
+//	               part of the cold tail that is the machine's and the
+//	               load generator's, not the measured server's
 
 import (
 	"fmt"
@@ -154,6 +158,13 @@ func openPhase(o *options, servers []*server, root string) error {
 	}
 	hot := map[string][]wrkResult{}
 	cold := map[string][]wrkResult{}
+	ctrl := map[string][]wrkResult{}
+	var control *server
+	for _, s := range servers {
+		if s.name == o.control {
+			control = s
+		}
+	}
 	measure := func(s *server) func() (wrkResult, error) {
 		return func() (wrkResult, error) {
 			return openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, o.duration)
@@ -179,6 +190,16 @@ func openPhase(o *options, servers []*server, root string) error {
 			}
 			c.downloadMBs = mbs
 			cold[s.name] = append(cold[s.name], c)
+			if control != nil && control != s {
+				// The same downloads, served by the control: what
+				// they cost s's requests without s serving them.
+				c, mbs, err := coldRunWith(o, control, root, throttle, measure(s))
+				if err != nil {
+					return fmt.Errorf("%s (downloads from %s): %w", s.name, control.name, err)
+				}
+				c.downloadMBs = mbs
+				ctrl[s.name] = append(ctrl[s.name], c)
+			}
 		}
 	}
 	fmt.Printf("== open: 1 KiB requests at %d/s over %d connections, latency from the intended send time\n", o.rate, o.conns)
@@ -187,10 +208,13 @@ func openPhase(o *options, servers []*server, root string) error {
 		for _, row := range []struct {
 			name string
 			runs []wrkResult
-		}{{"hot", hot[s.name]}, {"cold", cold[s.name]}} {
+		}{{"hot", hot[s.name]}, {"cold", cold[s.name]}, {"ctrl", ctrl[s.name]}} {
+			if len(row.runs) == 0 {
+				continue
+			}
 			m := median(row.runs)
 			dl := ""
-			if row.name == "cold" {
+			if row.name != "hot" {
 				dl = fmt.Sprintf("%.0f MiB/s", m.downloadMBs)
 			}
 			fmt.Printf("%-16s %-5s %9.0f %9s %9s %9s %9s %12s\n", s.name, row.name, m.rps,
@@ -198,10 +222,16 @@ func openPhase(o *options, servers []*server, root string) error {
 		}
 	}
 	fmt.Printf("(cold: with %d %s)\n", o.downloaders, load)
+	if control != nil {
+		fmt.Printf("(ctrl: the same downloads from %s while the server measured takes only the requests)\n", control.name)
+	}
 	for _, s := range servers {
 		h, c := median(hot[s.name]), median(cold[s.name])
 		if h.p99 > 0 {
 			fmt.Printf("%-50s %.2f×\n", "open-loop p99 cold / hot, "+s.name, float64(c.p99)/float64(h.p99))
+		}
+		if runs := ctrl[s.name]; h.p99 > 0 && len(runs) > 0 {
+			fmt.Printf("%-50s %.2f×\n", "open-loop p99 ctrl / hot, "+s.name, float64(median(runs).p99)/float64(h.p99))
 		}
 	}
 	fmt.Println()

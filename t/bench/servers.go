@@ -166,26 +166,35 @@ func startServers(o *options, root string) ([]*server, error) {
 		terns = append(terns, variant{"tern-old", "threads", "", "", o.ternOld})
 	}
 	for _, v := range terns {
+		if o.skip[v.name] {
+			continue
+		}
 		s, err := startTern(o, v.bin, root, v.name, v.aio, v.httpExtra, v.serverExtra)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, s)
 	}
+	nginxes := []variant{{"nginx", "", "", "", ""}, {"nginx-aio", "aio threads;", "", "", ""}}
+	if o.police {
+		nginxes = append(nginxes, variant{"nginx-police", "", nginxPoliceHTTP, nginxPoliceServer, ""})
+	}
 	if _, err := os.Stat(o.nginx); err != nil {
 		fmt.Printf("nginx not found at %s: without it\n", o.nginx)
-	} else {
-		nginxes := []variant{{"nginx", "", "", "", ""}, {"nginx-aio", "aio threads;", "", "", ""}}
-		if o.police {
-			nginxes = append(nginxes, variant{"nginx-police", "", nginxPoliceHTTP, nginxPoliceServer, ""})
+		nginxes = nil
+	}
+	for _, v := range nginxes {
+		if o.skip[v.name] {
+			continue
 		}
-		for _, v := range nginxes {
-			s, err := startNginx(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
-			if err != nil {
-				return out, err
-			}
-			out = append(out, s)
+		s, err := startNginx(o, root, v.name, v.aio, v.httpExtra, v.serverExtra)
+		if err != nil {
+			return out, err
 		}
+		out = append(out, s)
+	}
+	if o.skip["lighttpd"] {
+		return out, nil
 	}
 	if _, err := os.Stat(o.lighttpd); err != nil {
 		fmt.Printf("lighttpd not found at %s (apt-get install lighttpd): without it\n", o.lighttpd)
