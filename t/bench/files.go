@@ -78,7 +78,7 @@ func serverRounds(o *options, servers []*server, f func(*server) (float64, error
 	runs := map[string][]float64{}
 	for r := 0; r < o.rounds; r++ {
 		fmt.Printf("  round %d: %s\n", r+1, loadAverage())
-		for _, s := range servers {
+		for _, s := range rotated(servers, r) {
 			v, err := f(s)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
@@ -91,6 +91,15 @@ func serverRounds(o *options, servers []*server, f func(*server) (float64, error
 		med[name] = medianOf(v)
 	}
 	return med, nil
+}
+
+// rotated is servers starting at the r-th, so that over the rounds each
+// server runs in each position once: the one run first after a change
+// of phase (the file just read into the page cache, the downloads just
+// evicted) is not always the same.
+func rotated(servers []*server, r int) []*server {
+	k := r % max(len(servers), 1)
+	return append(append([]*server(nil), servers[k:]...), servers[:k]...)
 }
 
 // showRatios prints each server's median and its ratios to lighttpd's
@@ -167,7 +176,22 @@ func openPhase(o *options, servers []*server, root string) error {
 	}
 	measure := func(s *server) func() (wrkResult, error) {
 		return func() (wrkResult, error) {
-			return openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, o.duration)
+			// The server's side of the tail: how long its threads
+			// waited for the CPU, and how long they ran.
+			var wait time.Duration
+			var cpu float64
+			for _, w := range s.workers() {
+				wait -= runqWait(w)
+				cpu -= cpuSeconds(w)
+			}
+			r, err := openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, o.duration)
+			for _, w := range s.workers() {
+				wait += runqWait(w)
+				cpu += cpuSeconds(w)
+			}
+			r.runq = time.Duration(float64(wait) / o.duration.Seconds())
+			r.cpu = time.Duration(cpu / o.duration.Seconds() * float64(time.Second))
+			return r, err
 		}
 	}
 	// A second of the same load first, unmeasured: the first server's
@@ -178,7 +202,7 @@ func openPhase(o *options, servers []*server, root string) error {
 	}
 	for r := 0; r < o.rounds; r++ {
 		fmt.Printf("  round %d: %s\n", r+1, loadAverage())
-		for _, s := range servers {
+		for _, s := range rotated(servers, r) {
 			h, err := measure(s)()
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
@@ -203,7 +227,7 @@ func openPhase(o *options, servers []*server, root string) error {
 		}
 	}
 	fmt.Printf("== open: 1 KiB requests at %d/s over %d connections, latency from the intended send time\n", o.rate, o.conns)
-	fmt.Printf("%-16s %-5s %9s %9s %9s %9s %9s %12s\n", "server", "load", "req/s", "p50", "p99", "p99.9", "max", "download")
+	fmt.Printf("%-16s %-5s %9s %9s %9s %9s %9s %12s %8s %8s\n", "server", "load", "req/s", "p50", "p99", "p99.9", "max", "download", "cpu/s", "runq/s")
 	for _, s := range servers {
 		for _, row := range []struct {
 			name string
@@ -217,11 +241,11 @@ func openPhase(o *options, servers []*server, root string) error {
 			if row.name != "hot" {
 				dl = fmt.Sprintf("%.0f MiB/s", m.downloadMBs)
 			}
-			fmt.Printf("%-16s %-5s %9.0f %9s %9s %9s %9s %12s\n", s.name, row.name, m.rps,
-				round(m.p50), round(m.p99), round(m.p999), round(m.max), dl)
+			fmt.Printf("%-16s %-5s %9.0f %9s %9s %9s %9s %12s %8s %8s\n", s.name, row.name, m.rps,
+				round(m.p50), round(m.p99), round(m.p999), round(m.max), dl, m.cpu.Round(time.Millisecond), m.runq.Round(10*time.Microsecond))
 		}
 	}
-	fmt.Printf("(cold: with %d %s)\n", o.downloaders, load)
+	fmt.Printf("(cold: with %d %s; cpu/s and runq/s: per second, the time the server's workers ran and waited on a run queue, ready to run)\n", o.downloaders, load)
 	if control != nil {
 		fmt.Printf("(ctrl: the same downloads from %s while the server measured takes only the requests)\n", control.name)
 	}

@@ -28,6 +28,9 @@ type wrkResult struct {
 	// cpuPerRq is the server's CPU time per request, in µs, where a
 	// phase measures it.
 	cpuPerRq float64
+	// runq and cpu are the time the server's workers waited on a run
+	// queue and ran, per second of the run (the open phase).
+	runq, cpu time.Duration
 }
 
 var (

@@ -315,5 +315,7 @@ func median(runs []wrkResult) wrkResult {
 		max:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.max) })),
 		downloadMBs: pick(func(r wrkResult) float64 { return r.downloadMBs }),
 		cpuPerRq:    pick(func(r wrkResult) float64 { return r.cpuPerRq }),
+		runq:        time.Duration(pick(func(r wrkResult) float64 { return float64(r.runq) })),
+		cpu:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.cpu) })),
 	}
 }

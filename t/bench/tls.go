@@ -297,6 +297,25 @@ func ctxSwitches(pid int) int64 {
 	return n
 }
 
+// runqWait is how long every thread of pid waited on a run queue, ready
+// to run while another task held its CPU, so far (the second field of
+// /proc/PID/task/TID/schedstat; exited threads are not counted).
+func runqWait(pid int) time.Duration {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			n += v
+		}
+	}
+	return time.Duration(n)
+}
+
 // tlsIdlePhase opens o.idle keep-alive TLS connections, one request
 // each, and reports each worker's Pss growth per connection.
 func tlsIdlePhase(o *options, servers []*server) {
