@@ -12,11 +12,12 @@ package main
 //	               alone, then while -downloaders clients download files
 //	               evicted from the page cache, through the -slow-bps
 //	               throttle where there is one (p50, p99, p99.9, max from
-//	               each request's intended send time); with
-//	               -open-control NAME, each other server's requests
-//	               again while NAME serves the same downloads: the
-//	               part of the cold tail that is the machine's and the
-//	               load generator's, not the measured server's
+//	               each request's intended send time), and the time
+//	               the server's workers ran and waited for the CPU; with
+//	               -open-control NAME, tern's requests (or those of
+//	               -open-control-for) again while NAME serves the same
+//	               downloads: the part of the cold tail that is the
+//	               machine's and the load generator's, not tern's
 
 import (
 	"fmt"
@@ -214,7 +215,7 @@ func openPhase(o *options, servers []*server, root string) error {
 			}
 			c.downloadMBs = mbs
 			cold[s.name] = append(cold[s.name], c)
-			if control != nil && control != s {
+			if control != nil && control != s && o.controlled[s.name] {
 				// The same downloads, served by the control: what
 				// they cost s's requests without s serving them.
 				c, mbs, err := coldRunWith(o, control, root, throttle, measure(s))

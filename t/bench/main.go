@@ -69,8 +69,10 @@ type options struct {
 	// skip names the servers of the plain phases left out (-skip).
 	skip map[string]bool
 	// control names the server that takes the open phase's downloads
-	// in its control rows (-open-control).
-	control string
+	// in its control rows (-open-control), controlled the servers that
+	// get such rows (-open-control-for).
+	control    string
+	controlled map[string]bool
 }
 
 func main() {
@@ -96,14 +98,19 @@ func main() {
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
 	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
 	flag.StringVar(&o.pairLoad, "pair-load", "1k", "what the pairs phase loads each server with: 1k, 64k or large (4 downloads of the -large file, cached)")
-	var skip string
-	flag.StringVar(&o.control, "open-control", "", "in the open phase, also measure each other server's hot requests while this server takes the cold downloads: what the downloads cost the machine and the load generator, not the server measured")
+	var skip, controlled string
+	flag.StringVar(&controlled, "open-control-for", "tern", "the servers that get -open-control's rows, by name")
+	flag.StringVar(&o.control, "open-control", "", "in the open phase, also measure the hot requests of the servers -open-control-for names while this server takes the cold downloads: what the downloads cost the machine and the load generator, not the server measured")
 	flag.StringVar(&skip, "skip", "", "servers of the plain phases to leave out, by name (tern-aio-off,nginx-aio,...): for iterating; a closing run has every server")
 	flag.BoolVar(&o.police, "police", false, "also run tern and nginx with allow/deny, a limit_req and a limit_conn that refuse nothing")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(phases, ",") {
 		o.phases[strings.TrimSpace(p)] = true
+	}
+	o.controlled = map[string]bool{}
+	for _, name := range strings.Split(controlled, ",") {
+		o.controlled[strings.TrimSpace(name)] = true
 	}
 	o.skip = map[string]bool{}
 	for _, name := range strings.Split(skip, ",") {
