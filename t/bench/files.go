@@ -4,8 +4,10 @@ package main
 //
 //	64k            64 KiB keep-alive requests (wrk): requests/s
 //	large          a cached file of -large bytes (512 MiB), 4 keep-alive
-//	               downloads at once (wrk -c4): MiB/s, and the server's
-//	               CPU seconds per GiB sent (/proc/PID/stat)
+//	               downloads at once (wrk -c4, or with -large-client
+//	               reader the harness's, reading 1 MiB per call): MiB/s,
+//	               and the server's CPU seconds per GiB sent
+//	               (/proc/PID/stat)
 //	large-evicted  the same with 1 % of the file's pages evicted
 //	               (FADV_DONTNEED on scattered ranges) before each run
 //	open           open-loop latency of 1 KiB requests at -rate per second:
@@ -60,7 +62,11 @@ func filePhases(o *options, servers []*server, root string) error {
 		if phase == "large-evicted" {
 			what = "1 % evicted"
 		}
-		showRatios(fmt.Sprintf("%s: a %d MiB file (%s), 4 keep-alive downloads at once", phase, o.largeSize>>20, what), "MiB/s", servers, med, false)
+		client := "wrk"
+		if o.largeReader {
+			client = "1 MiB reads"
+		}
+		showRatios(fmt.Sprintf("%s: a %d MiB file (%s), 4 keep-alive downloads at once (%s)", phase, o.largeSize>>20, what, client), "MiB/s", servers, med, false)
 		cmed := map[string]float64{}
 		for name, v := range cpu {
 			cmed[name] = medianOf(v)

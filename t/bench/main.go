@@ -66,6 +66,9 @@ type options struct {
 	pairLoad         string
 	h2Conns          int
 	h2Streams        int
+	// largeReader downloads large files with the harness's reader
+	// instead of wrk (-large-client reader).
+	largeReader bool
 	// skip names the servers of the plain phases left out (-skip).
 	skip map[string]bool
 	// control names the server that takes the open phase's downloads
@@ -98,7 +101,8 @@ func main() {
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
 	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
 	flag.StringVar(&o.pairLoad, "pair-load", "1k", "what the pairs phase loads each server with: 1k, 64k or large (4 downloads of the -large file, cached)")
-	var skip, controlled string
+	var skip, controlled, largeClient string
+	flag.StringVar(&largeClient, "large-client", "wrk", "the 4 downloads of large and large-evicted: wrk (8 KiB reads, and an ioctl per read: on 2 vCPUs it is the limit near 600 MiB/s whatever the server) or reader (the harness's keep-alive downloads, 1 MiB reads: the server is the limit)")
 	flag.StringVar(&controlled, "open-control-for", "tern", "the servers that get -open-control's rows, by name")
 	flag.StringVar(&o.control, "open-control", "", "in the open phase, also measure the hot requests of the servers -open-control-for names while this server takes the cold downloads: what the downloads cost the machine and the load generator, not the server measured")
 	flag.StringVar(&skip, "skip", "", "servers of the plain phases to leave out, by name (tern-aio-off,nginx-aio,...): for iterating; a closing run has every server")
@@ -107,6 +111,14 @@ func main() {
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(phases, ",") {
 		o.phases[strings.TrimSpace(p)] = true
+	}
+	switch largeClient {
+	case "wrk":
+	case "reader":
+		o.largeReader = true
+	default:
+		fmt.Fprintln(os.Stderr, "bench: -large-client is wrk or reader")
+		os.Exit(2)
 	}
 	o.controlled = map[string]bool{}
 	for _, name := range strings.Split(controlled, ",") {

@@ -247,6 +247,9 @@ var transferRE = regexp.MustCompile(`Transfer/sec:\s+([\d.]+)([KMG]B)`)
 // largeRun downloads the cached large file with 4 wrk connections and
 // returns MiB/s and the server's CPU seconds per GiB.
 func largeRun(o *options, s *server) (float64, float64, error) {
+	if o.largeReader && !s.https {
+		return largeRead(o, s)
+	}
 	w := s.workers()[0]
 	before := cpuSeconds(w)
 	out, err := exec.Command("wrk", "-t1", "-c4", "-d"+o.duration.String(), s.url("/large.bin")).CombinedOutput()
