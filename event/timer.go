@@ -38,6 +38,15 @@ type timerHeap struct {
 
 func (th *timerHeap) len() int { return len(th.h) }
 
+// reserve makes room for n timers.
+func (th *timerHeap) reserve(n int) {
+	if cap(th.h) < n {
+		h := make([]*Timer, len(th.h), n)
+		copy(h, th.h)
+		th.h = h
+	}
+}
+
 // set arms t to fire at when (> 0) with handler h.
 func (th *timerHeap) set(t *Timer, when int64, h TimerHandler) {
 	t.h = h

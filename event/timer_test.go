@@ -109,3 +109,39 @@ func BenchmarkTimerReset(b *testing.B) {
 		th.set(&r.Timer, int64(2000+i), r)
 	}
 }
+
+// TestReserveTimers: a heap with room for n timers arms n without
+// growing (a worker reserves one per connection: each growth copied the
+// array and left the old one to the collector), and reserving keeps the
+// timers already armed.
+func TestReserveTimers(t *testing.T) {
+	const n = 1000
+	var th timerHeap
+	var fired []int
+	timers := make([]recTimer, n)
+	for i := range timers {
+		timers[i] = recTimer{id: i, fired: &fired}
+		timers[i].index = -1
+	}
+	for i := range 10 {
+		th.set(&timers[i].Timer, int64(2*n-i), &timers[i])
+	}
+	th.reserve(n)
+	array := &th.h[:n][0]
+	for i := 10; i < n; i++ {
+		th.set(&timers[i].Timer, int64(2*n-i), &timers[i])
+	}
+	if th.len() != n || &th.h[0] != array {
+		t.Fatalf("%d timers armed, heap moved: %v", th.len(), &th.h[0] != array)
+	}
+	for th.len() > 0 {
+		r := th.h[0]
+		th.stop(r)
+		r.h.Timeout()
+	}
+	for i, id := range fired {
+		if id != n-1-i {
+			t.Fatalf("timer %d fired %dth, want %dth", id, i, n-1-id)
+		}
+	}
+}

@@ -26,8 +26,8 @@ import (
 // handshake chose, as nginx.
 func (c *conn) h2Config() http2.Config {
 	srv := c.w.addrs[c.listener].Default
-	if c.tls != nil {
-		srv = c.tls.Server()
+	if t := c.tlsConn(); t != nil {
+		srv = t.Server()
 	}
 	s := &srv.Root.Settings
 	return http2.Config{
@@ -51,7 +51,7 @@ const h2Window = 64 << 10
 // h2Wanted reports whether c, a fresh plain connection, should look for
 // the HTTP/2 preface.
 func (c *conn) h2Wanted() bool {
-	return c.w.h2 != nil && c.tls == nil && !c.plainTLS && c.requests == 0 &&
+	return c.w.h2 != nil && (c.x == nil || c.x.tls == nil && !c.x.plainTLS) && c.requests == 0 &&
 		c.w.addrs[c.listener].Default.Root.HTTP2
 }
 
@@ -79,7 +79,7 @@ func (c *conn) stepPreface() bool {
 // an HTTP/1.1 answer its client could not read; a request line without a
 // version (HTTP/0.9) still gets 400.
 func (c *conn) badPreface(b []byte) bool {
-	if c.requests > 0 || c.w.h2 == nil || c.tls != nil || !c.w.addrs[c.listener].Default.Root.HTTP2 {
+	if c.requests > 0 || c.w.h2 == nil || c.tlsConn() != nil || !c.w.addrs[c.listener].Default.Root.HTTP2 {
 		return false
 	}
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -93,12 +93,13 @@ func (c *conn) badPreface(b []byte) bool {
 // of a plain connection, and whatever followed it) are its first input.
 func (c *conn) startH2() {
 	w := c.w
-	c.h2 = http2.New((*h2handler)(c), w.h2, c.transport(), c.h2Config())
+	hc := http2.New((*h2handler)(c), w.h2, c.transport(), c.h2Config())
+	c.ext().h2 = hc
 	c.setState(stH2)
 	if b := c.buf; b != nil {
 		if b.len() > 0 {
-			rb := c.h2.ReadBuffer()
-			c.h2.Received(copy(rb, b.b[b.start:b.end]))
+			rb := hc.ReadBuffer()
+			hc.Received(copy(rb, b.b[b.start:b.end]))
 		}
 		w.bufs.put(b)
 		c.buf = nil
@@ -110,7 +111,7 @@ func (c *conn) startH2() {
 // reads all the input there is first, so that the responses to a batch
 // of requests leave in one batch of frames.
 func (c *conn) driveH2() {
-	hc := c.h2
+	hc := c.x.h2
 	for c.state == stH2 {
 		for c.state == stH2 && c.readReady && hc.WantsRead() {
 			c.readH2()
@@ -149,12 +150,13 @@ func (c *conn) driveH2() {
 // readH2 reads once into the connection's read buffer and parses the
 // frames.
 func (c *conn) readH2() {
-	hc := c.h2
+	hc := c.x.h2
 	rb := hc.ReadBuffer()
 	var n int
 	var err error
-	if c.tls != nil {
-		n, err = c.tls.Read(rb)
+	t := c.x.tls
+	if t != nil {
+		n, err = t.Read(rb)
 	} else {
 		n, err = event.Read(int(c.fd), rb)
 	}
@@ -171,13 +173,13 @@ func (c *conn) readH2() {
 		c.close()
 		return
 	}
-	c.received += uint64(n)
-	if n < len(rb) && !c.peerShut && !c.broken && c.tls == nil {
+	c.uncounted += uint64(n)
+	if n < len(rb) && !c.peerShut && !c.broken && t == nil {
 		c.readReady = false // a short read drained the socket (see read)
 	}
 	hc.Received(n)
-	if code, why := hc.Err(); why != "" && !c.h2logged {
-		c.h2logged = true
+	if code, why := hc.Err(); why != "" && !c.x.h2logged {
+		c.x.h2logged = true
 		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Str("error", code.String()).Msg(why)
 	}
 }
@@ -186,7 +188,7 @@ func (c *conn) readH2() {
 // and keeps it in the idle list while it has no stream, so that it may be
 // closed to make room when connections run out.
 func (c *conn) armH2() {
-	hc := c.h2
+	hc := c.x.h2
 	w := c.w
 	if d := hc.Deadline(); d > 0 {
 		w.loop.SetTimer(&c.Timer, time.Duration(max(d-w.loop.Now(), 0)), c)
@@ -202,8 +204,8 @@ func (c *conn) armH2() {
 
 // timeoutH2 acts on the connection's deadline.
 func (c *conn) timeoutH2() {
-	if !c.h2.Timeout() {
-		_, why := c.h2.Err()
+	if !c.x.h2.Timeout() {
+		_, why := c.x.h2.Err()
 		c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg(why)
 		c.close()
 		return
@@ -214,14 +216,14 @@ func (c *conn) timeoutH2() {
 // shutdownH2 sends GOAWAY on a graceful stop or reload: the streams the
 // connection took are finished, then it closes.
 func (c *conn) shutdownH2() {
-	c.h2.Shutdown()
+	c.x.h2.Shutdown()
 	c.drive()
 }
 
 // closeH2 ends the connection's streams; their requests are freed, or
 // once the pool thread that works for one is done (orphan).
 func (c *conn) closeH2() {
-	hc := c.h2
-	c.h2 = nil
+	hc := c.x.h2
+	c.x.h2 = nil
 	hc.Close()
 }

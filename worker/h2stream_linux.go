@@ -41,17 +41,17 @@ func (h *h2handler) Request(s *http2.Stream) {
 	w.env.Tick(w.loop.Wall())
 	rq.start = w.loop.Now()
 	rq.FD = int(c.fd)
-	rq.peer = c.peer
+	rq.peer = c.peer.addrPort()
 	rq.conn = c
 	rq.connID, rq.connReqs, rq.connStart = c.id, c.requests, c.born
-	rq.https = c.tls != nil
+	rq.https = c.x.tls != nil
 	st := rq.fromH2(s.Head())
 	if st == 0 {
 		st = rq.route(w.addrs[c.listener])
 	} else {
 		rq.Loc = w.addrs[c.listener].Default.Root
 	}
-	if st == 0 && c.tls != nil {
+	if st == 0 && c.x.tls != nil {
 		st = c.tlsStatus(rq)
 	}
 	if st == 0 && !rq.Loc.Server.Root.HTTP2 {
@@ -78,7 +78,7 @@ func (c *conn) h2Limits(rq *request) {
 	loc := rq.Loc
 	if int(c.requests) >= loc.KeepaliveRequests ||
 		time.Duration(rq.start-c.born) > loc.KeepaliveTime {
-		c.h2.Shutdown()
+		c.x.h2.Shutdown()
 	}
 }
 

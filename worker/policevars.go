@@ -55,10 +55,10 @@ func (rq *request) appendPoliceVar(dst []byte, v *conf.Var) []byte {
 // appendProxyVar appends what the PROXY protocol header said; nothing
 // without one.
 func (rq *request) appendProxyVar(dst []byte, k conf.VarKind) []byte {
-	if rq.conn == nil || rq.conn.proxy == nil {
+	if rq.conn == nil || rq.conn.proxyHeader() == nil {
 		return dst
 	}
-	h := &rq.conn.proxy.Header
+	h := rq.conn.proxyHeader()
 	switch k {
 	case conf.VarProxyProtocolAddr:
 		return h.Src.Addr().AppendTo(dst)

@@ -14,13 +14,6 @@ import (
 // closes the connection without a response, as nginx ("broken header"),
 // before any request is read.
 
-// proxyInfo is what a connection's PROXY protocol header said. Workers
-// keep a free list of them: a connection holds one only on a
-// proxy_protocol listener.
-type proxyInfo struct {
-	proxyproto.Header
-}
-
 // readProxy parses the PROXY protocol header in the buffer. It reports
 // whether it made progress: false when the header is incomplete and more
 // input is needed.
@@ -34,30 +27,15 @@ func (c *conn) readProxy() bool {
 		err = &proxyproto.Error{Reason: "larger than the buffer"}
 		fallthrough
 	case err != nil:
-		c.w.log.Error().Uint64("conn", c.id).Stringer("client", c.peer.Addr()).Err(err).Msg("broken header")
+		c.w.log.Error().Uint64("conn", c.id).Stringer("client", c.peer.addrPort().Addr()).Err(err).Msg("broken header")
 		c.close()
 		return true
 	}
 	b.start += n
-	c.awaitProxy = false
+	x := c.x // the accept took it (awaitProxy)
+	x.awaitProxy = false
 	if !h.Local {
-		p := c.w.getProxyInfo()
-		p.Header = h
-		c.proxy = p
+		x.proxy, x.hasProxy = h, true
 	}
 	return true
-}
-
-func (w *Worker) getProxyInfo() *proxyInfo {
-	if n := len(w.proxyFree); n > 0 {
-		p := w.proxyFree[n-1]
-		w.proxyFree = w.proxyFree[:n-1]
-		return p
-	}
-	return new(proxyInfo)
-}
-
-func (w *Worker) putProxyInfo(p *proxyInfo) {
-	*p = proxyInfo{}
-	w.proxyFree = append(w.proxyFree, p)
 }

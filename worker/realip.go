@@ -32,10 +32,10 @@ func (rq *request) realIP(s *conf.Settings) {
 	switch h.Kind {
 	case conf.RealIPProxyProtocol:
 		c := rq.conn
-		if c == nil || c.proxy == nil || !trusted(s.RealIPFrom, rq.peer.Addr()) {
+		if c == nil || c.proxyHeader() == nil || !trusted(s.RealIPFrom, rq.peer.Addr()) {
 			return
 		}
-		rq.setRealIP(c.proxy.Src)
+		rq.setRealIP(c.proxyHeader().Src)
 		return
 	case conf.RealIPXForwardedFor:
 		// Every line, so that the last proxy's comes first.

@@ -23,20 +23,22 @@ func (c *conn) serve() {
 	rq := c.rq
 	w.env.Tick(w.loop.Wall())
 	rq.FD = int(c.fd)
-	rq.peer = c.peer
+	rq.peer = c.peer.addrPort()
 	rq.conn = c
 	rq.connID, rq.connReqs, rq.connStart = c.id, c.requests+1, c.born
-	rq.https = c.tls != nil
+	rq.https = c.tlsConn() != nil
 	st := rq.route(w.addrs[c.listener])
 	if st == 0 {
 		// nginx's post-read phase: realip with the server's settings.
 		rq.realIP(&rq.Loc.Server.Root.Settings)
 	}
-	switch {
-	case c.plainTLS:
-		st = filters.StatusToHTTPS
-	case st == 0 && c.tls != nil:
-		st = c.tlsStatus(rq)
+	if x := c.x; x != nil {
+		switch {
+		case x.plainTLS:
+			st = filters.StatusToHTTPS
+		case st == 0 && x.tls != nil:
+			st = c.tlsStatus(rq)
+		}
 	}
 	if st == 0 {
 		st = c.setupBody()
@@ -332,8 +334,8 @@ func (c *conn) logRequest(rq *request, requests uint32) {
 	if rq.Loc != nil {
 		srv = rq.Loc.Server
 	}
-	w.requestDone(rq, srv, c.received-c.counted)
-	c.counted = c.received
+	w.requestDone(rq, srv, c.uncounted)
+	c.uncounted = 0
 	if rq.Loc == nil || len(rq.Loc.AccessLogs) == 0 {
 		return
 	}
@@ -349,8 +351,8 @@ func (c *conn) logRequest(rq *request, requests uint32) {
 		now:      w.loop.Wall(),
 		elapsed:  time.Duration(w.loop.Now() - rq.start),
 	}
-	if c.tls != nil {
-		e.tls = tlsInfo{version: c.tls.Version(), cipher: c.tls.Cipher(), alpn: c.tls.ALPN()}
+	if t := c.tlsConn(); t != nil {
+		e.tls = tlsInfo{version: t.Version(), cipher: t.Cipher(), alpn: t.ALPN()}
 		e.hasTLS = true
 	}
 	for i := range rq.Loc.AccessLogs {
@@ -378,22 +380,22 @@ func (rq *request) truthy(t conf.Template) bool {
 // lingerClose half-closes the connection after its last response and
 // drains input until the client closes too, or lingering time is up.
 func (c *conn) lingerClose() {
-	if c.h2 != nil {
+	if c.h2Conn() != nil {
 		c.closeH2()
 	}
 	if c.rq != nil {
 		c.w.putRequest(c.rq)
 		c.rq = nil
 	}
-	if c.tls != nil {
-		c.tls.CloseNotify()
+	if t := c.tlsConn(); t != nil {
+		t.CloseNotify()
 	}
 	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
 		c.close()
 		return
 	}
 	c.setState(stLinger)
-	c.lingerBy = c.w.loop.Now() + int64(lingeringTime)
+	c.ext().lingerBy = c.w.loop.Now() + int64(lingeringTime)
 	c.w.loop.SetTimer(&c.Timer, lingeringTimeout, c)
 	c.readReady = true
 }
@@ -406,12 +408,12 @@ func (c *conn) lingerRead() {
 	c.buf.start, c.buf.end = 0, 0
 	n, err := event.Read(int(c.fd), c.buf.b)
 	if n > 0 {
-		c.received += uint64(n)
+		c.uncounted += uint64(n)
 	}
 	switch {
 	case err == unix.EAGAIN:
 		c.readReady = false
-		rest := time.Duration(c.lingerBy - c.w.loop.Now())
+		rest := time.Duration(c.x.lingerBy - c.w.loop.Now())
 		if rest > lingeringTimeout {
 			rest = lingeringTimeout
 		}
@@ -432,20 +434,20 @@ func (c *conn) close() {
 		c.closing = true
 		return
 	}
-	if c.h2 != nil {
+	if c.h2Conn() != nil {
 		c.closeH2()
 	}
-	if c.tls != nil && !c.closeTLS() {
+	if c.tlsConn() != nil && !c.closeTLS() {
 		return // the handshake goroutine finishes first (HandshakeDone)
 	}
 	w := c.w
-	if rest := c.received - c.counted; rest > 0 {
+	if c.uncounted > 0 {
 		// Bytes no finished response accounted for: a request cut
 		// short, or what a lingering close drained.
 		if sc := w.labels.servers[c.server()]; sc != nil {
-			event.Add(&sc.BytesReceived, rest)
+			event.Add(&sc.BytesReceived, c.uncounted)
 		}
-		c.counted = c.received
+		c.uncounted = 0
 	}
 	if c.rq != nil {
 		w.putRequest(c.rq)
@@ -455,9 +457,9 @@ func (c *conn) close() {
 		w.bufs.put(c.buf)
 		c.buf = nil
 	}
-	if c.proxy != nil {
-		w.putProxyInfo(c.proxy)
-		c.proxy = nil
+	if c.x != nil {
+		w.putExt(c.x)
+		c.x = nil
 	}
 	w.idle.remove(c)
 	w.loop.StopTimer(&c.Timer)
@@ -466,8 +468,6 @@ func (c *conn) close() {
 	c.setState(stClosed)
 	c.posted = false
 	c.closing = false
-	c.plainTLS = false
-	c.h2logged = false
 	w.active--
 	w.updateDisabled()
 }

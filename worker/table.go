@@ -4,8 +4,11 @@ import "tern/conf"
 
 // connChunk conns share one allocation of the connection table, so a
 // worker with few connections holds little, and a conn never moves (the
-// event loop and timers hold pointers to it).
-const connChunk = 256
+// event loop and timers hold pointers to it). 512 conns of 144 bytes
+// fill 9 pages of the Go heap exactly: a large allocation takes whole
+// 8 KiB pages, and 256 of them left half a page in each chunk unused
+// (TestIdleConnSize).
+const connChunk = 512
 
 // connTable holds every connection's state, indexed by its fd: no
 // allocation per connection, no map.
@@ -25,6 +28,11 @@ func (t *connTable) slot(fd int) *conn {
 	return &t.chunks[i][fd%connChunk]
 }
 
+// at returns the state of fd, whose chunk exists.
+func (t *connTable) at(fd int32) *conn {
+	return &t.chunks[fd/connChunk][fd%connChunk]
+}
+
 // each calls f for every open connection.
 func (t *connTable) each(f func(*conn)) {
 	for _, ch := range t.chunks {
@@ -38,8 +46,28 @@ func (t *connTable) each(f func(*conn)) {
 
 // connList is an intrusive doubly linked list of idle connections, least
 // recently idle first: the ones to close first when connections run out.
+// The links are fds, found in the connection table: 4 bytes in each conn
+// where a pointer takes 8.
 type connList struct {
+	t          *connTable
 	head, tail *conn
+}
+
+// link is the idlePrev or idleNext value for c: its fd plus one, 0 for
+// none.
+func link(c *conn) int32 {
+	if c == nil {
+		return 0
+	}
+	return c.fd + 1
+}
+
+// conn returns the connection a link names, nil for 0.
+func (l *connList) conn(link int32) *conn {
+	if link == 0 {
+		return nil
+	}
+	return l.t.at(link - 1)
 }
 
 func (l *connList) pushBack(c *conn) {
@@ -47,10 +75,10 @@ func (l *connList) pushBack(c *conn) {
 		return
 	}
 	c.inIdle = true
-	c.idlePrev = l.tail
-	c.idleNext = nil
+	c.idlePrev = link(l.tail)
+	c.idleNext = 0
 	if l.tail != nil {
-		l.tail.idleNext = c
+		l.tail.idleNext = link(c)
 	} else {
 		l.head = c
 	}
@@ -62,17 +90,18 @@ func (l *connList) remove(c *conn) {
 		return
 	}
 	c.inIdle = false
-	if c.idlePrev != nil {
-		c.idlePrev.idleNext = c.idleNext
+	prev, next := l.conn(c.idlePrev), l.conn(c.idleNext)
+	if prev != nil {
+		prev.idleNext = c.idleNext
 	} else {
-		l.head = c.idleNext
+		l.head = next
 	}
-	if c.idleNext != nil {
-		c.idleNext.idlePrev = c.idlePrev
+	if next != nil {
+		next.idlePrev = c.idlePrev
 	} else {
-		l.tail = c.idlePrev
+		l.tail = prev
 	}
-	c.idlePrev, c.idleNext = nil, nil
+	c.idlePrev, c.idleNext = 0, 0
 }
 
 func (l *connList) front() *conn { return l.head }
@@ -80,7 +109,7 @@ func (l *connList) front() *conn { return l.head }
 // each calls f for every connection in the list; f may remove it.
 func (l *connList) each(f func(*conn)) {
 	for c := l.head; c != nil; {
-		next := c.idleNext
+		next := l.conn(c.idleNext)
 		f(c)
 		c = next
 	}

@@ -37,7 +37,7 @@ func (c *conn) stepHello() bool {
 	if b == nil || b.len() == 0 {
 		return false
 	}
-	if c.awaitProxy {
+	if c.x != nil && c.x.awaitProxy {
 		// The load balancer's PROXY protocol header comes before the
 		// ClientHello.
 		return c.readProxy()
@@ -57,10 +57,10 @@ func (c *conn) stepHello() bool {
 		return true
 	case ssl.HelloDone:
 		c.setState(stHandshake)
-		c.tls = w.ssl.Start(int(c.fd), w.addrs[c.listener], b.b[b.start:b.end], c)
+		c.ext().tls = w.ssl.Start(int(c.fd), w.addrs[c.listener], b.b[b.start:b.end], c)
 		return true
 	case ssl.HelloPlain:
-		c.plainTLS = true
+		c.ext().plainTLS = true
 		c.setState(stIdle)
 		return true
 	case ssl.HelloTooLarge:
@@ -102,13 +102,13 @@ func (c *conn) HandshakeDone() {
 		c.close()
 		return
 	}
-	if err := c.tls.Err(); err != nil {
+	if err := c.x.tls.Err(); err != nil {
 		w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Err(err).Msg("TLS handshake failed")
 		c.close()
 		return
 	}
 	c.readReady = true
-	if c.tls.ALPN() == "h2" && w.h2 != nil {
+	if c.x.tls.ALPN() == "h2" && w.h2 != nil {
 		// The client chose HTTP/2 (RFC 9113 §3.2): its preface and
 		// frames follow.
 		c.startH2()
@@ -124,12 +124,25 @@ func (c *conn) HandshakeDone() {
 
 // transport is what the connection's responses are written through.
 func (c *conn) transport() filters.Transport {
-	if c.tls != nil {
-		return c.tls
+	if t := c.tlsConn(); t != nil {
+		return t
 	}
-	c.sock.FD = int(c.fd)
-	return &c.sock
+	return (*sockTransport)(c)
 }
+
+// sockTransport is a plain connection's transport: writes go straight
+// to its socket (filters.Socket). It is the conn itself, so that the
+// transport costs the connection no field and taking it no allocation.
+type sockTransport conn
+
+func (s *sockTransport) Writev(bufs [][]byte, more bool) (int, error) {
+	sock := filters.Socket{FD: int(s.fd)}
+	return sock.Writev(bufs, more)
+}
+
+func (s *sockTransport) SendfileFD() int { return int(s.fd) }
+
+func (s *sockTransport) Flush() error { return nil }
 
 // tlsStatus checks a request on a TLS connection against the server its
 // Host selected, as nginx: 421 when that server is not the one the
@@ -139,7 +152,7 @@ func (c *conn) transport() filters.Transport {
 // request may go on.
 func (c *conn) tlsStatus(rq *request) int {
 	srv := rq.Loc.Server
-	if c.tls.SNI() && !c.w.ssl.Same(c.tls.Server(), srv) {
+	if c.x.tls.SNI() && !c.w.ssl.Same(c.x.tls.Server(), srv) {
 		// RFC 9110 §15.5.20. nginx checks this only when the Host's
 		// server verifies client certificates; a certificate the
 		// client did not agree to is as wrong.
@@ -148,7 +161,7 @@ func (c *conn) tlsStatus(rq *request) int {
 	}
 	switch srv.Root.SSL.VerifyClient {
 	case conf.VerifyOn:
-		switch c.tls.ClientVerify() {
+		switch c.x.tls.ClientVerify() {
 		case ssl.VerifyNone:
 			c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client sent no required SSL certificate")
 			return filters.StatusNoCert
@@ -157,7 +170,7 @@ func (c *conn) tlsStatus(rq *request) int {
 			return filters.StatusCertError
 		}
 	case conf.VerifyOptional:
-		if c.tls.ClientVerify() == ssl.VerifyFailed {
+		if c.x.tls.ClientVerify() == ssl.VerifyFailed {
 			c.w.log.WithLevel(conf.LogInfo).Uint64("conn", c.id).Msg("client SSL certificate verify error")
 			return filters.StatusCertError
 		}
@@ -170,26 +183,27 @@ func (c *conn) tlsStatus(rq *request) int {
 // It reports false when the goroutine must finish first: close then
 // comes from HandshakeDone.
 func (c *conn) closeTLS() bool {
+	t := c.x.tls
 	if c.state == stHandshake {
-		if !c.w.ssl.Cancel(c.tls) {
+		if !c.w.ssl.Cancel(t) {
 			c.closing = true
 			return false
 		}
 	} else {
-		c.tls.CloseNotify()
+		t.CloseNotify()
 	}
-	c.tls.Release()
-	c.tls = nil
+	t.Release()
+	c.x.tls = nil
 	return true
 }
 
 // appendSSLVar appends one of the $ssl_ variables: empty without TLS, as
 // nginx's.
 func (rq *request) appendSSLVar(dst []byte, k conf.VarKind) []byte {
-	if rq.conn == nil || rq.conn.tls == nil {
+	if rq.conn == nil || rq.conn.tlsConn() == nil {
 		return dst
 	}
-	c := rq.conn.tls
+	c := rq.conn.tlsConn()
 	cc := c.Client()
 	switch k {
 	case conf.VarSSLProtocol:

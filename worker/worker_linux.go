@@ -67,8 +67,8 @@ type Worker struct {
 	h2          *http2.Shared
 	// auth is auth_basic's state, made on first use.
 	auth *authState
-	// proxyFree are PROXY protocol records not in use.
-	proxyFree []*proxyInfo
+	// extFree are connExts not in use.
+	extFree []*connExt
 	// zones are the limit_req and limit_conn zones by conf.LimitZone
 	// Index; monoBase turns the loop's clock into CLOCK_MONOTONIC.
 	zones    []*limit.Zone
@@ -134,6 +134,9 @@ func New(cfg *conf.Config, lns []Listener, log zerolog.Logger, logs map[string]*
 		writers:  logs,
 		stats:    new(event.Counters),
 	}
+	w.idle.t = &w.conns
+	// A timer for each connection, and a few of the worker's own.
+	loop.ReserveTimers(w.maxConns + 16)
 	w.hostname, _ = os.Hostname()
 	w.chain = filters.NewChain()
 	if hasHTTP2(cfg) {
@@ -359,14 +362,16 @@ func (w *Worker) Accepted(l *event.Listener, fd int, peer *unix.RawSockaddrAny) 
 	}
 	c := w.conns.slot(fd)
 	w.seq++
-	*c = conn{w: w, fd: int32(fd), listener: uint16(w.connAddr(l.Index, fd)), id: w.seq, peer: peerAddr(peer), born: w.loop.Now()}
-	c.awaitProxy = w.addrs[c.listener].ProxyProtocol
+	*c = conn{w: w, fd: int32(fd), listener: uint16(w.connAddr(l.Index, fd)), id: w.seq, peer: sockPeer(peer), born: w.loop.Now()}
 	c.Timer = event.Timer{}
 	if err := w.loop.Add(fd, event.In|event.Out|event.RDHup|event.ET, c); err != nil {
 		w.log.Error().Err(err).Msg("registering a connection")
 		unix.Close(fd)
 		*c = conn{}
 		return
+	}
+	if w.addrs[c.listener].ProxyProtocol {
+		c.ext().awaitProxy = true
 	}
 	w.active++
 	w.accepted()
@@ -395,19 +400,17 @@ func (w *Worker) reuseIdle() bool {
 	return true
 }
 
-// peerAddr converts the accept4 address.
-func peerAddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
+// sockPeer converts the accept4 address.
+func sockPeer(rsa *unix.RawSockaddrAny) peerAddr {
 	switch rsa.Addr.Family {
 	case unix.AF_INET:
 		sa := (*unix.RawSockaddrInet4)(unsafePointer(rsa))
-		p := sa.Port>>8 | sa.Port<<8
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), p)
+		return peerAddr{ip: netip.AddrFrom4(sa.Addr).As16(), port: sa.Port>>8 | sa.Port<<8}
 	case unix.AF_INET6:
 		sa := (*unix.RawSockaddrInet6)(unsafePointer(rsa))
-		p := sa.Port>>8 | sa.Port<<8
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), p)
+		return peerAddr{ip: sa.Addr, port: sa.Port>>8 | sa.Port<<8}
 	}
-	return netip.AddrPort{}
+	return peerAddr{}
 }
 
 // hasTLS reports whether cfg has a TLS address.
