@@ -112,8 +112,10 @@ type connExt struct {
 	// h2 is the connection's HTTP/2 state, nil on HTTP/1.x.
 	h2 *http2.Conn
 	// proxy is what the PROXY protocol header said, when hasProxy
-	// (proxyconn_linux.go).
-	proxy proxyproto.Header
+	// (proxyconn_linux.go). Behind a pointer, so that the TLS and
+	// HTTP/2 connections, which have no header, do not carry its 72
+	// bytes; putExt keeps it for the connExt's next connection.
+	proxy *proxyproto.Header
 	// lingerBy is the loop time a lingering close ends.
 	lingerBy   int64
 	hasProxy   bool
@@ -153,7 +155,7 @@ func (c *conn) proxyHeader() *proxyproto.Header {
 	if c.x == nil || !c.x.hasProxy {
 		return nil
 	}
-	return &c.x.proxy
+	return c.x.proxy
 }
 
 func (w *Worker) getExt() *connExt {
@@ -166,7 +168,7 @@ func (w *Worker) getExt() *connExt {
 }
 
 func (w *Worker) putExt(x *connExt) {
-	*x = connExt{}
+	*x = connExt{proxy: x.proxy}
 	w.extFree = append(w.extFree, x)
 }
 

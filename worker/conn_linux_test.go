@@ -25,6 +25,12 @@ func TestIdleConnSize(t *testing.T) {
 	if n := unsafe.Sizeof(conn{}); n > maxConn {
 		t.Errorf("conn is %d bytes, more than %d: %d KB more per 10,000 idle connections", n, maxConn, (n-maxConn)*10)
 	}
+	// A TLS, HTTP/2 or PROXY protocol connection, or a lingering one,
+	// has a connExt too: 48 bytes is its allocation's size class.
+	const maxExt = 48
+	if n := unsafe.Sizeof(connExt{}); n > maxExt {
+		t.Errorf("connExt is %d bytes, more than %d", n, maxExt)
+	}
 	// A chunk of the connection table is one large allocation, which
 	// takes whole 8 KiB pages: choose connChunk so that it fills them.
 	chunk := connChunk * unsafe.Sizeof(conn{})
@@ -140,5 +146,30 @@ func TestPeerAddr(t *testing.T) {
 		if got := p.addrPort(); got != tc.want {
 			t.Errorf("%q port %d: got %v, want %v", tc.addr, tc.port, got, tc.want)
 		}
+	}
+}
+
+// TestConnExtReuse: a given-back connExt says nothing of its last
+// connection, and keeps the PROXY header's memory for its next one.
+func TestConnExtReuse(t *testing.T) {
+	r := newPathRig(t, "off")
+	c := r.w.idle.front()
+	x := c.ext()
+	x.awaitProxy = true
+	c.buf = &rbuf{b: []byte("PROXY TCP4 192.0.2.1 192.0.2.2 5555 80\r\n")}
+	c.buf.end = len(c.buf.b)
+	if !c.readProxy() || c.proxyHeader() == nil || c.proxyHeader().Src != netip.MustParseAddrPort("192.0.2.1:5555") {
+		t.Fatalf("PROXY header read as %+v", c.proxyHeader())
+	}
+	header := x.proxy
+	c.buf = nil
+	c.close()
+	if c.x != nil {
+		t.Fatal("a closed connection keeps its connExt")
+	}
+	x2 := c.ext()
+	defer func() { r.w.putExt(x2); c.x = nil }()
+	if x2 != x || x2.proxy != header || c.proxyHeader() != nil || x2.awaitProxy || x2.tls != nil {
+		t.Fatalf("reused connExt %+v (the given-back one %p, header %p)", x2, x, header)
 	}
 }

@@ -35,7 +35,10 @@ func (c *conn) readProxy() bool {
 	x := c.x // the accept took it (awaitProxy)
 	x.awaitProxy = false
 	if !h.Local {
-		x.proxy, x.hasProxy = h, true
+		if x.proxy == nil {
+			x.proxy = new(proxyproto.Header)
+		}
+		*x.proxy, x.hasProxy = h, true
 	}
 	return true
 }
