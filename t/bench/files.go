@@ -191,7 +191,16 @@ func openPhase(o *options, servers []*server, root string) error {
 				wait -= runqWait(w)
 				cpu -= cpuSeconds(w)
 			}
+			stop := make(chan struct{})
+			waits := make(chan [2]time.Duration, 1)
+			go func() {
+				total, longest := diskWaits(s.workers(), stop)
+				waits <- [2]time.Duration{total, longest}
+			}()
 			r, err := openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, o.duration)
+			close(stop)
+			w := <-waits
+			r.diskWait, r.diskWaitMax = w[0], w[1]
 			for _, w := range s.workers() {
 				wait += runqWait(w)
 				cpu += cpuSeconds(w)
@@ -199,6 +208,18 @@ func openPhase(o *options, servers []*server, root string) error {
 			r.runq = time.Duration(float64(wait) / o.duration.Seconds())
 			r.cpu = time.Duration(cpu / o.duration.Seconds() * float64(time.Second))
 			return r, err
+		}
+	}
+	// A run whose connections failed is named, with its p99: the
+	// medians below hide one such run of three (a stall of the
+	// server, or of the load generator).
+	failed := func(s *server, row string, r wrkResult) {
+		if r.failure != "" {
+			fmt.Printf("  %s %s: p99 %s; open loop: %s\n", s.name, row, round(r.p99), r.failure)
+		}
+		if r.diskWait > 0 {
+			fmt.Printf("  %s %s: p99 %s; seen in a sendfile to a socket waiting for the disk for %s, the longest %s\n",
+				s.name, row, round(r.p99), r.diskWait, r.diskWaitMax)
 		}
 	}
 	// A second of the same load first, unmeasured: the first server's
@@ -214,12 +235,14 @@ func openPhase(o *options, servers []*server, root string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
+			failed(s, "hot", h)
 			hot[s.name] = append(hot[s.name], h)
 			c, mbs, err := coldRunWith(o, s, root, throttle, measure(s))
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			c.downloadMBs = mbs
+			failed(s, "cold", c)
 			cold[s.name] = append(cold[s.name], c)
 			if control != nil && control != s && o.controlled[s.name] {
 				// The same downloads, served by the control: what
@@ -229,6 +252,7 @@ func openPhase(o *options, servers []*server, root string) error {
 					return fmt.Errorf("%s (downloads from %s): %w", s.name, control.name, err)
 				}
 				c.downloadMBs = mbs
+				failed(s, "ctrl", c)
 				ctrl[s.name] = append(ctrl[s.name], c)
 			}
 		}

@@ -31,6 +31,13 @@ type wrkResult struct {
 	// runq and cpu are the time the server's workers waited on a run
 	// queue and ran, per second of the run (the open phase).
 	runq, cpu time.Duration
+	// diskWait is how long the server was seen sending from the disk
+	// in a sendfile to a socket (state D), diskWaitMax the longest such
+	// wait (the open phase).
+	diskWait, diskWaitMax time.Duration
+	// failure says what went wrong in an open-loop run whose
+	// connections failed or timed out, "" when none did.
+	failure string
 }
 
 var (

@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
+
+// sysSendfile is sendfile's number in /proc/PID/task/TID/syscall.
+const sysSendfile = syscall.SYS_SENDFILE
 
 // openLoop sends GET path at a fixed rate over conns keep-alive
 // connections for d, each connection taking every conns-th slot of the
@@ -91,7 +97,7 @@ func openLoop(addr, path string, rate, conns int, d time.Duration) (wrkResult, e
 		max:  all[len(all)-1],
 	}
 	if failed > 0 {
-		fmt.Printf("open loop: %d of %d connections failed (first: %v); %d of %d requests answered, the rest count with their wait until the cutoff\n",
+		r.failure = fmt.Sprintf("%d of %d connections failed (first: %v); %d of %d requests answered, the rest count with their wait until the cutoff",
 			failed, conns, firstErr(errs), ok, total)
 	}
 	return r, nil
@@ -129,4 +135,63 @@ func readResponse(br *bufio.Reader) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// diskWaits samples the threads of pids every 10 ms until stop and
+// reports how long one was seen waiting in the kernel (state D) inside
+// a sendfile to a socket — a send from the page cache that waits for
+// the disk, the stall a server's event loop must never take — and the
+// longest such wait. A pool thread's fill (a sendfile to /dev/null) and
+// a read are not counted.
+func diskWaits(pids []int, stop <-chan struct{}) (total, longest time.Duration) {
+	const every = 10 * time.Millisecond
+	run := map[string]time.Duration{} // thread → the wait seen so far
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return total, longest
+		case <-tick.C:
+		}
+		for _, pid := range pids {
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			for _, t := range tasks {
+				key := fmt.Sprintf("%d/%s", pid, t.Name())
+				if !sendingFromDisk(pid, t.Name()) {
+					delete(run, key)
+					continue
+				}
+				run[key] += every
+				total += every
+				longest = max(longest, run[key])
+			}
+		}
+	}
+}
+
+// sendingFromDisk reports whether thread tid of pid is in sendfile to a
+// socket and waiting uninterruptibly (for a page to be read).
+func sendingFromDisk(pid int, tid string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, tid))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(b, ')'); i < 0 || i+2 >= len(b) || b[i+2] != 'D' {
+		return false
+	}
+	sc, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, tid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(sc))
+	if len(f) < 2 || f[0] != strconv.Itoa(sysSendfile) {
+		return false
+	}
+	out, err := strconv.ParseInt(strings.TrimPrefix(f[1], "0x"), 16, 64)
+	if err != nil {
+		return false
+	}
+	target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, out))
+	return err == nil && strings.HasPrefix(target, "socket:")
 }
