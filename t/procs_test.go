@@ -62,6 +62,26 @@ func cmdline(pid int) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
+// waitQuitting waits until every worker in pids that still runs shows
+// the title of a worker shutting down: it has taken its QUIT (the worker
+// sets the title on its loop, in the call that starts the graceful stop).
+func waitQuitting(t *testing.T, pids []int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for _, pid := range pids {
+		for {
+			title := cmdline(pid)
+			if title == "" || title == "tern: worker process is shutting down" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %d still shows %q after %v", pid, title, d)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
 // workers lists the master's workers that are serving (not shutting
 // down).
 func (s *server) workers() []int {

@@ -193,7 +193,10 @@ func TestReloadKeepAliveInFlight(t *testing.T) {
 	}
 	s.signal(syscall.SIGHUP)
 	s.waitWorkers(2, ws, 10*time.Second)
-	time.Sleep(200 * time.Millisecond) // the old workers got QUIT
+	// Until the old workers have taken their QUIT: at load average 8 a
+	// fixed 200 ms was once not enough, and the next request was served
+	// with keep-alive by a worker that had not yet been told.
+	waitQuitting(t, ws, 10*time.Second)
 	if err := h.copyN(c.br, size-1<<20); err != nil {
 		t.Fatalf("the response was cut: %v", err)
 	}
