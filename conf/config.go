@@ -367,7 +367,8 @@ type Settings struct {
 	// Sendfile sends file bodies with sendfile(2). Default: true.
 	Sendfile bool
 	// SendfileMaxChunk bounds one sendfile call so that a fast client
-	// cannot monopolise the loop. Default: 2 MiB.
+	// cannot monopolise the loop. Default: 256 KiB (nginx: 2 MiB; see
+	// docs/directives/sendfile_max_chunk.md).
 	SendfileMaxChunk int64
 	// AIO is the aio directive. Default: threads on the "default" pool.
 	AIO AIO

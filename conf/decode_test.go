@@ -19,7 +19,7 @@ var wantDefaultSettings = Settings{
 	AutoindexExactSize:        true,
 	DefaultType:               "application/octet-stream",
 	Sendfile:                  true,
-	SendfileMaxChunk:          2 << 20,
+	SendfileMaxChunk:          256 << 10,
 	AIO:                       AIO{Mode: AIOThreads, Pool: "default"},
 	TCPNopush:                 true,
 	TCPNodelay:                true,

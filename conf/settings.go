@@ -32,7 +32,7 @@ func defaultSettings(prefix string) Settings {
 		AutoindexExactSize:        true,
 		DefaultType:               "application/octet-stream",
 		Sendfile:                  true,
-		SendfileMaxChunk:          2 << 20,
+		SendfileMaxChunk:          256 << 10,
 		AIO:                       AIO{Mode: AIOThreads, Pool: defaultPool},
 		TCPNopush:                 true,
 		TCPNodelay:                true,

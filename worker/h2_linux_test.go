@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,5 +315,20 @@ func TestH2KeepaliveLimits(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if resp := c.request(t, "GET", "/1k.txt"); resp.status != "200" || !c.gotGoaway || c.goawayLast != 3 {
 		t.Fatalf("after keepalive_time: %s, GOAWAY %v, last stream %d", resp.status, c.gotGoaway, c.goawayLast)
+	}
+}
+
+// TestH2Budget: an HTTP/2 connection's turn is eight HTTP/1.1 turns, so
+// the default stays 2 MiB, and "no limit" stays no limit.
+func TestH2Budget(t *testing.T) {
+	for _, c := range []struct{ chunk, want int64 }{
+		{256 << 10, 2 << 20}, // the default (conf's TestDefaults)
+		{0, 0},
+		{1 << 20, 8 << 20},
+		{math.MaxInt64, math.MaxInt64},
+	} {
+		if got := h2Budget(c.chunk); got != c.want {
+			t.Errorf("h2Budget(%d) = %d, want %d", c.chunk, got, c.want)
+		}
 	}
 }

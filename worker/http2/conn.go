@@ -57,7 +57,7 @@ type Config struct {
 	// window, and a socket that takes nothing.
 	KeepaliveTimeout, HeaderTimeout, BodyTimeout, SendTimeout time.Duration
 	// Budget is how many bytes one Write sends before it yields to
-	// other connections (sendfile_max_chunk).
+	// other connections (0: no limit).
 	Budget int64
 }
 
