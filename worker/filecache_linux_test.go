@@ -91,3 +91,23 @@ func TestFileCacheRevalidation(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallFileBound: files up to 32 KiB go into the small-file cache;
+// larger ones are sent with sendfile (see smallFileMax).
+func TestSmallFileBound(t *testing.T) {
+	for _, c := range []struct {
+		size int64
+		mode uint32
+		want bool
+	}{
+		{0, unix.S_IFREG, true},
+		{32 << 10, unix.S_IFREG, true},
+		{32<<10 + 1, unix.S_IFREG, false},
+		{64 << 10, unix.S_IFREG, false},
+		{1 << 10, unix.S_IFDIR, false},
+	} {
+		if got := cacheable(&unix.Stat_t{Mode: c.mode, Size: c.size}); got != c.want {
+			t.Errorf("cacheable(size %d, mode %o) = %v, want %v", c.size, c.mode, got, c.want)
+		}
+	}
+}
