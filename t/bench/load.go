@@ -379,21 +379,9 @@ func readLarge(s *server, end time.Time, total *atomic.Int64) error {
 		if _, err := c.Write(req); err != nil {
 			return timedOut(err)
 		}
-		n := -1
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				return timedOut(err)
-			}
-			if len(line) <= 2 {
-				break
-			}
-			if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-				n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
-			}
-		}
-		if n < 0 {
-			return fmt.Errorf("a response without Content-Length")
+		n, err := readHead(br)
+		if err != nil {
+			return timedOut(err)
 		}
 		// What the head's read brought along, then straight from the
 		// socket: bufio reads a buffer at least its size directly.

@@ -112,13 +112,13 @@ func firstErr(errs []error) error {
 	return nil
 }
 
-// readResponse reads one response with a Content-Length body.
-func readResponse(br *bufio.Reader) error {
+// readHead reads a response's head and returns its Content-Length.
+func readHead(br *bufio.Reader) (int, error) {
 	n := -1
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if len(line) <= 2 {
 			break
@@ -128,9 +128,18 @@ func readResponse(br *bufio.Reader) error {
 		}
 	}
 	if n < 0 {
-		return fmt.Errorf("a response without Content-Length")
+		return 0, fmt.Errorf("a response without Content-Length")
 	}
-	_, err := br.Discard(n)
+	return n, nil
+}
+
+// readResponse reads one response with a Content-Length body.
+func readResponse(br *bufio.Reader) error {
+	n, err := readHead(br)
+	if err != nil {
+		return err
+	}
+	_, err = br.Discard(n)
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
