@@ -203,6 +203,9 @@ type Txn struct {
 	filled   filled
 	cached   filled
 	cachedAt int64
+	// nagle is set while the socket has TCP_NODELAY off for this
+	// response's file data (see setNagle).
+	nagle bool
 	// memBuf holds file data on its way through a transport that cannot
 	// take file data directly (TLS); allocated on first use, kept with
 	// the Txn.
@@ -256,6 +259,7 @@ func (t *Txn) Reset() {
 	t.headSent = 0
 	t.filled = filled{}
 	t.cached = filled{}
+	t.nagle = false
 	t.seg = 0
 	t.segOff = 0
 	t.resetFilters()

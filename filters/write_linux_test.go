@@ -6,11 +6,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -195,5 +198,162 @@ func TestWriteGzipTruncated(t *testing.T) {
 	tx.Reset()
 	if len(tx.Env.gzip.idle) != 1 || len(tx.Env.gzip.bufs) != 2 {
 		t.Errorf("the producer of an aborted response or its buffers were not given back")
+	}
+}
+
+// tcpTxn connects t to the server end of a loopback TCP connection and
+// collects what the client end receives; done closes the server end and
+// returns it. TCP_CORK, unlike a socket pair, takes effect there.
+func tcpTxn(tb testing.TB, t *Txn) (done func() []byte) {
+	tb.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err := server.(*net.TCPConn).File() // a blocking duplicate
+	server.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fd, err := unix.Dup(int(f.Fd()))
+	f.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		tb.Fatal(err)
+	}
+	t.FD = fd
+	t.Conn = &Socket{FD: fd}
+	got := make(chan []byte)
+	go func() {
+		out, _ := io.ReadAll(client)
+		client.Close()
+		got <- out
+	}()
+	return func() []byte {
+		unix.Close(fd)
+		return <-got
+	}
+}
+
+// nagled reports whether fd has Nagle's algorithm on (TCP_NODELAY off).
+func nagled(tb testing.TB, fd int) bool {
+	tb.Helper()
+	v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v == 0
+}
+
+// TestWriteNagleLongFile checks that a file that takes more than one
+// sendfile goes out with Nagle's algorithm on (tcp_nopush), so that the
+// partial segment each call ends with waits for the next call's bytes
+// instead of leaving as a small packet of its own, and that TCP_NODELAY
+// is back when the response is done, so that its last bytes leave at
+// once. A file sent in one call, a paced one and tcp_nopush off keep
+// TCP_NODELAY throughout.
+func TestWriteNagleLongFile(t *testing.T) {
+	const chunk = 64 << 10
+	tests := []struct {
+		name  string
+		size  int
+		set   func(*conf.Settings)
+		limit int64
+		nagle bool
+	}{
+		{"several chunks", 5*chunk + 100, func(s *conf.Settings) { s.TCPNopush = true }, 0, true},
+		{"one chunk", chunk, func(s *conf.Settings) { s.TCPNopush = true }, 0, false},
+		{"tcp_nopush off", 5*chunk + 100, nil, 0, false},
+		{"limit_rate", 5*chunk + 100, func(s *conf.Settings) { s.TCPNopush = true }, 1 << 30, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := make([]byte, tt.size)
+			rand.New(rand.NewSource(1)).Read(data)
+			f := openFile(t, data)
+			tx := fileTxn(f, func(s *conf.Settings) {
+				s.SendfileMaxChunk = chunk
+				if tt.set != nil {
+					tt.set(s)
+				}
+			})
+			if tt.limit > 0 {
+				tx.Env.Clock = func() int64 { return time.Now().UnixNano() }
+				tx.LimitRate, tx.RateStart = tt.limit, tx.Env.Clock()
+			}
+			done := tcpTxn(t, tx)
+			if nagled(t, tx.FD) {
+				t.Fatal("an accepted socket without TCP_NODELAY")
+			}
+			c := NewChain()
+			sawNagle := false
+			r := c.Run(tx)
+			for ; r == Again; r = c.Resume(tx) {
+				sawNagle = sawNagle || nagled(t, tx.FD)
+				switch tx.Wait {
+				case WaitPost, WaitTimer:
+				case WaitWrite:
+					pfd := []unix.PollFd{{Fd: int32(tx.FD), Events: unix.POLLOUT}}
+					unix.Poll(pfd, 10000)
+				default:
+					t.Fatalf("waits for %d", tx.Wait)
+				}
+			}
+			if r != Done {
+				t.Fatalf("result %v: %v", r, tx.Err)
+			}
+			if sawNagle != tt.nagle {
+				t.Errorf("Nagle on between sends: %v, want %v", sawNagle, tt.nagle)
+			}
+			if nagled(t, tx.FD) {
+				t.Error("TCP_NODELAY still off after the response")
+			}
+			_, body := splitHead(t, done())
+			if !bytes.Equal(body, data) {
+				t.Fatalf("body: %d bytes, want %d", len(body), len(data))
+			}
+		})
+	}
+}
+
+// TestWriteNagleUnixSocket sends a file that takes several sendfile calls
+// over a UNIX-domain socket, which has no TCP_NODELAY to clear: the
+// response goes out whole, as it did before Nagle's algorithm was used
+// for long files.
+func TestWriteNagleUnixSocket(t *testing.T) {
+	const chunk = 64 << 10
+	data := make([]byte, 5*chunk+100)
+	rand.New(rand.NewSource(2)).Read(data)
+	tx := fileTxn(openFile(t, data), func(s *conf.Settings) {
+		s.SendfileMaxChunk, s.TCPNopush = chunk, true
+	})
+	done := pipeTxn(t, tx)
+	if _, r := send(t, NewChain(), tx); r != Done {
+		t.Fatalf("result %v: %v", r, tx.Err)
+	}
+	if _, body := splitHead(t, done()); !bytes.Equal(body, data) {
+		t.Fatalf("body: %d bytes, want %d", len(body), len(data))
+	}
+}
+
+// TestSetNagleAllocs checks that turning Nagle's algorithm on and off
+// allocates nothing: it runs once per long response.
+func TestSetNagleAllocs(t *testing.T) {
+	tx := newTxn(testLoc(nil))
+	done := tcpTxn(t, tx)
+	defer done()
+	if n := testing.AllocsPerRun(100, func() { setNagle(tx.FD, true); setNagle(tx.FD, false) }); n != 0 {
+		t.Fatalf("%v allocations", n)
 	}
 }
