@@ -11,20 +11,24 @@ package main
 //	large-evicted  the same with 1 % of the file's pages evicted
 //	               (FADV_DONTNEED on scattered ranges) before each run
 //	open           open-loop latency of 1 KiB requests at -rate per second:
-//	               alone, then while -downloaders clients download files
-//	               evicted from the page cache, through the -slow-bps
-//	               throttle where there is one (p50, p99, p99.9, max from
-//	               each request's intended send time), and the time
-//	               the server's workers ran and waited for the CPU; with
-//	               -open-control NAME, tern's requests (or those of
-//	               -open-control-for) again while NAME serves the same
-//	               downloads: the part of the cold tail that is the
-//	               machine's and the load generator's, not tern's
+//	               alone (hot) and while -downloaders clients download
+//	               files evicted from the page cache, through the
+//	               -slow-bps throttle where there is one (cold), the two
+//	               alternating in windows of one run (p50, p99, p99.9, max
+//	               from each request's intended send time; how late the
+//	               load generator sent), and per condition the time the
+//	               server's workers ran and waited for the CPU and what
+//	               they read from the disk; with -open-control NAME,
+//	               tern's requests (or those of -open-control-for) again
+//	               while NAME serves the same downloads: the part of the
+//	               cold tail that is the machine's and the load
+//	               generator's, not tern's
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -162,18 +166,19 @@ func prepareLarge(path string, evict bool) float64 {
 	return float64(cs.Cache) * 4096 / float64(size)
 }
 
-// openPhase measures open-loop latency at o.rate: hot alone, then with
-// cold downloads (throttled when a blkio hierarchy is there), each
-// server in turn, o.rounds interleaved rounds; it prints the medians and
-// each server's ratio of p99 with the downloads to p99 without.
+// openPhase measures open-loop latency at o.rate, hot and with cold
+// downloads (throttled when a blkio hierarchy is there) in alternating
+// windows of one run (see windows), each server in turn, o.rounds
+// rounds; it prints each round's p99s, the medians, and each server's
+// ratio of p99 with the downloads to p99 without.
 func openPhase(o *options, servers []*server, root string) error {
 	throttle := throttleAvailable()
 	load := "cold downloads (not throttled: no cgroup v1 blkio hierarchy)"
 	if throttle {
 		load = fmt.Sprintf("cold downloads from a disk throttled to %d MiB/s", o.slowBPS>>20)
 	}
-	hot := map[string][]wrkResult{}
-	cold := map[string][]wrkResult{}
+	hotRuns := map[string][]wrkResult{}
+	coldRuns := map[string][]wrkResult{}
 	ctrl := map[string][]wrkResult{}
 	var control *server
 	for _, s := range servers {
@@ -181,35 +186,39 @@ func openPhase(o *options, servers []*server, root string) error {
 			control = s
 		}
 	}
-	measure := func(s *server) func() (wrkResult, error) {
-		return func() (wrkResult, error) {
-			// The server's side of the tail: how long its threads
-			// waited for the CPU, and how long they ran.
-			var wait time.Duration
-			var cpu float64
-			for _, w := range s.workers() {
-				wait -= runqWait(w)
-				cpu -= cpuSeconds(w)
-			}
+	measure := func(s *server) func(*windows) ([2]wrkResult, error) {
+		return func(w *windows) ([2]wrkResult, error) {
 			stop := make(chan struct{})
-			waits := make(chan [2]time.Duration, 1)
+			type waits struct{ total, longest [2]time.Duration }
+			waited := make(chan waits, 1)
 			go func() {
-				total, longest := diskWaits(s.workers(), stop)
-				waits <- [2]time.Duration{total, longest}
+				total, longest := diskWaits(s.workers(), stop, w)
+				waited <- waits{total, longest}
 			}()
-			r, err := openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, o.duration)
-			close(stop)
-			w := <-waits
-			r.diskWait, r.diskWaitMax = w[0], w[1]
-			for _, w := range s.workers() {
-				wait += runqWait(w)
-				cpu += cpuSeconds(w)
+			type used struct {
+				sum     [2]usage
+				seconds [2]float64
 			}
-			r.runq = time.Duration(float64(wait) / o.duration.Seconds())
-			r.cpu = time.Duration(cpu / o.duration.Seconds() * float64(time.Second))
+			usedc := make(chan used, 1)
+			go func() {
+				sum, seconds := usageByWindow(s.workers, w, stop)
+				usedc <- used{sum, seconds}
+			}()
+			r, err := openLoopWindows(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, 2*o.duration, w)
+			close(stop)
+			dw, u := <-waited, <-usedc
+			for cl := range r {
+				r[cl].diskWait, r[cl].diskWaitMax = dw.total[cl], dw.longest[cl]
+				if sec := u.seconds[cl]; sec > 0 {
+					r[cl].runq = time.Duration(float64(u.sum[cl].runq) / sec)
+					r[cl].cpu = time.Duration(u.sum[cl].cpu / sec * float64(time.Second))
+					r[cl].diskMBs = float64(u.sum[cl].disk) / sec / (1 << 20)
+				}
+			}
 			return r, err
 		}
 	}
+	newWindows := func() *windows { return &windows{length: o.openWindow, guard: o.openGuard} }
 	// A run whose connections failed is named, with its p99: the
 	// medians below hide one such run of three (a stall of the
 	// server, or of the load generator).
@@ -231,39 +240,39 @@ func openPhase(o *options, servers []*server, root string) error {
 	for r := 0; r < o.rounds; r++ {
 		fmt.Printf("  round %d: %s\n", r+1, loadAverage())
 		for _, s := range rotated(servers, r) {
-			h, err := measure(s)()
+			res, mbs, err := interleavedRun(o, s, root, throttle, newWindows(), measure(s))
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
-			failed(s, "hot", h)
-			hot[s.name] = append(hot[s.name], h)
-			c, mbs, err := coldRunWith(o, s, root, throttle, measure(s))
-			if err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
+			h, c := res[hot], res[cold]
 			c.downloadMBs = mbs
+			failed(s, "hot", h)
 			failed(s, "cold", c)
-			cold[s.name] = append(cold[s.name], c)
+			hotRuns[s.name] = append(hotRuns[s.name], h)
+			coldRuns[s.name] = append(coldRuns[s.name], c)
+			fmt.Printf("    %-16s p99 hot %9s  cold %9s  %.2f×\n", s.name, round(h.p99), round(c.p99), float64(c.p99)/float64(h.p99))
 			if control != nil && control != s && o.controlled[s.name] {
 				// The same downloads, served by the control: what
 				// they cost s's requests without s serving them.
-				c, mbs, err := coldRunWith(o, control, root, throttle, measure(s))
+				res, mbs, err := interleavedRun(o, control, root, throttle, newWindows(), measure(s))
 				if err != nil {
 					return fmt.Errorf("%s (downloads from %s): %w", s.name, control.name, err)
 				}
+				c := res[cold]
 				c.downloadMBs = mbs
 				failed(s, "ctrl", c)
 				ctrl[s.name] = append(ctrl[s.name], c)
+				fmt.Printf("    %-16s p99 hot %9s  ctrl %9s  %.2f×\n", s.name, round(res[hot].p99), round(c.p99), float64(c.p99)/float64(res[hot].p99))
 			}
 		}
 	}
 	fmt.Printf("== open: 1 KiB requests at %d/s over %d connections, latency from the intended send time\n", o.rate, o.conns)
-	fmt.Printf("%-16s %-5s %9s %9s %9s %9s %9s %12s %8s %8s\n", "server", "load", "req/s", "p50", "p99", "p99.9", "max", "download", "cpu/s", "runq/s")
+	fmt.Printf("%-16s %-5s %9s %9s %9s %9s %9s %9s %12s %8s %8s %9s\n", "server", "load", "req/s", "p50", "p99", "p99.9", "max", "late p99", "download", "cpu/s", "runq/s", "disk")
 	for _, s := range servers {
 		for _, row := range []struct {
 			name string
 			runs []wrkResult
-		}{{"hot", hot[s.name]}, {"cold", cold[s.name]}, {"ctrl", ctrl[s.name]}} {
+		}{{"hot", hotRuns[s.name]}, {"cold", coldRuns[s.name]}, {"ctrl", ctrl[s.name]}} {
 			if len(row.runs) == 0 {
 				continue
 			}
@@ -272,18 +281,21 @@ func openPhase(o *options, servers []*server, root string) error {
 			if row.name != "hot" {
 				dl = fmt.Sprintf("%.0f MiB/s", m.downloadMBs)
 			}
-			fmt.Printf("%-16s %-5s %9.0f %9s %9s %9s %9s %12s %8s %8s\n", s.name, row.name, m.rps,
-				round(m.p50), round(m.p99), round(m.p999), round(m.max), dl, m.cpu.Round(time.Millisecond), m.runq.Round(10*time.Microsecond))
+			fmt.Printf("%-16s %-5s %9.0f %9s %9s %9s %9s %9s %12s %8s %8s %9s\n", s.name, row.name, m.rps,
+				round(m.p50), round(m.p99), round(m.p999), round(m.max), round(m.late99), dl, m.cpu.Round(time.Millisecond),
+				m.runq.Round(10*time.Microsecond), fmt.Sprintf("%.1f MiB/s", m.diskMBs))
 		}
 	}
-	fmt.Printf("(cold: with %d %s; cpu/s and runq/s: per second, the time the server's workers ran and waited on a run queue, ready to run)\n", o.downloaders, load)
+	fmt.Printf("(hot and cold alternate in windows of %s of one run of %s, cold first, the first %s of each left out; cold: with %d %s, which stop reading in the hot windows)\n",
+		o.openWindow, 2*o.duration, o.openGuard, o.downloaders, load)
+	fmt.Printf("(late p99: how late the load generator sent after the intended time or the previous answer, whichever came later: its own share of the latency; cpu/s, runq/s, disk: per second of the condition's windows, guards left out, the time the server's workers ran and waited on a run queue, ready to run, and what they read from the disk)\n")
 	if control != nil {
 		fmt.Printf("(ctrl: the same downloads from %s while the server measured takes only the requests)\n", control.name)
 	}
 	for _, s := range servers {
-		h, c := median(hot[s.name]), median(cold[s.name])
+		h, c := median(hotRuns[s.name]), median(coldRuns[s.name])
 		if h.p99 > 0 {
-			fmt.Printf("%-50s %.2f×\n", "open-loop p99 cold / hot, "+s.name, float64(c.p99)/float64(h.p99))
+			fmt.Printf("%-50s %.2f× (rounds: %s)\n", "open-loop p99 cold / hot, "+s.name, float64(c.p99)/float64(h.p99), roundRatios(hotRuns[s.name], coldRuns[s.name]))
 		}
 		if runs := ctrl[s.name]; h.p99 > 0 && len(runs) > 0 {
 			fmt.Printf("%-50s %.2f×\n", "open-loop p99 ctrl / hot, "+s.name, float64(median(runs).p99)/float64(h.p99))
@@ -291,6 +303,15 @@ func openPhase(o *options, servers []*server, root string) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// roundRatios lists each round's ratio of cold to hot p99.
+func roundRatios(hot, cold []wrkResult) string {
+	var parts []string
+	for i := range min(len(hot), len(cold)) {
+		parts = append(parts, fmt.Sprintf("%.2f×", float64(cold[i].p99)/float64(hot[i].p99)))
+	}
+	return strings.Join(parts, " ")
 }
 
 func round(d time.Duration) time.Duration {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +36,14 @@ type wrkResult struct {
 	// in a sendfile to a socket (state D), diskWaitMax the longest such
 	// wait (the open phase).
 	diskWait, diskWaitMax time.Duration
+	// late99 is the 99th percentile of how late the load generator
+	// sent an open-loop request after its intended time, or after the
+	// previous answer on its connection when that came later: its own
+	// share of the latency measured (the open phase).
+	late99 time.Duration
+	// diskMBs is how fast the server read the disk, in MiB/s (the
+	// open phase; in its hot windows it should be near 0).
+	diskMBs float64
 	// failure says what went wrong in an open-loop run whose
 	// connections failed or timed out, "" when none did.
 	failure string
@@ -131,7 +140,7 @@ func coldRunWith(o *options, s *server, root string, throttle bool, measure func
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			download(s, root, fmt.Sprintf("big%d.bin", i), stop, &bytes)
+			download(s, root, fmt.Sprintf("big%d.bin", i), stop, &bytes, nil)
 		}(i)
 	}
 	time.Sleep(500 * time.Millisecond) // let the downloads get going
@@ -144,9 +153,20 @@ func coldRunWith(o *options, s *server, root string, throttle bool, measure func
 }
 
 // download fetches name over and over, evicting it before each fetch,
-// until stop.
-func download(s *server, root, name string, stop chan struct{}, n *atomic.Int64) {
+// until stop. With gate, it reads only while gate says so, through a
+// small receive buffer, so that the server soon has nothing more to
+// send it, nor to read from the disk, while it does not (the open
+// phase's hot windows).
+func download(s *server, root, name string, stop chan struct{}, n *atomic.Int64, gate func(time.Time) bool) {
 	buf := make([]byte, 256<<10)
+	var dialer net.Dialer
+	if gate != nil {
+		dialer.Control = func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) {
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, gatedRcvbuf)
+			})
+		}
+	}
 	for {
 		select {
 		case <-stop:
@@ -154,13 +174,21 @@ func download(s *server, root, name string, stop chan struct{}, n *atomic.Int64)
 		default:
 		}
 		evict(filepath.Join(root, name))
-		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
+		c, err := dialer.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
 		if err != nil {
 			return
 		}
 		go func() { <-stop; c.Close() }()
 		fmt.Fprintf(c, "GET /%s HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", name)
 		for {
+			for gate != nil && !gate(time.Now()) {
+				select {
+				case <-stop:
+					c.Close()
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
 			k, err := c.Read(buf)
 			n.Add(int64(k))
 			if err != nil {
@@ -169,6 +197,43 @@ func download(s *server, root, name string, stop chan struct{}, n *atomic.Int64)
 		}
 		c.Close()
 	}
+}
+
+// gatedRcvbuf is the receive buffer of a download that pauses: 64 KiB
+// (the kernel doubles it), so that a paused download holds little of
+// what the server sent and the server stops soon.
+const gatedRcvbuf = 64 << 10
+
+// interleavedRun is coldRunWith for the open phase's windows: the
+// downloads (from s, throttled with throttle) read in w's cold windows
+// only, and measure takes both conditions in one run. It returns the
+// downloads' MiB/s over the cold windows.
+func interleavedRun(o *options, s *server, root string, throttle bool, w *windows, measure func(*windows) ([2]wrkResult, error)) ([2]wrkResult, float64, error) {
+	for i := 0; i < o.downloaders; i++ {
+		evict(filepath.Join(root, fmt.Sprintf("big%d.bin", i)))
+	}
+	if throttle {
+		undo, err := throttleReads(s.pids(), root, o.slowBPS)
+		if err != nil {
+			return [2]wrkResult{}, 0, err
+		}
+		defer undo()
+	}
+	var bytes atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	w.start = time.Now().Add(500 * time.Millisecond) // let the downloads get going
+	for i := 0; i < o.downloaders; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			download(s, root, fmt.Sprintf("big%d.bin", i), stop, &bytes, w.downloading)
+		}(i)
+	}
+	r, err := measure(w)
+	close(stop)
+	wg.Wait()
+	return r, float64(bytes.Load()) / (time.Since(w.start) / 2).Seconds() / (1 << 20), err
 }
 
 const blkioRoot = "/sys/fs/cgroup/blkio"

@@ -76,6 +76,9 @@ type options struct {
 	// get such rows (-open-control-for).
 	control    string
 	controlled map[string]bool
+	// openWindow and openGuard shape the open phase's windows (see
+	// windows in openloop.go).
+	openWindow, openGuard time.Duration
 }
 
 func main() {
@@ -86,6 +89,8 @@ func main() {
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary; skipped when missing")
 	flag.StringVar(&o.lighttpd, "lighttpd", "/usr/sbin/lighttpd", "lighttpd binary; skipped when missing")
 	flag.Int64Var(&o.largeSize, "large", 512<<20, "size of the cached file of large, large-evicted, tls-large and h2-large")
+	flag.DurationVar(&o.openWindow, "open-window", time.Second, "the open phase's hot and cold windows alternate this often within one run")
+	flag.DurationVar(&o.openGuard, "open-guard", 300*time.Millisecond, "the start of each open-phase window left out of both conditions: the previous one winding down")
 	flag.IntVar(&o.rate, "rate", 20000, "requests/s of the open phase: well below every server's capacity")
 	flag.DurationVar(&o.duration, "d", 8*time.Second, "length of one measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
@@ -336,5 +341,7 @@ func median(runs []wrkResult) wrkResult {
 		cpuPerRq:    pick(func(r wrkResult) float64 { return r.cpuPerRq }),
 		runq:        time.Duration(pick(func(r wrkResult) float64 { return float64(r.runq) })),
 		cpu:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.cpu) })),
+		late99:      time.Duration(pick(func(r wrkResult) float64 { return float64(r.late99) })),
+		diskMBs:     pick(func(r wrkResult) float64 { return r.diskMBs }),
 	}
 }
