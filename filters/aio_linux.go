@@ -17,12 +17,14 @@ import (
 // With aio = "threads", the event loop never waits for the disk: before
 // each chunk of a file goes out, the write filter asks whether its pages
 // are in the page cache. When they are, the loop sends the chunk inline,
-// with no thread hop. When they are not, a pool thread brings them in (a
-// sendfile to /dev/null, which reads the pages as a send to the socket
-// would and copies nothing) and the loop then sends them from the cache.
-// The decision is taken per chunk, so one cold region does not send the
-// rest of a large file through the pool, and a pool thread never touches
-// the socket. nginx cannot tell cached from cold on Linux and hops for
+// with no thread hop. When they are not, a pool thread reads and sends
+// the chunk in one sendfile (see ready: pages read for the loop to send
+// later can be reclaimed first); the first chunk of a response, whose
+// head waits for it, is only brought in (a sendfile to /dev/null, which
+// reads the pages as a send to the socket would and copies nothing) and
+// the loop sends it from the cache. The decision is taken per chunk, so
+// one cold region does not send the rest of a large file through the
+// pool. nginx cannot tell cached from cold on Linux and hops for
 // every sendfile (its "Thread Pools" post says so); cachestat(2) (Linux
 // 6.5) counts the cached pages of a range without copying or mapping
 // anything.
@@ -70,6 +72,9 @@ type diskTask struct {
 	count int
 	read  bool
 	into  []byte
+	// sock, when not -1, is the socket the region goes to from the
+	// pool thread, in the call that reads it (see ready).
+	sock int
 
 	n    int
 	err  error
@@ -88,7 +93,27 @@ func (d *diskTask) Run() {
 			}
 		}
 	}
+	if d.sock >= 0 {
+		d.n, d.err = sendRegion(d.sock, d.fd, d.off, d.count)
+		return
+	}
 	d.n, d.err = fill(d.fd, d.off, d.count)
+}
+
+// sendRegion sends [off, off+count) of fd to the non-blocking socket
+// sock, waiting for the disk where it must: what the socket takes, or
+// unix.EAGAIN when it takes nothing; 0 at the end of the file.
+func sendRegion(sock, fd int, off int64, count int) (int, error) {
+	for {
+		n, err := unix.Sendfile(sock, fd, &off, count)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil && n <= 0 {
+			return 0, err
+		}
+		return n, nil
+	}
 }
 
 // Done hands the result back to the connection, on the loop goroutine.
@@ -147,7 +172,17 @@ func offloadable(t *Txn) *threadpool.Pool {
 // that brings them in and returns Again with WaitThread (Error when the
 // pool refuses: a full queue, which the worker answers with 500 when
 // nothing was sent yet).
-func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64) (int64, Result) {
+//
+// With sock (the response's socket, when everything before the region
+// has gone out and it goes out by sendfile; else -1), the task sends
+// the region to the socket itself, in the same call that reads it,
+// instead of bringing it in for the loop to send: pages read for a
+// fill are not safe in the page cache until the loop's send. Proactive
+// reclaim (here DAMON, with a 20 MiB/s throttle behind it) took pages of
+// a region a fill had just read, and the loop's sendfile then read them
+// again, behind the other downloads' queued reads: 111–193 ms each in
+// t/bench's open phase, the loop stalled with every client waiting.
+func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (int64, Result) {
 	off := s.Off + t.segOff
 	if f := t.filled; f.file == s.File && off >= f.off && off < f.end {
 		// Trusted once, for the send right after the fill; a later turn
@@ -186,7 +221,7 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64) (int64, Resul
 	t.cached = filled{}
 	task := t.diskTask()
 	task.read, task.done = false, false
-	task.fd, task.off, task.count = s.File.FD, off, int(min(rest, count, maxFill))
+	task.fd, task.off, task.count, task.sock = s.File.FD, off, int(min(rest, count, maxFill)), sock
 	if err := pool.Post(task); err != nil {
 		t.Err = err
 		return 0, Error
@@ -212,7 +247,7 @@ func (t *Txn) diskTask() *diskTask {
 func postRead(t *Txn, pool *threadpool.Pool, f *File, off int64, p []byte) Result {
 	task := t.diskTask()
 	task.read, task.done = true, false
-	task.fd, task.off, task.into = f.FD, off, p
+	task.fd, task.off, task.into, task.sock = f.FD, off, p, -1
 	if err := pool.Post(task); err != nil {
 		t.Err = err
 		return Error
@@ -242,7 +277,7 @@ func (t *Txn) TaskInFlight() bool {
 }
 
 // finishTask takes the result of a completed fill: the region it filled
-// is sent next. It returns OK to go on sending, or Error when the disk
+// is sent next; or of a region the pool sent, which it accounts. It returns OK to go on sending, or Error when the disk
 // failed or the file ended early (it was truncated since it was opened).
 func (w *WriteFilter) finishTask(t *Txn) Result {
 	task, _ := t.task.(*diskTask)
@@ -251,6 +286,14 @@ func (w *WriteFilter) finishTask(t *Txn) Result {
 	}
 	task.done = false
 	s := &t.Resp.Body.Segs[t.seg]
+	if task.sock >= 0 {
+		// The pool sent the region (or what the socket took of it).
+		if task.err != nil {
+			return w.failed(t, task.err, "sendfile")
+		}
+		_, r := w.sent(t, s, int64(task.n))
+		return r
+	}
 	switch {
 	case task.n == 0 && task.err != nil:
 		t.Err = os.NewSyscallError("sendfile", task.err)

@@ -119,7 +119,7 @@ func (w *WriteFilter) send(t *Txn) Result {
 			// A chunk found cached is remembered as filled: the
 			// send below does not ask again.
 			s := &segs[t.seg]
-			n, r := ready(t, pool, s, min(s.Len-t.segOff, budget))
+			n, r := ready(t, pool, s, min(s.Len-t.segOff, budget), -1)
 			if r != OK {
 				return r
 			}
@@ -157,8 +157,13 @@ func (w *WriteFilter) send(t *Txn) Result {
 		chunk := budget
 		if pool != nil && sfd >= 0 {
 			// Each chunk on its own: sent inline when its pages are
-			// cached, else brought in by the pool first.
-			n, r := ready(t, pool, s, min(s.Len-t.segOff, budget))
+			// cached, else read and sent by the pool (brought in
+			// first when sendfile is off).
+			sock := -1
+			if t.Loc.Sendfile {
+				sock = sfd
+			}
+			n, r := ready(t, pool, s, min(s.Len-t.segOff, budget), sock)
 			if r != OK {
 				return r
 			}
