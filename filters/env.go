@@ -54,6 +54,8 @@ type Stats struct {
 	OffloadedListings uint64
 	// OffloadedCloses counts file descriptors closed on a pool thread.
 	OffloadedCloses uint64
+	// OffloadedCloseBatches counts the pool tasks those closes took.
+	OffloadedCloseBatches uint64
 	// CacheLooks counts the looks at the page cache (cachestat and the
 	// RWF_NOWAIT probes) that decide whether a file region is sent
 	// inline.

@@ -9,6 +9,7 @@ import (
 
 	"tern/conf"
 	"tern/event"
+	"tern/filters"
 	"tern/threadpool"
 )
 
@@ -18,13 +19,25 @@ import (
 // NFS is a round trip to the server. nginx closes on its loop.
 //
 // Closes are batched: a closer has at most one task on its pool, which
-// closes the descriptors handed over since the last one; the next batch
-// goes when it is done. The descriptors stay open until then, which costs
-// nothing but their numbers.
+// closes the descriptors handed over since the last one. A batch goes
+// when it holds closeBatch descriptors or its first has waited closeDelay,
+// and not before the previous one is done. The descriptors stay open until
+// then, which costs nothing but their numbers. Posting each close at once
+// while the pool was idle cost a pool thread's wake-up, a completion and
+// two context switches per response: on 64 KiB files without
+// open_file_cache, 43.5 µs of worker CPU per request against 38.6 with
+// closes on the loop (perf stat, wrk -c100, one worker on its CPU).
 
 // closeRetry is how soon a closer tries again when its pool's queue was
 // full: the queue drains as the disk catches up.
 const closeRetry = 10 * time.Millisecond
+
+// closeDelay is how long a descriptor handed over waits for others to
+// fill its batch; closeBatch is the batch that goes at once. At 20,000
+// responses a second a batch goes every 3 ms. A variable for tests.
+var closeDelay = 5 * time.Millisecond
+
+const closeBatch = 64
 
 // fdCloser closes descriptors on one pool's threads. It belongs to the
 // loop goroutine, but for the batch in flight, which its task's Run owns.
@@ -34,7 +47,7 @@ type fdCloser struct {
 	pool    *threadpool.Pool
 	pending []int32 // handed over, not yet in a batch
 	task    closeTask
-	stats   *uint64 // the worker's count of descriptors closed on the pool
+	stats   *filters.Stats // the worker's counts of closes on the pool
 }
 
 // closeTask closes one batch.
@@ -51,10 +64,10 @@ func (t *closeTask) Run() {
 	}
 }
 
-// Done empties the batch and sends the next.
+// Done empties the batch and lets the next one go when it is due.
 func (t *closeTask) Done() {
 	t.fds = t.fds[:0]
-	t.c.flush()
+	t.c.schedule()
 }
 
 // closer returns the closer of pool, made on first use; nil for no pool,
@@ -69,7 +82,7 @@ func (w *Worker) closer(pool *threadpool.Pool) *fdCloser {
 	if w.closers == nil {
 		w.closers = make(map[*threadpool.Pool]*fdCloser)
 	}
-	c := &fdCloser{loop: w.loop, pool: pool, stats: &w.env.Stats.OffloadedCloses}
+	c := &fdCloser{loop: w.loop, pool: pool, stats: &w.env.Stats}
 	c.task.c = c
 	w.closers[pool] = c
 	return c
@@ -91,11 +104,22 @@ func (c *fdCloser) close(fd int) {
 		return
 	}
 	c.pending = append(c.pending, int32(fd))
-	c.flush()
+	c.schedule()
 }
 
-// flush posts what is pending unless a batch is in flight; with the
-// pool's queue full it tries again after closeRetry.
+// schedule sends a full batch now and arms the timer for one that is not.
+func (c *fdCloser) schedule() {
+	switch {
+	case len(c.pending) >= closeBatch:
+		c.flush()
+	case len(c.pending) > 0 && !c.Armed():
+		c.loop.SetTimer(&c.Timer, closeDelay, c)
+	}
+}
+
+// flush posts what is pending unless a batch is in flight (its Done
+// schedules the rest); with the pool's queue full it tries again after
+// closeRetry.
 func (c *fdCloser) flush() {
 	if len(c.pending) == 0 || c.task.InFlight() {
 		return
@@ -108,10 +132,13 @@ func (c *fdCloser) flush() {
 		}
 		return
 	}
-	*c.stats += uint64(len(c.task.fds))
+	c.loop.StopTimer(&c.Timer)
+	c.stats.OffloadedCloses += uint64(len(c.task.fds))
+	c.stats.OffloadedCloseBatches++
 }
 
-// Timeout retries a batch the pool's queue had no room for.
+// Timeout sends a batch that has waited closeDelay, or retries one the
+// pool's queue had no room for.
 func (c *fdCloser) Timeout() { c.flush() }
 
 // closeNow closes what is pending on the loop, when the pool is gone (the

@@ -201,3 +201,52 @@ func TestCloseOffLoop(t *testing.T) {
 		t.Fatal("the file is still there")
 	}
 }
+
+// TestCloseBatchWaits: the closer does not post a batch for every
+// descriptor handed over while its pool is idle — one pool task per
+// response cost a thread wake-up and a completion per 64 KiB request —
+// but lets a batch fill for closeDelay, or until it holds closeBatch.
+func TestCloseBatchWaits(t *testing.T) {
+	r := newRig(t, aioConfig)
+	saved := closeDelay
+	closeDelay = time.Hour // only a full batch goes
+	t.Cleanup(func() { closeDelay = saved })
+	c := r.w.closer(r.w.env.Pools["default"])
+	var fds []int
+	open := func(n int) {
+		for range n {
+			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fds = append(fds, fd)
+			c.close(fd)
+		}
+	}
+	runFor := func(d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			r.w.loop.CapWait(time.Millisecond)
+			r.w.loop.RunOnce()
+		}
+	}
+	open(3)
+	runFor(20 * time.Millisecond)
+	if n := r.w.env.Stats.OffloadedCloses; n != 0 {
+		t.Fatalf("3 descriptors handed over, %d closed on the pool at once: want them held for a batch", n)
+	}
+	open(closeBatch - 3)
+	for deadline := time.Now().Add(5 * time.Second); r.w.env.Stats.OffloadedCloses < closeBatch || c.task.InFlight(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("a full batch of %d: %d closed on the pool after 5 s", closeBatch, r.w.env.Stats.OffloadedCloses)
+		}
+		runFor(time.Millisecond)
+	}
+	if n := r.w.env.Stats.OffloadedCloseBatches; n != 1 {
+		t.Errorf("%d descriptors went in %d batches, want 1", closeBatch, n)
+	}
+	for _, fd := range fds {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != unix.EBADF {
+			t.Errorf("fd %d still open after its batch", fd)
+		}
+	}
+}

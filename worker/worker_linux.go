@@ -289,7 +289,8 @@ func (w *Worker) Run() error {
 		Uint64("offloaded_sends", w.env.Stats.OffloadedSends).
 		Uint64("offloaded_opens", w.env.Stats.OffloadedOpens).
 		Uint64("offloaded_listings", w.env.Stats.OffloadedListings).
-		Uint64("offloaded_closes", w.env.Stats.OffloadedCloses).Msg("worker exiting")
+		Uint64("offloaded_closes", w.env.Stats.OffloadedCloses).
+		Uint64("offloaded_close_batches", w.env.Stats.OffloadedCloseBatches).Msg("worker exiting")
 	w.closeAll()
 	w.loop.Close()
 	return err
