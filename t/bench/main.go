@@ -7,6 +7,8 @@
 //	go run ./t/bench                         # every phase
 //	go run ./t/bench -phases hot -rounds 5   # 1 KiB keep-alive requests/s only
 //	go run ./t/bench -phases hot -police     # and with allow/deny + limit_req + limit_conn
+//	go run ./t/bench -phases hot,64k -server-quota 0.5
+//	                                         # the servers, not wrk, the limit on 2 CPUs
 //	go run ./t/bench -phases pairs -police -tern-old OLD
 //	                                         # the same costs, each pair loaded at once
 //
@@ -61,11 +63,14 @@ type options struct {
 	slowBPS          int64
 	idle             int
 	serverCPU, loadC int
-	dir              string
-	police           bool
-	pairLoad         string
-	h2Conns          int
-	h2Streams        int
+	// serverQuota caps each server of the plain phases to this share
+	// of its CPU (-server-quota); 0 leaves it uncapped.
+	serverQuota float64
+	dir         string
+	police      bool
+	pairLoad    string
+	h2Conns     int
+	h2Streams   int
 	// largeReader downloads large files with the harness's reader
 	// instead of wrk (-large-client reader).
 	largeReader bool
@@ -105,6 +110,7 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 10000, "idle connections of the idle phase")
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
 	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
+	flag.Float64Var(&o.serverQuota, "server-quota", 0, "cap each server of the plain phases to this share of its CPU (0.5: half) with a cgroup v1 cpu group, so that the server, not wrk's one thread, limits requests/s: on 2 vCPUs wrk is otherwise the limit of hot and 64k for every server")
 	flag.StringVar(&o.pairLoad, "pair-load", "1k", "what the pairs phase loads each server with: 1k, 64k or large (4 downloads of the -large file, cached)")
 	var skip, controlled, largeClient string
 	flag.StringVar(&largeClient, "large-client", "wrk", "the 4 downloads of large and large-evicted: wrk (8 KiB reads, and an ioctl per read: on 2 vCPUs it is the limit near 600 MiB/s whatever the server) or reader (the harness's keep-alive downloads, 1 MiB reads: the server is the limit)")
@@ -172,6 +178,13 @@ func run(o *options) error {
 	}
 	if plain {
 		servers, err = startServers(o, root)
+		if err == nil && o.serverQuota > 0 {
+			for _, s := range servers {
+				if err = s.limitCPU(o.serverQuota); err != nil {
+					break
+				}
+			}
+		}
 	}
 	defer func() {
 		for _, s := range servers {
@@ -181,7 +194,11 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("servers pinned to CPU %d, load on CPU %d; %s per run; %s\n\n", o.serverCPU, o.loadC, o.duration, loadAverage())
+	quota := ""
+	if o.serverQuota > 0 {
+		quota = fmt.Sprintf(", each capped to %.0f%% of it", 100*o.serverQuota)
+	}
+	fmt.Printf("servers pinned to CPU %d%s, load on CPU %d; %s per run; %s\n\n", o.serverCPU, quota, o.loadC, o.duration, loadAverage())
 	if o.phases["hot"] || o.phases["cold"] || o.phases["slow"] {
 		if err := loadPhases(o, servers, root); err != nil {
 			return err

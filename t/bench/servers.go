@@ -22,6 +22,9 @@ type server struct {
 	port  int
 	cmd   *exec.Cmd
 	https bool
+	// cpuGroup is the cgroup v1 cpu group that caps the server's CPU
+	// (-server-quota), removed when it stops.
+	cpuGroup string
 }
 
 func (s *server) url(path string) string {
@@ -45,6 +48,40 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		<-done
 	}
+	if s.cpuGroup != "" {
+		os.Remove(s.cpuGroup)
+	}
+}
+
+const cpuRoot = "/sys/fs/cgroup/cpu"
+
+// limitCPU caps what the server's processes may run to quota of one CPU,
+// through a cgroup v1 cpu group of its own (CFS bandwidth control), so that
+// the server and not the one-thread load generator on the other CPU is
+// what limits requests/s: req/s then follows the server's CPU per request.
+// A 10 ms period keeps the throttled stretches short next to a run.
+func (s *server) limitCPU(quota float64) error {
+	const period = 10000 // µs
+	cg := filepath.Join(cpuRoot, "tern-bench-"+s.name)
+	if err := os.MkdirAll(cg, 0o755); err != nil {
+		return fmt.Errorf("-server-quota needs a cgroup v1 cpu hierarchy at %s: %w", cpuRoot, err)
+	}
+	s.cpuGroup = cg
+	set := func(file string, v int) error {
+		return os.WriteFile(filepath.Join(cg, file), []byte(strconv.Itoa(v)), 0o644)
+	}
+	if err := set("cpu.cfs_period_us", period); err != nil {
+		return err
+	}
+	if err := set("cpu.cfs_quota_us", int(quota*period)); err != nil {
+		return err
+	}
+	for _, pid := range s.pids() {
+		if err := set("cgroup.procs", pid); err != nil {
+			return fmt.Errorf("%s: moving %d into %s: %w", s.name, pid, cg, err)
+		}
+	}
+	return nil
 }
 
 // workers returns the pids that serve: the children of the master, or the
@@ -268,7 +305,8 @@ func startTern(o *options, bin, root, name, aio, httpExtra, serverExtra string) 
 }
 
 // runTern writes tern's configuration in dir — one worker, room for
-// -idle connections, no access log, keep-alive unlimited, then the
+// -idle connections, no access log, keep-alive unlimited, nginx's
+// open_file_cache (runNginx; lighttpd keeps descriptors open too), then the
 // http lines http and one server block holding server — and starts bin
 // with it as s.
 func runTern(o *options, s *server, bin, dir, http, server string) error {
@@ -282,6 +320,7 @@ error_log = "%s/error.log"
 http {
   access_log         = "off"
   keepalive_requests = 1000000000
+  open_file_cache    = { max = 1000, inactive = "60s" }
 %s
   server {%s
   }
