@@ -197,6 +197,12 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 		if c := t.cached; c.file == s.File && off >= c.off && off < c.end && now-t.cachedAt < int64(trustCached) {
 			return min(count, c.end-off), OK
 		}
+		if c := s.File.seen; c.file == s.File && off >= c.off && off < c.end && now-s.File.seenAt < int64(trustCached) {
+			// Another response looked moments ago: a hot file
+			// costs one look per trustCached, not three probes
+			// per response.
+			return min(count, c.end-off), OK
+		}
 	}
 	// One look covers more than this turn sends (sendfile_max_chunk,
 	// or what the socket takes): the next turns send from it without
@@ -214,6 +220,7 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 		if resident(s.File.FD, off, n) && (look <= maxInline || !noCachestat) {
 			if t.Env.Clock != nil {
 				t.cached, t.cachedAt = filled{file: s.File, off: off, end: off + n}, now
+				s.File.seen, s.File.seenAt = t.cached, now
 			}
 			return min(count, n), OK
 		}

@@ -106,6 +106,12 @@ type File struct {
 	// Data holds the whole contents when the file is small and cached;
 	// a response then goes out with one writev, no sendfile.
 	Data []byte
+	// seen is a region of the file the page cache was seen to hold
+	// (ready, aio threads), and when: every response sending from this
+	// File — open_file_cache shares one between requests — trusts it
+	// for trustCached without looking again.
+	seen   filled
+	seenAt int64
 }
 
 // Segment is one piece of a response body: memory, or a region of a file.

@@ -628,3 +628,30 @@ func TestColdGzipReadsOnPool(t *testing.T) {
 		t.Fatalf("a cold file was compressed with no read on the pool: %+v", r.w.env.Stats)
 	}
 }
+
+// TestHotFileLooksOncePerTrust: responses that send the same file from
+// open_file_cache share what one of them saw of the page cache: a hot
+// 64 KiB file costs one look per trustCached, not three RWF_NOWAIT probes
+// per response (before: one look per response, 20 here).
+func TestHotFileLooksOncePerTrust(t *testing.T) {
+	r := newRig(t, strings.Replace(aioConfig, `access_log = "off"`, `access_log = "off"
+  open_file_cache = { max = 10 }`, 1))
+	path := filepath.Join(r.dir, "64k.bin")
+	data := writeRandom(t, path, 64<<10)
+	if _, err := os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	var clock int64
+	r.w.env.Clock = func() int64 { return clock }
+	for i := range 20 {
+		okBody(t, fmt.Sprint("response ", i), r.fetch(t, "GET /64k.bin HTTP/1.1\r\nHost: a\r\n\r\n", false), data)
+	}
+	if st := r.w.env.Stats; st.CacheLooks != 1 || st.OffloadedSends != 0 {
+		t.Fatalf("20 responses within trustCached: %d looks at the page cache, %d sends on the pool; want 1 and 0", st.CacheLooks, st.OffloadedSends)
+	}
+	clock += int64(2 * time.Second)
+	okBody(t, "after trustCached", r.fetch(t, "GET /64k.bin HTTP/1.1\r\nHost: a\r\n\r\n", false), data)
+	if n := r.w.env.Stats.CacheLooks; n != 2 {
+		t.Fatalf("a response long after the last look: %d looks in all, want 2", n)
+	}
+}
