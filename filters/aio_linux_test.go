@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tern/internal/testcgroup"
+	"tern/threadpool"
 )
 
 // TestResidentRefusesReadaheadInFlight: pages that readahead has put in
@@ -89,3 +90,58 @@ func TestFillBringsPagesIn(t *testing.T) {
 		t.Fatalf("fill past the end: %d, %v; want 0", n, err)
 	}
 }
+
+// TestReadyNearColdProbesEveryPage: just past a region the pool read,
+// where readahead may still be filling pages anywhere, the loop sends
+// inline only a region whose every page is readable without waiting.
+// Here the region after the pool's has only its first, middle and last
+// pages cached (no readahead on the test's descriptor), which three
+// probes took for the whole region: before, ready sent it inline (and
+// the loop's sendfile would have read the rest from the disk); now it
+// goes to the pool. Run with the probes alone, as a worker that may not
+// cachestat the file.
+func TestReadyNearColdProbesEveryPage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	unix.Fsync(fd)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	unix.Fadvise(fd, 0, 0, unix.FADV_RANDOM)
+	const chunk = 256 << 10
+	var b [1]byte
+	for _, at := range []int64{chunk, chunk + chunk/2, 2*chunk - 1} {
+		unix.Pread(fd, b[:], at)
+	}
+	if !uptodate(fd, chunk) || uptodate(fd, chunk+pageSize) {
+		t.Skip("the page cache did not keep just the pages read")
+	}
+	saved := noCachestat
+	noCachestat = true
+	defer func() { noCachestat = saved }()
+	if !resident(fd, chunk, chunk) {
+		t.Fatal("three probes should pass this region (the case this test is about)")
+	}
+
+	pool := threadpool.New("test", 1, 4, wakeNothing{})
+	defer pool.Close()
+	file := &File{FD: fd, Size: 4 << 20, Name: []byte(path)}
+	txn := newTxn(testLoc(nil))
+	txn.Resp.Body.AddFile(file, 0, file.Size)
+	s := &txn.Resp.Body.Segs[0]
+	txn.segOff = chunk
+	txn.cold = filled{file: file, off: 0, end: chunk} // the pool read the first chunk
+	if n, r := ready(txn, pool, s, chunk, -1); r != Again || txn.Wait != WaitThread {
+		t.Fatalf("ready: %d bytes, result %v: sent inline a region with uncached pages", n, r)
+	}
+}
+
+type wakeNothing struct{}
+
+func (wakeNothing) Wake() {}

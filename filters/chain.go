@@ -203,6 +203,9 @@ type Txn struct {
 	filled   filled
 	cached   filled
 	cachedAt int64
+	// cold is the last region the pool was asked to read: ahead of it,
+	// readahead may still be in flight (see coldReach).
+	cold filled
 	// nagle is set while the socket has TCP_NODELAY off for this
 	// response's file data (see setNagle).
 	nagle bool
@@ -259,6 +262,7 @@ func (t *Txn) Reset() {
 	t.headSent = 0
 	t.filled = filled{}
 	t.cached = filled{}
+	t.cold = filled{}
 	t.nagle = false
 	t.seg = 0
 	t.segOff = 0
