@@ -76,13 +76,36 @@ type server struct {
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		// The kernel may hand a closed port out again: a test that
+		// takes several (tern's, and pebble's DNS server's, which is
+		// UDP too) got the same one twice and failed with "address
+		// already in use". No port is handed out twice per process.
+		if portsGiven[port] {
+			continue
+		}
+		if u, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			u.Close()
+		} else {
+			continue
+		}
+		portsGiven[port] = true
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // newServer prepares a directory with an html/ docroot and a config made
 // from tmpl, in which {{PORT}}, {{ROOT}} and {{DIR}} are replaced. Call
