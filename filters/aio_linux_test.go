@@ -19,18 +19,7 @@ import (
 // file forward behind a slow disk leaves such a window ahead of the
 // reader.
 func TestResidentRefusesReadaheadInFlight(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, make([]byte, 16<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fd := int(f.Fd())
-	unix.Fsync(fd)
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	path, fd := coldFile(t, 16<<20)
 	defer testcgroup.ThrottleReads(t, os.Getpid(), path, 4<<20)()
 	buf := make([]byte, 256<<10)
 	seen := false
@@ -62,18 +51,7 @@ func TestResidentRefusesReadaheadInFlight(t *testing.T) {
 // page cache into it, without copying it anywhere, so that resident then
 // says the loop may send it; it counts only the bytes the file has.
 func TestFillBringsPagesIn(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, make([]byte, 4<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fd := int(f.Fd())
-	unix.Fsync(fd)
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	_, fd := coldFile(t, 4<<20)
 	if resident(fd, 1<<20, 512<<10) {
 		t.Skip("the page cache kept the file despite FADV_DONTNEED")
 	}
@@ -101,18 +79,7 @@ func TestFillBringsPagesIn(t *testing.T) {
 // goes to the pool. Run with the probes alone, as a worker that may not
 // cachestat the file.
 func TestReadyNearColdProbesEveryPage(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, make([]byte, 4<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fd := int(f.Fd())
-	unix.Fsync(fd)
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	path, fd := coldFile(t, 4<<20)
 	unix.Fadvise(fd, 0, 0, unix.FADV_RANDOM)
 	const chunk = 256 << 10
 	var b [1]byte
@@ -145,3 +112,22 @@ func TestReadyNearColdProbesEveryPage(t *testing.T) {
 type wakeNothing struct{}
 
 func (wakeNothing) Wake() {}
+
+// coldFile writes a file of size zero bytes, evicts it from the page
+// cache, and returns its path and a descriptor the test owns.
+func coldFile(t *testing.T, size int) (string, int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fd := int(f.Fd())
+	unix.Fsync(fd)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	return path, fd
+}

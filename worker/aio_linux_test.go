@@ -77,8 +77,9 @@ func (r *rig) fetch(t *testing.T, req string, slow bool) []byte {
 }
 
 // fetchFast is fetch with a client that drains the socket after every
-// turn of the loop, so that the next turn finds it writable at once.
-func (r *rig) fetchFast(t *testing.T, req string) []byte {
+// turn of the loop, so that the next turn finds it writable at once;
+// each, when not nil, runs after every turn, before the client reads.
+func (r *rig) fetchFast(t *testing.T, req string, each func()) []byte {
 	t.Helper()
 	if _, err := unix.Write(r.client, []byte(req)); err != nil {
 		t.Fatal(err)
@@ -89,6 +90,9 @@ func (r *rig) fetchFast(t *testing.T, req string) []byte {
 	for deadline := time.Now().Add(30 * time.Second); (want < 0 || len(got) < want) && time.Now().Before(deadline); {
 		r.w.loop.CapWait(5 * time.Millisecond)
 		r.w.loop.RunOnce()
+		if each != nil {
+			each()
+		}
 		for {
 			n, err := unix.Read(r.client, buf)
 			if n <= 0 || err != nil {
@@ -219,28 +223,10 @@ func TestColdChunkSentByPool(t *testing.T) {
 	if !evict(t, path) {
 		t.Skip("the page cache kept the file despite FADV_DONTNEED")
 	}
-	if _, err := unix.Write(r.client, []byte("GET /cold.bin HTTP/1.1\r\nHost: a\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	var got []byte
-	buf := make([]byte, 1<<20)
-	want := -1
-	for deadline := time.Now().Add(30 * time.Second); (want < 0 || len(got) < want) && time.Now().Before(deadline); {
-		r.w.loop.CapWait(5 * time.Millisecond)
-		r.w.loop.RunOnce()
+	got := r.fetchFast(t, "GET /cold.bin HTTP/1.1\r\nHost: a\r\n\r\n", func() {
 		noReadahead(t, path)
 		evict(t, path)
-		for {
-			n, err := unix.Read(r.client, buf)
-			if n <= 0 || err != nil {
-				break
-			}
-			got = append(got, buf[:n]...)
-		}
-		if want < 0 {
-			want = responseLen(got)
-		}
-	}
+	})
 	head, body := splitResponse(t, got)
 	if !strings.HasPrefix(head, "HTTP/1.1 200 OK") || !bytes.Equal(body, data) {
 		t.Fatalf("head %q, body %d bytes (want %d), equal %v", head, len(body), len(data), bytes.Equal(body, data))
@@ -354,7 +340,7 @@ func TestCachedFileLooksPerRegion(t *testing.T) {
 			}
 			var clock int64
 			r.w.env.Clock = func() int64 { clock += tc.step; return clock }
-			resp := r.fetchFast(t, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp := r.fetchFast(t, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n", nil)
 			head, body := splitResponse(t, resp)
 			if !strings.HasPrefix(head, "HTTP/1.1 200 OK") || !bytes.Equal(body, data) {
 				t.Fatalf("head %q, body %d bytes (want %d), equal %v", head, len(body), len(data), bytes.Equal(body, data))
