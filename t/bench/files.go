@@ -10,6 +10,9 @@ package main
 //	               (/proc/PID/stat)
 //	large-evicted  the same with 1 % of the file's pages evicted
 //	               (FADV_DONTNEED on scattered ranges) before each run
+//	sustain        whether each server alone keeps up with -rate 1 KiB
+//	               requests per second, open loop (sustain.go); open runs
+//	               it first
 //	open           open-loop latency of 1 KiB requests at -rate per second:
 //	               alone (hot) and while -downloaders clients download
 //	               files evicted from the page cache, through the
@@ -79,6 +82,10 @@ func filePhases(o *options, servers []*server, root string) error {
 	}
 	if o.phases["open"] {
 		return openPhase(o, servers, root)
+	}
+	if o.phases["sustain"] {
+		_, err := sustainPhase(o, servers)
+		return err
 	}
 	return nil
 }
@@ -231,11 +238,9 @@ func openPhase(o *options, servers []*server, root string) error {
 				s.name, row, round(r.p99), r.diskWait, r.diskWaitMax)
 		}
 	}
-	// A second of the same load first, unmeasured: the first server's
-	// first run otherwise pays for every server's start (page faults,
-	// connection setup).
-	for _, s := range servers {
-		openLoop(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, time.Second)
+	behind, err := sustainPhase(o, servers)
+	if err != nil {
+		return err
 	}
 	for r := 0; r < o.rounds; r++ {
 		fmt.Printf("  round %d: %s\n", r+1, loadAverage())
@@ -267,7 +272,7 @@ func openPhase(o *options, servers []*server, root string) error {
 		}
 	}
 	fmt.Printf("== open: 1 KiB requests at %d/s over %d connections, latency from the intended send time\n", o.rate, o.conns)
-	fmt.Printf("%-16s %-5s %9s %9s %9s %9s %9s %9s %12s %8s %8s %9s\n", "server", "load", "req/s", "p50", "p99", "p99.9", "max", "late p99", "download", "cpu/s", "runq/s", "disk")
+	fmt.Printf("%-16s %-5s %9s %8s %9s %9s %9s %9s %9s %12s %8s %8s %9s\n", "server", "load", "req/s", "in time", "p50", "p99", "p99.9", "max", "late p99", "download", "cpu/s", "runq/s", "disk")
 	for _, s := range servers {
 		for _, row := range []struct {
 			name string
@@ -281,21 +286,22 @@ func openPhase(o *options, servers []*server, root string) error {
 			if row.name != "hot" {
 				dl = fmt.Sprintf("%.0f MiB/s", m.downloadMBs)
 			}
-			fmt.Printf("%-16s %-5s %9.0f %9s %9s %9s %9s %9s %12s %8s %8s %9s\n", s.name, row.name, m.rps,
+			fmt.Printf("%-16s %-5s %9.0f %7.1f%% %9s %9s %9s %9s %9s %12s %8s %8s %9s\n", s.name, row.name, m.rps, 100*m.inTime,
 				round(m.p50), round(m.p99), round(m.p999), round(m.max), round(m.late99), dl, m.cpu.Round(time.Millisecond),
 				m.runq.Round(10*time.Microsecond), fmt.Sprintf("%.1f MiB/s", m.diskMBs))
 		}
 	}
 	fmt.Printf("(hot and cold alternate in windows of %s of one run of %s, cold first, the first %s of each left out; cold: with %d %s, which stop reading in the hot windows)\n",
 		o.openWindow, 2*o.duration, o.openGuard, o.downloaders, load)
-	fmt.Printf("(late p99: how late the load generator sent after the intended time or the previous answer, whichever came later: its own share of the latency; cpu/s, runq/s, disk: per second of the condition's windows, guards left out, the time the server's workers ran and waited on a run queue, ready to run, and what they read from the disk)\n")
+	fmt.Printf("(in time: the share of the condition's requests answered before their window ended; late p99: how late the load generator sent after the intended time or the previous answer, whichever came later: its own share of the latency; cpu/s, runq/s, disk: per second of the condition's windows, guards left out, the time the server's workers ran and waited on a run queue, ready to run, and what they read from the disk)\n")
 	if control != nil {
 		fmt.Printf("(ctrl: the same downloads from %s while the server measured takes only the requests)\n", control.name)
 	}
 	for _, s := range servers {
 		h, c := median(hotRuns[s.name]), median(coldRuns[s.name])
 		if h.p99 > 0 {
-			fmt.Printf("%-50s %.2f× (rounds: %s)\n", "open-loop p99 cold / hot, "+s.name, float64(c.p99)/float64(h.p99), roundRatios(hotRuns[s.name], coldRuns[s.name]))
+			fmt.Printf("%-50s %.2f× (rounds: %s)%s\n", "open-loop p99 cold / hot, "+s.name, float64(c.p99)/float64(h.p99),
+				roundRatios(hotRuns[s.name], coldRuns[s.name]), caveat(o, behind[s.name], h))
 		}
 		if runs := ctrl[s.name]; h.p99 > 0 && len(runs) > 0 {
 			fmt.Printf("%-50s %.2f×\n", "open-loop p99 ctrl / hot, "+s.name, float64(median(runs).p99)/float64(h.p99))
@@ -303,6 +309,20 @@ func openPhase(o *options, servers []*server, root string) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// caveat is what keeps a server's cold ÷ hot ratio from measuring what
+// the downloads cost its hot requests: it did not keep up with the rate
+// alone (why, from the sustain phase), or its hot windows, which follow
+// cold ones, fell behind (the downloads' stall spilling into them).
+func caveat(o *options, why string, h wrkResult) string {
+	switch {
+	case why != "":
+		return fmt.Sprintf("; NOT COMPARABLE: alone it does not keep up with %d/s (%s), so both p99s measure its queue", o.rate, why)
+	case h.inTime < sustainedShare:
+		return fmt.Sprintf("; its hot windows fell behind (%.1f %% in time): the cold windows' stall spills into them", 100*h.inTime)
+	}
+	return ""
 }
 
 // roundRatios lists each round's ratio of cold to hot p99.

@@ -44,6 +44,10 @@ type wrkResult struct {
 	// diskMBs is how fast the server read the disk, in MiB/s (the
 	// open phase; in its hot windows it should be near 0).
 	diskMBs float64
+	// inTime is the fraction of an open-loop condition's requests
+	// answered before their window ended (openLoopWindows): below 0.99,
+	// the server did not keep up with the rate.
+	inTime float64
 	// failure says what went wrong in an open-loop run whose
 	// connections failed or timed out, "" when none did.
 	failure string

@@ -30,7 +30,7 @@
 //	h2-*   the HTTP/2 phases (h2.go, with h2load): h2-hot, h2-64k,
 //	       h2-large (over h2c and TLS), h2-idle; nginx and lighttpd
 //	       beside tern
-//	64k, large, large-evicted, open
+//	64k, large, large-evicted, sustain, open
 //	       by file size, and open-loop latency (files.go)
 //
 // Needs wrk; nginx, lighttpd, strace and a cgroup v1 blkio hierarchy are
@@ -84,6 +84,9 @@ type options struct {
 	// openWindow and openGuard shape the open phase's windows (see
 	// windows in openloop.go).
 	openWindow, openGuard time.Duration
+	// sustainP99 is the p99 above which a server alone at -rate is
+	// taken not to keep up with it (the sustain phase).
+	sustainP99 time.Duration
 }
 
 func main() {
@@ -96,7 +99,8 @@ func main() {
 	flag.Int64Var(&o.largeSize, "large", 512<<20, "size of the cached file of large, large-evicted, tls-large and h2-large")
 	flag.DurationVar(&o.openWindow, "open-window", time.Second, "the open phase's hot and cold windows alternate this often within one run")
 	flag.DurationVar(&o.openGuard, "open-guard", 300*time.Millisecond, "the start of each open-phase window left out of both conditions: the previous one winding down")
-	flag.IntVar(&o.rate, "rate", 20000, "requests/s of the open phase: well below every server's capacity")
+	flag.IntVar(&o.rate, "rate", 10000, "requests/s of the open and sustain phases: one every server keeps up with alone, or the open phase's ratios compare queues (on 2 vCPUs nginx with aio threads takes 80-100 % of its CPU at 20000, half at 10000); the sustain phase, which open runs first, says whether each does")
+	flag.DurationVar(&o.sustainP99, "sustain-p99", 20*time.Millisecond, "the sustain phase's bound: a server alone at -rate with a p99 above it does not keep up")
 	flag.DurationVar(&o.duration, "d", 8*time.Second, "length of one measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
 	flag.IntVar(&o.loadRounds, "load-rounds", 3, "interleaved rounds of the cold and slow phases")
@@ -173,7 +177,7 @@ func run(o *options) error {
 	}
 	var servers []*server
 	plain := false
-	for _, p := range []string{"hot", "64k", "large", "large-evicted", "open", "cold", "slow", "idle", "strace", "pairs"} {
+	for _, p := range []string{"hot", "64k", "large", "large-evicted", "sustain", "open", "cold", "slow", "idle", "strace", "pairs"} {
 		plain = plain || o.phases[p]
 	}
 	if plain {
@@ -359,6 +363,7 @@ func median(runs []wrkResult) wrkResult {
 		runq:        time.Duration(pick(func(r wrkResult) float64 { return float64(r.runq) })),
 		cpu:         time.Duration(pick(func(r wrkResult) float64 { return float64(r.cpu) })),
 		late99:      time.Duration(pick(func(r wrkResult) float64 { return float64(r.late99) })),
+		inTime:      pick(func(r wrkResult) float64 { return r.inTime }),
 		diskMBs:     pick(func(r wrkResult) float64 { return r.diskMBs }),
 	}
 }

@@ -80,9 +80,24 @@ func (w *windows) class(t time.Time) int {
 	return hot
 }
 
+// end is when the window holding t ends (before the first window: when
+// the first one starts).
+func (w *windows) end(t time.Time) time.Time {
+	since := t.Sub(w.start)
+	if since < 0 {
+		return w.start
+	}
+	return w.start.Add((since/w.length + 1) * w.length)
+}
+
 // openLoopWindows is openLoop over w's windows, from w.start, the
 // first intended send time: it returns the hot and the cold
-// requests' results, both hot when w is nil. The latencies are kept in
+// requests' results, both hot when w is nil. A request is answered in
+// time when its answer comes before its window ends (without windows,
+// before the schedule ends): a server that keeps up answers all but
+// the few sent in a window's last milliseconds in time, one that does
+// not falls behind by what it lacks, however long the load generator
+// then waits for the answers. The latencies are kept in
 // arrays sized for the run and the collector is off meanwhile, so that
 // the load generator's own pauses stay out of the tail it measures.
 func openLoopWindows(addr, path string, rate, conns int, d time.Duration, w *windows) ([2]wrkResult, error) {
@@ -94,9 +109,19 @@ func openLoopWindows(addr, path string, rate, conns int, d time.Duration, w *win
 	}
 	cutoff := start.Add(d + time.Second)
 	type sample struct {
-		class int
-		lat   time.Duration // from the intended send time to the answer
-		late  time.Duration // the load generator's lateness in sending it
+		class  int
+		lat    time.Duration // from the intended send time to the answer
+		late   time.Duration // the load generator's lateness in sending it
+		inTime bool          // answered before its window ended
+	}
+	// due is when a request intended at t must be answered to count as
+	// answered in time.
+	due := func(t time.Time) time.Time {
+		end := start.Add(d)
+		if w != nil && w.end(t).Before(end) {
+			return w.end(t)
+		}
+		return end
 	}
 	samples := make([][]sample, conns)
 	for j := range samples {
@@ -149,7 +174,7 @@ func openLoopWindows(addr, path string, rate, conns int, d time.Duration, w *win
 				}
 				done = time.Now()
 				if cl := w.class(at); cl >= 0 {
-					samples[j] = append(samples[j], sample{class: cl, lat: done.Sub(at), late: late})
+					samples[j] = append(samples[j], sample{class: cl, lat: done.Sub(at), late: late, inTime: !done.After(due(at))})
 				}
 			}
 		}(j, c)
@@ -158,10 +183,14 @@ func openLoopWindows(addr, path string, rate, conns int, d time.Duration, w *win
 	var out [2]wrkResult
 	for cl := range out {
 		var lat, late []time.Duration
+		inTime := 0
 		for j := range samples {
 			for _, s := range samples[j] {
 				if s.class != cl {
 					continue
+				}
+				if s.inTime {
+					inTime++
 				}
 				lat = append(lat, s.lat)
 				if s.late >= 0 {
@@ -170,7 +199,9 @@ func openLoopWindows(addr, path string, rate, conns int, d time.Duration, w *win
 			}
 		}
 		if len(lat) == 0 {
-			if w == nil || cl == cold {
+			// Without windows every request is hot; with them, a run
+			// without cold requests measured nothing.
+			if (w == nil) == (cl == hot) {
 				return out, fmt.Errorf("open loop: no response (%v)", errs[0])
 			}
 			continue
@@ -182,6 +213,7 @@ func openLoopWindows(addr, path string, rate, conns int, d time.Duration, w *win
 			span = time.Duration(float64(d/2) * float64(w.length-w.guard) / float64(w.length))
 		}
 		out[cl] = summarize(lat, late, span)
+		out[cl].inTime = float64(inTime) / float64(len(lat))
 		if failed := countErrs(errs); failed > 0 {
 			out[cl].failure = fmt.Sprintf("%d of %d connections failed (first: %v); %d of %d requests answered, the rest count with their wait until the cutoff",
 				failed, conns, firstErr(errs), len(late), len(lat))
