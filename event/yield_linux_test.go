@@ -38,15 +38,75 @@ func (s *spinner) Posted() {
 // not count it as running too long. Without that, the monitor preempts
 // it with a signal (SIGURG) every 10–20 ms while it runs Go code, and
 // takes its P away at every look while it is in a system call (see
-// yieldEvery). Counting the preemption signals the process receives is
-// the observable part: about 10 in a 200 ms run without the yields, 0 or
-// 1 with them; the test judges the median of five runs.
+// yieldEvery): about 10 preemptions in a 200 ms run without the yields,
+// 0 or 1 with them.
+func TestBusyLoopNotPreempted(t *testing.T) {
+	expectNoPreemption(t, func(l *Loop, until time.Time) {
+		l.Post(&spinner{l: l, until: until})
+		for len(l.posted) > 0 {
+			if err := l.RunOnce(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// slowReady is an fd that stays ready and whose every event keeps the
+// loop busy in Go code for 100 µs, as a connection's read and write do
+// when a tracer stops the worker at each.
+type slowReady struct{}
+
+func (slowReady) Event(uint32) {
+	for end := time.Now().Add(100 * time.Microsecond); time.Now().Before(end); {
+	}
+}
+
+// TestSlowBatchNotPreempted: one batch of events that takes longer than
+// the monitor's 10 ms (here 200 ready fds at 100 µs each: 20 ms) still
+// passes through the scheduler within it. A loop that yields only
+// between batches is preempted about once per batch; one traced by
+// strace, where every system call costs tens of microseconds, spends
+// that long on a batch of 100 busy connections.
+func TestSlowBatchNotPreempted(t *testing.T) {
+	expectNoPreemption(t, func(l *Loop, until time.Time) {
+		var fds []int
+		defer func() {
+			for _, fd := range fds {
+				l.Del(fd)
+				unix.Close(fd)
+			}
+		}()
+		for range 200 {
+			fd, err := unix.Eventfd(1, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fds = append(fds, fd)
+			if err := l.Add(fd, unix.EPOLLIN, slowReady{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for time.Now().Before(until) {
+			if err := l.RunOnce(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// expectNoPreemption runs a busy loop five times for 200 ms each (run
+// keeps l busy until the time it is given) and fails when the median
+// run received more than one preemption signal. Counting the signals
+// (SIGURG) the process receives is the observable part of the monitor
+// counting a goroutine as running too long: about one every 10–20 ms
+// without the loop's yields.
 //
 // The monitor also preempts a goroutine whose thread the kernel kept off
 // the CPU for 10 ms, which a loaded machine does often, so the loop's
 // thread runs at nice -20 where it may (root); where it may not, the
 // test skips on a machine whose load average exceeds its CPUs.
-func TestBusyLoopNotPreempted(t *testing.T) {
+func expectNoPreemption(t *testing.T, run func(l *Loop, until time.Time)) {
+	t.Helper()
 	runtime.LockOSThread() // the nice value is the thread's
 	defer runtime.UnlockOSThread()
 	tid := unix.Gettid()
@@ -61,17 +121,12 @@ func TestBusyLoopNotPreempted(t *testing.T) {
 	}
 	defer l.Close()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC cycle preempts too
-	const run = 200 * time.Millisecond
+	const length = 200 * time.Millisecond
 	var counts []int
 	for len(counts) < 5 {
 		urg := make(chan os.Signal, 1000)
 		signal.Notify(urg, syscall.SIGURG)
-		l.Post(&spinner{l: l, until: time.Now().Add(run)})
-		for len(l.posted) > 0 {
-			if err := l.RunOnce(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		run(l, time.Now().Add(length))
 		signal.Stop(urg)
 		counts = append(counts, len(urg))
 	}
@@ -81,7 +136,7 @@ func TestBusyLoopNotPreempted(t *testing.T) {
 	if load := loadAverage(); !reniced && load > float64(runtime.NumCPU()) {
 		t.Skipf("not allowed nice -20, on a machine at load average %.1f: preempted %v times", load, counts)
 	}
-	t.Fatalf("the busy loop was preempted %v times in five runs of %v", counts, run)
+	t.Fatalf("the busy loop was preempted %v times in five runs of %v", counts, length)
 }
 
 // loadAverage is the machine's load average over the last minute.

@@ -256,7 +256,7 @@ func (w *Worker) Loop() *event.Loop { return w.loop }
 // The loop's goroutine is not locked to its OS thread: nothing it does
 // depends on the thread (the CPU pinning and no_new_privs hold for every
 // thread of the process), and a locked goroutine's Gosched, which the
-// loop makes every 5 ms (event.yieldEvery), is a hand-over through a
+// loop makes every 8 ms (event.yieldEvery), is a hand-over through a
 // second thread (10.6 µs, two context switches) instead of 0.1–0.2 µs.
 func (w *Worker) Run() error {
 	// A write to a socket the peer closed returns EPIPE instead of
