@@ -351,7 +351,10 @@ func stracePhase(o *options, servers []*server) {
 			fmt.Println(err)
 			return
 		}
-		time.Sleep(time.Second)
+		// Long enough for strace to attach to every thread; the worker's
+		// idle-time calls (timers, the runtime's monitor) made before the
+		// load starts are not calls per request.
+		time.Sleep(300 * time.Millisecond)
 		wo, _ := exec.Command("wrk", "-t1", "-c"+strconv.Itoa(o.conns), "-d3s", s.url("/1k.txt")).CombinedOutput()
 		tr.Process.Signal(os.Interrupt)
 		tr.Wait()
