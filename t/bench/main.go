@@ -69,8 +69,13 @@ type options struct {
 	dir         string
 	police      bool
 	pairLoad    string
-	h2Conns     int
-	h2Streams   int
+	// pairs are the pairs of the pairs phase (-pairs); nil: every
+	// default pair whose two servers run.
+	pairs []pair
+	// largeFile is the docroot's large file.
+	largeFile string
+	h2Conns   int
+	h2Streams int
 	// largeReader downloads large files with the harness's reader
 	// instead of wrk (-large-client reader).
 	largeReader bool
@@ -115,8 +120,9 @@ func main() {
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the servers run on")
 	flag.IntVar(&o.loadC, "load-cpu", 1, "CPU wrk and the downloaders run on")
 	flag.Float64Var(&o.serverQuota, "server-quota", 0, "cap each server of the plain phases to this share of its CPU (0.5: half) with a cgroup v1 cpu group, so that the server, not wrk's one thread, limits requests/s: on 2 vCPUs wrk is otherwise the limit of hot and 64k for every server")
-	flag.StringVar(&o.pairLoad, "pair-load", "1k", "what the pairs phase loads each server with: 1k, 64k or large (4 downloads of the -large file, cached)")
-	var skip, controlled, largeClient string
+	flag.StringVar(&o.pairLoad, "pair-load", "1k", "what the pairs phase loads each server with: 1k, 64k, large (4 downloads of the -large file, cached) or large-evicted (the same with 1 % of the file evicted before each round, as large-evicted)")
+	var skip, controlled, largeClient, pairList string
+	flag.StringVar(&pairList, "pairs", "", "the pairs phase's pairs, a/b,c/d by server name (tern/tern-aio-off); default: tern-police/tern, nginx-police/nginx, tern/tern-old, tern/nginx, tern/lighttpd, those whose servers run")
 	flag.StringVar(&largeClient, "large-client", "wrk", "the 4 downloads of large and large-evicted: wrk (8 KiB reads, and an ioctl per read: on 2 vCPUs it is the limit near 600 MiB/s whatever the server) or reader (the harness's keep-alive downloads, 1 MiB reads: the server is the limit)")
 	flag.StringVar(&controlled, "open-control-for", "tern", "the servers that get -open-control's rows, by name")
 	flag.StringVar(&o.control, "open-control", "", "in the open phase, also measure the hot requests of the servers -open-control-for names while this server takes the cold downloads: what the downloads cost the machine and the load generator, not the server measured")
@@ -138,6 +144,17 @@ func main() {
 	o.controlled = map[string]bool{}
 	for _, name := range strings.Split(controlled, ",") {
 		o.controlled[strings.TrimSpace(name)] = true
+	}
+	for _, p := range strings.Split(pairList, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		a, b, ok := strings.Cut(p, "/")
+		if !ok || a == "" || b == "" || a == b {
+			fmt.Fprintf(os.Stderr, "bench: -pairs %q: want a/b, two server names\n", p)
+			os.Exit(2)
+		}
+		o.pairs = append(o.pairs, pair{a, b})
 	}
 	o.skip = map[string]bool{}
 	for _, name := range strings.Split(skip, ",") {
@@ -212,8 +229,9 @@ func run(o *options) error {
 		return err
 	}
 	if o.phases["pairs"] {
+		o.largeFile = filepath.Join(root, "large.bin")
 		if o.pairLoad == "large" {
-			prepareLarge(filepath.Join(root, "large.bin"), false)
+			prepareLarge(o.largeFile, false)
 		}
 		if err := pairsPhase(o, servers); err != nil {
 			return err

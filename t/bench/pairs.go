@@ -38,9 +38,10 @@ type pairResult struct {
 // pairLoads are what -pair-load can name: what each server of a pair is
 // loaded with, and the units of its rate and CPU cost.
 var pairLoads = map[string]struct{ rate, cost string }{
-	"1k":    {"req/s", "CPU µs/req"},
-	"64k":   {"req/s", "CPU µs/req"},
-	"large": {"MiB/s", "CPU s/GiB"},
+	"1k":            {"req/s", "CPU µs/req"},
+	"64k":           {"req/s", "CPU µs/req"},
+	"large":         {"MiB/s", "CPU s/GiB"},
+	"large-evicted": {"MiB/s", "CPU s/GiB"},
 }
 
 // pairsPhase runs every pair for o.rounds rounds and prints each round's
@@ -50,10 +51,17 @@ func pairsPhase(o *options, servers []*server) error {
 	for _, s := range servers {
 		byName[s.name] = s
 	}
-	var pairs []pair
-	for _, p := range []pair{{"tern-police", "tern"}, {"nginx-police", "nginx"}, {"tern", "tern-old"}, {"tern", "nginx"}, {"tern", "lighttpd"}} {
-		if byName[p.a] != nil && byName[p.b] != nil {
-			pairs = append(pairs, p)
+	pairs := o.pairs
+	if pairs == nil {
+		for _, p := range []pair{{"tern-police", "tern"}, {"nginx-police", "nginx"}, {"tern", "tern-old"}, {"tern", "nginx"}, {"tern", "lighttpd"}} {
+			if byName[p.a] != nil && byName[p.b] != nil {
+				pairs = append(pairs, p)
+			}
+		}
+	}
+	for _, p := range pairs {
+		if byName[p.a] == nil || byName[p.b] == nil {
+			return fmt.Errorf("-pairs %s/%s: both must be running (see -skip)", p.a, p.b)
 		}
 	}
 	if len(pairs) == 0 {
@@ -62,17 +70,25 @@ func pairsPhase(o *options, servers []*server) error {
 	}
 	units, ok := pairLoads[o.pairLoad]
 	if !ok {
-		return fmt.Errorf("-pair-load %q: one of 1k, 64k, large", o.pairLoad)
+		return fmt.Errorf("-pair-load %q: one of 1k, 64k, large, large-evicted", o.pairLoad)
 	}
 	load := fmt.Sprintf("%s keep-alive requests, %d connections each", o.pairLoad, o.conns)
-	if o.pairLoad == "large" {
+	switch o.pairLoad {
+	case "large":
 		load = fmt.Sprintf("4 downloads each of a cached %d MiB file", o.largeSize>>20)
+	case "large-evicted":
+		load = fmt.Sprintf("4 downloads each of a %d MiB file, 1 %% of it evicted before each round", o.largeSize>>20)
 	}
 	fmt.Printf("== pairs: two servers loaded at once, %s; %s\n", load, loadAverage())
 	fmt.Printf("%-26s %10s %10s %8s %14s %8s\n", "a / b", "a "+units.rate, "b "+units.rate, "ratio", units.cost, "ratio")
 	for _, p := range pairs {
 		var rps, cpu []float64
 		for round := 0; round < o.rounds; round++ {
+			if o.pairLoad == "large-evicted" {
+				// Both servers send the same file: whichever reaches
+				// an evicted range first reads it from the disk.
+				prepareLarge(o.largeFile, true)
+			}
 			r, err := runPair(o, byName[p.a], byName[p.b])
 			if err != nil {
 				return err
@@ -97,7 +113,7 @@ func runPair(o *options, a, b *server) (pairResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if o.pairLoad == "large" {
+			if strings.HasPrefix(o.pairLoad, "large") {
 				r.rps[i], r.cpuPerRq[i], errs[i] = largeRun(o, s)
 				return
 			}

@@ -150,7 +150,7 @@ func makeDocroot(o *options) (string, error) {
 		return "", err
 	}
 	if o.phases["tls-large"] || o.phases["large"] || o.phases["large-evicted"] || o.phases["h2-large"] ||
-		o.phases["pairs"] && o.pairLoad == "large" {
+		o.phases["pairs"] && strings.HasPrefix(o.pairLoad, "large") {
 		// A file the page cache holds: written just now.
 		buf := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 		f, err := os.Create(filepath.Join(root, "large.bin"))
