@@ -60,6 +60,8 @@ type Stats struct {
 	// RWF_NOWAIT probes) that decide whether a file region is sent
 	// inline.
 	CacheLooks uint64
+	// CacheLookCalls counts the system calls those looks made.
+	CacheLookCalls uint64
 }
 
 // Tick refreshes the cached clock strings when the second changes.
