@@ -89,9 +89,9 @@ type options struct {
 	// openWindow and openGuard shape the open phase's windows (see
 	// windows in openloop.go).
 	openWindow, openGuard time.Duration
-	// sustainP99 is the p99 above which a server alone at -rate is
-	// taken not to keep up with it (the sustain phase).
-	sustainP99 time.Duration
+	// sustainP50 is the median latency above which a server alone at
+	// -rate is taken not to keep up with it (the sustain phase).
+	sustainP50 time.Duration
 }
 
 func main() {
@@ -105,7 +105,7 @@ func main() {
 	flag.DurationVar(&o.openWindow, "open-window", time.Second, "the open phase's hot and cold windows alternate this often within one run")
 	flag.DurationVar(&o.openGuard, "open-guard", 300*time.Millisecond, "the start of each open-phase window left out of both conditions: the previous one winding down")
 	flag.IntVar(&o.rate, "rate", 10000, "requests/s of the open and sustain phases: one every server keeps up with alone, or the open phase's ratios compare queues (on 2 vCPUs nginx with aio threads takes 80-100 % of its CPU at 20000, half at 10000); the sustain phase, which open runs first, says whether each does")
-	flag.DurationVar(&o.sustainP99, "sustain-p99", 20*time.Millisecond, "the sustain phase's bound: a server alone at -rate with a p99 above it does not keep up")
+	flag.DurationVar(&o.sustainP50, "sustain-p50", 5*time.Millisecond, "the sustain phase's bound: a server alone at -rate whose median latency is above it does not keep up (its queue does not drain)")
 	flag.DurationVar(&o.duration, "d", 8*time.Second, "length of one measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the hot phase; medians are reported")
 	flag.IntVar(&o.loadRounds, "load-rounds", 3, "interleaved rounds of the cold and slow phases")

@@ -12,15 +12,20 @@ const sustainedShare = 0.99
 // sustains says why r, a hot-only open-loop run at the target rate,
 // shows a server that does not keep up with the rate: requests failed,
 // fewer than sustainedShare answered in time (a queue that grows), or
-// a p99 above bound (a queue that does not drain); "" when it keeps up.
+// a median above bound (a queue that does not drain); "" when it keeps
+// up. The median, not the p99: on a shared machine other work on the
+// server's CPU puts 10-20 ms into the p99 of a server at a fifth of its
+// capacity, while the median of one that keeps up stays near 1 ms (at
+// 20000/s, nginx with aio threads alone at 99 % of its CPU: median
+// 26 ms, p99 94 ms; at 78 %: median 0.18 ms, p99 8.6 ms).
 func sustains(r wrkResult, bound time.Duration) string {
 	switch {
 	case r.failure != "":
 		return r.failure
 	case r.inTime < sustainedShare:
 		return fmt.Sprintf("%.1f %% answered in time", 100*r.inTime)
-	case r.p99 > bound:
-		return fmt.Sprintf("p99 %s above %s", round(r.p99), bound)
+	case r.p50 > bound:
+		return fmt.Sprintf("median %s above %s", round(r.p50), bound)
 	}
 	return ""
 }
@@ -31,8 +36,8 @@ func sustains(r wrkResult, bound time.Duration) string {
 // queues, not what the downloads cost. It returns, by server name, why
 // each server that does not keep up does not.
 func sustainPhase(o *options, servers []*server) (map[string]string, error) {
-	fmt.Printf("== sustain: does each server keep up with %d requests/s of 1 KiB, open loop over %d connections, nothing else running? (%s each; keeps up: ≥ %.0f %% answered in time and p99 ≤ %s)\n",
-		o.rate, o.conns, o.duration, 100*sustainedShare, o.sustainP99)
+	fmt.Printf("== sustain: does each server keep up with %d requests/s of 1 KiB, open loop over %d connections, nothing else running? (%s each; keeps up: ≥ %.0f %% answered in time and median ≤ %s)\n",
+		o.rate, o.conns, o.duration, 100*sustainedShare, o.sustainP50)
 	fmt.Printf("%-16s %9s %8s %9s %9s %9s %9s %9s %8s  %s\n", "server", "req/s", "in time", "p50", "p99", "p99.9", "max", "late p99", "cpu/s", "verdict")
 	// A second of the same load first, unmeasured: the first server's
 	// first run otherwise pays for every server's start (page faults,
@@ -49,7 +54,7 @@ func sustainPhase(o *options, servers []*server) (map[string]string, error) {
 		}
 		cpu := (usageOf(s.workers()).cpu - u0.cpu) / o.duration.Seconds()
 		verdict := "keeps up"
-		if why := sustains(r, o.sustainP99); why != "" {
+		if why := sustains(r, o.sustainP50); why != "" {
 			not[s.name] = why
 			verdict = "DOES NOT KEEP UP: " + why
 		}
