@@ -108,3 +108,44 @@ func TestTasksKeepTheirThreads(t *testing.T) {
 		t.Fatalf("320 tasks of a 2-goroutine pool ran on %d threads", len(threads))
 	}
 }
+
+// TestBatchThreadKeepsNice: marking a thread SCHED_BATCH keeps the nice
+// value it inherited, so that a tern started with nice (systemd's Nice=,
+// nice(1)) does not get pool threads at nice 0, ahead of its own event
+// loop. Before, sched_setattr set the nice value of the attribute it was
+// given, 0, and as root the pool threads ran at nice 0.
+func TestBatchThreadKeepsNice(t *testing.T) {
+	done := make(chan struct{})
+	var before, after int
+	var err error
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // the thread ends with the goroutine
+		tid := unix.Gettid()
+		if err = unix.Setpriority(unix.PRIO_PROCESS, tid, 7); err != nil {
+			return
+		}
+		before, err = threadNice(tid)
+		if err != nil {
+			return
+		}
+		batchThread()
+		after, err = threadNice(tid)
+	}()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != 7 || after != 7 {
+		t.Fatalf("nice %d before batchThread, %d after; want 7 and 7", before, after)
+	}
+}
+
+// threadNice is the nice value of thread tid.
+func threadNice(tid int) (int, error) {
+	attr, err := unix.SchedGetAttr(tid, 0)
+	if err != nil {
+		return 0, err
+	}
+	return int(attr.Nice), nil
+}
