@@ -196,11 +196,14 @@ func openPhase(o *options, servers []*server, root string) error {
 	measure := func(s *server) func(*windows) ([2]wrkResult, error) {
 		return func(w *windows) ([2]wrkResult, error) {
 			stop := make(chan struct{})
-			type waits struct{ total, longest [2]time.Duration }
+			type waits struct {
+				total, longest [2]time.Duration
+				first          string
+			}
 			waited := make(chan waits, 1)
 			go func() {
-				total, longest := diskWaits(s.workers(), stop, w)
-				waited <- waits{total, longest}
+				total, longest, first := diskWaits(s.workers(), stop, w)
+				waited <- waits{total, longest, first}
 			}()
 			type used struct {
 				sum     [2]usage
@@ -214,6 +217,9 @@ func openPhase(o *options, servers []*server, root string) error {
 			r, err := openLoopWindows(fmt.Sprintf("127.0.0.1:%d", s.port), "/1k.txt", o.rate, o.conns, 2*o.duration, w)
 			close(stop)
 			dw, u := <-waited, <-usedc
+			if dw.first != "" {
+				fmt.Printf("  %s: an event loop waited %s or more for the disk in one sendfile: %s\n", s.name, stallShown, dw.first)
+			}
 			for cl := range r {
 				r[cl].diskWait, r[cl].diskWaitMax = dw.total[cl], dw.longest[cl]
 				if sec := u.seconds[cl]; sec > 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -308,8 +309,9 @@ func readResponse(br *bufio.Reader) error {
 // how long one was seen waiting in the kernel (state D) inside a
 // sendfile to a socket — a send from the page cache that waits for the
 // disk, the stall an event loop must never take — and the longest such
-// wait. A pool thread's sends and reads are not counted.
-func diskWaits(pids []int, stop <-chan struct{}, w *windows) (total, longest [2]time.Duration) {
+// wait. A pool thread's sends and reads are not counted. first
+// describes the first wait seen to last stallShown (describeStall).
+func diskWaits(pids []int, stop <-chan struct{}, w *windows) (total, longest [2]time.Duration, first string) {
 	const every = 10 * time.Millisecond
 	run := map[string]time.Duration{} // thread → the wait seen so far
 	tick := time.NewTicker(every)
@@ -317,7 +319,7 @@ func diskWaits(pids []int, stop <-chan struct{}, w *windows) (total, longest [2]
 	for {
 		select {
 		case <-stop:
-			return total, longest
+			return total, longest, first
 		case <-tick.C:
 		}
 		cl := w.class(time.Now())
@@ -341,6 +343,9 @@ func diskWaits(pids []int, stop <-chan struct{}, w *windows) (total, longest [2]
 					continue
 				}
 				run[key] += every
+				if first == "" && run[key] >= stallShown {
+					first = describeStall(pid, t.Name())
+				}
 				if cl >= 0 {
 					total[cl] += every
 					longest[cl] = max(longest[cl], run[key])
@@ -348,6 +353,32 @@ func diskWaits(pids []int, stop <-chan struct{}, w *windows) (total, longest [2]
 			}
 		}
 	}
+}
+
+// stallShown is how long an event loop must wait for the disk in one
+// sendfile for diskWaits to describe the wait.
+const stallShown = 200 * time.Millisecond
+
+// describeStall describes thread tid of pid, waiting in a sendfile: the
+// file it sends from, how much it asked for, and its kernel stack.
+func describeStall(pid int, tid string) string {
+	sc, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, tid))
+	f := strings.Fields(string(sc))
+	what := "sendfile"
+	if len(f) >= 5 {
+		in, _ := strconv.ParseInt(strings.TrimPrefix(f[2], "0x"), 16, 64)
+		count, _ := strconv.ParseInt(strings.TrimPrefix(f[4], "0x"), 16, 64)
+		file, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, in))
+		what = fmt.Sprintf("sendfile of %d bytes from %s", count, filepath.Base(file))
+	}
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stack", pid, tid))
+	var frames []string
+	for _, line := range strings.Split(strings.TrimSpace(string(st)), "\n") {
+		if fields := strings.Fields(line); len(fields) == 2 {
+			frames = append(frames, strings.SplitN(fields[1], "+", 2)[0])
+		}
+	}
+	return fmt.Sprintf("thread %s of %d: %s, kernel stack %s", tid, pid, what, strings.Join(frames, " < "))
 }
 
 // usage is what the open phase reads of a server's workers at the
