@@ -5,7 +5,9 @@ package main
 //	64k            64 KiB keep-alive requests (wrk): requests/s
 //	large          a cached file of -large bytes (512 MiB), 4 keep-alive
 //	               downloads at once (wrk -c4, or with -large-client
-//	               reader the harness's, reading 1 MiB per call): MiB/s,
+//	               reader the harness's, reading 1 MiB per call, or with
+//	               -large-client paced 64 KiB per call at -large-pace
+//	               MiB/s each, slow clients): MiB/s,
 //	               and the server's CPU seconds per GiB sent
 //	               (/proc/PID/stat)
 //	large-evicted  the same with 1 % of the file's pages evicted
@@ -70,7 +72,10 @@ func filePhases(o *options, servers []*server, root string) error {
 			what = "1 % evicted"
 		}
 		client := "wrk"
-		if o.largeReader {
+		switch {
+		case o.largePace > 0:
+			client = fmt.Sprintf("64 KiB reads, %.0f MiB/s each", float64(o.largePace)/(1<<20))
+		case o.largeReader:
 			client = "1 MiB reads"
 		}
 		showRatios(fmt.Sprintf("%s: a %d MiB file (%s), 4 keep-alive downloads at once (%s)", phase, o.largeSize>>20, what, client), "MiB/s", servers, med, false)

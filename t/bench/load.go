@@ -440,7 +440,12 @@ func syscallTotals(path string) map[string]int64 {
 // connections for o.duration, reading 1 MiB at a time, and returns MiB/s
 // and the server's CPU seconds per GiB: wrk reads 8 KiB per call, which
 // on 2 vCPUs costs more than a server's sending, so that every server
-// measures wrk.
+// measures wrk. With o.largePace, each connection reads 64 KiB at a time
+// and no faster than that many bytes a second: clients slower than the
+// server, as most are beyond loopback, whose socket buffers fill, so
+// that the server sends as EPOLLOUT allows, and every server sends the
+// same bytes: wrk's downloads are the limit themselves, and the two
+// servers of a pair send at different rates.
 func largeRead(o *options, s *server) (float64, float64, error) {
 	w := s.workers()[0]
 	before := cpuSeconds(w)
@@ -453,7 +458,7 @@ func largeRead(o *options, s *server) (float64, float64, error) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = readLarge(s, end, &total)
+			errs[i] = readLarge(s, end, o.largePace, &total)
 		}(i)
 	}
 	wg.Wait()
@@ -472,9 +477,9 @@ func largeRead(o *options, s *server) (float64, float64, error) {
 }
 
 // readLarge fetches /large.bin over one keep-alive connection until end,
-// adding each body byte read to total. A response cut by end is not an
-// error: its bytes count.
-func readLarge(s *server, end time.Time, total *atomic.Int64) error {
+// adding each body byte read to total, at most pace bytes a second when
+// pace is not 0. A response cut by end is not an error: its bytes count.
+func readLarge(s *server, end time.Time, pace int64, total *atomic.Int64) error {
 	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", s.port))
 	if err != nil {
 		return err
@@ -483,6 +488,10 @@ func readLarge(s *server, end time.Time, total *atomic.Int64) error {
 	c.SetDeadline(end)
 	br := bufio.NewReaderSize(c, 64<<10)
 	buf := make([]byte, 1<<20)
+	if pace > 0 {
+		buf = buf[:64<<10]
+	}
+	start, done := time.Now(), int64(0)
 	req := []byte("GET /large.bin HTTP/1.1\r\nHost: b\r\n\r\n")
 	for {
 		if _, err := c.Write(req); err != nil {
@@ -495,14 +504,32 @@ func readLarge(s *server, end time.Time, total *atomic.Int64) error {
 		// What the head's read brought along, then straight from the
 		// socket: bufio reads a buffer at least its size directly.
 		for n > 0 {
+			if d := paceDelay(start, time.Now(), done, pace); d > 0 {
+				if time.Now().Add(d).After(end) {
+					return nil
+				}
+				time.Sleep(d)
+			}
 			k, err := br.Read(buf[:min(n, len(buf))])
 			n -= k
+			done += int64(k)
 			total.Add(int64(k))
 			if err != nil {
 				return timedOut(err)
 			}
 		}
 	}
+}
+
+// paceDelay is how long a download that has read done bytes since start
+// waits, at now, before it reads again, to keep to pace bytes a second
+// (no wait when pace is 0).
+func paceDelay(start, now time.Time, done, pace int64) time.Duration {
+	if pace <= 0 {
+		return 0
+	}
+	due := start.Add(time.Duration(float64(done) / float64(pace) * float64(time.Second)))
+	return max(due.Sub(now), 0)
 }
 
 // timedOut is nil for the deadline that ends a run, else err.

@@ -77,8 +77,11 @@ type options struct {
 	h2Conns   int
 	h2Streams int
 	// largeReader downloads large files with the harness's reader
-	// instead of wrk (-large-client reader).
+	// instead of wrk (-large-client reader or paced); largePace, when
+	// not 0, is the bytes per second each of its downloads reads
+	// (-large-client paced, -large-pace).
 	largeReader bool
+	largePace   int64
 	// skip names the servers of the plain phases left out (-skip).
 	skip map[string]bool
 	// control names the server that takes the open phase's downloads
@@ -123,7 +126,9 @@ func main() {
 	flag.StringVar(&o.pairLoad, "pair-load", "1k", "what the pairs phase loads each server with: 1k, 64k, large (4 downloads of the -large file, cached) or large-evicted (the same with 1 % of the file evicted before each round, as large-evicted)")
 	var skip, controlled, largeClient, pairList string
 	flag.StringVar(&pairList, "pairs", "", "the pairs phase's pairs, a/b,c/d by server name (tern/tern-aio-off); default: tern-police/tern, nginx-police/nginx, tern/tern-old, tern/nginx, tern/lighttpd, those whose servers run")
-	flag.StringVar(&largeClient, "large-client", "wrk", "the 4 downloads of large and large-evicted: wrk (8 KiB reads, and an ioctl per read: on 2 vCPUs it is the limit near 600 MiB/s whatever the server) or reader (the harness's keep-alive downloads, 1 MiB reads: the server is the limit)")
+	flag.StringVar(&largeClient, "large-client", "wrk", "the 4 downloads of large and large-evicted: wrk (8 KiB reads, and an ioctl per read: on 2 vCPUs it is the limit near 600 MiB/s whatever the server), reader (the harness's keep-alive downloads, 1 MiB reads: the server is the limit) or paced (the harness's downloads, 64 KiB reads kept to -large-pace each: slow clients, every server sends the same bytes, and its CPU per GiB compares at equal rates)")
+	var pace float64
+	flag.Float64Var(&pace, "large-pace", 50, "MiB/s each download of -large-client paced reads")
 	flag.StringVar(&controlled, "open-control-for", "tern", "the servers that get -open-control's rows, by name")
 	flag.StringVar(&o.control, "open-control", "", "in the open phase, also measure the hot requests of the servers -open-control-for names while this server takes the cold downloads: what the downloads cost the machine and the load generator, not the server measured")
 	flag.StringVar(&skip, "skip", "", "servers of the plain phases to leave out, by name (tern-aio-off,nginx-aio,...): for iterating; a closing run has every server")
@@ -137,8 +142,14 @@ func main() {
 	case "wrk":
 	case "reader":
 		o.largeReader = true
+	case "paced":
+		o.largeReader, o.largePace = true, int64(pace*(1<<20))
+		if o.largePace <= 0 {
+			fmt.Fprintln(os.Stderr, "bench: -large-pace must be above 0")
+			os.Exit(2)
+		}
 	default:
-		fmt.Fprintln(os.Stderr, "bench: -large-client is wrk or reader")
+		fmt.Fprintln(os.Stderr, "bench: -large-client is wrk, reader or paced")
 		os.Exit(2)
 	}
 	o.controlled = map[string]bool{}

@@ -110,3 +110,23 @@ func TestOpenLoopInTime(t *testing.T) {
 		}
 	}
 }
+
+func TestPaceDelay(t *testing.T) {
+	start := time.Unix(1000, 0)
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		at         time.Duration // from start
+		done, pace int64
+		want       time.Duration
+	}{
+		{0, 0, 50 * mib, 0},
+		{0, 50 * mib, 50 * mib, time.Second},
+		{250 * time.Millisecond, 25 * mib, 50 * mib, 250 * time.Millisecond},
+		{2 * time.Second, 50 * mib, 50 * mib, 0}, // behind: read at once
+		{0, 50 * mib, 0, 0},                      // not paced
+	} {
+		if got := paceDelay(start, start.Add(tc.at), tc.done, tc.pace); got != tc.want {
+			t.Errorf("paceDelay(at start+%v, %d bytes done, %d B/s) = %v, want %v", tc.at, tc.done, tc.pace, got, tc.want)
+		}
+	}
+}
