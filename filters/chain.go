@@ -209,6 +209,13 @@ type Txn struct {
 	// nagle is set while the socket has TCP_NODELAY off for this
 	// response's file data (see setNagle).
 	nagle bool
+	// slowPeer is set while this response's client reads slower than
+	// the loop sends: a file send came back short or found the socket
+	// full, and no send since that poll(2) let through went out whole.
+	// room is what the loop knows of the socket's room before the next
+	// file send (see hasRoom).
+	slowPeer bool
+	room     room
 	// memBuf holds file data on its way through a transport that cannot
 	// take file data directly (TLS); allocated on first use, kept with
 	// the Txn.
@@ -239,6 +246,16 @@ type Txn struct {
 	chunker chunker
 }
 
+// room is what the write filter knows of a socket's room for the next
+// file send.
+type room uint8
+
+const (
+	roomUnknown   room = iota
+	roomSignalled      // an EPOLLOUT said so, and nothing was sent since
+	roomPolled         // poll(2) said so, and nothing was sent since
+)
+
 // filled is a region of a file known to be in the page cache.
 type filled struct {
 	file     *File
@@ -264,6 +281,7 @@ func (t *Txn) Reset() {
 	t.cached = filled{}
 	t.cold = filled{}
 	t.nagle = false
+	t.slowPeer, t.room = false, roomUnknown
 	t.seg = 0
 	t.segOff = 0
 	t.resetFilters()

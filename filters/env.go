@@ -62,6 +62,9 @@ type Stats struct {
 	CacheLooks uint64
 	// CacheLookCalls counts the system calls those looks made.
 	CacheLookCalls uint64
+	// FullSocketSends counts file sends that found the socket full
+	// (EAGAIN): each read its pages into the kernel's pipe for nothing.
+	FullSocketSends uint64
 }
 
 // Tick refreshes the cached clock strings when the second changes.

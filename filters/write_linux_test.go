@@ -206,6 +206,14 @@ func TestWriteGzipTruncated(t *testing.T) {
 // returns it. TCP_CORK, unlike a socket pair, takes effect there.
 func tcpTxn(tb testing.TB, t *Txn) (done func() []byte) {
 	tb.Helper()
+	return pacedTCPTxn(tb, t, 0)
+}
+
+// pacedTCPTxn is tcpTxn with a client that, when pause is not 0, reads
+// 16 KiB at a time and pauses between reads: slower than the sender, so
+// that the socket fills.
+func pacedTCPTxn(tb testing.TB, t *Txn, pause time.Duration) (done func() []byte) {
+	tb.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -236,7 +244,20 @@ func tcpTxn(tb testing.TB, t *Txn) (done func() []byte) {
 	t.Conn = &Socket{FD: fd}
 	got := make(chan []byte)
 	go func() {
-		out, _ := io.ReadAll(client)
+		var out []byte
+		if pause == 0 {
+			out, _ = io.ReadAll(client)
+		} else {
+			buf := make([]byte, 16<<10)
+			for {
+				n, err := client.Read(buf)
+				out = append(out, buf[:n]...)
+				if err != nil {
+					break
+				}
+				time.Sleep(pause)
+			}
+		}
 		client.Close()
 		got <- out
 	}()
@@ -355,5 +376,34 @@ func TestSetNagleAllocs(t *testing.T) {
 	defer done()
 	if n := testing.AllocsPerRun(100, func() { setNagle(tx.FD, true); setNagle(tx.FD, false) }); n != 0 {
 		t.Fatalf("%v allocations", n)
+	}
+}
+
+// TestSlowClientNoBlindSends sends a file of many turns to a client that
+// reads slower than the loop sends, and checks that no sendfile finds the
+// socket full: each such call reads its pages into the kernel's pipe and
+// gives them back for nothing. A short count, and a turn after a full
+// one, first ask poll(2) whether the socket has room; when it has none,
+// the response waits for EPOLLOUT, which that poll arms (tcp_poll sets
+// SOCK_NOSPACE).
+func TestSlowClientNoBlindSends(t *testing.T) {
+	const chunk = 256 << 10
+	data := make([]byte, 64*chunk+100)
+	rand.New(rand.NewSource(3)).Read(data)
+	tx := fileTxn(openFile(t, data), func(s *conf.Settings) {
+		s.SendfileMaxChunk, s.TCPNopush = chunk, true
+	})
+	done := pacedTCPTxn(t, tx, 50*time.Microsecond)
+	posts, r := send(t, NewChain(), tx)
+	if r != Done {
+		t.Fatalf("result %v: %v", r, tx.Err)
+	}
+	st := tx.Env.Stats
+	t.Logf("%d sends, %d of them to a full socket, %d turns ended by sendfile_max_chunk", st.InlineSends, st.FullSocketSends, posts)
+	if st.FullSocketSends != 0 {
+		t.Errorf("%d of %d sendfile calls found the socket full", st.FullSocketSends, st.InlineSends)
+	}
+	if _, body := splitHead(t, done()); !bytes.Equal(body, data) {
+		t.Fatalf("body: %d bytes, want %d", len(body), len(data))
 	}
 }

@@ -310,8 +310,11 @@ func TestColdRegionsOnlyOnPool(t *testing.T) {
 	if st.OffloadedSends == 0 || st.OffloadedSends > 9*holes {
 		t.Fatalf("%d chunks went to the pool for %d cold ranges; want 1 to %d", st.OffloadedSends, holes, 9*holes)
 	}
-	if st.InlineSends < size/(256<<10) {
-		t.Fatalf("%d sends inline; every chunk is sent from the loop (want ≥ %d)", st.InlineSends, size/(256<<10))
+	// A pool thread sends the chunk it reads; the loop sends every
+	// other one. (Inline sends that found the socket full counted too
+	// before a slow client's sends asked poll(2) first.)
+	if want := size/(256<<10) - int(st.OffloadedSends); int(st.InlineSends) < want {
+		t.Fatalf("%d sends inline; every chunk not read by the pool is sent from the loop (want ≥ %d)", st.InlineSends, want)
 	}
 }
 
