@@ -8,8 +8,8 @@ package main
 //	               reader the harness's, reading 1 MiB per call, or with
 //	               -large-client paced 64 KiB per call at -large-pace
 //	               MiB/s each, slow clients): MiB/s,
-//	               and the server's CPU seconds per GiB sent
-//	               (/proc/PID/stat)
+//	               and the server's CPU seconds per GiB sent (its
+//	               threads' run time, /proc/PID/task/TID/schedstat)
 //	large-evicted  the same with 1 % of the file's pages evicted
 //	               (FADV_DONTNEED on scattered ranges) before each run
 //	sustain        whether each server alone keeps up with -rate 1 KiB

@@ -8,7 +8,7 @@ package main
 //	h2-hot    1 KiB requests over h2c, -h2-c connections of -h2-m
 //	          concurrent streams each (h2load -c 10 -m 100 -D):
 //	          requests/s, p50 and p99 from h2load's per-request log, and
-//	          the server's CPU per request (/proc/PID/stat)
+//	          the server's CPU per request (schedstat)
 //	h2-64k    the same with a 64 KiB file
 //	h2-large  a cached -large file, one stream at a time on each of 4
 //	          connections (h2load -c 4 -m 1 -D), over h2c and over TLS:

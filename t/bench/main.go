@@ -279,12 +279,12 @@ func loadPhases(o *options, servers []*server, root string) error {
 	if o.phases["hot"] {
 		for round := 0; round < o.rounds; round++ {
 			for _, s := range servers {
-				before := s.cpuTicks()
+				before := s.cpuSeconds()
 				r, err := runWrk(o, s.url("/1k.txt"))
 				if err != nil {
 					return err
 				}
-				r.cpuPerRq = float64(s.cpuTicks()-before) * 1e6 / clockTicks / (r.rps * o.duration.Seconds())
+				r.cpuPerRq = (s.cpuSeconds() - before) * 1e6 / (r.rps * o.duration.Seconds())
 				add("hot", s.name, r)
 			}
 		}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -118,15 +116,15 @@ func runPair(o *options, a, b *server) (pairResult, error) {
 				return
 			}
 			path := map[string]string{"1k": "/1k.txt", "64k": "/64k.bin"}[o.pairLoad]
-			before := s.cpuTicks()
+			before := s.cpuSeconds()
 			w, err := runWrk(o, s.url(path))
-			used := s.cpuTicks() - before
+			used := s.cpuSeconds() - before
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			r.rps[i] = w.rps
-			r.cpuPerRq[i] = float64(used) * 1e6 / clockTicks / (w.rps * o.duration.Seconds())
+			r.cpuPerRq[i] = used * 1e6 / (w.rps * o.duration.Seconds())
 		}()
 	}
 	wg.Wait()
@@ -138,30 +136,14 @@ func runPair(o *options, a, b *server) (pairResult, error) {
 	return r, nil
 }
 
-// clockTicks is the unit of /proc/PID/stat's times (USER_HZ, 100 on
-// every Linux architecture Go runs on).
-const clockTicks = 100
-
-// cpuTicks is the user and system time the server's processes (the
-// master and its workers) used so far, in clock ticks.
-func (s *server) cpuTicks() int64 {
-	var n int64
+// cpuSeconds is the time the server's processes (the master and its
+// workers) ran so far (see cpuSeconds).
+func (s *server) cpuSeconds() float64 {
+	var sum float64
 	for _, pid := range s.pids() {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			continue
-		}
-		// The fields after the command's closing parenthesis; utime
-		// and stime are the 14th and 15th of the line (proc(5)).
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		n += u + st
+		sum += cpuSeconds(pid)
 	}
-	return n
+	return sum
 }
 
 // spread is the lowest and highest of v.

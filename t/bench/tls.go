@@ -267,8 +267,48 @@ func largeRun(o *options, s *server) (float64, float64, error) {
 	return mbs, used / gib, nil
 }
 
-// cpuSeconds is the user and system time of pid, all its threads.
+// cpuSeconds is the time pid's threads have run, in seconds: the sum of
+// each live thread's run time in /proc/PID/task/TID/schedstat, which the
+// kernel keeps in nanoseconds. /proc/PID/stat counts 10 ms ticks, and a
+// paced large-file run of 6 s, in which a server uses about 0.15 s,
+// measured in steps of 7 %. Threads that exited are not counted (a
+// worker's threads live as long as it does); where schedstat is missing
+// it falls back to /proc/PID/stat.
 func cpuSeconds(pid int) float64 {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			if os.IsNotExist(err) && t.Name() == strconv.Itoa(pid) {
+				return statCPUSeconds(pid) // no schedstat in this kernel
+			}
+			continue // the thread exited since ReadDir
+		}
+		if s, ok := schedstatSeconds(b); ok {
+			sum += s
+		}
+	}
+	return sum
+}
+
+// schedstatSeconds parses a schedstat line (run time in ns, wait time in
+// ns, timeslices) into the run time in seconds.
+func schedstatSeconds(b []byte) (float64, bool) {
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	return float64(ns) / 1e9, err == nil
+}
+
+// statCPUSeconds is the user and system time of pid, all its threads, in
+// steps of a tick.
+func statCPUSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
