@@ -165,10 +165,13 @@ func fill(fd int, off int64, count int) (int, error) {
 // offloadable reports whether t's location reads cold file data on a
 // pool, and returns the pool.
 func offloadable(t *Txn) *threadpool.Pool {
-	if t.Loc.AIO.Mode != conf.AIOThreads || t.Env.Pools == nil {
-		return nil
+	if t.poolLoc != t.Loc || t.poolEnv != t.Env {
+		t.poolLoc, t.poolEnv, t.pool = t.Loc, t.Env, nil
+		if t.Loc.AIO.Mode == conf.AIOThreads && t.Env.Pools != nil {
+			t.pool = t.Env.Pools[t.Loc.AIO.Pool]
+		}
 	}
-	return t.Env.Pools[t.Loc.AIO.Pool]
+	return t.pool
 }
 
 // ready says how much of the count bytes of segment s at the write

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tern/conf"
 	"tern/internal/testcgroup"
 	"tern/threadpool"
 )
@@ -212,4 +213,54 @@ func coldFile(t *testing.T, size int) (string, int) {
 	unix.Fsync(fd)
 	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
 	return path, fd
+}
+
+// TestOffloadableFollowsLocation: the pool a Txn keeps from its last
+// look follows the location and the worker's pools, through Reset.
+func TestOffloadableFollowsLocation(t *testing.T) {
+	p1 := threadpool.New("one", 1, 4, wakeNothing{})
+	defer p1.Close()
+	p2 := threadpool.New("two", 1, 4, wakeNothing{})
+	defer p2.Close()
+	threads := func(pool string) *conf.Location {
+		return testLoc(func(s *conf.Settings) { s.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: pool} })
+	}
+	one, two, off := threads("one"), threads("two"), testLoc(nil)
+	env := &Env{Pools: map[string]*threadpool.Pool{"one": p1, "two": p2}}
+	txn := newTxn(one)
+	txn.Env = env
+	for i, tc := range []struct {
+		loc  *conf.Location
+		env  *Env
+		want *threadpool.Pool
+	}{
+		{one, env, p1},
+		{one, env, p1},
+		{two, env, p2},
+		{off, env, nil},
+		{one, env, p1},
+		{one, &Env{}, nil}, // a worker without pools
+		{one, env, p1},
+	} {
+		if i == 4 {
+			txn.Reset()
+		}
+		txn.Loc, txn.Env = tc.loc, tc.env
+		if got := offloadable(txn); got != tc.want {
+			t.Errorf("step %d: offloadable = %p, want %p", i, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkOffloadable is the look a file send makes for its pool.
+func BenchmarkOffloadable(b *testing.B) {
+	p := threadpool.New("default", 1, 4, wakeNothing{})
+	defer p.Close()
+	txn := newTxn(testLoc(func(s *conf.Settings) { s.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"} }))
+	txn.Env = &Env{Pools: map[string]*threadpool.Pool{"default": p, "disk2": p}}
+	for b.Loop() {
+		if offloadable(txn) != p {
+			b.Fatal("no pool")
+		}
+	}
 }

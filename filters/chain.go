@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"tern/conf"
+	"tern/threadpool"
 )
 
 // Result is what a filter tells the chain, after nginx's return codes.
@@ -216,6 +217,12 @@ type Txn struct {
 	// file send (see hasRoom).
 	slowPeer bool
 	room     room
+	// pool is the thread pool of poolLoc's aio in poolEnv (offloadable),
+	// kept across responses: neither changes while a worker runs, and
+	// the lookup by name was a map access per send.
+	poolLoc *conf.Location
+	poolEnv *Env
+	pool    *threadpool.Pool
 	// memBuf holds file data on its way through a transport that cannot
 	// take file data directly (TLS); allocated on first use, kept with
 	// the Txn.
