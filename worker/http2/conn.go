@@ -119,6 +119,8 @@ type Conn struct {
 	pieces  []piece
 	pi      int   // the first piece not wholly written
 	pOff    int64 // how much of it is
+	queued  int64 // the batch's bytes
+	written int64 // how many of them are written
 	ending  []*Stream
 	ring    *Stream // streams with something to send
 	turn    uint64

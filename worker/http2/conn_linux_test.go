@@ -4,6 +4,7 @@ package http2
 
 import (
 	"bytes"
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
@@ -625,4 +626,69 @@ func TestBlockLen(t *testing.T) {
 	if len(r.h.heads) != 1 || r.h.heads[0].BlockLen != len(block) {
 		t.Fatalf("%d requests, BlockLen %+v, want %d", len(r.h.heads), r.h.heads, len(block))
 	}
+}
+
+// TestWrittenEndFreesPlace: a stream whose END_STREAM has been written
+// no longer counts against http2_max_concurrent_streams while the rest
+// of its batch is still being written: the client has seen it end and
+// may open the next stream in its place (RFC 9113 §5.1.2). Counted
+// until the whole batch was out, a client that kept every place busy got
+// REFUSED_STREAM whenever a batch left in more than one write.
+func TestWrittenEndFreesPlace(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxStreams = 2
+	r := newRig(t, &cfg, false)
+	r.h.bodies["/big"] = bytes.Repeat([]byte("x"), 12000)
+	r.pump(0)
+	r.frames()
+	receive := func() {
+		for r.in.Len() > 0 {
+			b := r.c.ReadBuffer()
+			n, _ := r.in.Read(b)
+			r.c.Received(n)
+		}
+	}
+	r.get(1, "/", true)
+	r.get(3, "/big", true)
+	receive()
+	r.p.limit = 16
+	for !endedIn(r.p.out.Bytes(), 1) {
+		if st := r.c.Write(); st != Blocked && st != Yield {
+			t.Fatalf("Write: %v before stream 1 ended", st)
+		}
+	}
+	if endedIn(r.p.out.Bytes(), 3) {
+		t.Fatal("stream 3 ended in the same write as stream 1: nothing left to test")
+	}
+	r.get(5, "/", true)
+	receive()
+	r.p.limit = 0
+	r.write()
+	fs := r.frames()
+	if code, ok := rst(fs, 5); ok {
+		t.Fatalf("stream 5: RST_STREAM %v, though stream 1 had ended", code)
+	}
+	for _, id := range []uint32{1, 3, 5} {
+		if resp := responseOf(fs, id); resp.status != "200" || !resp.ended {
+			t.Errorf("stream %d: status %q, ended %v", id, resp.status, resp.ended)
+		}
+	}
+}
+
+// endedIn reports whether the whole frames at the start of b include one
+// that ends stream id.
+func endedIn(b []byte, id uint32) bool {
+	for len(b) >= 9 {
+		n := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+		if len(b) < 9+n {
+			return false
+		}
+		typ, flags := b[3], b[4]
+		sid := binary.BigEndian.Uint32(b[5:9]) & (1<<31 - 1)
+		if sid == id && (typ == 0 || typ == 1) && flags&1 != 0 {
+			return true
+		}
+		b = b[9+n:]
+	}
+	return false
 }

@@ -84,11 +84,18 @@ func (c *Conn) addBuf(lo int) {
 	if c.pieces == nil {
 		c.pieces = c.shared.getPieces()
 	}
+	c.queued += int64(len(c.wbuf) - lo)
 	if n := len(c.pieces); n > 0 && c.pieces[n-1].kind == pieceBuf && c.pieces[n-1].hi == lo {
 		c.pieces[n-1].hi = len(c.wbuf)
 		return
 	}
 	c.pieces = append(c.pieces, piece{kind: pieceBuf, lo: lo, hi: len(c.wbuf)})
+}
+
+// addPiece adds a piece of memory or file to the batch.
+func (c *Conn) addPiece(p piece) {
+	c.queued += p.size()
+	c.pieces = append(c.pieces, p)
 }
 
 // encWriter is where the HPACK encoder writes: the batch buffer.
@@ -250,12 +257,12 @@ func (c *Conn) emitData(s *Stream) bool {
 			c.wbuf = append(c.wbuf, p.Mem...)
 			c.addBuf(len(c.wbuf) - int(size))
 		} else {
-			c.pieces = append(c.pieces, piece{kind: pieceMem, mem: p.Mem})
+			c.addPiece(piece{kind: pieceMem, mem: p.Mem})
 		}
 		t.Consume(size)
 	case c.sendfile(s, t, &p, frame):
 		c.dataFrame(s, p.Len, t.Ends(p.Len))
-		c.pieces = append(c.pieces, piece{kind: pieceFile, fd: p.File.FD, off: p.Off, n: p.Len})
+		c.addPiece(piece{kind: pieceFile, fd: p.File.FD, off: p.Off, n: p.Len})
 		t.Consume(p.Len)
 	default:
 		if !s.pooled {
@@ -286,7 +293,7 @@ func (c *Conn) emitData(s *Stream) bool {
 		}
 		size := int64(m)
 		c.dataFrame(s, size, t.Ends(size))
-		c.pieces = append(c.pieces, piece{kind: pieceMem, mem: buf[:m]})
+		c.addPiece(piece{kind: pieceMem, mem: buf[:m]})
 		s.bufInBatch = true
 		t.Consume(size)
 	}
@@ -341,7 +348,7 @@ func (c *Conn) readFrames(s *Stream, t *filters.Txn, frame int, limit int64) fil
 	s.inBatch = true
 	t.Consume(int64(m))
 	if last {
-		c.ended(s)
+		c.ended(s, c.queued)
 	}
 	return filters.OK
 }
@@ -414,13 +421,15 @@ func (c *Conn) dataFrame(s *Stream, size int64, last bool) {
 	c.sendWindow -= size
 	s.inBatch = true
 	if last {
-		c.ended(s)
+		c.ended(s, c.queued+size) // after the payload the caller adds next
 	}
 }
 
-// ended notes that the batch holds the END_STREAM of s.
-func (c *Conn) ended(s *Stream) {
+// ended notes that the batch holds the END_STREAM of s, ending at byte
+// end of the batch.
+func (c *Conn) ended(s *Stream, end int64) {
 	s.endQueued = true
+	s.endAt = end
 	c.deactivate(s)
 	if !s.inEnding {
 		s.inEnding = true
@@ -465,6 +474,28 @@ func (c *Conn) batchDone() {
 	c.ending = ending[:0]
 }
 
+// closeWritten closes the streams whose END_STREAM the part of the batch
+// written so far carried: the client has seen them end, and may open
+// others in their place (RFC 9113 §5.1.2) before the rest of the batch
+// is out. Each of them had its last frame in the batch there, so nothing
+// of theirs is left to write. A stream that was reset waits for the
+// batch's end, as batchDone does.
+func (c *Conn) closeWritten() {
+	ending := c.ending
+	k := 0
+	for _, s := range ending {
+		if s.reset || s.endAt > c.written {
+			ending[k] = s
+			k++
+			continue
+		}
+		s.inBatch, s.bufInBatch, s.inEnding = false, false, false
+		c.closeLocal(s)
+	}
+	clear(ending[k:])
+	c.ending = ending[:k]
+}
+
 // dropOutput gives the batch's buffers back.
 func (c *Conn) dropOutput() {
 	if c.wbuf != nil {
@@ -476,4 +507,5 @@ func (c *Conn) dropOutput() {
 		c.pieces = nil
 	}
 	c.pi, c.pOff = 0, 0
+	c.queued, c.written = 0, 0
 }

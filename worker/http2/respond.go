@@ -74,7 +74,7 @@ func (c *Conn) writeHead(s *Stream) {
 	s.headSent = true
 	s.inBatch = true
 	if empty {
-		c.ended(s)
+		c.ended(s, c.queued)
 	}
 }
 

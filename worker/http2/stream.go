@@ -49,8 +49,9 @@ type Stream struct {
 	// (END_STREAM written), it was reset.
 	withWorker   bool
 	remoteClosed bool
-	endQueued    bool // END_STREAM is in the batch being written
-	inEnding     bool // in Conn.ending: finished once the batch is out
+	endQueued    bool  // END_STREAM is in the batch being written
+	endAt        int64 // where in that batch it ends (closeWritten)
+	inEnding     bool  // in Conn.ending: finished once the batch is out
 	localClosed  bool
 	reset        bool
 	// counted says that the stream counts against

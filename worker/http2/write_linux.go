@@ -50,11 +50,13 @@ func (c *Conn) Write() Status {
 			if c.blocked == 0 {
 				c.blocked = c.shared.now()
 			}
+			c.closeWritten()
 			return st
 		case Broken:
 			return st
 		}
 		if budget -= n; budget <= 0 {
+			c.closeWritten()
 			return Yield
 		}
 	}
@@ -126,6 +128,7 @@ func (c *Conn) pieceBytes(i int) []byte {
 
 // advance moves the write position n bytes through memory pieces.
 func (c *Conn) advance(n int64) {
+	c.written += n
 	for n > 0 && c.pi < len(c.pieces) {
 		rest := c.pieces[c.pi].size() - c.pOff
 		if n < rest {
