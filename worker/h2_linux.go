@@ -104,10 +104,32 @@ func (c *conn) badPreface(b []byte) bool {
 	return len(f) == 3 && !bytes.HasPrefix(f[2], []byte("HTTP/"))
 }
 
+// h2NotsentLowat is how many bytes an HTTP/2 connection's socket may hold
+// that TCP has not sent yet (TCP_NOTSENT_LOWAT, tcp(7)); the rest of a
+// batch waits in the Conn until EPOLLOUT. A socket buffer of megabytes
+// holds frames in an order nothing can change any more, and with BBR, the
+// congestion control of this machine and many others, a socket that
+// never runs out of data is paced by a kernel timer per packet
+// (tcp_pace_kick): over loopback with 4 h2c downloads, 11,083 of them a
+// second for tern's worker against lighttpd's 1,799, and the writev that
+// copied the data cost 0.54 µs per KiB where HTTP/1.1's sendfile cost
+// 0.125. t/bench, 2 vCPUs, this value against none: a cached 512 MiB
+// file over h2c, 4 connections, 1,734 → 3,411 MiB/s and 0.59 → 0.30 CPU
+// s/GiB; 64 KiB files, 10 connections × 100 streams, 24,862 → 35,819
+// requests/s and 40.0 → 27.8 µs of CPU each; 1 KiB and TLS unchanged. 8,
+// 16 and 32 KiB measured alike; 64 KiB and 256 KiB gave back most of it.
+// Under CUBIC it changes nothing measurable (53,451 against 54,080 64 KiB
+// requests/s). The 64 KiB streams' p99 grew from 67 to 113 ms under BBR
+// (p50 39 → 17 ms): the connections the kernel still paces fall behind.
+const h2NotsentLowat = 16 << 10
+
 // startH2 makes c an HTTP/2 connection. Bytes already read (the preface
 // of a plain connection, and whatever followed it) are its first input.
 func (c *conn) startH2() {
 	w := c.w
+	// TCP_NOTSENT_LOWAT (see h2NotsentLowat); a UNIX-domain socket
+	// refuses it and is not paced anyway.
+	unix.SetsockoptInt(int(c.fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, h2NotsentLowat)
 	hc := http2.New((*h2handler)(c), w.h2, c.transport(), c.h2Config())
 	c.ext().h2 = hc
 	c.setState(stH2)

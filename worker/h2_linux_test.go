@@ -8,8 +8,10 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"golang.org/x/sys/unix"
+
+	"tern/event"
 )
 
 // h2client speaks HTTP/2 with prior knowledge to a rig's worker: its
@@ -331,4 +335,83 @@ func TestH2Budget(t *testing.T) {
 			t.Errorf("h2Budget(%d) = %d, want %d", c.chunk, got, c.want)
 		}
 	}
+}
+
+// TestH2NotsentLowat: an HTTP/2 connection's socket holds at most
+// h2NotsentLowat bytes TCP has not sent (TCP_NOTSENT_LOWAT); an
+// HTTP/1.1 connection's keeps the system's default.
+func TestH2NotsentLowat(t *testing.T) {
+	r, _ := newH2Rig(t, "", "")
+	lowat := func(fd int) int {
+		v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_notsent_lowat")
+	if err != nil {
+		t.Skip("no net.ipv4.tcp_notsent_lowat:", err)
+	}
+	def, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	for _, h2 := range []bool{false, true} {
+		server := tcpClient(t, r)
+		if h2 {
+			c := newH2Client(t, r)
+			if resp := c.request(t, "GET", "/1k.txt"); resp.status != "200" || len(resp.body) != 1024 {
+				t.Fatalf("h2: %s, %d bytes", resp.status, len(resp.body))
+			}
+			if got := lowat(server); got != h2NotsentLowat {
+				t.Errorf("HTTP/2: TCP_NOTSENT_LOWAT %d, want %d", got, h2NotsentLowat)
+			}
+			continue
+		}
+		if n := r.roundTrip(t, benchReq, 1024); !bytes.HasPrefix(r.resp[:n], []byte("HTTP/1.1 200 OK\r\n")) {
+			t.Fatalf("HTTP/1.1: %q", r.resp[:n])
+		}
+		if got := lowat(server); uint32(got) != uint32(def) { // 4294967295 reads back as -1
+			t.Errorf("HTTP/1.1: TCP_NOTSENT_LOWAT %d, want the system's %d", got, def)
+		}
+	}
+}
+
+// tcpClient connects the rig's client to its worker over loopback TCP
+// instead of a UNIX-domain socket, and returns the worker's end.
+func tcpClient(t testing.TB, r *rig) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := func(c net.Conn) int {
+		f, err := c.(*net.TCPConn).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		defer f.Close()
+		fd, err := unix.Dup(int(f.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.SetNonblock(fd, true); err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	server := dup(accepted)
+	r.client = dup(client)
+	t.Cleanup(func() { unix.Close(r.client) })
+	var rsa unix.RawSockaddrAny
+	r.w.Accepted(&event.Listener{FD: -1, Index: 0}, server, &rsa)
+	return server
 }
