@@ -692,3 +692,27 @@ func endedIn(b []byte, id uint32) bool {
 	}
 	return false
 }
+
+// TestDateFieldMemo: the date field a worker encoded for its last
+// response is reused while Date stays the same second, byte for byte
+// what encoding it afresh gives, and encoded again when Date changes.
+func TestDateFieldMemo(t *testing.T) {
+	sh := NewShared(0, func() int64 { return 0 })
+	fresh := func(v string) []byte {
+		return appendString(appendVarInt(nil, 4, 0, idxDate), v)
+	}
+	for _, v := range []string{"Tue, 01 Dec 2026 10:00:00 GMT", "Tue, 01 Dec 2026 10:00:00 GMT", "Tue, 01 Dec 2026 10:00:01 GMT"} {
+		date := []byte(v)
+		got := sh.dateField(nil, date)
+		if !bytes.Equal(got, fresh(v)) {
+			t.Errorf("%s: %x, want %x", v, got, fresh(v))
+		}
+		date[len(date)-5] = 'X' // the caller's buffer changes under the memo
+		if got := sh.dateField(nil, []byte(v)); !bytes.Equal(got, fresh(v)) {
+			t.Errorf("%s again: %x, want %x", v, got, fresh(v))
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { sh.dateField(make([]byte, 0, 64), []byte("Tue, 01 Dec 2026 10:00:01 GMT")) }); n > 1 {
+		t.Errorf("%.0f allocations per reused field, want the caller's buffer only", n)
+	}
+}

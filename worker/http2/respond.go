@@ -116,7 +116,7 @@ func (c *Conn) encodeHead(t *filters.Txn) {
 	} else {
 		c.indexed("server", serverShort)
 	}
-	c.literal(idxDate, "", t.Env.Date)
+	c.wbuf = c.shared.dateField(c.wbuf, t.Env.Date)
 	switch {
 	case status == 304:
 	case r.ContentTypeBytes != nil:
