@@ -114,23 +114,25 @@ type Conn struct {
 	sendWindow   int64
 
 	// Output (output.go, write_linux.go).
-	enc     *hpack.Encoder
-	wbuf    []byte
-	pieces  []piece
-	pi      int   // the first piece not wholly written
-	pOff    int64 // how much of it is
-	queued  int64 // the batch's bytes
-	written int64 // how many of them are written
-	ending  []*Stream
-	ring    *Stream // streams with something to send
-	turn    uint64
-	again   bool  // a stream waits for the next turn
-	share   int64 // a stream's share of the batch being filled
-	blocked int64 // loop time the socket filled up, 0 when it takes output
-	scratch []byte
-	tail    int    // where the frame being queued starts in wbuf
-	name    []byte // a field name lower-cased
-	werr    error
+	enc      *hpack.Encoder
+	memo     [memoFields]fieldMemo // see indexed
+	tableGen uint32                // changes of enc's dynamic table
+	wbuf     []byte
+	pieces   []piece
+	pi       int   // the first piece not wholly written
+	pOff     int64 // how much of it is
+	queued   int64 // the batch's bytes
+	written  int64 // how many of them are written
+	ending   []*Stream
+	ring     *Stream // streams with something to send
+	turn     uint64
+	again    bool  // a stream waits for the next turn
+	share    int64 // a stream's share of the batch being filled
+	blocked  int64 // loop time the socket filled up, 0 when it takes output
+	scratch  []byte
+	tail     int    // where the frame being queued starts in wbuf
+	name     []byte // a field name lower-cased
+	werr     error
 
 	// Life.
 	goaway     bool // GOAWAY sent: no new streams

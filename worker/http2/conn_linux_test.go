@@ -5,12 +5,14 @@ package http2
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"tern/filters"
 )
@@ -714,5 +716,47 @@ func TestDateFieldMemo(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { sh.dateField(make([]byte, 0, 64), []byte("Tue, 01 Dec 2026 10:00:01 GMT")) }); n > 1 {
 		t.Errorf("%.0f allocations per reused field, want the caller's buffer only", n)
+	}
+}
+
+// TestIndexedMemo: the fields indexed keeps the encoding of come out
+// byte for byte as the HPACK encoder alone writes them, through repeats,
+// new values that enter the dynamic table, evictions from a small table
+// and a client's SETTINGS_HEADER_TABLE_SIZE.
+func TestIndexedMemo(t *testing.T) {
+	r := newRig(t, nil, false)
+	c := r.c
+	var want bytes.Buffer
+	ref := hpack.NewEncoder(&want)
+	types := []string{"text/html", "text/plain", "image/png", "application/octet-stream", "text/css",
+		strings.Clone("text/html")} // equal to the first, elsewhere in memory
+	statuses := []string{"200", "304", "404", "200"}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	c.wbuf = nil
+	for i := 0; i < 5000; i++ {
+		switch n := rnd.IntN(100); {
+		case n < 2:
+			v := uint32(rnd.IntN(3)) * 64 // 0, 64 or 128 bytes: evictions
+			c.setting(settingHeaderTableSize, v)
+			ref.SetMaxDynamicTableSizeLimit(v)
+			continue
+		case n < 30:
+			v := statuses[rnd.IntN(len(statuses))]
+			c.indexed(memoStatus, ":status", v)
+			ref.WriteField(hpack.HeaderField{Name: ":status", Value: v})
+		case n < 50:
+			c.indexed(memoServer, "server", "tern")
+			ref.WriteField(hpack.HeaderField{Name: "server", Value: "tern"})
+		case n < 80:
+			v := types[rnd.IntN(len(types))]
+			c.indexed(memoContentType, "content-type", v)
+			ref.WriteField(hpack.HeaderField{Name: "content-type", Value: v})
+		default:
+			c.indexed(memoAcceptRanges, "accept-ranges", "bytes")
+			ref.WriteField(hpack.HeaderField{Name: "accept-ranges", Value: "bytes"})
+		}
+		if !bytes.Equal(c.wbuf, want.Bytes()) {
+			t.Fatalf("step %d: %x\nwant %x", i, c.wbuf, want.Bytes())
+		}
 	}
 }

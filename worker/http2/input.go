@@ -471,6 +471,7 @@ func (c *Conn) setting(id uint16, v uint32) {
 	switch id {
 	case settingHeaderTableSize:
 		c.enc.SetMaxDynamicTableSizeLimit(v)
+		c.tableGen++ // entries may be evicted (see indexed)
 	case settingEnablePush:
 		if v > 1 {
 			c.fail(ErrProtocol, "client sent an invalid SETTINGS_ENABLE_PUSH")
