@@ -5,6 +5,7 @@ package http2
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -695,26 +696,55 @@ func endedIn(b []byte, id uint32) bool {
 	return false
 }
 
-// TestDateFieldMemo: the date field a worker encoded for its last
-// response is reused while Date stays the same second, byte for byte
-// what encoding it afresh gives, and encoded again when Date changes.
-func TestDateFieldMemo(t *testing.T) {
+// TestLiteralFieldMemo: the literal fields a worker keeps the encodings
+// of come out byte for byte as encoding them afresh gives, through
+// repeats, more values than the memo has slots, one value under several
+// names, values longer than the memo keeps, and a caller's buffer that
+// changes under the memo; and a reused field allocates nothing.
+func TestLiteralFieldMemo(t *testing.T) {
 	sh := NewShared(0, func() int64 { return 0 })
-	fresh := func(v string) []byte {
-		return appendString(appendVarInt(nil, 4, 0, idxDate), v)
+	fresh := func(idx uint64, v []byte) []byte {
+		return appendString(appendVarInt(nil, 4, 0, idx), string(v))
 	}
-	for _, v := range []string{"Tue, 01 Dec 2026 10:00:00 GMT", "Tue, 01 Dec 2026 10:00:00 GMT", "Tue, 01 Dec 2026 10:00:01 GMT"} {
-		date := []byte(v)
-		got := sh.dateField(nil, date)
-		if !bytes.Equal(got, fresh(v)) {
-			t.Errorf("%s: %x, want %x", v, got, fresh(v))
+	idxs := []uint64{idxDate, idxContentLength, idxLastModified, idxETag}
+	var vals [][]byte
+	for i := range 3 * litSlots {
+		vals = append(vals, fmt.Appendf(nil, "\"%x-%x\"", i*7919, 1024+i))
+	}
+	vals = append(vals, nil, []byte("Tue, 01 Dec 2026 10:00:00 GMT"), bytes.Repeat([]byte("e"), litMax), bytes.Repeat([]byte("f"), litMax+1))
+	rnd := rand.New(rand.NewPCG(3, 4))
+	buf := make([]byte, 0, 2*litMax)
+	for i := 0; i < 20000; i++ {
+		idx := idxs[rnd.IntN(len(idxs))]
+		// Mostly a few hot values, as a busy site's pages; sometimes any.
+		v := vals[rnd.IntN(8)]
+		if rnd.IntN(4) == 0 {
+			v = vals[rnd.IntN(len(vals))]
 		}
-		date[len(date)-5] = 'X' // the caller's buffer changes under the memo
-		if got := sh.dateField(nil, []byte(v)); !bytes.Equal(got, fresh(v)) {
-			t.Errorf("%s again: %x, want %x", v, got, fresh(v))
+		buf = append(buf[:0], v...) // the caller's buffer, reused
+		if got, want := sh.literalField(nil, idx, buf), fresh(idx, v); !bytes.Equal(got, want) {
+			t.Fatalf("step %d: field %d %q: %x, want %x", i, idx, v, got, want)
+		}
+		for j := range buf {
+			buf[j] ^= 0x55 // changes under the memo before the next call
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { sh.dateField(make([]byte, 0, 64), []byte("Tue, 01 Dec 2026 10:00:01 GMT")) }); n > 1 {
+	// The same value under another name, in the slot the first one filled.
+	v := []byte("1024")
+	sh.literalField(nil, idxContentLength, v)
+	for i := range sh.lits {
+		if m := &sh.lits[i]; m.idx == idxContentLength && bytes.Equal(m.val, v) {
+			for j := range sh.lits {
+				sh.lits[j] = *m
+			}
+		}
+	}
+	if got, want := sh.literalField(nil, idxETag, v), fresh(idxETag, v); !bytes.Equal(got, want) {
+		t.Errorf("etag 1024 after content-length 1024: %x, want %x", got, want)
+	}
+	v = []byte("Tue, 01 Dec 2026 10:00:01 GMT")
+	sh.literalField(nil, idxDate, v)
+	if n := testing.AllocsPerRun(100, func() { sh.literalField(make([]byte, 0, 64), idxDate, v) }); n > 1 {
 		t.Errorf("%.0f allocations per reused field, want the caller's buffer only", n)
 	}
 }

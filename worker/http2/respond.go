@@ -116,7 +116,7 @@ func (c *Conn) encodeHead(t *filters.Txn) {
 	} else {
 		c.indexed(memoServer, "server", serverShort)
 	}
-	c.wbuf = c.shared.dateField(c.wbuf, t.Env.Date)
+	c.wbuf = c.shared.literalField(c.wbuf, idxDate, t.Env.Date)
 	switch {
 	case status == 304:
 	case r.ContentTypeBytes != nil:
@@ -129,7 +129,7 @@ func (c *Conn) encodeHead(t *filters.Txn) {
 	}
 	if r.ContentLength >= 0 && !filters.NoLengthStatus(status) {
 		c.scratch = strconv.AppendInt(c.scratch[:0], r.ContentLength, 10)
-		c.literal(idxContentLength, "", c.scratch)
+		c.wbuf = c.shared.literalField(c.wbuf, idxContentLength, c.scratch)
 	}
 	if r.LastModified != 0 && (status == 200 || status == 206 || status == 304) {
 		v := r.LastModifiedText
@@ -137,7 +137,7 @@ func (c *Conn) encodeHead(t *filters.Txn) {
 			c.scratch = filters.AppendHTTPDate(c.scratch[:0], r.LastModified)
 			v = c.scratch
 		}
-		c.literal(idxLastModified, "", v)
+		c.wbuf = c.shared.literalField(c.wbuf, idxLastModified, v)
 	}
 	if r.Location != nil {
 		c.literal(idxLocation, "", r.Location)
@@ -146,7 +146,7 @@ func (c *Conn) encodeHead(t *filters.Txn) {
 		c.indexed(memoVary, "vary", "Accept-Encoding")
 	}
 	if r.ETag != nil {
-		c.literal(idxETag, "", r.ETag)
+		c.wbuf = c.shared.literalField(c.wbuf, idxETag, r.ETag)
 	}
 	for i := range r.Headers {
 		if h := &r.Headers[i]; !connectionField(h.Name) {

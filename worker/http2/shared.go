@@ -4,6 +4,7 @@ package http2
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unsafe"
 )
 
@@ -21,10 +22,22 @@ type Shared struct {
 	lefts   [][]byte
 	bufs    [][]byte
 	iov     [][]byte // one writev's buffers
-	// dateVal is the Date of the last response encoded, dateEnc its
-	// field (dateField).
-	dateVal, dateEnc []byte
+	// lits keeps the encodings of recent literal fields (literalField).
+	lits [litSlots]litMemo
 }
+
+// litMemo is one literal field's value and its encoding.
+type litMemo struct {
+	idx      uint64
+	val, enc []byte
+}
+
+// The literal memo: litSlots entries, each for values up to litMax bytes.
+const (
+	litBits  = 6
+	litSlots = 1 << litBits
+	litMax   = 64
+)
 
 // minRecv is the smallest read buffer: a whole frame of the largest size
 // tern accepts, twice, so that a partial frame carried over leaves room
@@ -126,17 +139,48 @@ func (sh *Shared) putBuf(b []byte) {
 	}
 }
 
-// dateField appends the date field with value v, a literal without
-// indexing by its static name (RFC 7541 §6.2.2), encoded once per value:
-// Date changes once a second, and Huffman-coding its 29 bytes for every
-// response was the largest single cost of a small h2 response's head
-// (hpack.AppendHuffmanString, 4 % of the worker's samples at 10
-// connections × 8 streams of 1 KiB, with the other literals).
-func (sh *Shared) dateField(b, v []byte) []byte {
-	if sh.dateEnc == nil || !bytes.Equal(v, sh.dateVal) {
-		sh.dateVal = append(sh.dateVal[:0], v...)
-		sh.dateEnc = appendString(appendVarInt(sh.dateEnc[:0], 4, 0, idxDate),
-			unsafe.String(unsafe.SliceData(sh.dateVal), len(sh.dateVal)))
+// literalField appends a literal field without indexing (RFC 7541
+// §6.2.2) whose name is static table entry idx and whose value is v.
+// Such a field does not touch the dynamic table, so its encoding depends
+// on idx and v alone and any connection of the worker can reuse it: the
+// worker keeps the last litSlots encodings, found by a hash of v and
+// checked byte for byte. Date changes once a second; a file's
+// Content-Length, Last-Modified and ETag stay as long as the file does.
+// Huffman-coding them for every response was the largest single cost of
+// a small h2 response's head (hpack.AppendHuffmanString and
+// HuffmanEncodeLength, 4 % of the worker's samples at 10 connections × 8
+// streams of 1 KiB).
+func (sh *Shared) literalField(b []byte, idx uint64, v []byte) []byte {
+	if len(v) > litMax {
+		b = appendVarInt(b, 4, 0, idx)
+		return appendString(b, unsafe.String(unsafe.SliceData(v), len(v)))
 	}
-	return append(b, sh.dateEnc...)
+	m := &sh.lits[litSlot(idx, v)]
+	if m.enc == nil || m.idx != idx || !bytes.Equal(v, m.val) {
+		m.idx = idx
+		m.val = append(m.val[:0], v...)
+		m.enc = appendString(appendVarInt(m.enc[:0], 4, 0, idx),
+			unsafe.String(unsafe.SliceData(m.val), len(m.val)))
+	}
+	return append(b, m.enc...)
+}
+
+// litSlot picks the memo slot of field idx with value v from its first,
+// middle and last eight bytes, which cover the digits that tell one
+// length, date or ETag from another; a value it confuses with another
+// only costs encoding them afresh. (hash/maphash here took 1 % of the
+// worker's samples, as much as the rest of the memo.)
+func litSlot(idx uint64, v []byte) int {
+	h := idx*0x9e3779b97f4a7c15 ^ uint64(len(v))
+	if n := len(v); n >= 8 {
+		h ^= binary.LittleEndian.Uint64(v)
+		h = (h ^ binary.LittleEndian.Uint64(v[n/2-4:])) * 0xff51afd7ed558ccd
+		h ^= binary.LittleEndian.Uint64(v[n-8:])
+	} else {
+		for _, c := range v {
+			h = h<<8 | uint64(c)
+		}
+	}
+	h *= 0xc4ceb9fe1a85ec53
+	return int(h >> (64 - litBits))
 }
