@@ -88,8 +88,9 @@ type Conn struct {
 	left     []byte // a partial frame, carried over to the next read
 	leftLen  int    // its length, once ReadBuffer moved it
 	settings bool   // the client's first SETTINGS came
-	dec      *hpack.Decoder
+	dec      reqDecoder
 	hd       headDecoder
+	block    []byte // a header block split over frames, until its end
 	// A header block split in HEADERS and CONTINUATION frames: its
 	// stream ID (0 when none is open), whether its HEADERS ended the
 	// stream, the stream error its stream gets once it is decoded, the
@@ -163,7 +164,7 @@ func New(h Handler, sh *Shared, tr filters.Transport, cfg Config) *Conn {
 		idleSince:    sh.now(),
 	}
 	c.hd.lim = &c.cfg
-	c.dec = hpack.NewDecoder(defaultTableSize, c.hd.field)
+	c.dec = newReqDecoder(sh, defaultTableSize)
 	c.enc = hpack.NewEncoder((*encWriter)(c))
 	c.queue(appendSettings(c.wbufTail(), []setting{
 		{settingMaxConcurrentStreams, cfg.MaxStreams},
@@ -235,6 +236,7 @@ func (c *Conn) Close() {
 		c.shared.putLeft(c.left)
 		c.left = nil
 	}
+	c.dropBlock()
 }
 
 // Busy reports whether the connection has streams, or a partial frame:

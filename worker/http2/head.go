@@ -1,8 +1,6 @@
 package http2
 
 import (
-	"golang.org/x/net/http2/hpack"
-
 	"tern/filters"
 )
 
@@ -95,18 +93,18 @@ type headDecoder struct {
 }
 
 // field takes one decoded field.
-func (d *headDecoder) field(f hpack.HeaderField) {
+func (d *headDecoder) field(name, value string) {
 	// Count what the client makes us hold, kept or not: an HPACK bomb
 	// (a small block that references large table entries many times)
 	// ends here, before any memory grows.
-	d.size += len(f.Name) + len(f.Value) + len(": \r\n")
+	d.size += len(name) + len(value) + len(": \r\n")
 	if d.size > d.lim.ListLimit {
 		d.calm = true
 	}
 	if d.calm || d.malformed {
 		return
 	}
-	switch checkValue(f.Value) {
+	switch checkValue(value) {
 	case valueMalformed:
 		d.malformed = true
 		return
@@ -115,13 +113,13 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 			d.head.Control = true
 		}
 	}
-	if len(f.Name) > 0 && f.Name[0] == ':' {
-		d.pseudoField(f)
+	if len(name) > 0 && name[0] == ':' {
+		d.pseudoField(name, value)
 		return
 	}
 	d.regular = true
 	d.fields++
-	if !validName(f.Name) || connectionSpecific(f) {
+	if !validName(name) || connectionSpecific(name, value) {
 		d.malformed = true
 		return
 	}
@@ -129,7 +127,7 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 	if h == nil || d.trailer {
 		return
 	}
-	if len(f.Name)+len(f.Value)+len(": ") > d.lim.LineLimit {
+	if len(name)+len(value)+len(": ") > d.lim.LineLimit {
 		h.TooLarge = true
 		return
 	}
@@ -137,9 +135,9 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 		h.TooMany = true
 		return
 	}
-	switch f.Name {
+	switch name {
 	case "content-length":
-		n, ok := parseLength(f.Value)
+		n, ok := parseLength(value)
 		if !ok || h.ContentLength >= 0 && h.ContentLength != n {
 			d.malformed = true // RFC 9110 §8.6: one valid value
 			return
@@ -150,7 +148,7 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 		if len(h.cookie) > 0 {
 			h.cookie = append(h.cookie, "; "...)
 		}
-		h.cookie = append(h.cookie, f.Value...)
+		h.cookie = append(h.cookie, value...)
 		return
 	case "host":
 		d.sawHost = true
@@ -158,18 +156,18 @@ func (d *headDecoder) field(f hpack.HeaderField) {
 	if h.fields < 0 {
 		h.fields = len(h.buf)
 	}
-	h.buf = append(h.buf, f.Name...)
+	h.buf = append(h.buf, name...)
 	h.buf = append(h.buf, ": "...)
-	h.buf = append(h.buf, f.Value...)
+	h.buf = append(h.buf, value...)
 	h.buf = append(h.buf, "\r\n"...)
 }
 
 // pseudoField takes a pseudo-header field (RFC 9113 §8.3.1): only the
 // four of a request, each once, all before the regular fields, none in
 // a trailer section.
-func (d *headDecoder) pseudoField(f hpack.HeaderField) {
+func (d *headDecoder) pseudoField(name, value string) {
 	i := -1
-	switch f.Name {
+	switch name {
 	case ":method":
 		i = pseudoMethod
 	case ":scheme":
@@ -188,7 +186,7 @@ func (d *headDecoder) pseudoField(f hpack.HeaderField) {
 		return
 	}
 	lo := len(h.buf)
-	h.buf = append(h.buf, f.Value...)
+	h.buf = append(h.buf, value...)
 	h.pseudo[i] = [2]int{lo, len(h.buf)}
 }
 
@@ -231,12 +229,12 @@ func (d *headDecoder) finish() {
 
 // connectionSpecific reports a field that RFC 9113 §8.2.2 forbids: the
 // HTTP/1.1 connection fields, and te with any value but "trailers".
-func connectionSpecific(f hpack.HeaderField) bool {
-	switch f.Name {
+func connectionSpecific(name, value string) bool {
+	switch name {
 	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 		return true
 	case "te":
-		return f.Value != "trailers"
+		return value != "trailers"
 	}
 	return false
 }

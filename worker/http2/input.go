@@ -322,27 +322,49 @@ func (c *Conn) blockFragment(h *frameHeader, frag []byte) {
 	if len(frag) == 0 && !h.has(flagEndHeaders) {
 		c.flood("empty header block fragments")
 	}
-	if _, err := c.dec.Write(frag); err != nil {
+	if !h.has(flagEndHeaders) {
+		// The block goes on in CONTINUATION frames: it is decoded
+		// whole, at its end (the limit above bounds what is kept).
+		if c.block == nil {
+			c.block = c.shared.getLeft()
+		}
+		c.block = append(c.block, frag...)
+		return
+	}
+	block := frag // the usual case: one frame, decoded where it was read
+	if c.block != nil {
+		c.block = append(c.block, frag...)
+		block = c.block
+	}
+	err := c.dec.decode(block, &c.hd)
+	c.dropBlock()
+	switch {
+	case err == errHPACKShort:
+		c.fail(ErrCompression, "client sent a truncated HPACK header block")
+	case err != nil:
 		c.fail(ErrCompression, "client sent an invalid HPACK header block")
-		return
-	}
-	if c.hd.calm {
+	case c.hd.calm:
 		c.fail(ErrEnhanceYourCalm, "client sent a header list larger than large_client_header_buffers")
-		return
-	}
-	if h.has(flagEndHeaders) {
+	default:
 		c.endBlock()
 	}
+}
+
+// dropBlock lets go of a header block kept across frames.
+func (c *Conn) dropBlock() {
+	if c.block == nil {
+		return
+	}
+	if cap(c.block) == frameHeaderLen+minMaxFrameSize {
+		c.shared.putLeft(c.block)
+	}
+	c.block = nil
 }
 
 // endBlock acts on a complete header block.
 func (c *Conn) endBlock() {
 	id := c.cont
 	c.cont = 0
-	if err := c.dec.Close(); err != nil {
-		c.fail(ErrCompression, "client sent a truncated HPACK header block")
-		return
-	}
 	s := c.contStream
 	c.contStream = nil
 	if c.contErr != 0 {

@@ -24,6 +24,10 @@ type Shared struct {
 	iov     [][]byte // one writev's buffers
 	// lits keeps the encodings of recent literal fields (literalField).
 	lits [litSlots]litMemo
+	// hname and hvalue hold the Huffman-decoded name and value of the
+	// field being decoded (reqDecoder).
+	hname, hvalue *appendWriter
+	huffs         [16]huffMemo
 }
 
 // litMemo is one literal field's value and its encoding.
