@@ -117,7 +117,9 @@ type Conn struct {
 	// Output (output.go, write_linux.go).
 	enc      *hpack.Encoder
 	memo     [memoFields]fieldMemo // see indexed
-	tableGen uint32                // changes of enc's dynamic table
+	sent     [8]sentField          // see repeatable
+	sentNext uint8
+	tableGen uint32 // changes of enc's dynamic table
 	wbuf     []byte
 	pieces   []piece
 	pi       int   // the first piece not wholly written

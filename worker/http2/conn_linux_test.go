@@ -790,3 +790,76 @@ func TestIndexedMemo(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatableFields: per-response values decode as sent, through
+// repeats that enter the dynamic table, values that come once, table
+// size changes and a caller's buffer that changes after each call; a
+// value sent a third time, the table unchanged, is one indexed byte.
+func TestRepeatableFields(t *testing.T) {
+	r := newRig(t, nil, false)
+	c := r.c
+	c.wbuf = nil
+	var got []string
+	dec := hpack.NewDecoder(defaultTableSize, func(f hpack.HeaderField) { got = append(got, f.Name+": "+f.Value) })
+	sites := []struct {
+		site int
+		idx  uint64
+		name string
+	}{{memoDate, idxDate, "date"}, {memoContentLength, idxContentLength, "content-length"},
+		{memoLastModified, idxLastModified, "last-modified"}, {memoETag, idxETag, "etag"}}
+	rnd := rand.New(rand.NewPCG(7, 8))
+	buf := make([]byte, 0, 128)
+	for i := 0; i < 20000; i++ {
+		if rnd.IntN(100) == 0 {
+			c.setting(settingHeaderTableSize, uint32(rnd.IntN(3))*128)
+		}
+		f := sites[rnd.IntN(len(sites))]
+		var v string
+		switch n := rnd.IntN(10); {
+		case n < 6: // a few hot values
+			v = fmt.Sprintf("%d", 1000+rnd.IntN(3))
+		case n < 9: // many that come once or rarely
+			v = fmt.Sprintf("\"%x-%x\"", rnd.Uint32(), rnd.IntN(1000))
+		default: // longer than the memo keeps
+			v = strings.Repeat("w", litMax+1+rnd.IntN(4))
+		}
+		buf = append(buf[:0], v...)
+		start := len(c.wbuf)
+		c.repeatable(f.site, f.idx, f.name, buf)
+		for j := range buf {
+			buf[j] = 'X' // the caller's buffer is reused
+		}
+		got = got[:0]
+		if _, err := dec.Write(c.wbuf[start:]); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if err := dec.Close(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if want := f.name + ": " + v; len(got) != 1 || got[0] != want {
+			t.Fatalf("step %d: decoded %q, want %q", i, got, want)
+		}
+	}
+	// Another value with the same hash is not sent for this one.
+	c = newRig(t, nil, false).c
+	c.sent[0] = sentField{key: litHash(idxContentLength, []byte("1001")), idx: idxContentLength, val: "9999", again: true}
+	c.wbuf = c.wbuf[:0]
+	c.repeatable(memoContentLength, idxContentLength, "content-length", []byte("1001"))
+	got = got[:0]
+	dec = hpack.NewDecoder(defaultTableSize, func(f hpack.HeaderField) { got = append(got, f.Name+": "+f.Value) })
+	if _, err := dec.Write(c.wbuf); err != nil || len(got) != 1 || got[0] != "content-length: 1001" {
+		t.Errorf("a hash collision: decoded %q (%v), want content-length: 1001", got, err)
+	}
+	// A table with room (a new connection: the encoder's table does not
+	// grow back after a client shrank it): the first two times
+	// literal, then one byte.
+	c = newRig(t, nil, false).c
+	for i, want := range []int{0, 0, 1, 1} {
+		start := len(c.wbuf)
+		c.repeatable(memoETag, idxETag, "etag", []byte(`"5f5e100-400"`))
+		out := c.wbuf[start:]
+		if n := len(out); want == 1 && (n != 1 || out[0]&0x80 == 0) || want == 0 && n < 8 {
+			t.Errorf("sending %d: %x", i+1, out)
+		}
+	}
+}

@@ -169,12 +169,17 @@ func (sh *Shared) literalField(b []byte, idx uint64, v []byte) []byte {
 	return append(b, m.enc...)
 }
 
-// litSlot picks the memo slot of field idx with value v from its first,
-// middle and last eight bytes, which cover the digits that tell one
-// length, date or ETag from another; a value it confuses with another
-// only costs encoding them afresh. (hash/maphash here took 1 % of the
-// worker's samples, as much as the rest of the memo.)
+// litSlot picks the memo slot of field idx with value v from a hash of
+// its first, middle and last eight bytes, which cover the digits that
+// tell one length, date or ETag from another; a value it confuses with
+// another only costs encoding them afresh. (hash/maphash here took 1 %
+// of the worker's samples, as much as the rest of the memo.)
 func litSlot(idx uint64, v []byte) int {
+	return int(litHash(idx, v) >> (64 - litBits))
+}
+
+// litHash hashes field idx with value v (litSlot).
+func litHash(idx uint64, v []byte) uint64 {
 	h := idx*0x9e3779b97f4a7c15 ^ uint64(len(v))
 	if n := len(v); n >= 8 {
 		h ^= binary.LittleEndian.Uint64(v)
@@ -185,6 +190,5 @@ func litSlot(idx uint64, v []byte) int {
 			h = h<<8 | uint64(c)
 		}
 	}
-	h *= 0xc4ceb9fe1a85ec53
-	return int(h >> (64 - litBits))
+	return h * 0xc4ceb9fe1a85ec53
 }
