@@ -49,7 +49,7 @@ var wantDefaultSettings = Settings{
 	PortInRedirect:            true,
 	MergeSlashes:              true,
 	HTTP2MaxConcurrentStreams: 128,
-	HTTP2ChunkSize:            8 << 10,
+	HTTP2ChunkSize:            16 << 10,
 	HTTP2RecvBufferSize:       256 << 10,
 	SSL: SSL{
 		MinVersion:       tls.VersionTLS12,
@@ -217,7 +217,7 @@ var settingsCases = []settingsCase{
 	{`limit_rate = "2m"`, func(s *Settings) any { return s.LimitRate }, int64(2 << 20)},
 	{`limit_rate = 100`, func(s *Settings) any { return s.LimitRate }, int64(100)},
 	{`limit_rate_after = "500k"`, func(s *Settings) any { return s.LimitRateAfter }, int64(500 << 10)},
-	{`http2_chunk_size = "16k"`, func(s *Settings) any { return s.HTTP2ChunkSize }, int64(16 << 10)},
+	{`http2_chunk_size = "8k"`, func(s *Settings) any { return s.HTTP2ChunkSize }, int64(8 << 10)},
 	{`http2_chunk_size = 1`, func(s *Settings) any { return s.HTTP2ChunkSize }, int64(1)},
 	{`aio = "off"`, func(s *Settings) any { return s.AIO }, AIO{Mode: AIOOff}},
 	{`aio = "threads"`, func(s *Settings) any { return s.AIO }, AIO{Mode: AIOThreads, Pool: "default"}},

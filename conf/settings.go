@@ -68,7 +68,7 @@ func defaultSettings(prefix string) Settings {
 		ErrorLogLevel:             LevelInherit,
 		SSL:                       defaultSSL(),
 		HTTP2MaxConcurrentStreams: 128,
-		HTTP2ChunkSize:            8 << 10,
+		HTTP2ChunkSize:            16 << 10,
 		HTTP2RecvBufferSize:       256 << 10,
 	}
 }

@@ -385,7 +385,7 @@ func (c *Conn) sendfile(s *Stream, t *filters.Txn, p *filters.Segment, frame int
 
 // sendfileFrame is the smallest DATA frame whose payload is worth a
 // sendfile of its own. Each frame's header must be written before it, so
-// frames of http2_chunk_size's default, 8 KiB, cost two system calls per
+// frames of 8 KiB (nginx's http2_chunk_size) cost two system calls per
 // 8 KiB that way; read into the batch, a 128 KiB batch of them costs one
 // preadv2 and one writev, and its two copies are cheaper than the 30
 // calls saved (a 64 MiB file over h2c: 0.85-0.94 s of CPU per GiB sent
@@ -405,8 +405,11 @@ func chunkSize(t *filters.Txn) int {
 	return defaultChunk
 }
 
-// defaultChunk is http2_chunk_size's default, as nginx's.
-const defaultChunk = 8 << 10
+// defaultChunk is http2_chunk_size's default: HTTP/2's default frame
+// size (RFC 9113 §4.2), which every client takes. nginx's is 8 KiB;
+// 16 KiB frames halve the frames, and cost 7 % less CPU per 64 KiB
+// response over h2c (h2load -c10 -m8: 15.4 against 14.3 µs).
+const defaultChunk = 16 << 10
 
 // dataFrame appends the header of a DATA frame of size bytes of s, whose
 // payload the caller adds, and accounts for it.
