@@ -128,6 +128,7 @@ type Conn struct {
 	written  int64 // how many of them are written
 	ending   []*Stream
 	ring     *Stream // streams with something to send
+	ringLen  int     // how many
 	turn     uint64
 	again    bool  // a stream waits for the next turn
 	share    int64 // a stream's share of the batch being filled

@@ -863,3 +863,32 @@ func TestRepeatableFields(t *testing.T) {
 		}
 	}
 }
+
+// TestRingLen: the ring's counted length follows its streams through
+// random activations and deactivations.
+func TestRingLen(t *testing.T) {
+	c := &Conn{}
+	streams := make([]*Stream, 50)
+	for i := range streams {
+		streams[i] = &Stream{id: uint32(2*i + 1)}
+	}
+	rnd := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 10000; i++ {
+		s := streams[rnd.IntN(len(streams))]
+		if rnd.IntN(2) == 0 {
+			c.activate(s)
+		} else {
+			c.deactivate(s)
+		}
+		n := 0
+		for r := c.ring; r != nil; r = r.next {
+			n++
+			if r.next == c.ring {
+				break
+			}
+		}
+		if n != c.ringLen {
+			t.Fatalf("step %d: %d streams in the ring, ringLen %d", i, n, c.ringLen)
+		}
+	}
+}

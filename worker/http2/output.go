@@ -113,6 +113,7 @@ func (c *Conn) activate(s *Stream) {
 		return
 	}
 	s.active = true
+	c.ringLen++
 	if c.ring == nil {
 		s.prev, s.next = s, s
 		c.ring = s
@@ -128,6 +129,7 @@ func (c *Conn) deactivate(s *Stream) {
 		return
 	}
 	s.active = false
+	c.ringLen--
 	if s.next == s {
 		c.ring = nil
 	} else {
@@ -151,13 +153,11 @@ func (c *Conn) full() bool {
 func (c *Conn) fill() {
 	for !c.full() && c.ring != nil {
 		progress := false
-		n := 0
-		for s := c.ring; ; s = s.next {
-			n++
-			if s.next == c.ring {
-				break
-			}
-		}
+		// The ring's length is counted, not walked: with a hundred
+		// streams a batch takes frames from a few of them, and a walk
+		// touched every stream's memory for each batch (fill was
+		// 1.6 % of the samples, 64 KiB over h2c at 100 streams).
+		n := c.ringLen
 		// Each stream's share of what the batch still takes: a stream
 		// that reads its frames from a file takes that much at once.
 		c.share = int64(batchBytes-len(c.wbuf)) / int64(n)
