@@ -94,6 +94,63 @@ func TestFileFramesBatched(t *testing.T) {
 	}
 }
 
+// TestFileTurns: with many streams at once, a stream's turn carries up
+// to turnBytes of its file: ten 64 KiB responses each come in one run of
+// DATA frames, whole; and streams of larger files take turns, no run
+// longer than turnBytes while another stream waits.
+func TestFileTurns(t *testing.T) {
+	r := newRig(t, nil, false)
+	small := r.fileBody("/small", 64<<10)
+	large := r.fileBody("/large", 300<<10)
+	r.fr.WriteWindowUpdate(0, 16<<20)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 4 << 20})
+	for i := range 10 {
+		r.get(uint32(2*i+1), "/small", true)
+	}
+	r.get(21, "/large", true)
+	r.get(23, "/large", true)
+	r.pump(0)
+	fs := r.frames()
+	for i := range 12 {
+		id, want := uint32(2*i+1), small
+		if i >= 10 {
+			want = large
+		}
+		if got := responseOf(fs, id); !bytes.Equal(got.body, want) || !got.ended {
+			t.Fatalf("stream %d: %d bytes, ended %v", id, len(got.body), got.ended)
+		}
+	}
+	// The runs of DATA frames, stream by stream.
+	type run struct {
+		stream uint32
+		bytes  int
+	}
+	var runs []run
+	for _, f := range fs {
+		if f.typ != http2.FrameData || len(f.data) == 0 {
+			continue
+		}
+		if n := len(runs); n > 0 && runs[n-1].stream == f.stream {
+			runs[n-1].bytes += len(f.data)
+		} else {
+			runs = append(runs, run{f.stream, len(f.data)})
+		}
+	}
+	seen := map[uint32]int{}
+	for i, ru := range runs {
+		seen[ru.stream]++
+		if ru.stream < 21 && seen[ru.stream] > 1 {
+			t.Errorf("stream %d's 64 KiB came in more than one run: %v", ru.stream, runs)
+		}
+		if last := i == len(runs)-1; ru.bytes > turnBytes && !last {
+			t.Errorf("run %d: %d bytes of stream %d, more than a turn", i, ru.bytes, ru.stream)
+		}
+	}
+	if seen[21] < 2 || seen[23] < 2 {
+		t.Errorf("the large files did not take turns: %v", runs)
+	}
+}
+
 // TestFileFlowControl: file data stops exactly at the windows and goes on
 // as they open.
 func TestFileFlowControl(t *testing.T) {
