@@ -372,16 +372,6 @@ func (c *Counters) Waiting() uint64 {
 	return 0
 }
 
-// Inc adds 1 to a counter of a slot that only the calling goroutine
-// writes: a load and a store, cheaper than a locked add.
-func Inc(p *uint64) { atomic.StoreUint64(p, atomic.LoadUint64(p)+1) }
-
-// Dec subtracts 1, as Inc.
-func Dec(p *uint64) { atomic.StoreUint64(p, atomic.LoadUint64(p)-1) }
-
-// Add adds n, as Inc.
-func Add(p *uint64, n uint64) { atomic.StoreUint64(p, atomic.LoadUint64(p)+n) }
-
 // StatusClass is the Counters.Status index of an HTTP status.
 func StatusClass(status int) int {
 	if status < 100 || status > 599 {

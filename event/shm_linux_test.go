@@ -131,3 +131,24 @@ func newShared(t *testing.T) *Shared {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// BenchmarkCounters: the twelve counter updates of one HTTP/1.1 request
+// (connection states, status, bytes, time, histogram, server codes).
+func BenchmarkCounters(b *testing.B) {
+	var c Counters
+	var s ServerCounters
+	for b.Loop() {
+		Inc(&c.Reading)
+		Inc(&c.Requests)
+		Dec(&c.Reading)
+		Inc(&c.Writing)
+		Dec(&c.Writing)
+		Inc(&c.Status[2])
+		Add(&c.BytesSent, 1200)
+		Add(&c.RequestTimeMicros, 3)
+		Inc(&c.Hist[1])
+		Inc(&s.Codes[3])
+		Add(&s.BytesSent, 1200)
+		Add(&s.BytesReceived, 80)
+	}
+}
