@@ -92,8 +92,27 @@ type headDecoder struct {
 	lim     *Config
 }
 
+// A field's verdict (judge): what checkValue finds in its value, and
+// badName when its name is forbidden (not a lower-case token, or
+// connection-specific). The HPACK decoder keeps each table entry's, so
+// that a field sent as an index is not checked again.
+type verdict uint8
+
+const badName verdict = 4
+
+func judge(name, value string) verdict {
+	v := verdict(checkValue(value))
+	if (len(name) == 0 || name[0] != ':') && (!validName(name) || connectionSpecific(name, value)) {
+		v |= badName
+	}
+	return v
+}
+
 // field takes one decoded field.
-func (d *headDecoder) field(name, value string) {
+func (d *headDecoder) field(name, value string) { d.judged(name, value, judge(name, value)) }
+
+// judged takes one decoded field whose verdict is v.
+func (d *headDecoder) judged(name, value string, v verdict) {
 	// Count what the client makes us hold, kept or not: an HPACK bomb
 	// (a small block that references large table entries many times)
 	// ends here, before any memory grows.
@@ -104,7 +123,7 @@ func (d *headDecoder) field(name, value string) {
 	if d.calm || d.malformed {
 		return
 	}
-	switch checkValue(value) {
+	switch v &^ badName {
 	case valueMalformed:
 		d.malformed = true
 		return
@@ -119,7 +138,7 @@ func (d *headDecoder) field(name, value string) {
 	}
 	d.regular = true
 	d.fields++
-	if !validName(name) || connectionSpecific(name, value) {
+	if v&badName != 0 {
 		d.malformed = true
 		return
 	}

@@ -32,10 +32,19 @@ type reqDecoder struct {
 	sh      *Shared
 }
 
-type tableEntry struct{ name, value string }
+// tableEntry is a field of the static or the dynamic table, with its
+// verdict.
+type tableEntry struct {
+	name, value string
+	v           verdict
+}
 
-// fieldSink takes the decoded fields: a headDecoder.
-type fieldSink interface{ field(name, value string) }
+// fieldSink takes the decoded fields: a headDecoder. judged takes a
+// field whose verdict is known (from a table).
+type fieldSink interface {
+	field(name, value string)
+	judged(name, value string, v verdict)
+}
 
 func newReqDecoder(sh *Shared, tableSize uint32) reqDecoder {
 	return reqDecoder{maxSize: tableSize, allowed: tableSize, sh: sh}
@@ -61,11 +70,11 @@ func (d *reqDecoder) decode(block []byte, hd fieldSink) error {
 			if idx, block, err = readInt(block, 7); err != nil {
 				return err
 			}
-			name, value, ok := d.at(idx)
-			if !ok {
+			e := d.at(idx)
+			if e == nil {
 				return errHPACKIndex
 			}
-			hd.field(name, value)
+			hd.judged(e.name, e.value, e.v)
 		case b&0xe0 == 0x20: // dynamic table size update (§6.3)
 			// As hpack.Decoder: only first in the block, or while the
 			// table is empty (so "0, then the new size", §4.2, passes).
@@ -92,10 +101,11 @@ func (d *reqDecoder) decode(block []byte, hd fieldSink) error {
 			}
 			var name, value string
 			if idx > 0 {
-				var ok bool
-				if name, _, ok = d.at(idx); !ok {
+				e := d.at(idx)
+				if e == nil {
 					return errHPACKIndex
 				}
+				name = e.name
 			} else if name, block, err = d.readString(block, &d.sh.hname); err != nil {
 				return err
 			}
@@ -109,9 +119,12 @@ func (d *reqDecoder) decode(block []byte, hd fieldSink) error {
 					name = strings.Clone(name)
 				}
 				value = strings.Clone(value)
-				d.add(name, value)
+				v := judge(name, value)
+				d.add(tableEntry{name, value, v})
+				hd.judged(name, value, v)
+			} else {
+				hd.field(name, value)
 			}
-			hd.field(name, value)
 		}
 		first = false
 	}
@@ -120,25 +133,23 @@ func (d *reqDecoder) decode(block []byte, hd fieldSink) error {
 
 // at returns the field at index idx of the static and dynamic tables
 // (RFC 7541 §2.3.3).
-func (d *reqDecoder) at(idx uint64) (name, value string, ok bool) {
+func (d *reqDecoder) at(idx uint64) *tableEntry {
 	switch {
 	case idx == 0:
-		return "", "", false
+		return nil
 	case idx <= staticLen:
-		f := &staticTable[idx-1]
-		return f.name, f.value, true
+		return &staticTable[idx-1]
 	case idx-staticLen <= uint64(len(d.ents)):
-		e := &d.ents[uint64(len(d.ents))-(idx-staticLen)]
-		return e.name, e.value, true
+		return &d.ents[uint64(len(d.ents))-(idx-staticLen)]
 	}
-	return "", "", false
+	return nil
 }
 
 // add inserts a field into the dynamic table (§4.4): the oldest entries
 // go until it fits; one larger than the table empties it.
-func (d *reqDecoder) add(name, value string) {
-	d.ents = append(d.ents, tableEntry{name, value})
-	d.size += uint32(len(name) + len(value) + 32)
+func (d *reqDecoder) add(e tableEntry) {
+	d.ents = append(d.ents, e)
+	d.size += uint32(len(e.name) + len(e.value) + 32)
 	d.evict()
 }
 
@@ -259,66 +270,73 @@ func readInt(p []byte, n uint8) (uint64, []byte, error) {
 // staticLen is the size of the static table (RFC 7541 Appendix A).
 const staticLen = 61
 
+func init() {
+	for i := range staticTable {
+		e := &staticTable[i]
+		e.v = judge(e.name, e.value)
+	}
+}
+
 var staticTable = [staticLen]tableEntry{
-	{":authority", ""},
-	{":method", "GET"},
-	{":method", "POST"},
-	{":path", "/"},
-	{":path", "/index.html"},
-	{":scheme", "http"},
-	{":scheme", "https"},
-	{":status", "200"},
-	{":status", "204"},
-	{":status", "206"},
-	{":status", "304"},
-	{":status", "400"},
-	{":status", "404"},
-	{":status", "500"},
-	{"accept-charset", ""},
-	{"accept-encoding", "gzip, deflate"},
-	{"accept-language", ""},
-	{"accept-ranges", ""},
-	{"accept", ""},
-	{"access-control-allow-origin", ""},
-	{"age", ""},
-	{"allow", ""},
-	{"authorization", ""},
-	{"cache-control", ""},
-	{"content-disposition", ""},
-	{"content-encoding", ""},
-	{"content-language", ""},
-	{"content-length", ""},
-	{"content-location", ""},
-	{"content-range", ""},
-	{"content-type", ""},
-	{"cookie", ""},
-	{"date", ""},
-	{"etag", ""},
-	{"expect", ""},
-	{"expires", ""},
-	{"from", ""},
-	{"host", ""},
-	{"if-match", ""},
-	{"if-modified-since", ""},
-	{"if-none-match", ""},
-	{"if-range", ""},
-	{"if-unmodified-since", ""},
-	{"last-modified", ""},
-	{"link", ""},
-	{"location", ""},
-	{"max-forwards", ""},
-	{"proxy-authenticate", ""},
-	{"proxy-authorization", ""},
-	{"range", ""},
-	{"referer", ""},
-	{"refresh", ""},
-	{"retry-after", ""},
-	{"server", ""},
-	{"set-cookie", ""},
-	{"strict-transport-security", ""},
-	{"transfer-encoding", ""},
-	{"user-agent", ""},
-	{"vary", ""},
-	{"via", ""},
-	{"www-authenticate", ""},
+	{":authority", "", 0},
+	{":method", "GET", 0},
+	{":method", "POST", 0},
+	{":path", "/", 0},
+	{":path", "/index.html", 0},
+	{":scheme", "http", 0},
+	{":scheme", "https", 0},
+	{":status", "200", 0},
+	{":status", "204", 0},
+	{":status", "206", 0},
+	{":status", "304", 0},
+	{":status", "400", 0},
+	{":status", "404", 0},
+	{":status", "500", 0},
+	{"accept-charset", "", 0},
+	{"accept-encoding", "gzip, deflate", 0},
+	{"accept-language", "", 0},
+	{"accept-ranges", "", 0},
+	{"accept", "", 0},
+	{"access-control-allow-origin", "", 0},
+	{"age", "", 0},
+	{"allow", "", 0},
+	{"authorization", "", 0},
+	{"cache-control", "", 0},
+	{"content-disposition", "", 0},
+	{"content-encoding", "", 0},
+	{"content-language", "", 0},
+	{"content-length", "", 0},
+	{"content-location", "", 0},
+	{"content-range", "", 0},
+	{"content-type", "", 0},
+	{"cookie", "", 0},
+	{"date", "", 0},
+	{"etag", "", 0},
+	{"expect", "", 0},
+	{"expires", "", 0},
+	{"from", "", 0},
+	{"host", "", 0},
+	{"if-match", "", 0},
+	{"if-modified-since", "", 0},
+	{"if-none-match", "", 0},
+	{"if-range", "", 0},
+	{"if-unmodified-since", "", 0},
+	{"last-modified", "", 0},
+	{"link", "", 0},
+	{"location", "", 0},
+	{"max-forwards", "", 0},
+	{"proxy-authenticate", "", 0},
+	{"proxy-authorization", "", 0},
+	{"range", "", 0},
+	{"referer", "", 0},
+	{"refresh", "", 0},
+	{"retry-after", "", 0},
+	{"server", "", 0},
+	{"set-cookie", "", 0},
+	{"strict-transport-security", "", 0},
+	{"transfer-encoding", "", 0},
+	{"user-agent", "", 0},
+	{"vary", "", 0},
+	{"via", "", 0},
+	{"www-authenticate", "", 0},
 }

@@ -19,6 +19,13 @@ func (l *fieldList) field(name, value string) {
 	l.lines = append(l.lines, name+": "+value)
 }
 
+func (l *fieldList) judged(name, value string, v verdict) {
+	if v != judge(name, value) {
+		panic(fmt.Sprintf("%q %q: verdict %d, judge says %d", name, value, v, judge(name, value)))
+	}
+	l.field(name, value)
+}
+
 // TestStaticTable: the static table is RFC 7541 Appendix A, entry for
 // entry as hpack.Decoder has it.
 func TestStaticTable(t *testing.T) {
