@@ -8,22 +8,18 @@ import (
 	"testing"
 )
 
-// checkValueBytewise is checkValue one byte at a time, as RFC 9113
-// §8.2.1 reads: the reference the word-at-a-time scan must agree with.
+// checkValueBytewise is checkValue as RFC 9113 §8.2.1 reads, one byte
+// at a time: the reference the word-at-a-time scan must agree with.
 func checkValueBytewise(v string) int {
-	if n := len(v); n > 0 && (v[0] == ' ' || v[0] == '\t' || v[n-1] == ' ' || v[n-1] == '\t') {
+	if strings.ContainsAny(v, "\x00\r\n") || strings.Trim(v, " \t") != v {
 		return valueMalformed
 	}
-	st := valueOK
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == 0 || c == '\r' || c == '\n':
-			return valueMalformed
-		case c < ' ' && c != '\t' || c == 0x7f:
-			st = valueControl
+	for _, c := range []byte(v) {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return valueControl
 		}
 	}
-	return st
+	return valueOK
 }
 
 // TestCheckValueWords: every byte value at every position of values up
