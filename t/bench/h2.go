@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -83,6 +84,13 @@ func h2Phases(o *options, root string) error {
 		byName[s.name] = s
 	}
 	streams := fmt.Sprintf("%d connections × %d streams", o.h2Conns, o.h2Streams)
+	// h2load keeps at most what a server allows in flight on a
+	// connection: say so where a server allows fewer than -h2-m.
+	for _, s := range servers {
+		if n, err := h2MaxStreams(fmt.Sprintf("127.0.0.1:%d", s.port)); err == nil && n < uint32(o.h2Streams) {
+			fmt.Printf("note: %s allows %d concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS): h2-hot and h2-64k keep %d in flight on each of its connections, not %d\n", s.name, n, n, o.h2Streams)
+		}
+	}
 	// A second of load first, unmeasured: the first server's first run
 	// otherwise pays for every server's start.
 	for _, s := range servers {
@@ -198,6 +206,37 @@ func h2OneStream(addr string, first []byte) (net.Conn, error) {
 		if f.Header().StreamID == 1 && f.Header().Flags.Has(http2.FlagDataEndStream) {
 			c.SetDeadline(time.Time{})
 			return c, nil
+		}
+	}
+}
+
+// h2MaxStreams returns the SETTINGS_MAX_CONCURRENT_STREAMS of the h2c
+// server at addr, from its first SETTINGS frame; math.MaxUint32 when it
+// sets none (no limit, RFC 9113 §6.5.2).
+func h2MaxStreams(addr string) (uint32, error) {
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fr := http2.NewFramer(c, c)
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		return 0, err
+	}
+	if err := fr.WriteSettings(); err != nil {
+		return 0, err
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return 0, err
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			if v, ok := sf.Value(http2.SettingMaxConcurrentStreams); ok {
+				return v, nil
+			}
+			return math.MaxUint32, nil
 		}
 	}
 }
