@@ -251,8 +251,14 @@ func TestAcceptFloodSpreads(t *testing.T) {
 // waitServing waits until every worker of ws serves: it opens
 // connections, each with a request answered, until each worker holds one
 // more socket than at the start (a worker that has started may still be
-// setting up its loop), then closes them. It returns the sockets each
-// worker had at the start: its listening sockets and its own.
+// setting up its loop), then closes them. Each connection then begins
+// another request head and stays in it: a worker at worker_connections
+// has no idle connection to close for a new one and leaves the accept
+// lock to the others, where with idle ones it kept taking the lock and
+// closing them, and with worker_connections = 2 (TestAcceptLockAllFull)
+// the other worker seldom got a connection in 10 s. It returns the
+// sockets each worker had at the start: its listening sockets and its
+// own.
 func (s *server) waitServing(ws []int) map[int]int {
 	s.t.Helper()
 	base := map[int]int{}
@@ -281,6 +287,9 @@ func (s *server) waitServing(ws []int) map[int]int {
 		c, err := servedClient(s.addr)
 		if c != nil {
 			conns = append(conns, c)
+		}
+		if err == nil {
+			_, err = io.WriteString(c, "GET /a.txt HTTP/1.1\r\n")
 		}
 		if err != nil {
 			s.t.Fatal(err)
