@@ -9,6 +9,8 @@
 //	go run ./t/bench -phases hot -police     # and with allow/deny + limit_req + limit_conn
 //	go run ./t/bench -phases hot,64k -server-quota 0.5
 //	                                         # the servers, not wrk, the limit on 2 CPUs
+//	go run ./t/bench -phases large,h2-64k -congestion cubic
+//	                                         # every server under CUBIC, not the machine's BBR
 //	go run ./t/bench -phases pairs -police -tern-old OLD
 //	                                         # the same costs, each pair loaded at once
 //
@@ -95,6 +97,9 @@ type options struct {
 	// sustainP50 is the median latency above which a server alone at
 	// -rate is taken not to keep up with it (the sustain phase).
 	sustainP50 time.Duration
+	// congestion is the TCP congestion control of the whole run
+	// (-congestion); empty keeps the machine's (congestion.go).
+	congestion string
 }
 
 func main() {
@@ -132,6 +137,7 @@ func main() {
 	flag.StringVar(&controlled, "open-control-for", "tern", "the servers that get -open-control's rows, by name")
 	flag.StringVar(&o.control, "open-control", "", "in the open phase, also measure the hot requests of the servers -open-control-for names while this server takes the cold downloads: what the downloads cost the machine and the load generator, not the server measured")
 	flag.StringVar(&skip, "skip", "", "servers of the plain phases to leave out, by name (tern-aio-off,nginx-aio,...): for iterating; a closing run has every server")
+	flag.StringVar(&o.congestion, "congestion", "", "TCP congestion control of every connection of the run (cubic, bbr, ...), put back when it ends; default: the machine's. Under BBR the kernel paces loopback connections with a timer per packet, which decides large-file and HTTP/2 rates more than the servers (congestion.go)")
 	flag.BoolVar(&o.police, "police", false, "also run tern and nginx with allow/deny, a limit_req and a limit_conn that refuse nothing")
 	flag.Parse()
 	o.phases = map[string]bool{}
@@ -184,6 +190,14 @@ func run(o *options) error {
 	if err := pinSelf(o.loadC); err != nil {
 		return err
 	}
+	if o.congestion != "" {
+		restore, err := setCongestion(o.congestion)
+		if err != nil {
+			return err
+		}
+		defer restoreOnSignal(restore)()
+		defer restore()
+	}
 	dir, err := os.MkdirTemp("", "tern-bench-")
 	if err != nil {
 		return err
@@ -230,7 +244,7 @@ func run(o *options) error {
 	if o.serverQuota > 0 {
 		quota = fmt.Sprintf(", each capped to %.0f%% of it", 100*o.serverQuota)
 	}
-	fmt.Printf("servers pinned to CPU %d%s, load on CPU %d; %s per run; %s\n\n", o.serverCPU, quota, o.loadC, o.duration, loadAverage())
+	fmt.Printf("servers pinned to CPU %d%s, load on CPU %d; %s per run; TCP congestion control %s; %s\n\n", o.serverCPU, quota, o.loadC, o.duration, congestion(), loadAverage())
 	if o.phases["hot"] || o.phases["cold"] || o.phases["slow"] {
 		if err := loadPhases(o, servers, root); err != nil {
 			return err
