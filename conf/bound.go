@@ -12,8 +12,8 @@ import "net/netip"
 
 // Bound returns the addresses that need a listening socket of their own,
 // in order: all of h.Addrs but the specific ones whose port and family
-// also have a wildcard address, unless they set reuseport or a backlog
-// (nginx binds an address with socket options on its own).
+// also have a wildcard address, unless they set reuseport, a backlog or a
+// buffer size (nginx binds an address with socket options on its own).
 func (h *HTTP) Bound() []*Addr {
 	var out []*Addr
 	for _, a := range h.Addrs {
@@ -28,8 +28,9 @@ func (h *HTTP) Bound() []*Addr {
 // when a needs a socket of its own.
 func (h *HTTP) CoveredBy(a *Addr) *Addr {
 	ap, err := netip.ParseAddrPort(a.Addr)
-	// An address given another backlog needs a socket of its own.
-	if err != nil || ap.Addr().IsUnspecified() || a.ReusePort || a.Backlog != defaultBacklog {
+	// An address given another backlog or a buffer size needs a socket
+	// of its own.
+	if err != nil || ap.Addr().IsUnspecified() || a.ReusePort || a.Backlog != defaultBacklog || a.SndBuf != 0 || a.RcvBuf != 0 {
 		return nil
 	}
 	for _, b := range h.Addrs {

@@ -187,6 +187,11 @@ type Addr struct {
 	ReusePort bool
 	// Backlog is the listen(2) backlog. Default: 511, as nginx.
 	Backlog int
+	// SndBuf and RcvBuf are the socket's SO_SNDBUF and SO_RCVBUF
+	// (listen's sndbuf= and rcvbuf=), which connections accepted from it
+	// inherit; 0 leaves the kernel's default and its autotuning
+	// (docs/directives/listen.md).
+	SndBuf, RcvBuf int
 	// ProxyProtocol expects every connection to start with a PROXY
 	// protocol header (version 1 or 2) from a load balancer, which says
 	// whose connection it relays ($proxy_protocol_addr); real_ip_header

@@ -206,3 +206,38 @@ http {
 		t.Errorf("got %+v", a)
 	}
 }
+
+// TestListenBuffers: sndbuf= and rcvbuf= take nginx's sizes, give the
+// address a socket of its own (as backlog=, nginx binds it apart), and
+// may be repeated only with the same values.
+func TestListenBuffers(t *testing.T) {
+	c := mustLoad(t, `
+http {
+  server {
+    listen = ["8080", "127.0.0.1:8080 sndbuf=512k rcvbuf=64k", "127.0.0.2:8080 sndbuf=1m", "127.0.0.3:8080"]
+  }
+  server {
+    listen = ["127.0.0.1:8080 rcvbuf=65536 sndbuf=524288"]
+  }
+}
+`)
+	want := []struct {
+		addr           string
+		sndbuf, rcvbuf int
+		own            bool
+	}{
+		{"0.0.0.0:8080", 0, 0, true},
+		{"127.0.0.1:8080", 512 << 10, 64 << 10, true},
+		{"127.0.0.2:8080", 1 << 20, 0, true},
+		{"127.0.0.3:8080", 0, 0, false},
+	}
+	if len(c.HTTP.Addrs) != len(want) {
+		t.Fatalf("%d addresses, want %d", len(c.HTTP.Addrs), len(want))
+	}
+	for i, w := range want {
+		a := c.HTTP.Addrs[i]
+		if a.Addr != w.addr || a.SndBuf != w.sndbuf || a.RcvBuf != w.rcvbuf || (c.HTTP.CoveredBy(a) == nil) != w.own {
+			t.Errorf("%d: %s sndbuf=%d rcvbuf=%d covered=%v, want %+v", i, a.Addr, a.SndBuf, a.RcvBuf, c.HTTP.CoveredBy(a) != nil, w)
+		}
+	}
+}

@@ -40,11 +40,20 @@ type listenEntry struct {
 	proxyProtocol bool
 	ssl           bool
 	backlog       int // 0 when not given
-	rng           hcl.Range
+	// sndbuf and rcvbuf are SO_SNDBUF and SO_RCVBUF, 0 when not given.
+	sndbuf, rcvbuf int
+	rng            hcl.Range
 }
 
 // hasOptions reports whether the entry sets the address's socket options.
-func (e *listenEntry) hasOptions() bool { return e.reusePort || e.backlog != 0 }
+func (e *listenEntry) hasOptions() bool {
+	return e.reusePort || e.backlog != 0 || e.sndbuf != 0 || e.rcvbuf != 0
+}
+
+// sameOptions reports whether two entries set the same socket options.
+func (e *listenEntry) sameOptions(o *listenEntry) bool {
+	return e.reusePort == o.reusePort && e.backlog == o.backlog && e.sndbuf == o.sndbuf && e.rcvbuf == o.rcvbuf
+}
 
 // decodeServer decodes a server block: its settings over the http ones,
 // then its locations, which inherit the server's.
@@ -144,11 +153,11 @@ func decodeListen(d *decoder, a *hcl.Attribute, t *target) {
 // implement, named so that the message says so instead of "unknown".
 var unsupportedListenOptions = []string{
 	"quic", "deferred", "bind", "ipv6only",
-	"so_keepalive", "rcvbuf", "sndbuf", "fastopen", "accept_filter", "setfib", "default",
+	"so_keepalive", "fastopen", "accept_filter", "setfib", "default",
 }
 
 // parseListen reads "ADDR [ssl] [default_server] [reuseport] [backlog=N]
-// [proxy_protocol]", where
+// [sndbuf=SIZE] [rcvbuf=SIZE] [proxy_protocol]", where
 // ADDR is "PORT", "HOST:PORT", "[V6]:PORT" or a host alone (port 80, as
 // nginx). HOST is an IPv4 address, "*" or "localhost" (127.0.0.1):
 // resolving other names would make the configuration depend on DNS.
@@ -178,12 +187,25 @@ func parseListen(s string) (listenEntry, error) {
 				return e, fmt.Errorf("backlog=%s: the backlog must be a number of at least 1", val)
 			}
 			e.backlog = int(n)
+		case (name == "sndbuf" || name == "rcvbuf") && hasVal:
+			// The kernel doubles the value and caps it at
+			// net.core.wmem_max or rmem_max (socket(7)); it takes an
+			// int, and 1 GiB doubled still is one.
+			n, err := ParseSize(val)
+			if err != nil || n < 1 || n > 1<<30 {
+				return e, fmt.Errorf("%s: the size must be between 1 and 1g", opt)
+			}
+			if name == "sndbuf" {
+				e.sndbuf = int(n)
+			} else {
+				e.rcvbuf = int(n)
+			}
 		case name == "http2":
 			return e, fmt.Errorf("http2 is not a listen option: write http2 = true in the server (nginx 1.25.1 made it a directive too)")
 		case slices.Contains(unsupportedListenOptions, name):
 			return e, fmt.Errorf("the listen option %q is not supported", opt)
 		default:
-			return e, fmt.Errorf("unknown listen option %q (known: ssl, default_server, reuseport, backlog=N, proxy_protocol)", opt)
+			return e, fmt.Errorf("unknown listen option %q (known: ssl, default_server, reuseport, backlog=N, sndbuf=SIZE, rcvbuf=SIZE, proxy_protocol)", opt)
 		}
 	}
 	return e, nil
@@ -260,7 +282,7 @@ func isDigits(s string) bool {
 type addrDraft struct {
 	addr      *Addr
 	defaultAt *hcl.Range   // the entry that said default_server
-	options   *listenEntry // the entry that set reuseport or backlog
+	options   *listenEntry // the entry that set reuseport, backlog or a buffer
 }
 
 // buildAddrs merges the listen entries of every server into the distinct
@@ -320,9 +342,9 @@ func (d *decoder) listenFlags(ad *addrDraft, e *listenEntry, srv *Server) {
 		return
 	}
 	if o := ad.options; o != nil {
-		if o.reusePort != e.reusePort || o.backlog != e.backlog {
+		if !o.sameOptions(e) {
 			d.errorf(e.rng, "Conflicting listen options",
-				"%s has other reuseport/backlog options at %s; give them once, or the same everywhere", e.addr, at(o.rng))
+				"%s has other reuseport/backlog/sndbuf/rcvbuf options at %s; give them once, or the same everywhere", e.addr, at(o.rng))
 		}
 		return
 	}
@@ -331,6 +353,7 @@ func (d *decoder) listenFlags(ad *addrDraft, e *listenEntry, srv *Server) {
 	if e.backlog != 0 {
 		ad.addr.Backlog = e.backlog
 	}
+	ad.addr.SndBuf, ad.addr.RcvBuf = e.sndbuf, e.rcvbuf
 }
 
 // Label names the server in metrics: its first server_name, else its

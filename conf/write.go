@@ -157,6 +157,12 @@ func (s *Server) write(p *printer, parent *Settings) {
 				entry += " reuseport"
 			}
 			entry += " backlog=" + strconv.Itoa(a.Backlog)
+			if a.SndBuf != 0 {
+				entry += " sndbuf=" + strconv.Itoa(a.SndBuf)
+			}
+			if a.RcvBuf != 0 {
+				entry += " rcvbuf=" + strconv.Itoa(a.RcvBuf)
+			}
 			if a.ProxyProtocol {
 				entry += " proxy_protocol"
 			}

@@ -81,5 +81,30 @@ func setListenOptions(fd, family int, a *conf.Addr) error {
 			return os.NewSyscallError("setsockopt", err)
 		}
 	}
+	return setBuffers(fd, a, nil)
+}
+
+// setBuffers sets listen's sndbuf= and rcvbuf= on a listening socket,
+// which the connections it accepts inherit: those of a that differ from
+// old, the values the socket already has (nil for a new socket). A size
+// that a configuration no longer gives stays on the socket until it is
+// closed, as in nginx: the kernel has no way back to its autotuning once
+// SO_SNDBUF or SO_RCVBUF is set (socket(7)).
+func setBuffers(fd int, a, old *conf.Addr) error {
+	var had conf.Addr
+	if old != nil {
+		had = *old
+	}
+	for _, b := range []struct{ name, size, had int }{
+		{unix.SO_SNDBUF, a.SndBuf, had.SndBuf},
+		{unix.SO_RCVBUF, a.RcvBuf, had.RcvBuf},
+	} {
+		if b.size == 0 || b.size == b.had {
+			continue
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, b.name, b.size); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
 	return nil
 }

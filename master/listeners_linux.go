@@ -43,7 +43,8 @@ func key(a *conf.Addr) string {
 // openListeners opens the sockets of cfg for n workers. Addresses that
 // old (the running generation, or nil) already listens on keep their
 // sockets — nothing is re-bound, no queued connection is lost — and a
-// changed backlog is applied with another listen(2), as nginx. On error
+// changed backlog is applied with another listen(2), changed buffer sizes
+// with setsockopt, as nginx. On error
 // every socket opened here is closed again and old is untouched.
 func openListeners(cfg *conf.Config, n int, old *listenSet) (*listenSet, error) {
 	kept := map[string]*listener{}
@@ -68,9 +69,12 @@ func openListeners(cfg *conf.Config, n int, old *listenSet) (*listenSet, error) 
 		l := &listener{addr: a}
 		if o := kept[key(a)]; o != nil {
 			l.fds = append(l.fds, o.fds[:min(want, len(o.fds))]...)
-			if o.addr.Backlog != a.Backlog {
-				for _, fd := range l.fds {
+			for _, fd := range l.fds {
+				if o.addr.Backlog != a.Backlog {
 					unix.Listen(fd, a.Backlog)
+				}
+				if err := setBuffers(fd, a, o.addr); err != nil {
+					return fail(err)
 				}
 			}
 		}

@@ -397,3 +397,69 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("index 0 counted %d deaths of index 1", g.fails[0])
 	}
 }
+
+// TestListenerBuffers: sndbuf= and rcvbuf= are set on a new listening
+// socket, and a reload that changes them sets them on the socket it keeps,
+// as nginx sets them again on every configuration cycle. The kernel
+// doubles the value (socket(7)), after capping it at wmem_max or
+// rmem_max.
+func TestListenerBuffers(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	load := func(opts string) *conf.Config {
+		file := filepath.Join(dir, "tern.hcl")
+		os.WriteFile(file, []byte(fmt.Sprintf("http {\n  server {\n    listen = [\"127.0.0.1:%d %s\"]\n  }\n}\n", port, opts)), 0o644)
+		cfg, err := conf.Load(file, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	capped := func(sysctl string, v int) int {
+		b, err := os.ReadFile("/proc/sys/net/core/" + sysctl)
+		if err != nil {
+			t.Skip(err)
+		}
+		max, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return 2 * min(v, max)
+	}
+	check := func(s *listenSet, snd, rcv int) {
+		t.Helper()
+		fd := s.list[0].fds[0]
+		if got, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF); got != capped("wmem_max", snd) {
+			t.Errorf("SO_SNDBUF %d, want %d", got, capped("wmem_max", snd))
+		}
+		if got, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF); got != capped("rmem_max", rcv) {
+			t.Errorf("SO_RCVBUF %d, want %d", got, capped("rmem_max", rcv))
+		}
+	}
+	s1, err := openListeners(load("sndbuf=64k rcvbuf=32k"), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(s1, 64<<10, 32<<10)
+	s2, err := openListeners(load("sndbuf=96k rcvbuf=48k"), 1, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.list[0].fds[0] != s1.list[0].fds[0] {
+		t.Fatal("the reload opened another socket")
+	}
+	check(s2, 96<<10, 48<<10)
+
+	// A connection accepted from it inherits them.
+	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nfd, _, err := unix.Accept(s2.list[0].fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+	if got, _ := unix.GetsockoptInt(nfd, unix.SOL_SOCKET, unix.SO_SNDBUF); got != capped("wmem_max", 96<<10) {
+		t.Errorf("accepted SO_SNDBUF %d, want %d", got, capped("wmem_max", 96<<10))
+	}
+	s2.closeExcept(nil)
+}

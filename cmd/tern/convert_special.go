@@ -198,7 +198,8 @@ func (c *converter) listen(body *hclwrite.Body, b *block, d *directive) {
 		switch {
 		case p == "default_server" || p == "default":
 			parts = append(parts, "default_server")
-		case p == "reuseport" || strings.HasPrefix(p, "backlog=") || p == "proxy_protocol" || p == "ssl":
+		case p == "reuseport" || p == "proxy_protocol" || p == "ssl" ||
+			strings.HasPrefix(p, "backlog=") || strings.HasPrefix(p, "sndbuf=") || strings.HasPrefix(p, "rcvbuf="):
 			parts = append(parts, p)
 		case p == "http2":
 			h2 = true
@@ -243,7 +244,7 @@ func (c *converter) errorPage(b *block, d *directive) {
 // listenTuning are listen's parameters that tune a socket without
 // changing what it serves.
 func listenTuning(p string) bool {
-	for _, t := range []string{"deferred", "fastopen=", "rcvbuf=", "sndbuf=", "so_keepalive=", "accept_filter=", "setfib=", "bind", "ipv6only=on"} {
+	for _, t := range []string{"deferred", "fastopen=", "so_keepalive=", "accept_filter=", "setfib=", "bind", "ipv6only=on"} {
 		if p == t || strings.HasSuffix(t, "=") && strings.HasPrefix(p, t) {
 			return true
 		}

@@ -491,3 +491,29 @@ func TestNginxWords(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertListenBuffers: listen's sndbuf= and rcvbuf= carry over as
+// they are; the other socket tunings are noted and dropped.
+func TestConvertListenBuffers(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "nginx.conf")
+	os.WriteFile(p, []byte("http { server { listen 127.0.0.1:8080 sndbuf=512k rcvbuf=64k deferred; } }"), 0o644)
+	var out, warn bytes.Buffer
+	if !convertNginx(p, &out, &warn) {
+		t.Fatal(warn.String())
+	}
+	if !strings.Contains(out.String(), `"127.0.0.1:8080 sndbuf=512k rcvbuf=64k"`) {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if !strings.Contains(warn.String(), "deferred is dropped") || strings.Contains(warn.String(), "sndbuf") {
+		t.Errorf("notes: %s", warn.String())
+	}
+	main := filepath.Join(dir, "tern.hcl")
+	cfg, err := conf.LoadSnapshot(main, dir, map[string][]byte{main: out.Bytes()})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if a := cfg.HTTP.Addrs[0]; a.SndBuf != 512<<10 || a.RcvBuf != 64<<10 {
+		t.Errorf("sndbuf %d rcvbuf %d", a.SndBuf, a.RcvBuf)
+	}
+}
