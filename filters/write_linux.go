@@ -110,12 +110,6 @@ func (w *WriteFilter) send(t *Txn) Result {
 		}
 		budget = min(budget, allow)
 	}
-	// slowTurn: see slowTurnChunks.
-	slowTurn := t.slowPeer && t.room == roomSignalled && !limited
-	if slowTurn {
-		budget = min(budget*slowTurnChunks, maxSendfile)
-	}
-	short := false    // the last file send came back short
 	refilled := false // a producer makes one piece per turn
 	segs := t.Resp.Body.Segs
 	if t.Resp.HeaderOnly {
@@ -165,7 +159,7 @@ func (w *WriteFilter) send(t *Txn) Result {
 		if segs[t.seg].InMemory() {
 			continue // writeMem stopped at iovMax
 		}
-		if t.slowPeer && t.room == roomUnknown && sfd >= 0 && (!slowTurn || short) {
+		if t.slowPeer && t.room == roomUnknown && sfd >= 0 {
 			if !hasRoom(sfd) {
 				t.Wait = WaitWrite
 				return Again
@@ -201,13 +195,11 @@ func (w *WriteFilter) send(t *Txn) Result {
 		case !t.Loc.Sendfile:
 			send = w.copyFile
 		}
-		want := min(s.Len-t.segOff, chunk)
 		n, r := send(t, s, chunk)
 		t.room = roomUnknown
 		if r != OK {
 			return r
 		}
-		short = n < want
 		budget -= n
 	}
 }
@@ -329,27 +321,6 @@ func (w *WriteFilter) sendFile(t *Txn, s *Segment, budget int64) (int64, Result)
 	}
 	return w.sent(t, s, int64(n))
 }
-
-// slowTurnChunks bounds, in sendfile_max_chunk, the turn that EPOLLOUT
-// starts for a client that reads slower than the loop sends (slowPeer).
-// The socket has just been found to have room again — the kernel
-// signals when a third of its buffer is free — so such a turn goes on
-// sending, without asking hasRoom between full sends, until a send comes
-// back short; the socket's room bounds it, and this bound keeps a client
-// that speeds up from holding the loop. Ending it at every chunk instead
-// cost, per 256 KiB, a pass through the loop and a poll(2) that said
-// yes: with 4 downloads reading 50 MiB/s each, tern made 15,000 system
-// calls per GiB where lighttpd made 6,000–7,200, about 4,000 of them
-// these polls. A full send that used up the last room exactly makes the
-// next one find the socket full: at most one such call per turn, cheaper
-// than a poll before every chunk. HTTP/2 turns carry 8 chunks for the
-// same reason (docs/directives/sendfile_max_chunk.md). Measured in
-// simultaneous pairs against the previous binary (t/bench -pair-load
-// large -large-client paced), CPU per GiB 0.68× and 1/1.43×, and 6,300–
-// 6,900 system calls per GiB against 15,000. It needs the event loop's
-// bounded waits (event.activeWait): fewer, longer waits alone made the
-// runtime's monitor restart at each wake-up, and cost 1.42× the CPU.
-const slowTurnChunks = 8
 
 // hasRoom reports whether the socket fd has room for more (poll(2),
 // POLLOUT, without waiting). While a response's client reads slower
