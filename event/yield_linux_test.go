@@ -149,3 +149,57 @@ func loadAverage() float64 {
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
 }
+
+// pipeDrainer reads whatever is in a pipe.
+type pipeDrainer struct{ fd int }
+
+func (d pipeDrainer) Event(uint32) {
+	var b [64]byte
+	unix.Read(d.fd, b[:])
+}
+
+// TestActiveLoopWaitsBounded: after a wait that returned events, waits
+// are bounded by activeWait, however far the next timer is, until the
+// loop has had no event for activeFor; then it waits for its timers alone
+// (see activeWait).
+func TestActiveLoopWaitsBounded(t *testing.T) {
+	l, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	if err := l.Add(p[0], unix.EPOLLIN|unix.EPOLLET, pipeDrainer{p[0]}); err != nil {
+		t.Fatal(err)
+	}
+	l.now += activeFor // past the start
+	if got := l.waitMillis(); got != -1 {
+		t.Fatalf("idle loop without timers waits %d ms, want -1 (no bound)", got)
+	}
+	unix.Write(p[1], []byte{1})
+	if err := l.RunOnce(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.waitMillis(), int(activeWait/int64(time.Millisecond)); got != want {
+		t.Fatalf("after an event: waits %d ms, want %d", got, want)
+	}
+	var tm Timer
+	l.SetTimer(&tm, time.Millisecond, nopTimeout{})
+	if got := l.waitMillis(); got != 2 { // 1 ms and 1 ns, rounded up
+		t.Fatalf("a timer due sooner: waits %d ms, want 2", got)
+	}
+	l.StopTimer(&tm)
+	l.now = l.eventAt + activeFor
+	if got := l.waitMillis(); got != -1 {
+		t.Fatalf("activeFor after the last event: waits %d ms, want -1", got)
+	}
+}
+
+type nopTimeout struct{}
+
+func (nopTimeout) Timeout() {}
