@@ -65,6 +65,22 @@ const (
 	// 2.4 s stalls of the loop's sendfile in t/bench's open phase, with
 	// cachestat and without.
 	coldReach = 8 << 20
+	// slowFill is how long a pool read of one region (maxFill or less)
+	// may take before the response's disk counts as slow (Txn.slowDisk).
+	// Behind a slow disk, pages of the regions ahead are in flight
+	// anywhere, not only within coldReach of the pool's read: the loop's
+	// own inline sends start readahead whenever they pass its mark, and
+	// reclaim takes pages that readahead brought in and nobody has sent
+	// yet (kdamond's pageout of idle page cache, here), which the next
+	// readahead reads again. cachestat counts such a page present, and
+	// three probes pass over it: in t/bench's open phase, a loop's
+	// sendfile 22 MiB past the pool's read waited 4.6 s for one. So
+	// after a slow read every region is asked about page by page
+	// (readableNow), for the rest of the response; its copy of 256 KiB
+	// costs ~30 µs, against the ~13 ms a 20 MiB/s disk takes to read it.
+	// A fast disk reads 256 KiB in a millisecond or two and keeps the
+	// cheaper looks.
+	slowFill = 10 * time.Millisecond
 )
 
 // diskTask is the one thread-pool task of a Txn, allocated once and
@@ -83,6 +99,9 @@ type diskTask struct {
 	// sock, when not -1, is the socket the region goes to from the
 	// pool thread, in the call that reads it (see ready).
 	sock int
+	// posted is the loop's clock when the task was posted (see
+	// slowFill).
+	posted int64
 
 	n    int
 	err  error
@@ -203,9 +222,10 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 	}
 	t.filled = filled{}
 	rest := s.Len - t.segOff
-	if c := t.cold; c.file == s.File && off >= c.off && off < c.end+coldReach {
-		// Near what the pool read last: one region at a time, every
-		// page of it asked, nothing trusted for later turns.
+	if c := t.cold; c.file == s.File && (t.slowDisk || off >= c.off && off < c.end+coldReach) {
+		// Near what the pool read last, or anywhere behind a slow
+		// disk: one region at a time, every page of it asked, nothing
+		// trusted for later turns.
 		t.cached = filled{}
 		n := min(rest, count, maxFill)
 		t.Env.Stats.CacheLooks++
@@ -262,6 +282,9 @@ func post(t *Txn, pool *threadpool.Pool, s *Segment, off int64, count, sock int)
 	task := t.diskTask()
 	task.read, task.done = false, false
 	task.fd, task.off, task.count, task.sock = s.File.FD, off, count, sock
+	if t.Env.Clock != nil {
+		task.posted = t.Env.Clock()
+	}
 	if err := pool.Post(task); err != nil {
 		t.Err = err
 		return 0, Error
@@ -326,6 +349,9 @@ func (w *WriteFilter) finishTask(t *Txn) Result {
 		return OK // nothing, or a read that readFileAt takes
 	}
 	task.done = false
+	if t.Env.Clock != nil && t.Env.Clock()-task.posted >= int64(slowFill) {
+		t.slowDisk = true
+	}
 	s := &t.Resp.Body.Segs[t.seg]
 	if task.sock >= 0 {
 		// The pool sent the region (or what the socket took of it).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -262,5 +263,108 @@ func BenchmarkOffloadable(b *testing.B) {
 		if offloadable(txn) != p {
 			b.Fatal("no pool")
 		}
+	}
+}
+
+// TestReadyAfterSlowFillProbesEveryPage: once the pool took slowFill or
+// more to read a region of a response, the disk behind that response is
+// slow, and every later region is sent inline only when each of its
+// pages is readable without waiting, however far from the pool's last
+// read. Here a page in the middle of a cached region is being read
+// again behind a throttled disk (as after reclaim took it and
+// readahead went back for it): cachestat counts it present and the
+// three probes pass over it. Before, the loop sent such a region inline
+// once it was coldReach past the pool's read, and its sendfile waited
+// for the disk: 4.6 s in one of t/bench's open-phase rounds.
+func TestReadyAfterSlowFillProbesEveryPage(t *testing.T) {
+	const size, chunk = 16 << 20, 256 << 10
+	path, fd := coldFile(t, size)
+	unix.Fadvise(fd, 0, 0, unix.FADV_RANDOM) // pages of their own, no readahead
+	unix.Pread(fd, make([]byte, size), 0)
+	defer testcgroup.ThrottleReads(t, os.Getpid(), path, 16<<10)()
+	at := int64(12 << 20)
+	hole := at + 40<<10
+	unix.Fadvise(fd, hole, pageSize, unix.FADV_DONTNEED)
+	uptodate(fd, hole) // starts reading it, behind the throttle
+	var cs unix.Cachestat_t
+	rng := unix.CachestatRange{Off: uint64(at), Len: size - uint64(at)}
+	if err := unix.Cachestat(uint(fd), &rng, &cs, 0); err != nil || cs.Cache != (size-uint64(at))/pageSize || uptodate(fd, hole) {
+		t.Skipf("cachestat: %v, %d pages: no page caught in flight", err, cs.Cache)
+	}
+	if !resident(fd, at, size-at) {
+		t.Fatal("cachestat and three probes should pass this region (the case this test is about)")
+	}
+
+	pool := threadpool.New("test", 1, 4, wakeNothing{})
+	defer pool.Close()
+	for _, slow := range []bool{false, true} {
+		file := &File{FD: fd, Size: size, Name: []byte(path)}
+		txn := newTxn(testLoc(nil))
+		txn.Resp.Body.AddFile(file, 0, file.Size)
+		txn.segOff = at
+		txn.cold = filled{file: file, off: 0, end: chunk} // the pool read the first chunk
+		txn.slowDisk = slow
+		n, r := ready(txn, pool, &txn.Resp.Body.Segs[0], chunk, -1)
+		switch {
+		case !slow && r != OK:
+			t.Errorf("fast disk: ready: %d bytes, result %v; want the region inline on one look", n, r)
+		case slow && (r != Again || txn.Wait != WaitThread):
+			t.Errorf("slow disk: ready: %d bytes, result %v: sent inline a region with a page being read", n, r)
+		}
+		if r == Again {
+			waitTask(t, pool, txn)
+		}
+	}
+}
+
+// TestSlowFillMarksTheDisk: a fill that took slowFill or more on the
+// loop's clock marks the response's disk slow; a quicker one does not,
+// and Reset forgets it.
+func TestSlowFillMarksTheDisk(t *testing.T) {
+	const size = 1 << 20
+	path, fd := coldFile(t, size)
+	pool := threadpool.New("test", 1, 4, wakeNothing{})
+	defer pool.Close()
+	for _, took := range []time.Duration{slowFill / 2, slowFill} {
+		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+		file := &File{FD: fd, Size: size, Name: []byte(path)}
+		txn := newTxn(testLoc(nil))
+		var now int64
+		txn.Env.Clock = func() int64 { return now }
+		txn.Resp.Body.AddFile(file, 0, file.Size)
+		if _, r := ready(txn, pool, &txn.Resp.Body.Segs[0], 64<<10, -1); r != Again {
+			t.Skipf("ready: %v: the page cache kept the file", r)
+		}
+		waitTask(t, pool, txn)
+		now += int64(took)
+		var w WriteFilter
+		if r := w.finishTask(txn); r != OK {
+			t.Fatalf("finishTask: %v: %v", r, txn.Err)
+		}
+		if want := took >= slowFill; txn.slowDisk != want {
+			t.Errorf("a fill of %v: slowDisk %v, want %v", took, txn.slowDisk, want)
+		}
+		txn.Reset()
+		if txn.slowDisk {
+			t.Error("Reset kept slowDisk")
+		}
+	}
+}
+
+// resumeNothing is the Owner of a Txn that a test drives by hand.
+type resumeNothing struct{}
+
+func (resumeNothing) Resume() {}
+
+// waitTask waits up to 30 s for txn's pool task, and hands its result
+// back as the loop does (Drain).
+func waitTask(t *testing.T, pool *threadpool.Pool, txn *Txn) {
+	t.Helper()
+	txn.Owner = resumeNothing{}
+	for deadline := time.Now().Add(30 * time.Second); txn.TaskInFlight(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool task did not finish in 30 s")
+		}
+		pool.Drain()
 	}
 }

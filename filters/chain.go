@@ -205,8 +205,11 @@ type Txn struct {
 	cached   filled
 	cachedAt int64
 	// cold is the last region the pool was asked to read: ahead of it,
-	// readahead may still be in flight (see coldReach).
-	cold filled
+	// readahead may still be in flight (see coldReach). slowDisk is set
+	// once the pool took slowFill or more to read one: from then on,
+	// in flight may be anywhere.
+	cold     filled
+	slowDisk bool
 	// nagle is set while the socket has TCP_NODELAY off for this
 	// response's file data (see setNagle).
 	nagle bool
@@ -286,7 +289,7 @@ func (t *Txn) Reset() {
 	t.headSent = 0
 	t.filled = filled{}
 	t.cached = filled{}
-	t.cold = filled{}
+	t.cold, t.slowDisk = filled{}, false
 	t.nagle = false
 	t.slowPeer, t.room = false, roomUnknown
 	t.seg = 0
