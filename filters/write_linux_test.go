@@ -407,3 +407,70 @@ func TestSlowClientNoBlindSends(t *testing.T) {
 		t.Fatalf("body: %d bytes, want %d", len(body), len(data))
 	}
 }
+
+// TestSlowClientTurnRunsToFull: a turn that EPOLLOUT starts for a client
+// that reads slower than the loop sends goes on past sendfile_max_chunk
+// until a send comes back short (the socket is full again), up to
+// slowTurnChunks chunks, instead of ending every 256 KiB and polling for
+// room before the next. Each such turn sends at most one sendfile into a
+// socket the last full send had filled exactly, and no send carries more
+// than one chunk: a longer one could wait on the disk for pages evicted
+// since the page cache was last asked.
+func TestSlowClientTurnRunsToFull(t *testing.T) {
+	const chunk = 64 << 10
+	data := make([]byte, 256*chunk+100)
+	rand.New(rand.NewSource(5)).Read(data)
+	tx := fileTxn(openFile(t, data), func(s *conf.Settings) {
+		s.SendfileMaxChunk, s.TCPNopush = chunk, true
+	})
+	done := pacedTCPTxn(t, tx, 50*time.Microsecond)
+	c := NewChain()
+	signalled, cut, over := 0, 0, 0
+	for r := c.Run(tx); ; {
+		if r != Again {
+			if r != Done {
+				t.Fatalf("result %v: %v", r, tx.Err)
+			}
+			break
+		}
+		was := tx.Wait
+		switch was {
+		case WaitPost:
+		case WaitWrite:
+			pfd := []unix.PollFd{{Fd: int32(tx.FD), Events: unix.POLLOUT}}
+			if _, err := unix.Poll(pfd, 10000); err != nil && err != unix.EINTR {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("waits for %d", tx.Wait)
+		}
+		before, slow, sends := tx.Sent, tx.slowPeer, tx.Env.Stats.InlineSends
+		r = c.Resume(tx)
+		if tx.Sent-before > int64(tx.Env.Stats.InlineSends-sends)*chunk {
+			over++
+		}
+		if was == WaitWrite && slow {
+			signalled++
+			if r == Again && tx.Wait == WaitPost && tx.Sent-before < slowTurnChunks*chunk {
+				cut++
+			}
+		}
+	}
+	st := tx.Env.Stats
+	t.Logf("%d sends, %d to a full socket, %d turns started by EPOLLOUT, %d of them ended by the chunk", st.InlineSends, st.FullSocketSends, signalled, cut)
+	if signalled == 0 {
+		t.Fatal("the client never filled the socket: no turn to check")
+	}
+	if cut != 0 {
+		t.Errorf("%d of %d turns started by EPOLLOUT ended after one chunk with room left", cut, signalled)
+	}
+	if over != 0 {
+		t.Errorf("%d turns sent more than one chunk in a single sendfile", over)
+	}
+	if st.FullSocketSends > uint64(signalled) {
+		t.Errorf("%d sendfile calls found the socket full in %d turns", st.FullSocketSends, signalled)
+	}
+	if _, body := splitHead(t, done()); !bytes.Equal(body, data) {
+		t.Fatalf("body: %d bytes, want %d", len(body), len(data))
+	}
+}
