@@ -275,6 +275,20 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 	return post(t, pool, s, off, int(min(rest, count, maxFill)), sock)
 }
 
+// stalled marks t's disk slow (see slowFill) after a read of
+// [off, off+n) of s on the loop's thread waited slowFill or more: the
+// looks that let it run there were wrong once, and behind that disk
+// they would be again. The first pool read of a response whose looks
+// all passed is not there to tell: pages still being read count as
+// cached for cachestat. The region counts as the pool's last read, so
+// that ready asks about every page from then on.
+func (t *Txn) stalled(s *Segment, off, n int64) {
+	t.slowDisk = true
+	if t.cold.file != s.File {
+		t.cold = filled{file: s.File, off: off, end: off + n}
+	}
+}
+
 // post gives the pool count bytes of s at off to read (and send, with
 // sock; see ready) and returns Again with WaitThread, or Error when the
 // pool refuses.

@@ -368,3 +368,34 @@ func waitTask(t *testing.T, pool *threadpool.Pool, txn *Txn) {
 		pool.Drain()
 	}
 }
+
+// TestStalledSendMarksTheDisk: a file send on the loop's thread that
+// waited slowFill or more marks the response's disk slow, so that the
+// rest of the response is looked at page by page (see slowFill): the
+// looks that vouched for it were wrong once, and behind that disk they
+// would be again. A send from the page cache does not.
+func TestStalledSendMarksTheDisk(t *testing.T) {
+	const size = 64 << 10
+	path, fd := coldFile(t, size)
+	unix.Fadvise(fd, 0, 0, unix.FADV_RANDOM) // no readahead: only what is sent is read
+	defer testcgroup.ThrottleReads(t, os.Getpid(), path, 64<<10)()
+	for _, cold := range []bool{true, false} {
+		file := &File{FD: fd, Size: size, Name: []byte(path)}
+		tx := fileTxn(file, nil)
+		done := pipeTxn(t, tx)
+		var w WriteFilter
+		start := time.Now()
+		n, r := w.sendFile(tx, &tx.Resp.Body.Segs[0], 16<<10)
+		took := time.Since(start)
+		done()
+		if r != OK || n != 16<<10 {
+			t.Fatalf("sendFile: %d, %v: %v", n, r, tx.Err)
+		}
+		if cold && took < slowFill {
+			t.Skipf("the throttled read took %v: no stall to see", took)
+		}
+		if tx.slowDisk != cold || cold && tx.cold.file != file {
+			t.Errorf("a send that took %v: slowDisk %v (cold region of file %v), want %v", took, tx.slowDisk, tx.cold.file == file, cold)
+		}
+	}
+}

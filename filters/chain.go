@@ -206,8 +206,9 @@ type Txn struct {
 	cachedAt int64
 	// cold is the last region the pool was asked to read: ahead of it,
 	// readahead may still be in flight (see coldReach). slowDisk is set
-	// once the pool took slowFill or more to read one: from then on,
-	// in flight may be anywhere.
+	// once the pool took slowFill or more to read one, or a read on the
+	// loop's thread waited that long (stalled): from then on, in flight
+	// may be anywhere.
 	cold     filled
 	slowDisk bool
 	// nagle is set while the socket has TCP_NODELAY off for this

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -314,7 +315,11 @@ func (w *WriteFilter) sendFile(t *Txn, s *Segment, budget int64) (int64, Result)
 	// sendfile may sleep on a page-cache miss, so it goes through
 	// Syscall (unix.Sendfile), which lets the runtime run the pool's
 	// goroutines meanwhile.
+	from, start := off, time.Now()
 	n, err := unix.Sendfile(t.Conn.SendfileFD(), s.File.FD, &off, int(count))
+	if time.Since(start) >= slowFill {
+		t.stalled(s, from, count)
+	}
 	t.Env.Stats.InlineSends++
 	if err != nil {
 		if err == unix.EAGAIN {
@@ -419,7 +424,11 @@ func (w *WriteFilter) copyFile(t *Txn, s *Segment, budget int64) (int64, Result)
 		w.copyBuf = make([]byte, copyChunk)
 	}
 	count := min(s.Len-t.segOff, budget, copyChunk)
+	start := time.Now()
 	n, err := unix.Pread(s.File.FD, w.copyBuf[:count], s.Off+t.segOff)
+	if time.Since(start) >= slowFill {
+		t.stalled(s, s.Off+t.segOff, count)
+	}
 	if err != nil {
 		t.Err = os.NewSyscallError("pread", err)
 		return 0, Error
