@@ -388,12 +388,7 @@ func TestSetNagleAllocs(t *testing.T) {
 // SOCK_NOSPACE).
 func TestSlowClientNoBlindSends(t *testing.T) {
 	const chunk = 256 << 10
-	data := make([]byte, 64*chunk+100)
-	rand.New(rand.NewSource(3)).Read(data)
-	tx := fileTxn(openFile(t, data), func(s *conf.Settings) {
-		s.SendfileMaxChunk, s.TCPNopush = chunk, true
-	})
-	done := pacedTCPTxn(t, tx, 50*time.Microsecond)
+	tx, data, done := slowClientTxn(t, chunk, 64, 3)
 	posts, r := send(t, NewChain(), tx)
 	if r != Done {
 		t.Fatalf("result %v: %v", r, tx.Err)
@@ -418,12 +413,7 @@ func TestSlowClientNoBlindSends(t *testing.T) {
 // since the page cache was last asked.
 func TestSlowClientTurnRunsToFull(t *testing.T) {
 	const chunk = 64 << 10
-	data := make([]byte, 256*chunk+100)
-	rand.New(rand.NewSource(5)).Read(data)
-	tx := fileTxn(openFile(t, data), func(s *conf.Settings) {
-		s.SendfileMaxChunk, s.TCPNopush = chunk, true
-	})
-	done := pacedTCPTxn(t, tx, 50*time.Microsecond)
+	tx, data, done := slowClientTxn(t, chunk, 256, 5)
 	c := NewChain()
 	signalled, cut, over := 0, 0, 0
 	for r := c.Run(tx); ; {
@@ -473,4 +463,18 @@ func TestSlowClientTurnRunsToFull(t *testing.T) {
 	if _, body := splitHead(t, done()); !bytes.Equal(body, data) {
 		t.Fatalf("body: %d bytes, want %d", len(body), len(data))
 	}
+}
+
+// slowClientTxn is the response of a file of chunks times chunk bytes
+// and a few more (random, from seed), sent with sendfile_max_chunk chunk
+// and tcp_nopush to a TCP client that pauses 50 µs between reads, slower
+// than the loop sends.
+func slowClientTxn(t *testing.T, chunk int64, chunks int, seed int64) (*Txn, []byte, func() []byte) {
+	t.Helper()
+	data := make([]byte, int64(chunks)*chunk+100)
+	rand.New(rand.NewSource(seed)).Read(data)
+	tx := fileTxn(openFile(t, data), func(s *conf.Settings) {
+		s.SendfileMaxChunk, s.TCPNopush = chunk, true
+	})
+	return tx, data, pacedTCPTxn(t, tx, 50*time.Microsecond)
 }
