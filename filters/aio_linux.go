@@ -239,14 +239,17 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 	var now int64
 	if t.Env.Clock != nil {
 		now = t.Env.Clock()
-		if c := t.cached; c.file == s.File && off >= c.off && off < c.end && now-t.cachedAt < int64(trustCached) {
-			return min(count, c.end-off), OK
+		// A region trusted is trusted for whole chunks: a chunk that
+		// runs past its end is looked at again from where it starts,
+		// rather than cut there into two sends.
+		if c := t.cached; c.file == s.File && off >= c.off && off+count <= c.end && now-t.cachedAt < int64(trustCached) {
+			return count, OK
 		}
-		if c := s.File.seen; c.file == s.File && off >= c.off && off < c.end && now-s.File.seenAt < int64(trustCached) {
+		if c := s.File.seen; c.file == s.File && off >= c.off && off+count <= c.end && now-s.File.seenAt < int64(trustCached) {
 			// Another response looked moments ago: a hot file
 			// costs one look per trustCached, not three probes
 			// per response.
-			return min(count, c.end-off), OK
+			return count, OK
 		}
 	}
 	// One look covers more than this turn sends (sendfile_max_chunk,

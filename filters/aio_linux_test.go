@@ -399,3 +399,38 @@ func TestStalledSendMarksTheDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyLooksAgainRatherThanCut: a chunk that runs past the end of
+// the region the page cache last vouched for is looked at again from
+// where it starts, not cut at that end: each cut cost a short sendfile
+// per look (4,600 sendfile calls per GiB against aio = "off"'s 4,100,
+// with 4 fast downloads of a cached file).
+func TestReadyLooksAgainRatherThanCut(t *testing.T) {
+	const size, chunk = 4 << 20, 256 << 10
+	path, fd := coldFile(t, size)
+	unix.Pread(fd, make([]byte, size), 0)
+	if !resident(fd, 0, size) {
+		t.Skip("the page cache did not keep the file just read")
+	}
+	pool := threadpool.New("test", 1, 4, wakeNothing{})
+	defer pool.Close()
+	file := &File{FD: fd, Size: size, Name: []byte(path)}
+	txn := newTxn(testLoc(nil))
+	now := int64(1)
+	txn.Env.Clock = func() int64 { return now }
+	txn.Resp.Body.AddFile(file, 0, file.Size)
+	txn.segOff = 2<<20 - 100<<10
+	txn.cached, txn.cachedAt = filled{file: file, off: 0, end: 2 << 20}, now
+	n, r := ready(txn, pool, &txn.Resp.Body.Segs[0], chunk, -1)
+	if r != OK || n != chunk {
+		t.Fatalf("ready: %d bytes, result %v; want the whole %d-byte chunk inline", n, r, chunk)
+	}
+	if txn.Env.Stats.CacheLooks != 1 {
+		t.Errorf("%d looks; want 1, from the chunk's start", txn.Env.Stats.CacheLooks)
+	}
+	// Within the region, the chunk is trusted without a look.
+	txn.segOff = 2 << 20
+	if n, r := ready(txn, pool, &txn.Resp.Body.Segs[0], chunk, -1); r != OK || n != chunk || txn.Env.Stats.CacheLooks != 1 {
+		t.Errorf("ready inside the new region: %d bytes, %v, %d looks; want %d, ok, 1", n, r, txn.Env.Stats.CacheLooks, chunk)
+	}
+}
