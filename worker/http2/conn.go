@@ -137,6 +137,10 @@ type Conn struct {
 	tail     int    // where the frame being queued starts in wbuf
 	name     []byte // a field name lower-cased
 	werr     error
+	// slowDisk: a sendfile of file data on the loop waited for the disk
+	// (slowSend or longer); file data goes into the batch from then on
+	// (sendfile).
+	slowDisk bool
 
 	// Life.
 	goaway     bool // GOAWAY sent: no new streams

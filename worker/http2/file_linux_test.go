@@ -13,7 +13,10 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/sys/unix"
 
+	"tern/conf"
 	"tern/filters"
+	"tern/internal/testcgroup"
+	"tern/threadpool"
 )
 
 // fileBody writes size random bytes to a file the rig's handler answers
@@ -204,6 +207,7 @@ func TestFileTruncated(t *testing.T) {
 type sock struct {
 	fd, peer int
 	calls    int
+	written  int // bytes written with writev
 }
 
 func newSock(t *testing.T) *sock {
@@ -218,6 +222,7 @@ func newSock(t *testing.T) *sock {
 func (s *sock) Writev(bufs [][]byte, more bool) (int, error) {
 	s.calls++
 	n, err := unix.Writev(s.fd, bufs)
+	s.written += max(n, 0)
 	return max(n, 0), err
 }
 
@@ -346,5 +351,126 @@ func TestFileLimitRate(t *testing.T) {
 	}
 	if !bytes.Equal(got, body) {
 		t.Fatalf("body of %d bytes differs", len(got))
+	}
+}
+
+// TestFileColdStreamStaysOffSendfile: once a stream's file data had to
+// come from the disk, through the pool, the rest of it is read into the
+// batch, with preadv2(RWF_NOWAIT), which stops short at a page still
+// being read, rather than sent by sendfile on the loop, which waits for
+// such a page: the pool's read started readahead past it, and the look
+// that vouches for a region probes three of its pages (cachestat counts
+// a page in flight as present). The write filter keeps HTTP/1.1 off the
+// loop there the same way (filters' coldReach and slowFill). Byte for
+// byte.
+func TestFileColdStreamStaysOffSendfile(t *testing.T) {
+	const size, frame = 4 << 20, 256 << 10
+	r := newRig(t, nil, true)
+	s := newSock(t)
+	r.onSock(s)
+	pool := threadpool.New("test", 1, 16, wakeNothing{})
+	defer pool.Close()
+	r.h.env.Pools = map[string]*threadpool.Pool{"default": pool}
+	r.h.loc.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"}
+	r.h.loc.HTTP2ChunkSize = frame
+	body := r.fileBody("/file", size)
+	f := r.h.files["/file"]
+	// All but the first frame cached: the page cache drops whole folios,
+	// so the file goes, and the rest is read back without readahead.
+	unix.Fdatasync(f.FD)
+	unix.Fadvise(f.FD, 0, 0, unix.FADV_DONTNEED)
+	unix.Fadvise(f.FD, 0, 0, unix.FADV_RANDOM)
+	unix.Pread(f.FD, make([]byte, size-frame), frame)
+	unix.Fadvise(f.FD, 0, 0, unix.FADV_NORMAL)
+	if filters.Resident(f.FD, 0, frame) || !filters.Resident(f.FD, frame, size-frame) {
+		t.Skip("the page cache did not drop the first frame and keep the rest")
+	}
+	r.in.WriteString(http2.ClientPreface)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 8 << 20},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 20})
+	r.fr.WriteWindowUpdate(0, 8<<20)
+	r.get(1, "/file", true)
+	r.rd.SetMaxReadFrameSize(1 << 20)
+	r.poolPump(s, pool)
+	resp := responseOf(r.frames(), 1)
+	if !bytes.Equal(resp.body, body) || !resp.ended {
+		t.Fatalf("body of %d bytes (want %d), ended %v", len(resp.body), size, resp.ended)
+	}
+	if r.h.env.Stats.OffloadedSends == 0 {
+		t.Fatal("no read went to the pool: the first frame was cached")
+	}
+	if s.written < size {
+		t.Errorf("%d bytes went out with writev, want the whole %d-byte body: after the pool's read, sendfile sent the rest", s.written, size)
+	}
+}
+
+// poolPump is sockPump for a Conn whose streams wait for pool reads: it
+// hands their completions back (pool.Drain, as the worker's loop does on
+// the pool's eventfd) until every stream is done.
+func (r *rig) poolPump(s *sock, pool *threadpool.Pool) {
+	for r.in.Len() > 0 {
+		b := r.c.ReadBuffer()
+		n, _ := r.in.Read(b)
+		r.c.Received(n)
+	}
+	buf := make([]byte, 256<<10)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		pool.Drain()
+		st := r.c.Write()
+		for {
+			n, err := unix.Read(s.peer, buf)
+			if n <= 0 || err != nil {
+				break
+			}
+			r.p.out.Write(buf[:n])
+		}
+		if st == Broken {
+			r.t.Fatalf("the connection broke: %v", r.c.WriteErr())
+		}
+		if st == Idle && len(r.h.done) == len(r.h.requests) {
+			return
+		}
+		if st == Idle {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	r.t.Fatal("the responses never finished")
+}
+
+type wakeNothing struct{}
+
+func (wakeNothing) Wake() {}
+
+// TestStalledSendfileMarksTheDisk: a sendfile of a DATA payload on the
+// loop that waited slowSend or more for the disk marks the connection's
+// disk slow, so that its streams read file data into the batch from then
+// on (Conn.sendfile); one from the page cache does not.
+func TestStalledSendfileMarksTheDisk(t *testing.T) {
+	const size = 64 << 10
+	r := newRig(t, nil, true)
+	r.fileBody("/file", size)
+	f := r.h.files["/file"]
+	unix.Fdatasync(f.FD)
+	unix.Fadvise(f.FD, 0, 0, unix.FADV_RANDOM) // no readahead: only what is sent is read
+	defer testcgroup.ThrottleReads(t, os.Getpid(), string(f.Name), 64<<10)()
+	for _, cold := range []bool{true, false} {
+		if cold {
+			unix.Fadvise(f.FD, 0, 0, unix.FADV_DONTNEED)
+		}
+		s := newSock(t)
+		r.onSock(s)
+		r.c.addPiece(piece{kind: pieceFile, fd: f.FD, off: 0, n: 16 << 10})
+		start := time.Now()
+		_, st := r.c.writeBatch()
+		took := time.Since(start)
+		if st != Idle {
+			t.Fatalf("writeBatch: %v: %v", st, r.c.WriteErr())
+		}
+		if cold && took < slowSend {
+			t.Skipf("the throttled read took %v: no stall to see", took)
+		}
+		if r.c.slowDisk != cold {
+			t.Errorf("a sendfile that took %v: slowDisk %v, want %v", took, r.c.slowDisk, cold)
+		}
 	}
 }

@@ -285,7 +285,9 @@ func (c *Conn) emitData(s *Stream) bool {
 		case filters.OK:
 			s.pooled = false
 		case filters.Again:
-			s.pooled = s.pooled || t.Wait == filters.WaitThread
+			if t.Wait == filters.WaitThread {
+				s.pooled, s.cold = true, true
+			}
 			c.wait(s)
 			return false
 		default:
@@ -372,12 +374,25 @@ const maxReadFrames = iovMax
 // or there is no thread pool to read them on (as the write filter
 // decides). Otherwise it is read into the batch (readFrames), or from a
 // cold disk into the stream's buffer on a pool thread.
+//
+// With aio threads, a stream whose file needed a pool thread once (cold),
+// and every stream of a connection whose sendfile once waited for the
+// disk (slowDisk), reads the rest into the batch with RWF_NOWAIT, which
+// stops short at a page still being read: the pool's read starts
+// readahead past what it read, and a look at a region probes three of
+// its pages (cachestat counts a page in flight as present), so a
+// sendfile there would wait for that disk on the loop. The write filter
+// keeps HTTP/1.1 responses off the loop there the same way
+// (docs/design.md, "The thread pool").
 func (c *Conn) sendfile(s *Stream, t *filters.Txn, p *filters.Segment, frame int) bool {
 	if c.tr.SendfileFD() < 0 || !t.Loc.Sendfile || frame < sendfileFrame {
 		return false
 	}
 	if t.Loc.AIO.Mode != conf.AIOThreads {
 		return true
+	}
+	if s.cold || c.slowDisk {
+		return false
 	}
 	end := p.Off + p.Len
 	if s.resFile == p.File && p.Off >= s.resFrom && end <= s.resTo {

@@ -105,6 +105,7 @@ func (h *handler) respond(s *Stream) {
 	if h.limitRate > 0 {
 		t.LimitRate, t.RateStart = h.limitRate, h.env.Clock()
 	}
+	t.Owner = s // pool reads resume the stream (the worker's request does)
 	h.txns = append(h.txns, t)
 	s.Respond(t)
 }

@@ -69,7 +69,10 @@ type Stream struct {
 	// pooled: its file data is being read on a pool thread into buf,
 	// or was, and is taken from there next (ReadFile).
 	pooled bool
-	turn   uint64 // the Write call in which its producer last ran
+	// cold: a pool thread had to read its file data once; the rest is
+	// read into the batch, never sent with sendfile (Conn.sendfile).
+	cold bool
+	turn uint64 // the Write call in which its producer last ran
 	// stalled is the loop time the stream began to wait for a window
 	// with data to send, 0 when it is not waiting.
 	stalled int64

@@ -4,6 +4,7 @@ package http2
 
 import (
 	"errors"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -141,6 +142,13 @@ func (c *Conn) advance(n int64) {
 	}
 }
 
+// slowSend is how long one sendfile on the loop may take before the
+// connection's disk counts as slow (Conn.slowDisk): a send from the page
+// cache takes well under a millisecond, one that waited for a page
+// still being read took the disk's time; the write filter draws the same
+// line for HTTP/1.1 (slowFill in package filters).
+const slowSend = 10 * time.Millisecond
+
 // sendPiece sends a file piece with sendfile, on the loop: fill chose it
 // only for pages in the page cache.
 func (c *Conn) sendPiece() (int64, Status) {
@@ -149,7 +157,11 @@ func (c *Conn) sendPiece() (int64, Status) {
 	rest := p.n - c.pOff
 	var total int64
 	for rest > 0 {
+		start := time.Now()
 		n, err := unix.Sendfile(c.tr.SendfileFD(), p.fd, &off, int(rest))
+		if time.Since(start) >= slowSend {
+			c.slowDisk = true
+		}
 		if n > 0 {
 			c.advance(int64(n))
 			total += int64(n)
