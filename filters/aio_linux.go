@@ -81,6 +81,15 @@ const (
 	// A fast disk reads 256 KiB in a millisecond or two and keeps the
 	// cheaper looks.
 	slowFill = 10 * time.Millisecond
+	// slowRemembered is how long a File whose disk a response found
+	// slow (slowFill) makes every other response sending it start
+	// there too (File.slowAt): behind a slow disk, each response that
+	// finds it out by itself does so with a stall of the loop, and a
+	// popular file on such a disk has many responses. Each slow pool read
+	// of the file marks it again, so the mark lasts while the disk is
+	// read and ends a few seconds after the file is all cached, when
+	// the page-by-page looks (~30 µs per 256 KiB) have no more use.
+	slowRemembered = 2 * time.Second
 )
 
 // diskTask is the one thread-pool task of a Txn, allocated once and
@@ -222,6 +231,11 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 	}
 	t.filled = filled{}
 	rest := s.Len - t.segOff
+	if !t.slowDisk && s.File.slowAt != 0 && t.Env.Clock != nil && t.Env.Clock()-s.File.slowAt < int64(slowRemembered) {
+		// Another response found this file's disk slow: this one
+		// starts there, without marking it again.
+		t.slowFrom(s, off, 0)
+	}
 	if c := t.cold; c.file == s.File && (t.slowDisk || off >= c.off && off < c.end+coldReach) {
 		// Near what the pool read last, or anywhere behind a slow
 		// disk: one region at a time, every page of it asked, nothing
@@ -286,9 +300,24 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 // cached for cachestat. The region counts as the pool's last read, so
 // that ready asks about every page from then on.
 func (t *Txn) stalled(s *Segment, off, n int64) {
+	t.slowFrom(s, off, n)
+	t.fileSlow(s.File)
+}
+
+// slowFrom counts t's disk slow from [off, off+n) of s on: every region
+// is looked at page by page (see ready).
+func (t *Txn) slowFrom(s *Segment, off, n int64) {
 	t.slowDisk = true
 	if t.cold.file != s.File {
 		t.cold = filled{file: s.File, off: off, end: off + n}
+	}
+}
+
+// fileSlow marks f's disk slow for the other responses sending it
+// (slowRemembered).
+func (t *Txn) fileSlow(f *File) {
+	if t.Env.Clock != nil {
+		f.slowAt = t.Env.Clock()
 	}
 }
 
@@ -366,10 +395,11 @@ func (w *WriteFilter) finishTask(t *Txn) Result {
 		return OK // nothing, or a read that readFileAt takes
 	}
 	task.done = false
+	s := &t.Resp.Body.Segs[t.seg]
 	if t.Env.Clock != nil && t.Env.Clock()-task.posted >= int64(slowFill) {
 		t.slowDisk = true
+		t.fileSlow(s.File)
 	}
-	s := &t.Resp.Body.Segs[t.seg]
 	if task.sock >= 0 {
 		// The pool sent the region (or what the socket took of it).
 		if task.err != nil {

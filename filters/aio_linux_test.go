@@ -329,7 +329,7 @@ func TestSlowFillMarksTheDisk(t *testing.T) {
 		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
 		file := &File{FD: fd, Size: size, Name: []byte(path)}
 		txn := newTxn(testLoc(nil))
-		var now int64
+		now := int64(time.Hour)
 		txn.Env.Clock = func() int64 { return now }
 		txn.Resp.Body.AddFile(file, 0, file.Size)
 		if _, r := ready(txn, pool, &txn.Resp.Body.Segs[0], 64<<10, -1); r != Again {
@@ -341,8 +341,8 @@ func TestSlowFillMarksTheDisk(t *testing.T) {
 		if r := w.finishTask(txn); r != OK {
 			t.Fatalf("finishTask: %v: %v", r, txn.Err)
 		}
-		if want := took >= slowFill; txn.slowDisk != want {
-			t.Errorf("a fill of %v: slowDisk %v, want %v", took, txn.slowDisk, want)
+		if want := took >= slowFill; txn.slowDisk != want || (file.slowAt != 0) != want {
+			t.Errorf("a fill of %v: slowDisk %v, the file marked %v; want %v", took, txn.slowDisk, file.slowAt != 0, want)
 		}
 		txn.Reset()
 		if txn.slowDisk {
@@ -432,5 +432,47 @@ func TestReadyLooksAgainRatherThanCut(t *testing.T) {
 	txn.segOff = 2 << 20
 	if n, r := ready(txn, pool, &txn.Resp.Body.Segs[0], chunk, -1); r != OK || n != chunk || txn.Env.Stats.CacheLooks != 1 {
 		t.Errorf("ready inside the new region: %d bytes, %v, %d looks; want %d, ok, 1", n, r, txn.Env.Stats.CacheLooks, chunk)
+	}
+}
+
+// TestSlowDiskRememberedPerFile: once a response found its file's disk
+// slow, the other responses sending the same File (open_file_cache
+// shares it) look at each region page by page from their first send
+// for slowRemembered, rather than each finding the disk slow again by
+// stalling the loop once; after that they look as usual again.
+func TestSlowDiskRememberedPerFile(t *testing.T) {
+	const size, chunk = 4 << 20, 256 << 10
+	path, fd := coldFile(t, size)
+	unix.Pread(fd, make([]byte, size), 0)
+	if ok, _ := readableNow(fd, 0, size); !ok {
+		t.Skip("the page cache did not keep the file just read")
+	}
+	pool := threadpool.New("test", 1, 4, wakeNothing{})
+	defer pool.Close()
+	file := &File{FD: fd, Size: size, Name: []byte(path)}
+	now := int64(time.Hour)
+	response := func() *Txn {
+		txn := newTxn(testLoc(nil))
+		txn.Env.Clock = func() int64 { return now }
+		txn.Resp.Body.AddFile(file, 0, file.Size)
+		return txn
+	}
+	a := response()
+	a.stalled(&a.Resp.Body.Segs[0], 0, chunk)
+	for _, tc := range []struct {
+		after time.Duration
+		slow  bool
+	}{{0, true}, {slowRemembered - time.Millisecond, true}, {slowRemembered, false}} {
+		now = int64(time.Hour + tc.after)
+		b := response()
+		b.segOff = 1 << 20
+		n, r := ready(b, pool, &b.Resp.Body.Segs[0], chunk, -1)
+		if r != OK || n != chunk {
+			t.Fatalf("%v after: ready: %d bytes, %v", tc.after, n, r)
+		}
+		if b.slowDisk != tc.slow || (b.cached.file == nil) != tc.slow {
+			t.Errorf("%v after another response found the disk slow: slowDisk %v, region trusted %v; want slow %v",
+				tc.after, b.slowDisk, b.cached.file != nil, tc.slow)
+		}
 	}
 }

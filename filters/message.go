@@ -112,6 +112,9 @@ type File struct {
 	// for trustCached without looking again.
 	seen   filled
 	seenAt int64
+	// slowAt is when a response sending this File last found its disk
+	// slow (loop clock; 0: never): see slowRemembered.
+	slowAt int64
 }
 
 // Segment is one piece of a response body: memory, or a region of a file.
