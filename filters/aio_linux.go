@@ -231,7 +231,11 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 	}
 	t.filled = filled{}
 	rest := s.Len - t.segOff
-	if !t.slowDisk && s.File.slowAt != 0 && t.Env.Clock != nil && t.Env.Clock()-s.File.slowAt < int64(slowRemembered) {
+	var now int64
+	if t.Env.Clock != nil {
+		now = t.Env.Clock()
+	}
+	if !t.slowDisk && s.File.slowAt != 0 && now-s.File.slowAt < int64(slowRemembered) {
 		// Another response found this file's disk slow: this one
 		// starts there, without marking it again.
 		t.slowFrom(s, off, 0)
@@ -250,9 +254,7 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 		}
 		return post(t, pool, s, off, int(n), sock)
 	}
-	var now int64
 	if t.Env.Clock != nil {
-		now = t.Env.Clock()
 		// A region trusted is trusted for whole chunks: a chunk that
 		// runs past its end is looked at again from where it starts,
 		// rather than cut there into two sends.
@@ -292,16 +294,19 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 	return post(t, pool, s, off, int(min(rest, count, maxFill)), sock)
 }
 
-// stalled marks t's disk slow (see slowFill) after a read of
-// [off, off+n) of s on the loop's thread waited slowFill or more: the
-// looks that let it run there were wrong once, and behind that disk
-// they would be again. The first pool read of a response whose looks
-// all passed is not there to tell: pages still being read count as
-// cached for cachestat. The region counts as the pool's last read, so
-// that ready asks about every page from then on.
-func (t *Txn) stalled(s *Segment, off, n int64) {
+// slowRead marks t's disk, and s's File for the other responses sending
+// it (slowRemembered), slow (see slowFill) after a read of [off, off+n)
+// of s waited slowFill or more: a pool read, or a send on the loop's
+// thread, where the looks that let it run there were wrong once, and
+// behind that disk would be again. (The first pool read of a response
+// whose looks all passed is not there to tell: pages still being read
+// count as cached for cachestat.) The region counts as the pool's last
+// read, so that ready asks about every page from then on.
+func (t *Txn) slowRead(s *Segment, off, n int64) {
 	t.slowFrom(s, off, n)
-	t.fileSlow(s.File)
+	if t.Env.Clock != nil {
+		s.File.slowAt = t.Env.Clock()
+	}
 }
 
 // slowFrom counts t's disk slow from [off, off+n) of s on: every region
@@ -310,14 +315,6 @@ func (t *Txn) slowFrom(s *Segment, off, n int64) {
 	t.slowDisk = true
 	if t.cold.file != s.File {
 		t.cold = filled{file: s.File, off: off, end: off + n}
-	}
-}
-
-// fileSlow marks f's disk slow for the other responses sending it
-// (slowRemembered).
-func (t *Txn) fileSlow(f *File) {
-	if t.Env.Clock != nil {
-		f.slowAt = t.Env.Clock()
 	}
 }
 
@@ -397,8 +394,7 @@ func (w *WriteFilter) finishTask(t *Txn) Result {
 	task.done = false
 	s := &t.Resp.Body.Segs[t.seg]
 	if t.Env.Clock != nil && t.Env.Clock()-task.posted >= int64(slowFill) {
-		t.slowDisk = true
-		t.fileSlow(s.File)
+		t.slowRead(s, task.off, int64(task.count))
 	}
 	if task.sock >= 0 {
 		// The pool sent the region (or what the socket took of it).

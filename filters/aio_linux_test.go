@@ -458,7 +458,7 @@ func TestSlowDiskRememberedPerFile(t *testing.T) {
 		return txn
 	}
 	a := response()
-	a.stalled(&a.Resp.Body.Segs[0], 0, chunk)
+	a.slowRead(&a.Resp.Body.Segs[0], 0, chunk)
 	for _, tc := range []struct {
 		after time.Duration
 		slow  bool

@@ -207,7 +207,7 @@ type Txn struct {
 	// cold is the last region the pool was asked to read: ahead of it,
 	// readahead may still be in flight (see coldReach). slowDisk is set
 	// once the pool took slowFill or more to read one, or a read on the
-	// loop's thread waited that long (stalled): from then on, in flight
+	// loop's thread waited that long (slowRead): from then on, in flight
 	// may be anywhere.
 	cold     filled
 	slowDisk bool

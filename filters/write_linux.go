@@ -318,7 +318,7 @@ func (w *WriteFilter) sendFile(t *Txn, s *Segment, budget int64) (int64, Result)
 	from, start := off, time.Now()
 	n, err := unix.Sendfile(t.Conn.SendfileFD(), s.File.FD, &off, int(count))
 	if time.Since(start) >= slowFill {
-		t.stalled(s, from, count)
+		t.slowRead(s, from, count)
 	}
 	t.Env.Stats.InlineSends++
 	if err != nil {
@@ -427,7 +427,7 @@ func (w *WriteFilter) copyFile(t *Txn, s *Segment, budget int64) (int64, Result)
 	start := time.Now()
 	n, err := unix.Pread(s.File.FD, w.copyBuf[:count], s.Off+t.segOff)
 	if time.Since(start) >= slowFill {
-		t.stalled(s, s.Off+t.segOff, count)
+		t.slowRead(s, s.Off+t.segOff, count)
 	}
 	if err != nil {
 		t.Err = os.NewSyscallError("pread", err)
