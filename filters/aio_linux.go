@@ -235,7 +235,7 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 	if t.Env.Clock != nil {
 		now = t.Env.Clock()
 	}
-	if !t.slowDisk && s.File.slowAt != 0 && now-s.File.slowAt < int64(slowRemembered) {
+	if !t.slowDisk && s.File.SlowDisk(now) {
 		// Another response found this file's disk slow: this one
 		// starts there, without marking it again.
 		t.slowFrom(s, off, 0)
@@ -305,9 +305,22 @@ func ready(t *Txn, pool *threadpool.Pool, s *Segment, count int64, sock int) (in
 func (t *Txn) slowRead(s *Segment, off, n int64) {
 	t.slowFrom(s, off, n)
 	if t.Env.Clock != nil {
-		s.File.slowAt = t.Env.Clock()
+		s.File.MarkSlowDisk(t.Env.Clock())
 	}
 }
+
+// SlowDisk reports whether a response found f's disk slow (a read or send
+// of it waited slowFill or more) less than slowRemembered before now, on
+// the loop's clock. A response that starts sending f then looks at every
+// region page by page (ready); an HTTP/2 stream reads its DATA into the
+// batch with RWF_NOWAIT rather than sendfile on the loop.
+func (f *File) SlowDisk(now int64) bool {
+	return f.slowAt != 0 && now-f.slowAt < int64(slowRemembered)
+}
+
+// MarkSlowDisk notes that a read or send of f waited slowFill or more
+// for its disk at now (the loop's clock): see SlowDisk.
+func (f *File) MarkSlowDisk(now int64) { f.slowAt = now }
 
 // slowFrom counts t's disk slow from [off, off+n) of s on: every region
 // is looked at page by page (see ready).
@@ -355,6 +368,9 @@ func postRead(t *Txn, pool *threadpool.Pool, f *File, off int64, p []byte) Resul
 	task := t.diskTask()
 	task.read, task.done = true, false
 	task.fd, task.off, task.into, task.sock = f.FD, off, p, -1
+	if t.Env.Clock != nil {
+		task.posted = t.Env.Clock()
+	}
 	if err := pool.Post(task); err != nil {
 		t.Err = err
 		return Error
@@ -365,7 +381,8 @@ func postRead(t *Txn, pool *threadpool.Pool, f *File, off int64, p []byte) Resul
 }
 
 // takeRead returns the result of a completed read of f at off into p,
-// if that is what the task did.
+// if that is what the task did. A read that took slowFill or more marks
+// f's disk slow (SlowDisk), as a slow fill does (finishTask).
 func takeRead(t *Txn, f *File, off int64, p []byte) (n int, ok bool, err error) {
 	task, _ := t.task.(*diskTask)
 	if task == nil || !task.done || !task.read || task.fd != f.FD || task.off != off ||
@@ -373,6 +390,11 @@ func takeRead(t *Txn, f *File, off int64, p []byte) (n int, ok bool, err error) 
 		return 0, false, nil
 	}
 	task.done, task.read = false, false
+	if t.Env.Clock != nil {
+		if now := t.Env.Clock(); now-task.posted >= int64(slowFill) {
+			f.MarkSlowDisk(now)
+		}
+	}
 	return task.n, true, task.err
 }
 

@@ -476,3 +476,39 @@ func TestSlowDiskRememberedPerFile(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowPoolReadMarksTheFile: a read of file data on the pool (ReadFile:
+// a filter's input, HTTP/2's DATA over TLS or behind a cold disk) that
+// took slowFill or more on the loop's clock marks the File's disk slow,
+// as a slow fill does, so that the other responses sending it start with
+// page-by-page looks (File.SlowDisk); a quicker one does not.
+func TestSlowPoolReadMarksTheFile(t *testing.T) {
+	const size = 256 << 10
+	path, fd := coldFile(t, size)
+	pool := threadpool.New("test", 1, 4, wakeNothing{})
+	defer pool.Close()
+	for _, took := range []time.Duration{slowFill / 2, slowFill} {
+		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+		file := &File{FD: fd, Size: size, Name: []byte(path)}
+		txn := newTxn(testLoc(func(s *conf.Settings) { s.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"} }))
+		txn.Env.Pools = map[string]*threadpool.Pool{"default": pool}
+		now := int64(time.Hour)
+		txn.Env.Clock = func() int64 { return now }
+		buf := make([]byte, 64<<10)
+		if _, r := txn.ReadFile(file, 0, buf); r != Again || txn.Wait != WaitThread {
+			t.Skipf("ReadFile: %v: the page cache kept the file", r)
+		}
+		waitTask(t, pool, txn)
+		now += int64(took)
+		if n, r := txn.ReadFile(file, 0, buf); r != OK || n != len(buf) {
+			t.Fatalf("ReadFile after the pool's read: %d, %v: %v", n, r, txn.Err)
+		}
+		want := took >= slowFill
+		if file.SlowDisk(now) != want {
+			t.Errorf("a pool read of %v: the file's disk slow %v, want %v", took, file.SlowDisk(now), want)
+		}
+		if want && file.SlowDisk(now+int64(slowRemembered)) {
+			t.Errorf("the mark outlived slowRemembered (%v)", slowRemembered)
+		}
+	}
+}

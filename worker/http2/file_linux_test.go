@@ -385,6 +385,54 @@ func TestFileColdStreamStaysOffSendfile(t *testing.T) {
 	}
 }
 
+// TestSlowFileStreamStaysOffSendfile: a stream whose file another
+// response found behind a slow disk less than slowRemembered ago
+// (File.SlowDisk: an HTTP/1.1 response, or a stream of another
+// connection) reads its DATA into the batch with RWF_NOWAIT from the
+// start, as one that needed the pool itself does; otherwise, and once
+// the mark is old, cached frames of 256 KiB go out with sendfile.
+func TestSlowFileStreamStaysOffSendfile(t *testing.T) {
+	const size, frame = 2 << 20, 256 << 10
+	for _, tc := range []struct {
+		name   string
+		marked time.Duration // how long before the request; < 0: never
+		slow   bool
+	}{{"unmarked", -1, false}, {"marked now", 0, true}, {"marked long ago", 3 * time.Second, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, nil, true)
+			s := newSock(t)
+			r.onSock(s)
+			pool := threadpool.New("test", 1, 16, wakeNothing{})
+			defer pool.Close()
+			r.h.env.Pools = map[string]*threadpool.Pool{"default": pool}
+			r.h.loc.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"}
+			r.h.loc.HTTP2ChunkSize = frame
+			body := r.fileBody("/file", size)
+			f := r.h.files["/file"]
+			if !filters.Resident(f.FD, 0, size) {
+				t.Skip("the page cache did not keep the file just written")
+			}
+			if tc.marked >= 0 {
+				f.MarkSlowDisk(r.now - int64(tc.marked))
+			}
+			r.in.WriteString(http2.ClientPreface)
+			r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 8 << 20},
+				http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 20})
+			r.fr.WriteWindowUpdate(0, 8<<20)
+			r.get(1, "/file", true)
+			r.rd.SetMaxReadFrameSize(1 << 20)
+			r.poolPump(s, pool)
+			resp := responseOf(r.frames(), 1)
+			if !bytes.Equal(resp.body, body) || !resp.ended {
+				t.Fatalf("body of %d bytes (want %d), ended %v", len(resp.body), size, resp.ended)
+			}
+			if viaWritev := s.written >= size; viaWritev != tc.slow {
+				t.Errorf("%d bytes went out with writev (body %d): all of it %v, want %v", s.written, size, viaWritev, tc.slow)
+			}
+		})
+	}
+}
+
 // poolPump is sockPump for a Conn whose streams wait for reads on pool
 // (nil: none): it hands their completions back (pool.Drain, as the
 // worker's loop does on the pool's eventfd) until every stream is done.
@@ -426,7 +474,8 @@ func (wakeNothing) Wake() {}
 // TestStalledSendfileMarksTheDisk: a sendfile of a DATA payload on the
 // loop that waited slowSend or more for the disk marks the connection's
 // disk slow, so that its streams read file data into the batch from then
-// on (Conn.sendfile); one from the page cache does not.
+// on (Conn.sendfile), and the file's, for every response sending it
+// (File.SlowDisk); one from the page cache marks neither.
 func TestStalledSendfileMarksTheDisk(t *testing.T) {
 	const size = 64 << 10
 	r := newRig(t, nil, true)
@@ -441,7 +490,8 @@ func TestStalledSendfileMarksTheDisk(t *testing.T) {
 		}
 		s := newSock(t)
 		r.onSock(s)
-		r.c.addPiece(piece{kind: pieceFile, fd: f.FD, off: 0, n: 16 << 10})
+		file := &filters.File{FD: f.FD, Size: f.Size, Name: f.Name} // unmarked
+		r.c.addPiece(piece{kind: pieceFile, file: file, off: 0, n: 16 << 10})
 		start := time.Now()
 		_, st := r.c.writeBatch()
 		took := time.Since(start)
@@ -451,8 +501,8 @@ func TestStalledSendfileMarksTheDisk(t *testing.T) {
 		if cold && took < slowSend {
 			t.Skipf("the throttled read took %v: no stall to see", took)
 		}
-		if r.c.slowDisk != cold {
-			t.Errorf("a sendfile that took %v: slowDisk %v, want %v", took, r.c.slowDisk, cold)
+		if r.c.slowDisk != cold || file.SlowDisk(r.now) != cold {
+			t.Errorf("a sendfile that took %v: slowDisk %v, the file's disk slow %v; want %v", took, r.c.slowDisk, file.SlowDisk(r.now), cold)
 		}
 	}
 }

@@ -49,7 +49,7 @@ type piece struct {
 	kind   pieceKind
 	lo, hi int
 	mem    []byte
-	fd     int
+	file   *filters.File
 	off, n int64
 }
 
@@ -263,7 +263,7 @@ func (c *Conn) emitData(s *Stream) bool {
 		t.Consume(size)
 	case c.sendfile(s, t, &p, frame):
 		c.dataFrame(s, p.Len, t.Ends(p.Len))
-		c.addPiece(piece{kind: pieceFile, fd: p.File.FD, off: p.Off, n: p.Len})
+		c.addPiece(piece{kind: pieceFile, file: p.File, off: p.Off, n: p.Len})
 		t.Consume(p.Len)
 	default:
 		if !s.pooled {
@@ -376,8 +376,10 @@ const maxReadFrames = iovMax
 // cold disk into the stream's buffer on a pool thread.
 //
 // With aio threads, a stream whose file needed a pool thread once (cold),
-// and every stream of a connection whose sendfile once waited for the
-// disk (slowDisk), reads the rest into the batch with RWF_NOWAIT, which
+// every stream of a connection whose sendfile once waited for the disk
+// (slowDisk), and every stream whose file a response of any connection
+// found behind a slow disk lately (File.SlowDisk: a sendfile or a pool
+// read that took slowSend or more), reads into the batch with RWF_NOWAIT, which
 // stops short at a page still being read: the pool's read starts
 // readahead past what it read, and a look at a region probes three of
 // its pages (cachestat counts a page in flight as present), so a
@@ -391,7 +393,7 @@ func (c *Conn) sendfile(s *Stream, t *filters.Txn, p *filters.Segment, frame int
 	if t.Loc.AIO.Mode != conf.AIOThreads {
 		return true
 	}
-	if s.cold || c.slowDisk {
+	if s.cold || c.slowDisk || p.File.SlowDisk(c.shared.now()) {
 		return false
 	}
 	end := p.Off + p.Len

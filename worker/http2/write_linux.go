@@ -143,7 +143,8 @@ func (c *Conn) advance(n int64) {
 }
 
 // slowSend is how long one sendfile on the loop may take before the
-// connection's disk counts as slow (Conn.slowDisk): a send from the page
+// connection's disk, and the file's for every response sending it
+// (filters.File.SlowDisk), count as slow (Conn.slowDisk): a send from the page
 // cache takes well under a millisecond, one that waited for a page
 // still being read took the disk's time; the write filter draws the same
 // line for HTTP/1.1 (slowFill in package filters).
@@ -158,9 +159,10 @@ func (c *Conn) sendPiece() (int64, Status) {
 	var total int64
 	for rest > 0 {
 		start := time.Now()
-		n, err := unix.Sendfile(c.tr.SendfileFD(), p.fd, &off, int(rest))
+		n, err := unix.Sendfile(c.tr.SendfileFD(), p.file.FD, &off, int(rest))
 		if time.Since(start) >= slowSend {
 			c.slowDisk = true
+			p.file.MarkSlowDisk(c.shared.now())
 		}
 		if n > 0 {
 			c.advance(int64(n))
