@@ -218,6 +218,14 @@ func TestColdFileThroughPool(t *testing.T) {
 // first, whose head waits for its read, is sent by the loop.
 func TestColdChunkSentByPool(t *testing.T) {
 	r := newRig(t, aioConfig) // sendfile_max_chunk 256k
+	// The test reads only between turns of the loop: a pool thread's
+	// sendfile that found the socket's buffer full would leave the rest
+	// of its chunk, which it had just read, to the loop (6 chunks on
+	// the pool and 6 sends inline, once, on a loaded machine). A buffer
+	// that holds the whole file, where the kernel lets us.
+	if unix.SetsockoptInt(r.server, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20) != nil {
+		unix.SetsockoptInt(r.server, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	}
 	path := filepath.Join(r.dir, "cold.bin")
 	data := writeRandom(t, path, 2<<20)
 	if !evict(t, path) {

@@ -23,6 +23,7 @@ import (
 type rig struct {
 	w      *Worker
 	client int
+	server int    // the worker's end of the connection
 	dir    string // the docroot, {{ROOT}} in the configuration
 	resp   []byte
 }
@@ -64,7 +65,7 @@ func newRig(tb testing.TB, cfgText string) *rig {
 		w.closeAll()
 		w.loop.Close()
 	})
-	return &rig{w: w, client: fds[1], dir: dir, resp: make([]byte, 64<<10)}
+	return &rig{w: w, client: fds[1], server: fds[0], dir: dir, resp: make([]byte, 64<<10)}
 }
 
 // newPathRig is a rig serving a 1 KiB file for as many keep-alive
