@@ -317,36 +317,61 @@ func TestReadyAfterSlowFillProbesEveryPage(t *testing.T) {
 	}
 }
 
-// TestSlowFillMarksTheDisk: a fill that took slowFill or more on the
-// loop's clock marks the response's disk slow; a quicker one does not,
-// and Reset forgets it.
-func TestSlowFillMarksTheDisk(t *testing.T) {
+// TestSlowPoolWorkMarksTheDisk: a fill (ready, then finishTask) or a
+// read (ReadFile: a filter's input, HTTP/2 DATA over TLS or behind a cold
+// disk) on the pool that took slowFill or more on the loop's clock marks
+// the File's disk slow for slowRemembered (File.SlowDisk), so that the
+// other responses sending it start with page-by-page looks, and a fill
+// marks the response's disk too; a quicker one marks neither, and Reset
+// forgets the response's mark.
+func TestSlowPoolWorkMarksTheDisk(t *testing.T) {
 	const size = 1 << 20
 	path, fd := coldFile(t, size)
 	pool := threadpool.New("test", 1, 4, wakeNothing{})
 	defer pool.Close()
-	for _, took := range []time.Duration{slowFill / 2, slowFill} {
-		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-		file := &File{FD: fd, Size: size, Name: []byte(path)}
-		txn := newTxn(testLoc(nil))
-		now := int64(time.Hour)
-		txn.Env.Clock = func() int64 { return now }
-		txn.Resp.Body.AddFile(file, 0, file.Size)
-		if _, r := ready(txn, pool, &txn.Resp.Body.Segs[0], 64<<10, -1); r != Again {
-			t.Skipf("ready: %v: the page cache kept the file", r)
-		}
-		waitTask(t, pool, txn)
-		now += int64(took)
-		var w WriteFilter
-		if r := w.finishTask(txn); r != OK {
-			t.Fatalf("finishTask: %v: %v", r, txn.Err)
-		}
-		if want := took >= slowFill; txn.slowDisk != want || (file.slowAt != 0) != want {
-			t.Errorf("a fill of %v: slowDisk %v, the file marked %v; want %v", took, txn.slowDisk, file.slowAt != 0, want)
-		}
-		txn.Reset()
-		if txn.slowDisk {
-			t.Error("Reset kept slowDisk")
+	for _, read := range []bool{false, true} {
+		for _, took := range []time.Duration{slowFill / 2, slowFill} {
+			unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+			file := &File{FD: fd, Size: size, Name: []byte(path)}
+			txn := newTxn(testLoc(func(s *conf.Settings) { s.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"} }))
+			txn.Env.Pools = map[string]*threadpool.Pool{"default": pool}
+			now := int64(time.Hour)
+			txn.Env.Clock = func() int64 { return now }
+			txn.Resp.Body.AddFile(file, 0, file.Size)
+			buf := make([]byte, 64<<10)
+			var r Result
+			if read {
+				_, r = txn.ReadFile(file, 0, buf)
+			} else {
+				_, r = ready(txn, pool, &txn.Resp.Body.Segs[0], int64(len(buf)), -1)
+			}
+			if r != Again || txn.Wait != WaitThread {
+				t.Skipf("%v: the page cache kept the file", r)
+			}
+			waitTask(t, pool, txn)
+			now += int64(took)
+			if read {
+				if n, r := txn.ReadFile(file, 0, buf); r != OK || n != len(buf) {
+					t.Fatalf("ReadFile after the pool's read: %d, %v: %v", n, r, txn.Err)
+				}
+			} else {
+				var w WriteFilter
+				if r := w.finishTask(txn); r != OK {
+					t.Fatalf("finishTask: %v: %v", r, txn.Err)
+				}
+			}
+			want := took >= slowFill
+			if file.SlowDisk(now) != want || !read && txn.slowDisk != want {
+				t.Errorf("a pool %s of %v: the file's disk slow %v, the response's %v; want %v",
+					map[bool]string{false: "fill", true: "read"}[read], took, file.SlowDisk(now), txn.slowDisk, want)
+			}
+			if want && file.SlowDisk(now+int64(slowRemembered)) {
+				t.Errorf("the file's mark outlived slowRemembered (%v)", slowRemembered)
+			}
+			txn.Reset()
+			if txn.slowDisk {
+				t.Error("Reset kept slowDisk")
+			}
 		}
 	}
 }
@@ -473,42 +498,6 @@ func TestSlowDiskRememberedPerFile(t *testing.T) {
 		if b.slowDisk != tc.slow || (b.cached.file == nil) != tc.slow {
 			t.Errorf("%v after another response found the disk slow: slowDisk %v, region trusted %v; want slow %v",
 				tc.after, b.slowDisk, b.cached.file != nil, tc.slow)
-		}
-	}
-}
-
-// TestSlowPoolReadMarksTheFile: a read of file data on the pool (ReadFile:
-// a filter's input, HTTP/2's DATA over TLS or behind a cold disk) that
-// took slowFill or more on the loop's clock marks the File's disk slow,
-// as a slow fill does, so that the other responses sending it start with
-// page-by-page looks (File.SlowDisk); a quicker one does not.
-func TestSlowPoolReadMarksTheFile(t *testing.T) {
-	const size = 256 << 10
-	path, fd := coldFile(t, size)
-	pool := threadpool.New("test", 1, 4, wakeNothing{})
-	defer pool.Close()
-	for _, took := range []time.Duration{slowFill / 2, slowFill} {
-		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-		file := &File{FD: fd, Size: size, Name: []byte(path)}
-		txn := newTxn(testLoc(func(s *conf.Settings) { s.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"} }))
-		txn.Env.Pools = map[string]*threadpool.Pool{"default": pool}
-		now := int64(time.Hour)
-		txn.Env.Clock = func() int64 { return now }
-		buf := make([]byte, 64<<10)
-		if _, r := txn.ReadFile(file, 0, buf); r != Again || txn.Wait != WaitThread {
-			t.Skipf("ReadFile: %v: the page cache kept the file", r)
-		}
-		waitTask(t, pool, txn)
-		now += int64(took)
-		if n, r := txn.ReadFile(file, 0, buf); r != OK || n != len(buf) {
-			t.Fatalf("ReadFile after the pool's read: %d, %v: %v", n, r, txn.Err)
-		}
-		want := took >= slowFill
-		if file.SlowDisk(now) != want {
-			t.Errorf("a pool read of %v: the file's disk slow %v, want %v", took, file.SlowDisk(now), want)
-		}
-		if want && file.SlowDisk(now+int64(slowRemembered)) {
-			t.Errorf("the mark outlived slowRemembered (%v)", slowRemembered)
 		}
 	}
 }

@@ -341,16 +341,7 @@ func TestFileLimitRate(t *testing.T) {
 // byte.
 func TestFileColdStreamStaysOffSendfile(t *testing.T) {
 	const size, frame = 4 << 20, 256 << 10
-	r := newRig(t, nil, true)
-	s := newSock(t)
-	r.onSock(s)
-	pool := threadpool.New("test", 1, 16, wakeNothing{})
-	defer pool.Close()
-	r.h.env.Pools = map[string]*threadpool.Pool{"default": pool}
-	r.h.loc.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"}
-	r.h.loc.HTTP2ChunkSize = frame
-	body := r.fileBody("/file", size)
-	f := r.h.files["/file"]
+	r, s, pool, body, f := aioFileRig(t, size, frame)
 	// All but the first frame cached: the page cache drops whole folios,
 	// so the file goes, and the rest is read back without readahead.
 	unix.Fdatasync(f.FD)
@@ -363,17 +354,7 @@ func TestFileColdStreamStaysOffSendfile(t *testing.T) {
 	// A slow disk: the first frame, whose read the look at the page
 	// cache starts, is still being read when the stream asks again.
 	defer testcgroup.ThrottleReads(t, os.Getpid(), string(f.Name), 256<<10)()
-	r.in.WriteString(http2.ClientPreface)
-	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 8 << 20},
-		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 20})
-	r.fr.WriteWindowUpdate(0, 8<<20)
-	r.get(1, "/file", true)
-	r.rd.SetMaxReadFrameSize(1 << 20)
-	r.poolPump(s, pool)
-	resp := responseOf(r.frames(), 1)
-	if !bytes.Equal(resp.body, body) || !resp.ended {
-		t.Fatalf("body of %d bytes (want %d), ended %v", len(resp.body), size, resp.ended)
-	}
+	r.getWhole(s, pool, body)
 	if r.h.env.Stats.OffloadedSends == 0 {
 		// The look's RWF_NOWAIT read started reading the frame, and
 		// the disk finished before the stream asked again (a second,
@@ -399,37 +380,53 @@ func TestSlowFileStreamStaysOffSendfile(t *testing.T) {
 		slow   bool
 	}{{"unmarked", -1, false}, {"marked now", 0, true}, {"marked long ago", 3 * time.Second, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, nil, true)
-			s := newSock(t)
-			r.onSock(s)
-			pool := threadpool.New("test", 1, 16, wakeNothing{})
-			defer pool.Close()
-			r.h.env.Pools = map[string]*threadpool.Pool{"default": pool}
-			r.h.loc.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"}
-			r.h.loc.HTTP2ChunkSize = frame
-			body := r.fileBody("/file", size)
-			f := r.h.files["/file"]
+			r, s, pool, body, f := aioFileRig(t, size, frame)
 			if !filters.Resident(f.FD, 0, size) {
 				t.Skip("the page cache did not keep the file just written")
 			}
 			if tc.marked >= 0 {
 				f.MarkSlowDisk(r.now - int64(tc.marked))
 			}
-			r.in.WriteString(http2.ClientPreface)
-			r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 8 << 20},
-				http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 20})
-			r.fr.WriteWindowUpdate(0, 8<<20)
-			r.get(1, "/file", true)
-			r.rd.SetMaxReadFrameSize(1 << 20)
-			r.poolPump(s, pool)
-			resp := responseOf(r.frames(), 1)
-			if !bytes.Equal(resp.body, body) || !resp.ended {
-				t.Fatalf("body of %d bytes (want %d), ended %v", len(resp.body), size, resp.ended)
-			}
+			r.getWhole(s, pool, body)
 			if viaWritev := s.written >= size; viaWritev != tc.slow {
 				t.Errorf("%d bytes went out with writev (body %d): all of it %v, want %v", s.written, size, viaWritev, tc.slow)
 			}
 		})
+	}
+}
+
+// aioFileRig is a rig over a socket whose location reads cold file data
+// on a pool of one thread (aio threads) and sends DATA frames of frame
+// bytes, serving a size-byte file at /file.
+func aioFileRig(t *testing.T, size, frame int) (*rig, *sock, *threadpool.Pool, []byte, *filters.File) {
+	t.Helper()
+	r := newRig(t, nil, true)
+	s := newSock(t)
+	r.onSock(s)
+	pool := threadpool.New("test", 1, 16, wakeNothing{})
+	t.Cleanup(pool.Close)
+	r.h.env.Pools = map[string]*threadpool.Pool{"default": pool}
+	r.h.loc.AIO = conf.AIO{Mode: conf.AIOThreads, Pool: "default"}
+	r.h.loc.HTTP2ChunkSize = int64(frame)
+	body := r.fileBody("/file", size)
+	return r, s, pool, body, r.h.files["/file"]
+}
+
+// getWhole asks for /file on stream 1, with windows and frames large
+// enough for the whole body, and checks that all of it came, byte for
+// byte, and ended the stream.
+func (r *rig) getWhole(s *sock, pool *threadpool.Pool, body []byte) {
+	r.t.Helper()
+	r.in.WriteString(http2.ClientPreface)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 8 << 20},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 20})
+	r.fr.WriteWindowUpdate(0, 8<<20)
+	r.get(1, "/file", true)
+	r.rd.SetMaxReadFrameSize(1 << 20)
+	r.poolPump(s, pool)
+	resp := responseOf(r.frames(), 1)
+	if !bytes.Equal(resp.body, body) || !resp.ended {
+		r.t.Fatalf("body of %d bytes (want %d), ended %v", len(resp.body), len(body), resp.ended)
 	}
 }
 
