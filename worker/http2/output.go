@@ -379,11 +379,11 @@ const maxReadFrames = iovMax
 // every stream of a connection whose sendfile once waited for the disk
 // (slowDisk), and every stream whose file a response of any connection
 // found behind a slow disk lately (File.SlowDisk: a sendfile or a pool
-// read that took slowSend or more), reads into the batch with RWF_NOWAIT, which
-// stops short at a page still being read: the pool's read starts
-// readahead past what it read, and a look at a region probes three of
-// its pages (cachestat counts a page in flight as present), so a
-// sendfile there would wait for that disk on the loop. The write filter
+// read that took slowSend or more), reads into the batch with
+// RWF_NOWAIT, which stops short at a page still being read: the pool's
+// read starts readahead past what it read, and a look at a region probes
+// three of its pages (cachestat counts a page in flight as present), so
+// a sendfile there would wait for that disk on the loop. The write filter
 // keeps HTTP/1.1 responses off the loop there the same way
 // (docs/design.md, "The thread pool").
 func (c *Conn) sendfile(s *Stream, t *filters.Txn, p *filters.Segment, frame int) bool {

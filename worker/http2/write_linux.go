@@ -143,8 +143,8 @@ func (c *Conn) advance(n int64) {
 }
 
 // slowSend is how long one sendfile on the loop may take before the
-// connection's disk, and the file's for every response sending it
-// (filters.File.SlowDisk), count as slow (Conn.slowDisk): a send from the page
+// connection's disk (Conn.slowDisk), and the file's for every response
+// sending it (filters.File.SlowDisk), count as slow: a send from the page
 // cache takes well under a millisecond, one that waited for a page
 // still being read took the disk's time; the write filter draws the same
 // line for HTTP/1.1 (slowFill in package filters).
