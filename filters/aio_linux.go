@@ -338,17 +338,33 @@ func post(t *Txn, pool *threadpool.Pool, s *Segment, off int64, count, sock int)
 	task := t.diskTask()
 	task.read, task.done = false, false
 	task.fd, task.off, task.count, task.sock = s.File.FD, off, count, sock
+	if !t.submit(pool, task) {
+		return 0, Error
+	}
+	t.cold = filled{file: s.File, off: off, end: off + int64(count)}
+	return 0, Again
+}
+
+// submit gives t's task to pool, noting when (see slowFill), and makes t
+// wait for it; false when the pool refuses it (t.Err says why).
+func (t *Txn) submit(pool *threadpool.Pool, task *diskTask) bool {
 	if t.Env.Clock != nil {
 		task.posted = t.Env.Clock()
 	}
 	if err := pool.Post(task); err != nil {
 		t.Err = err
-		return 0, Error
+		return false
 	}
-	t.cold = filled{file: s.File, off: off, end: off + int64(count)}
 	t.Env.Stats.OffloadedSends++
 	t.Wait = WaitThread
-	return 0, Again
+	return true
+}
+
+// tookSlow reports whether the task, done, took slowFill or more on the
+// loop's clock: its disk is slow.
+func (task *diskTask) tookSlow() bool {
+	clock := task.t.Env.Clock
+	return clock != nil && clock()-task.posted >= int64(slowFill)
 }
 
 // diskTask returns the Txn's task, allocating it on first use.
@@ -368,15 +384,9 @@ func postRead(t *Txn, pool *threadpool.Pool, f *File, off int64, p []byte) Resul
 	task := t.diskTask()
 	task.read, task.done = true, false
 	task.fd, task.off, task.into, task.sock = f.FD, off, p, -1
-	if t.Env.Clock != nil {
-		task.posted = t.Env.Clock()
-	}
-	if err := pool.Post(task); err != nil {
-		t.Err = err
+	if !t.submit(pool, task) {
 		return Error
 	}
-	t.Env.Stats.OffloadedSends++
-	t.Wait = WaitThread
 	return Again
 }
 
@@ -390,10 +400,8 @@ func takeRead(t *Txn, f *File, off int64, p []byte) (n int, ok bool, err error) 
 		return 0, false, nil
 	}
 	task.done, task.read = false, false
-	if t.Env.Clock != nil {
-		if now := t.Env.Clock(); now-task.posted >= int64(slowFill) {
-			f.MarkSlowDisk(now)
-		}
+	if task.tookSlow() {
+		f.MarkSlowDisk(t.Env.Clock())
 	}
 	return task.n, true, task.err
 }
@@ -415,7 +423,7 @@ func (w *WriteFilter) finishTask(t *Txn) Result {
 	}
 	task.done = false
 	s := &t.Resp.Body.Segs[t.seg]
-	if t.Env.Clock != nil && t.Env.Clock()-task.posted >= int64(slowFill) {
+	if task.tookSlow() {
 		t.slowRead(s, task.off, int64(task.count))
 	}
 	if task.sock >= 0 {
