@@ -59,3 +59,15 @@ func TestCPUSecondsSumsThreads(t *testing.T) {
 		t.Errorf("cpuSeconds grew %.3f s, /proc/PID/stat %.3f s", ds, dt)
 	}
 }
+
+// The medians the ratio tables print: each server's middle run, whatever
+// the order the rounds produced them in.
+func TestMediansOf(t *testing.T) {
+	got := mediansOf(map[string][]float64{
+		"tern":     {30.5, 24.1, 26.0},
+		"lighttpd": {29.0},
+	})
+	if len(got) != 2 || got["tern"] != 26.0 || got["lighttpd"] != 29.0 {
+		t.Fatalf("mediansOf = %v, want tern 26, lighttpd 29", got)
+	}
+}

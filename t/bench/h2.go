@@ -125,11 +125,7 @@ func h2Phases(o *options, root string) error {
 			fmt.Printf("%-16s %10s %10s\n", s.name, round(time.Duration(medianOf(p50[s.name]))), round(time.Duration(medianOf(p99[s.name]))))
 		}
 		fmt.Println()
-		cmed := map[string]float64{}
-		for name, v := range cpu {
-			cmed[name] = medianOf(v)
-		}
-		showRatios(ph.phase+": the server's CPU per request (lower is better)", "CPU µs", plain, cmed, true)
+		showRatios(ph.phase+": the server's CPU per request (lower is better)", "CPU µs", plain, mediansOf(cpu), true)
 	}
 	if o.phases["h2-large"] {
 		for _, tls := range []bool{false, true} {
@@ -149,11 +145,7 @@ func h2Phases(o *options, root string) error {
 				return err
 			}
 			showRatios(fmt.Sprintf("h2-large: a cached %d MiB file over %s, 4 connections, one stream each", o.largeSize>>20, proto), "MiB/s", plain, med, false)
-			cmed := map[string]float64{}
-			for name, v := range cpu {
-				cmed[name] = medianOf(v)
-			}
-			showRatios("h2-large over "+proto+": the server's CPU per GiB sent (lower is better)", "CPU s/GiB", plain, cmed, true)
+			showRatios("h2-large over "+proto+": the server's CPU per GiB sent (lower is better)", "CPU s/GiB", plain, mediansOf(cpu), true)
 		}
 	}
 	if o.phases["h2-idle"] {

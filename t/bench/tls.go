@@ -123,11 +123,7 @@ func tlsPhases(o *options, root string) error {
 				runs[s.name] = append(runs[s.name], v)
 			}
 		}
-		med := map[string]float64{}
-		for name, v := range runs {
-			med[name] = medianOf(v)
-		}
-		return med, nil
+		return mediansOf(runs), nil
 	}
 	show := func(title, unit string, servers []*server, med map[string]float64) {
 		fmt.Printf("== %s\n", title)
@@ -167,11 +163,7 @@ func tlsPhases(o *options, root string) error {
 			{"context switches", "per " + per, pc.switches},
 			{"CPU time", "µs per " + per, pc.cpu},
 		} {
-			med := map[string]float64{}
-			for name, v := range m.runs {
-				med[name] = medianOf(v)
-			}
-			show(phase+": the worker's "+m.what+" (lower is better)", m.unit, servers, med)
+			show(phase+": the worker's "+m.what+" (lower is better)", m.unit, servers, mediansOf(m.runs))
 		}
 	}
 	if o.phases["tls-hot"] {
@@ -212,11 +204,7 @@ func tlsPhases(o *options, root string) error {
 			return err
 		}
 		show(fmt.Sprintf("tls-large: a cached %d MiB file, 4 downloads at once", o.largeSize>>20), "MiB/s", with, med)
-		cmed := map[string]float64{}
-		for name, v := range cpu {
-			cmed[name] = medianOf(v)
-		}
-		show("tls-large: the server's CPU per GiB sent (lower is better)", "CPU s/GiB", with, cmed)
+		show("tls-large: the server's CPU per GiB sent (lower is better)", "CPU s/GiB", with, mediansOf(cpu))
 	}
 	if o.phases["tls-idle"] {
 		tlsIdlePhase(o, with)
